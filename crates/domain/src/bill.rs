@@ -1,0 +1,520 @@
+//! The bill for a basket (`POST /orders/total`), the same pricing every order goes through.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::ids::ProductId;
+use crate::money::{Currency, Money, MoneyError};
+use crate::order::RejectReason;
+use crate::product::Product;
+use crate::validation::{FieldError, FieldErrors, Need, Obj};
+
+/// Lines a request may carry.
+pub const MAX_LINES: usize = 100;
+/// Quantity of one product in one basket, after merging.
+pub const MAX_QUANTITY: u32 = 1000;
+/// Distinct products in an order: recording one is a single DynamoDB transaction of at most
+/// 100 actions, one per product plus the order itself.
+pub const MAX_ORDER_PRODUCTS: usize = 99;
+
+/// One line of a basket: a product and how many.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasketLine {
+    pub product_id: ProductId,
+    pub quantity: u32,
+}
+
+/// A validated basket: duplicate products merged, each line remembering the index of its first
+/// occurrence in the request so that problems name the line the client sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Basket {
+    lines: Vec<BasketLine>,
+    indexes: Vec<usize>,
+}
+
+impl Basket {
+    /// The body of `POST /orders/total`: `{"items": [...]}`.
+    pub fn from_json(body: &Value) -> Result<Basket, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        let Some(obj) = Obj::root(body, &mut errors) else {
+            return Err(errors.into_vec());
+        };
+        obj.deny_unknown(&["items"], &mut errors);
+        let basket = Basket::from_items(&obj, MAX_LINES, &mut errors);
+        errors.finish(|| basket)
+    }
+
+    /// Parses the `items` field of `obj`, allowing at most `max_products` distinct products.
+    pub fn from_items(
+        obj: &Obj<'_>,
+        max_products: usize,
+        errors: &mut FieldErrors,
+    ) -> Option<Basket> {
+        let items = obj.array("items", Need::Required, errors)?;
+        if items.is_empty() || items.len() > MAX_LINES {
+            errors.add("items", format!("must have 1 to {MAX_LINES} lines"));
+            return None;
+        }
+        let mut basket = Basket {
+            lines: Vec::new(),
+            indexes: Vec::new(),
+        };
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match parse_line(item, i, errors) {
+                Some(line) => ok &= basket.merge(line, i, errors),
+                None => ok = false,
+            }
+        }
+        if basket.lines.len() > max_products {
+            errors.add(
+                "items",
+                format!("an order may contain at most {max_products} different products"),
+            );
+            ok = false;
+        }
+        ok.then_some(basket)
+    }
+
+    fn merge(&mut self, line: BasketLine, index: usize, errors: &mut FieldErrors) -> bool {
+        let Some(pos) = self
+            .lines
+            .iter()
+            .position(|l| l.product_id == line.product_id)
+        else {
+            self.lines.push(line);
+            self.indexes.push(index);
+            return true;
+        };
+        let merged = self.lines[pos].quantity + line.quantity;
+        if merged > MAX_QUANTITY {
+            errors.add(
+                format!("items[{index}].quantity"),
+                format!(
+                    "with earlier lines, product {} totals {merged}; at most {MAX_QUANTITY}",
+                    line.product_id
+                ),
+            );
+            return false;
+        }
+        self.lines[pos].quantity = merged;
+        true
+    }
+
+    pub fn lines(&self) -> &[BasketLine] {
+        &self.lines
+    }
+
+    pub fn product_ids(&self) -> Vec<ProductId> {
+        self.lines.iter().map(|l| l.product_id.clone()).collect()
+    }
+
+    pub fn item_count(&self) -> u32 {
+        self.lines.iter().map(|l| l.quantity).sum()
+    }
+
+    /// Lines with the request index each came from.
+    fn indexed(&self) -> impl Iterator<Item = (usize, &BasketLine)> {
+        self.indexes.iter().copied().zip(&self.lines)
+    }
+}
+
+fn parse_line(item: &Value, i: usize, errors: &mut FieldErrors) -> Option<BasketLine> {
+    let path = format!("items[{i}]");
+    let obj = Obj::at(item, &path, errors)?;
+    obj.deny_unknown(&["product_id", "quantity"], errors);
+    let id = obj.string("product_id", Need::Required, errors);
+    let quantity = obj.integer(
+        "quantity",
+        Need::Required,
+        (1, i64::from(MAX_QUANTITY)),
+        errors,
+    );
+    let product_id = match id.map(ProductId::parse) {
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) => {
+            errors.add(obj.path_of("product_id"), e.0);
+            None
+        }
+        None => None,
+    };
+    Some(BasketLine {
+        product_id: product_id?,
+        quantity: quantity? as u32,
+    })
+}
+
+/// One priced line of a bill.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillLine {
+    pub product_id: ProductId,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+    pub line_total: Money,
+}
+
+/// The bill for a basket: every line priced, and the exact total.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bill {
+    pub lines: Vec<BillLine>,
+    pub total: Money,
+}
+
+/// Why one line of a basket cannot be served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineProblem {
+    UnknownProduct,
+    Unavailable,
+    InsufficientStock { in_stock: u32 },
+    CurrencyMismatch { basket: Currency, line: Currency },
+    Overflow,
+}
+
+/// A problem on the line at `index` of the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineIssue {
+    pub index: usize,
+    pub product_id: ProductId,
+    pub problem: LineProblem,
+}
+
+impl LineIssue {
+    pub fn field_error(&self) -> FieldError {
+        let i = self.index;
+        let id = &self.product_id;
+        let (field, message) = match &self.problem {
+            LineProblem::UnknownProduct => ("product_id", format!("product {id} does not exist")),
+            LineProblem::Unavailable => ("product_id", format!("product {id} is not available")),
+            LineProblem::InsufficientStock { in_stock } => (
+                "quantity",
+                format!("only {in_stock} of product {id} in stock"),
+            ),
+            LineProblem::CurrencyMismatch { basket, line } => (
+                "product_id",
+                format!("product {id} is priced in {line}, the basket in {basket}"),
+            ),
+            LineProblem::Overflow => ("quantity", "the total is too large".to_owned()),
+        };
+        FieldError::new(format!("items[{i}].{field}"), message)
+    }
+
+    /// The reason an order with this problem is rejected. A basket that can no longer be priced
+    /// in one currency cannot be served as ordered, which the order model calls `unavailable`.
+    pub fn reject_reason(&self) -> RejectReason {
+        match self.problem {
+            LineProblem::UnknownProduct => RejectReason::UnknownProduct,
+            LineProblem::InsufficientStock { .. } => RejectReason::OutOfStock,
+            LineProblem::Unavailable
+            | LineProblem::CurrencyMismatch { .. }
+            | LineProblem::Overflow => RejectReason::Unavailable,
+        }
+    }
+}
+
+/// The 422 for a basket that cannot be served, naming each offending line.
+pub fn unprocessable(issues: &[LineIssue]) -> Error {
+    Error::Unprocessable(issues.iter().map(LineIssue::field_error).collect())
+}
+
+/// The one reason an order is rejected for: the gravest of its lines' problems.
+pub fn reject_reason(issues: &[LineIssue]) -> Option<RejectReason> {
+    issues.iter().map(LineIssue::reject_reason).min()
+}
+
+/// Prices a basket against the current catalog. Every offending line is reported, not just the
+/// first; arithmetic is checked, so no input panics or overflows silently.
+pub fn price(
+    basket: &Basket,
+    catalog: &HashMap<ProductId, Product>,
+) -> Result<Bill, Vec<LineIssue>> {
+    let currency = basket
+        .lines
+        .iter()
+        .find_map(|l| catalog.get(&l.product_id))
+        .map(|p| p.price.currency());
+    let mut issues = Vec::new();
+    let mut lines = Vec::with_capacity(basket.lines.len());
+    let mut total = currency.map(Money::zero);
+    for (index, line) in basket.indexed() {
+        let issue = |problem| LineIssue {
+            index,
+            product_id: line.product_id.clone(),
+            problem,
+        };
+        match price_line(line, catalog.get(&line.product_id), currency) {
+            Ok(bill_line) => {
+                match total.map(|t| t.checked_add(bill_line.line_total)) {
+                    Some(Ok(t)) => total = Some(t),
+                    _ => issues.push(issue(LineProblem::Overflow)),
+                }
+                lines.push(bill_line);
+            }
+            Err(problem) => issues.push(issue(problem)),
+        }
+    }
+    match total {
+        Some(total) if issues.is_empty() => Ok(Bill { lines, total }),
+        _ => Err(issues),
+    }
+}
+
+fn price_line(
+    line: &BasketLine,
+    product: Option<&Product>,
+    currency: Option<Currency>,
+) -> Result<BillLine, LineProblem> {
+    let product = product.ok_or(LineProblem::UnknownProduct)?;
+    if !product.available {
+        return Err(LineProblem::Unavailable);
+    }
+    if line.quantity > product.stock {
+        return Err(LineProblem::InsufficientStock {
+            in_stock: product.stock,
+        });
+    }
+    let line_currency = product.price.currency();
+    if let Some(basket) = currency.filter(|c| *c != line_currency) {
+        return Err(LineProblem::CurrencyMismatch {
+            basket,
+            line: line_currency,
+        });
+    }
+    let line_total = product
+        .price
+        .checked_mul(line.quantity)
+        .map_err(|_: MoneyError| LineProblem::Overflow)?;
+    Ok(BillLine {
+        product_id: line.product_id.clone(),
+        name: product.name.clone(),
+        quantity: line.quantity,
+        unit_price: product.price,
+        line_total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::CompanyId;
+    use chrono::Utc;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn product(id: &str, minor: i64, currency: Currency, stock: u32, available: bool) -> Product {
+        Product {
+            id: ProductId::parse(id).unwrap(),
+            company_id: CompanyId::parse("acme").unwrap(),
+            name: format!("Product {id}"),
+            description: String::new(),
+            price: Money::from_minor(minor, currency),
+            stock,
+            available,
+            version: 1,
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn catalog(products: Vec<Product>) -> HashMap<ProductId, Product> {
+        products.into_iter().map(|p| (p.id.clone(), p)).collect()
+    }
+
+    #[test]
+    fn merges_duplicates_and_prices_exactly() {
+        let basket = Basket::from_json(&json!({"items": [
+            {"product_id": "p1", "quantity": 2}, {"product_id": "p2", "quantity": 1},
+            {"product_id": "p1", "quantity": 1}
+        ]}))
+        .unwrap();
+        assert_eq!(basket.lines().len(), 2);
+        let cat = catalog(vec![
+            product("p1", 1250, Currency::Usd, 10, true),
+            product("p2", 199, Currency::Usd, 10, true),
+        ]);
+        let bill = price(&basket, &cat).unwrap();
+        assert_eq!(bill.lines[0].quantity, 3);
+        assert_eq!(bill.total.amount_string(), "39.49");
+        let json = serde_json::to_value(&bill).unwrap();
+        assert_eq!(
+            json["lines"][0]["line_total"],
+            json!({"amount": "37.50", "currency": "USD"})
+        );
+    }
+
+    #[test]
+    fn basket_limits() {
+        let many: Vec<_> = (0..101)
+            .map(|i| json!({"product_id": format!("p{i}"), "quantity": 1}))
+            .collect();
+        let errors = Basket::from_json(&json!({ "items": many })).unwrap_err();
+        assert_eq!(errors[0].field, "items");
+        let errors = Basket::from_json(&json!({"items": []})).unwrap_err();
+        assert_eq!(errors[0].field, "items");
+        let errors = Basket::from_json(&json!({"items": [
+            {"product_id": "p1", "quantity": 0}, {"product_id": "bad id", "quantity": 1001},
+            {"product_id": "p3", "quantity": -1}, {"product_id": "p4", "quantity": "2"}, 7
+        ]}))
+        .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "items[0].quantity",
+                "items[1].quantity",
+                "items[1].product_id",
+                "items[2].quantity",
+                "items[3].quantity",
+                "items[4]"
+            ]
+        );
+        let errors = Basket::from_json(&json!({"items": [
+            {"product_id": "p1", "quantity": 600}, {"product_id": "p1", "quantity": 600}
+        ]}))
+        .unwrap_err();
+        assert_eq!(errors[0].field, "items[1].quantity");
+    }
+
+    #[test]
+    fn names_each_offending_line() {
+        let basket = Basket::from_json(&json!({"items": [
+            {"product_id": "ok", "quantity": 1}, {"product_id": "ghost", "quantity": 1},
+            {"product_id": "off", "quantity": 1}, {"product_id": "few", "quantity": 5},
+            {"product_id": "eur", "quantity": 1}
+        ]}))
+        .unwrap();
+        let cat = catalog(vec![
+            product("ok", 100, Currency::Usd, 10, true),
+            product("off", 100, Currency::Usd, 10, false),
+            product("few", 100, Currency::Usd, 4, true),
+            product("eur", 100, Currency::Eur, 10, true),
+        ]);
+        let issues = price(&basket, &cat).unwrap_err();
+        let fields: Vec<_> = issues.iter().map(|i| i.field_error().field).collect();
+        assert_eq!(
+            fields,
+            [
+                "items[1].product_id",
+                "items[2].product_id",
+                "items[3].quantity",
+                "items[4].product_id"
+            ]
+        );
+        assert_eq!(reject_reason(&issues), Some(RejectReason::UnknownProduct));
+        assert_eq!(unprocessable(&issues).status(), 422);
+    }
+
+    #[test]
+    fn overflow_is_reported_not_wrapped() {
+        let basket = Basket::from_json(&json!({"items": [
+            {"product_id": "a", "quantity": 1000}, {"product_id": "b", "quantity": 1000}
+        ]}))
+        .unwrap();
+        let cat = catalog(vec![
+            product("a", i64::MAX / 1000, Currency::Jpy, 1000, true),
+            product("b", i64::MAX / 1000, Currency::Jpy, 1000, true),
+        ]);
+        let issues = price(&basket, &cat).unwrap_err();
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].problem, LineProblem::Overflow);
+    }
+
+    fn arb_catalog_and_basket() -> impl Strategy<Value = (HashMap<ProductId, Product>, Basket)> {
+        let product_strategy = (
+            0usize..8,
+            1i64..=i64::MAX,
+            0usize..2,
+            0u32..=1500,
+            proptest::bool::weighted(0.9),
+        );
+        (
+            proptest::collection::vec(product_strategy, 0..8),
+            proptest::collection::vec((0usize..10, 1u32..=1000), 1..20),
+        )
+            .prop_map(|(products, lines)| {
+                let currencies = [Currency::Usd, Currency::Eur];
+                let cat = catalog(
+                    products
+                        .into_iter()
+                        .map(|(i, minor, c, stock, avail)| {
+                            product(&format!("p{i}"), minor, currencies[c], stock, avail)
+                        })
+                        .collect(),
+                );
+                let items: Vec<_> = lines
+                    .into_iter()
+                    .map(|(i, q)| json!({"product_id": format!("p{i}"), "quantity": q}))
+                    .collect();
+                let mut errors = FieldErrors::default();
+                let body = json!({ "items": items });
+                let obj = Obj::root(&body, &mut errors).unwrap();
+                // Merging may exceed the quantity limit; such baskets are simply not generated.
+                let basket =
+                    Basket::from_items(&obj, MAX_LINES, &mut errors).unwrap_or_else(|| {
+                        Basket::from_json(&json!({"items": [{"product_id": "p0", "quantity": 1}]}))
+                            .unwrap()
+                    });
+                (cat, basket)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn total_is_the_exact_sum_of_lines((cat, basket) in arb_catalog_and_basket()) {
+            // Never panics; when it prices, the total is the exact (i128) sum of exact line totals.
+            if let Ok(bill) = price(&basket, &cat) {
+                let sum: i128 = bill.lines.iter().map(|l| i128::from(l.line_total.minor())).sum();
+                prop_assert_eq!(sum, i128::from(bill.total.minor()));
+                for l in &bill.lines {
+                    prop_assert_eq!(
+                        i128::from(l.unit_price.minor()) * i128::from(l.quantity),
+                        i128::from(l.line_total.minor())
+                    );
+                    prop_assert_eq!(l.line_total.currency(), bill.total.currency());
+                }
+                prop_assert_eq!(bill.lines.len(), basket.lines().len());
+            }
+        }
+
+        #[test]
+        fn refusal_always_names_a_line((cat, basket) in arb_catalog_and_basket()) {
+            if let Err(issues) = price(&basket, &cat) {
+                prop_assert!(!issues.is_empty());
+                prop_assert!(reject_reason(&issues).is_some());
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(body in any_json()) {
+            let _ = Basket::from_json(&body);
+        }
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[a-z0-9 ]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("items".to_owned()),
+                        Just("product_id".to_owned()),
+                        Just("quantity".to_owned()),
+                        "[a-z]{1,4}"
+                    ],
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+}

@@ -1,0 +1,506 @@
+//! Orders: the `POST /orders` request, the `order.placed` queue message, the recorded order and
+//! the `order.accepted` / `order.rejected` events.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::bill::{self, Basket, BasketLine, MAX_ORDER_PRODUCTS};
+use crate::ids::{CarrierId, CustomerId, OrderId, Phone, ProductId};
+use crate::money::Money;
+use crate::product::Product;
+use crate::validation::{FieldError, FieldErrors, Need, Obj};
+
+pub const ADDRESS_LEN: (usize, usize) = (1, 500);
+
+/// Where an order goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub address: String,
+    pub phone: Phone,
+}
+
+impl Delivery {
+    fn from_obj(obj: &Obj<'_>, errors: &mut FieldErrors) -> Option<Delivery> {
+        let delivery = obj.object("delivery", Need::Required, errors)?;
+        delivery.deny_unknown(&["address", "phone"], errors);
+        let address = delivery.text("address", Need::Required, ADDRESS_LEN, false, errors);
+        let phone = match delivery
+            .string("phone", Need::Required, errors)
+            .map(Phone::parse)
+        {
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) => {
+                errors.add(delivery.path_of("phone"), e.0);
+                None
+            }
+            None => None,
+        };
+        Some(Delivery {
+            address: address?,
+            phone: phone?,
+        })
+    }
+}
+
+/// The validated body of `POST /orders`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRequest {
+    pub basket: Basket,
+    pub delivery: Delivery,
+}
+
+impl OrderRequest {
+    pub fn from_json(body: &Value) -> Result<OrderRequest, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        let Some(obj) = Obj::root(body, &mut errors) else {
+            return Err(errors.into_vec());
+        };
+        obj.deny_unknown(&["items", "delivery"], &mut errors);
+        let basket = Basket::from_items(&obj, MAX_ORDER_PRODUCTS, &mut errors);
+        let delivery = Delivery::from_obj(&obj, &mut errors);
+        errors.finish(|| {
+            Some(OrderRequest {
+                basket: basket?,
+                delivery: delivery?,
+            })
+        })
+    }
+}
+
+/// The `order.placed` message (version 1) on the orders queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrderPlaced {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub version: u32,
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub items: Vec<BasketLine>,
+    pub delivery: Delivery,
+    /// Fixed-width RFC 3339 (microseconds, `Z`) so that it also sorts as text.
+    pub placed_at: String,
+}
+
+pub const ORDER_PLACED: &str = "order.placed";
+
+/// Formats a time the way orders store it: RFC 3339, microseconds, `Z`; sortable as text.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl OrderPlaced {
+    pub fn new(
+        order_id: OrderId,
+        customer_id: CustomerId,
+        request: &OrderRequest,
+        at: DateTime<Utc>,
+    ) -> OrderPlaced {
+        OrderPlaced {
+            kind: ORDER_PLACED,
+            version: 1,
+            order_id,
+            customer_id,
+            items: request.basket.lines().to_vec(),
+            delivery: request.delivery.clone(),
+            placed_at: timestamp(at),
+        }
+    }
+
+    /// Parses and validates a queue message body. The error is the reason the message is
+    /// dead-lettered: a malformed message never gets better by being retried.
+    pub fn parse(body: &str) -> Result<(OrderPlaced, Basket), String> {
+        let value: Value =
+            serde_json::from_str(body).map_err(|e| format!("body is not JSON: {e}"))?;
+        let mut errors = FieldErrors::default();
+        let parsed = Obj::root(&value, &mut errors).and_then(|obj| parse_placed(&obj, &mut errors));
+        errors.finish(|| parsed).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    pub fn placed_at(&self) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&self.placed_at)
+            .map(|t| t.to_utc())
+            .unwrap_or_default()
+    }
+}
+
+fn parse_placed(obj: &Obj<'_>, errors: &mut FieldErrors) -> Option<(OrderPlaced, Basket)> {
+    obj.deny_unknown(
+        &[
+            "type",
+            "version",
+            "order_id",
+            "customer_id",
+            "items",
+            "delivery",
+            "placed_at",
+        ],
+        errors,
+    );
+    if obj
+        .string("type", Need::Required, errors)
+        .is_some_and(|t| t != ORDER_PLACED)
+    {
+        errors.add("type", "must be \"order.placed\"");
+    }
+    obj.integer("version", Need::Required, (1, 1), errors);
+    let order_id = parse_with(obj, "order_id", OrderId::parse, errors);
+    let customer_id = parse_with(obj, "customer_id", CustomerId::parse, errors);
+    let basket = Basket::from_items(obj, MAX_ORDER_PRODUCTS, errors);
+    let delivery = Delivery::from_obj(obj, errors);
+    let placed_at = parse_with(
+        obj,
+        "placed_at",
+        |s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| timestamp(t.to_utc()))
+                .map_err(|_| crate::ids::InvalidId("must be an RFC 3339 time"))
+        },
+        errors,
+    );
+    let basket = basket?;
+    let placed = OrderPlaced {
+        kind: ORDER_PLACED,
+        version: 1,
+        order_id: order_id?,
+        customer_id: customer_id?,
+        items: basket.lines().to_vec(),
+        delivery: delivery?,
+        placed_at: placed_at?,
+    };
+    Some((placed, basket))
+}
+
+fn parse_with<T>(
+    obj: &Obj<'_>,
+    key: &str,
+    parse: impl FnOnce(&str) -> Result<T, crate::ids::InvalidId>,
+    errors: &mut FieldErrors,
+) -> Option<T> {
+    match parse(obj.string(key, Need::Required, errors)?) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.add(obj.path_of(key), e.0);
+            None
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Accepted,
+    Rejected,
+    Dispatched,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Accepted => "accepted",
+            OrderStatus::Rejected => "rejected",
+            OrderStatus::Dispatched => "dispatched",
+        }
+    }
+}
+
+/// Why an order was rejected. Ordered from gravest: an order with several problems carries the
+/// gravest one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    UnknownProduct,
+    Unavailable,
+    OutOfStock,
+}
+
+impl RejectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::UnknownProduct => "unknown_product",
+            RejectReason::Unavailable => "unavailable",
+            RejectReason::OutOfStock => "out_of_stock",
+        }
+    }
+}
+
+/// The carrier an order was handed to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarrierRef {
+    pub id: CarrierId,
+    pub name: String,
+}
+
+/// One line of a recorded order. Accepted orders have every field; a rejected order's line
+/// for a product that does not exist has no name or price.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub product_id: ProductId,
+    pub name: Option<String>,
+    pub quantity: u32,
+    pub unit_price: Option<Money>,
+    pub line_total: Option<Money>,
+}
+
+/// An order as recorded by the processor and served by `GET /orders/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: OrderId,
+    pub customer_id: CustomerId,
+    pub lines: Vec<OrderLine>,
+    pub total: Option<Money>,
+    pub delivery: Delivery,
+    pub status: OrderStatus,
+    pub reason: Option<RejectReason>,
+    pub carrier: Option<CarrierRef>,
+    pub created_at: DateTime<Utc>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+}
+
+impl Order {
+    /// What the processor proposes to record for a placed order, given the catalog as read:
+    /// `accepted` with the bill when every line can be served, else `rejected` with the reason.
+    /// The store then reserves stock atomically, and may still reject (stock moved meanwhile).
+    pub fn decide(
+        placed: &OrderPlaced,
+        basket: &Basket,
+        catalog: &HashMap<ProductId, Product>,
+    ) -> Order {
+        let (lines, total, status, reason) = match bill::price(basket, catalog) {
+            Ok(bill) => (
+                bill.lines.into_iter().map(OrderLine::from).collect(),
+                Some(bill.total),
+                OrderStatus::Accepted,
+                None,
+            ),
+            Err(issues) => (
+                describe(basket, catalog),
+                None,
+                OrderStatus::Rejected,
+                bill::reject_reason(&issues),
+            ),
+        };
+        Order {
+            id: placed.order_id,
+            customer_id: placed.customer_id.clone(),
+            lines,
+            total,
+            delivery: placed.delivery.clone(),
+            status,
+            reason,
+            carrier: None,
+            created_at: placed.placed_at(),
+            dispatched_at: None,
+        }
+    }
+
+    /// This order, rejected for `reason` (stock untouched).
+    pub fn rejected(&self, reason: RejectReason) -> Order {
+        Order {
+            status: OrderStatus::Rejected,
+            reason: Some(reason),
+            ..self.clone()
+        }
+    }
+
+    pub fn item_count(&self) -> u32 {
+        self.lines.iter().map(|l| l.quantity).sum()
+    }
+}
+
+impl From<bill::BillLine> for OrderLine {
+    fn from(l: bill::BillLine) -> OrderLine {
+        OrderLine {
+            product_id: l.product_id,
+            name: Some(l.name),
+            quantity: l.quantity,
+            unit_price: Some(l.unit_price),
+            line_total: Some(l.line_total),
+        }
+    }
+}
+
+/// Lines of a basket that could not be billed, priced where the product is known.
+fn describe(basket: &Basket, catalog: &HashMap<ProductId, Product>) -> Vec<OrderLine> {
+    basket
+        .lines()
+        .iter()
+        .map(|l| {
+            let product = catalog.get(&l.product_id);
+            let unit_price = product.map(|p| p.price);
+            OrderLine {
+                product_id: l.product_id.clone(),
+                name: product.map(|p| p.name.clone()),
+                quantity: l.quantity,
+                unit_price,
+                line_total: unit_price.and_then(|p| p.checked_mul(l.quantity).ok()),
+            }
+        })
+        .collect()
+}
+
+/// The `type` of an event on the `order-events` topic (also its SNS message attribute).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "order.accepted")]
+    OrderAccepted,
+    #[serde(rename = "order.rejected")]
+    OrderRejected,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::OrderAccepted => "order.accepted",
+            EventType::OrderRejected => "order.rejected",
+        }
+    }
+}
+
+/// An event on the `order-events` topic (version 1): the order as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderEvent {
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub version: u32,
+    pub order: Order,
+}
+
+impl OrderEvent {
+    /// The event announcing a recorded order. A dispatched order was accepted first.
+    pub fn for_order(order: &Order) -> OrderEvent {
+        let kind = match order.status {
+            OrderStatus::Rejected => EventType::OrderRejected,
+            OrderStatus::Accepted | OrderStatus::Dispatched => EventType::OrderAccepted,
+        };
+        OrderEvent {
+            kind,
+            version: 1,
+            order: order.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::CompanyId;
+    use crate::money::Currency;
+    use serde_json::json;
+
+    fn request() -> Value {
+        json!({"items": [{"product_id": "p1", "quantity": 2}],
+               "delivery": {"address": "1 Main St", "phone": "+15551234567"}})
+    }
+
+    fn placed() -> (OrderPlaced, Basket) {
+        let req = OrderRequest::from_json(&request()).unwrap();
+        let customer = CustomerId::parse("alice").unwrap();
+        let id = OrderId::for_request(&customer, None);
+        let at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let msg = OrderPlaced::new(id, customer, &req, at);
+        (msg, req.basket)
+    }
+
+    #[test]
+    fn order_request_validates_delivery() {
+        let errors = OrderRequest::from_json(&json!({
+            "items": [{"product_id": "p1", "quantity": 1}],
+            "delivery": {"address": "", "phone": "555"}
+        }))
+        .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["delivery.address", "delivery.phone"]);
+        let errors = OrderRequest::from_json(&json!({"items": []})).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["items", "delivery"]);
+    }
+
+    #[test]
+    fn message_round_trips_and_is_versioned() {
+        let (msg, basket) = placed();
+        let body = serde_json::to_string(&msg).unwrap();
+        assert!(body.contains(r#""type":"order.placed","version":1"#));
+        assert!(body.contains(r#""placed_at":"2026-11-22T10:00:00.000000Z""#));
+        let (parsed, parsed_basket) = OrderPlaced::parse(&body).unwrap();
+        assert_eq!(parsed, msg);
+        assert_eq!(parsed_basket, basket);
+    }
+
+    #[test]
+    fn malformed_messages_give_a_reason() {
+        let (msg, _) = placed();
+        let mut good = serde_json::to_value(&msg).unwrap();
+        assert!(
+            OrderPlaced::parse("{not json")
+                .unwrap_err()
+                .contains("not JSON")
+        );
+        good["items"][0]["quantity"] = json!(-3);
+        assert!(
+            OrderPlaced::parse(&good.to_string())
+                .unwrap_err()
+                .contains("items[0].quantity")
+        );
+        good["items"][0]["quantity"] = json!(1);
+        good["version"] = json!(2);
+        assert!(
+            OrderPlaced::parse(&good.to_string())
+                .unwrap_err()
+                .contains("version")
+        );
+        let mut missing = serde_json::to_value(&msg).unwrap();
+        missing.as_object_mut().unwrap().remove("customer_id");
+        assert!(
+            OrderPlaced::parse(&missing.to_string())
+                .unwrap_err()
+                .contains("customer_id: is required")
+        );
+        assert!(OrderPlaced::parse("[]").unwrap_err().contains("body"));
+    }
+
+    #[test]
+    fn decide_accepts_or_rejects_with_reason() {
+        let (msg, basket) = placed();
+        let product = Product {
+            id: ProductId::parse("p1").unwrap(),
+            company_id: CompanyId::parse("acme").unwrap(),
+            name: "Margherita".into(),
+            description: String::new(),
+            price: Money::from_minor(1250, Currency::Usd),
+            stock: 1,
+            available: true,
+            version: 1,
+            updated_at: Utc::now(),
+        };
+        let mut catalog = HashMap::from([(product.id.clone(), product)]);
+        let order = Order::decide(&msg, &basket, &catalog);
+        assert_eq!(
+            (order.status, order.reason),
+            (OrderStatus::Rejected, Some(RejectReason::OutOfStock))
+        );
+        assert_eq!(order.lines[0].unit_price.unwrap().amount_string(), "12.50");
+        catalog.values_mut().for_each(|p| p.stock = 2);
+        let order = Order::decide(&msg, &basket, &catalog);
+        assert_eq!(order.status, OrderStatus::Accepted);
+        assert_eq!(order.total.unwrap().amount_string(), "25.00");
+        assert_eq!(order.item_count(), 2);
+        let event = serde_json::to_value(OrderEvent::for_order(&order)).unwrap();
+        assert_eq!(event["type"], "order.accepted");
+        assert_eq!(event["order"]["status"], "accepted");
+        assert_eq!(event["order"]["reason"], Value::Null);
+        let unknown = Order::decide(&msg, &basket, &HashMap::new());
+        assert_eq!(unknown.reason, Some(RejectReason::UnknownProduct));
+        assert_eq!(unknown.lines[0].name, None);
+    }
+}

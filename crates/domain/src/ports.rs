@@ -1,0 +1,226 @@
+//! Ports: what the handlers need from the outside world. The AWS adapters (DynamoDB, SQS, SNS)
+//! and the embedded ones of `delivery-local` implement them.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::carrier::Carrier;
+use crate::error::PortError;
+use crate::ids::{CompanyId, CustomerId, OrderId, Phone, ProductId};
+use crate::order::{CarrierRef, Order, OrderEvent};
+use crate::product::Product;
+use crate::validation::FieldError;
+
+pub const DEFAULT_PAGE_LIMIT: u32 = 20;
+pub const MAX_PAGE_LIMIT: u32 = 100;
+const MAX_CURSOR_LEN: usize = 2048;
+
+/// An opaque pagination cursor, issued by a store and handed back by the client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Cursor(pub String);
+
+/// Which page of a listing: at most `limit` items after `cursor`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub cursor: Option<Cursor>,
+}
+
+impl PageRequest {
+    /// From the `limit` and `cursor` query parameters. The cursor's content is checked by the
+    /// store that issued it; here only its shape (URL-safe base64, bounded length).
+    pub fn from_query(
+        limit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<PageRequest, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let limit = match limit {
+            None => Some(DEFAULT_PAGE_LIMIT),
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n) && !s.starts_with('+'))
+                .or_else(|| {
+                    errors.push(FieldError::new(
+                        "limit",
+                        format!("must be an integer from 1 to {MAX_PAGE_LIMIT}"),
+                    ));
+                    None
+                }),
+        };
+        let cursor = match cursor {
+            None => None,
+            Some(c)
+                if !c.is_empty()
+                    && c.len() <= MAX_CURSOR_LEN
+                    && c.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                Some(Cursor(c.to_owned()))
+            }
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "cursor",
+                    "is not a cursor returned by this listing",
+                ));
+                None
+            }
+        };
+        match (limit, errors.is_empty()) {
+            (Some(limit), true) => Ok(PageRequest { limit, cursor }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// One page of a listing: `{"items": [...], "next_cursor": "..." | null}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<Cursor>,
+}
+
+/// The product catalog.
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    async fn get(&self, id: &ProductId) -> Result<Option<Product>, PortError>;
+    /// The products that exist among `ids` (any order; unknown ids are simply absent).
+    async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, PortError>;
+    /// A page of products, all of them or one company's.
+    async fn list(
+        &self,
+        company: Option<&CompanyId>,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, PortError>;
+    /// Writes `product` if the stored version is `expected_version` (`None`: only if absent);
+    /// otherwise [`PortError::Conflict`] and nothing changes.
+    async fn save(&self, product: &Product, expected_version: Option<u64>)
+    -> Result<(), PortError>;
+}
+
+/// What recording an order did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Stock reserved for every line and the order recorded as accepted, atomically.
+    Accepted(Order),
+    /// Recorded as rejected with its reason; no stock touched.
+    Rejected(Order),
+    /// The order was already recorded (a redelivery): nothing changed; here it is as stored.
+    AlreadyRecorded(Order),
+}
+
+impl RecordOutcome {
+    pub fn order(&self) -> &Order {
+        match self {
+            RecordOutcome::Accepted(o)
+            | RecordOutcome::Rejected(o)
+            | RecordOutcome::AlreadyRecorded(o) => o,
+        }
+    }
+}
+
+/// Recorded orders.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Records an order once. An `accepted` proposal reserves the stock of every line in the
+    /// same atomic write, or is recorded `rejected` (with the reason) touching no stock if any
+    /// line cannot be served. A `rejected` proposal is recorded as it is.
+    async fn record(&self, order: &Order) -> Result<RecordOutcome, PortError>;
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, PortError>;
+    /// A customer's orders, newest first.
+    async fn list_for_customer(
+        &self,
+        customer: &CustomerId,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, PortError>;
+    /// Marks an accepted order dispatched. Idempotent: an order already dispatched is returned
+    /// as it is (first carrier and time kept).
+    async fn mark_dispatched(
+        &self,
+        id: OrderId,
+        carrier: &CarrierRef,
+        at: DateTime<Utc>,
+    ) -> Result<Order, PortError>;
+}
+
+/// The carriers' directory.
+#[async_trait]
+pub trait Carriers: Send + Sync {
+    async fn list(&self) -> Result<Vec<Carrier>, PortError>;
+    async fn put(&self, carrier: &Carrier) -> Result<(), PortError>;
+}
+
+/// A message for the orders queue: `id` is unique within one batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub id: String,
+    pub body: String,
+}
+
+/// A batch entry the queue did not take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendFailure {
+    pub id: String,
+    pub reason: String,
+    pub transient: bool,
+}
+
+/// The orders queue and its dead-letter queue.
+#[async_trait]
+pub trait OrderQueue: Send + Sync {
+    /// Sends up to 10 messages; returns the entries that failed (empty when all were taken).
+    async fn send_batch(&self, messages: &[OutgoingMessage])
+    -> Result<Vec<SendFailure>, PortError>;
+    /// Puts a message that can never be processed on the dead-letter queue, with the reason.
+    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), PortError>;
+}
+
+/// The `order-events` topic.
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes with the message attribute `type` = the event type.
+    async fn publish(&self, event: &OrderEvent) -> Result<(), PortError>;
+}
+
+/// Transactional SMS to a phone.
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    async fn send(&self, to: &Phone, message: &str) -> Result<(), PortError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_request_from_query() {
+        assert_eq!(PageRequest::from_query(None, None).unwrap().limit, 20);
+        assert_eq!(
+            PageRequest::from_query(Some("100"), Some("abc_-9"))
+                .unwrap()
+                .cursor,
+            Some(Cursor("abc_-9".into()))
+        );
+        for bad in ["0", "101", "-1", "+5", "1.5", "", "ten"] {
+            assert_eq!(
+                PageRequest::from_query(Some(bad), None).unwrap_err()[0].field,
+                "limit",
+                "{bad}"
+            );
+        }
+        for bad in ["", "a b", "a/b=", &"a".repeat(3000)] {
+            assert_eq!(
+                PageRequest::from_query(None, Some(bad)).unwrap_err()[0].field,
+                "cursor"
+            );
+        }
+        assert_eq!(
+            PageRequest::from_query(Some("x"), Some("!"))
+                .unwrap_err()
+                .len(),
+            2
+        );
+    }
+}

@@ -1,0 +1,323 @@
+//! Products, and the pure rules of the company product API (`PUT`/`PATCH /products/{id}`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::ids::{CompanyId, ProductId};
+use crate::money::Money;
+use crate::validation::{FieldError, FieldErrors, Need, Obj};
+
+pub const NAME_LEN: (usize, usize) = (1, 200);
+pub const DESCRIPTION_LEN: (usize, usize) = (0, 2000);
+pub const MAX_STOCK: u32 = 1_000_000;
+
+/// A product as stored and as served.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: ProductId,
+    pub company_id: CompanyId,
+    pub name: String,
+    pub description: String,
+    pub price: Money,
+    pub stock: u32,
+    pub available: bool,
+    /// Bumped by every write, stock reservations included; served as the `ETag`.
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The validated body of `PUT /products/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductDraft {
+    pub name: String,
+    pub description: String,
+    pub price: Money,
+    pub stock: u32,
+    pub available: bool,
+}
+
+/// The validated body of `PATCH /products/{id}`: only the fields given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProductPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub price: Option<Money>,
+    pub stock: Option<u32>,
+    pub available: Option<bool>,
+}
+
+const FIELDS: [&str; 5] = ["name", "description", "price", "stock", "available"];
+
+fn stock(obj: &Obj<'_>, need: Need, errors: &mut FieldErrors) -> Option<u32> {
+    obj.integer("stock", need, (0, i64::from(MAX_STOCK)), errors)
+        .map(|n| n as u32)
+}
+
+impl ProductDraft {
+    pub fn from_json(body: &Value) -> Result<ProductDraft, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        let Some(obj) = Obj::root(body, &mut errors) else {
+            return Err(errors.into_vec());
+        };
+        obj.deny_unknown(&FIELDS, &mut errors);
+        let name = obj.text("name", Need::Required, NAME_LEN, false, &mut errors);
+        let description = obj.text(
+            "description",
+            Need::Optional,
+            DESCRIPTION_LEN,
+            true,
+            &mut errors,
+        );
+        let price = obj.price("price", Need::Required, &mut errors);
+        let stock = stock(&obj, Need::Required, &mut errors);
+        let available = obj.boolean("available", Need::Optional, &mut errors);
+        errors.finish(|| {
+            Some(ProductDraft {
+                name: name?,
+                description: description.unwrap_or_default(),
+                price: price?,
+                stock: stock?,
+                available: available.unwrap_or(true),
+            })
+        })
+    }
+}
+
+impl ProductPatch {
+    pub fn from_json(body: &Value) -> Result<ProductPatch, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        let Some(obj) = Obj::root(body, &mut errors) else {
+            return Err(errors.into_vec());
+        };
+        obj.deny_unknown(&FIELDS, &mut errors);
+        if errors.is_empty() && !FIELDS.iter().any(|f| obj.has(f)) {
+            errors.add(
+                "body",
+                "must change at least one of name, description, price, stock, available",
+            );
+        }
+        let patch = ProductPatch {
+            name: obj.text("name", Need::Optional, NAME_LEN, false, &mut errors),
+            description: obj.text(
+                "description",
+                Need::Optional,
+                DESCRIPTION_LEN,
+                true,
+                &mut errors,
+            ),
+            price: obj.price("price", Need::Optional, &mut errors),
+            stock: stock(&obj, Need::Optional, &mut errors),
+            available: obj.boolean("available", Need::Optional, &mut errors),
+        };
+        errors.finish(|| Some(patch))
+    }
+}
+
+/// Checks ownership and `If-Match` against the current product, if any.
+fn check_write(
+    current: Option<&Product>,
+    company: &CompanyId,
+    if_match: Option<u64>,
+) -> Result<(), Error> {
+    if let Some(cur) = current
+        && &cur.company_id != company
+    {
+        return Err(Error::Forbidden(format!(
+            "Product {} belongs to another company",
+            cur.id
+        )));
+    }
+    match (current, if_match) {
+        (Some(cur), Some(v)) if cur.version != v => Err(Error::PreconditionFailed(format!(
+            "Version {v} is not current (current version is {})",
+            cur.version
+        ))),
+        (None, Some(v)) => Err(Error::PreconditionFailed(format!(
+            "If-Match names version {v} but the product does not exist"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The product a `PUT` writes, and whether it is created (201) rather than replaced (200).
+pub fn plan_put(
+    current: Option<&Product>,
+    id: &ProductId,
+    company: &CompanyId,
+    draft: ProductDraft,
+    if_match: Option<u64>,
+    now: DateTime<Utc>,
+) -> Result<(Product, bool), Error> {
+    check_write(current, company, if_match)?;
+    let version = current.map_or(1, |c| c.version + 1);
+    let product = Product {
+        id: id.clone(),
+        company_id: company.clone(),
+        name: draft.name,
+        description: draft.description,
+        price: draft.price,
+        stock: draft.stock,
+        available: draft.available,
+        version,
+        updated_at: now,
+    };
+    Ok((product, current.is_none()))
+}
+
+/// The product a `PATCH` writes; 404 when there is none.
+pub fn plan_patch(
+    current: Option<&Product>,
+    company: &CompanyId,
+    patch: ProductPatch,
+    if_match: Option<u64>,
+    now: DateTime<Utc>,
+) -> Result<Product, Error> {
+    let Some(cur) = current else {
+        return Err(Error::NotFound("No such product".to_owned()));
+    };
+    check_write(current, company, if_match)?;
+    let mut next = cur.clone();
+    if let Some(name) = patch.name {
+        next.name = name;
+    }
+    if let Some(description) = patch.description {
+        next.description = description;
+    }
+    if let Some(price) = patch.price {
+        next.price = price;
+    }
+    if let Some(stock) = patch.stock {
+        next.stock = stock;
+    }
+    if let Some(available) = patch.available {
+        next.available = available;
+    }
+    next.version = cur.version + 1;
+    next.updated_at = now;
+    Ok(next)
+}
+
+/// Parses an `If-Match` header value: `"<version>"` (a strong ETag). `*` is not supported
+/// because every write already says whether it creates or replaces.
+pub fn parse_if_match(header: &str) -> Result<u64, Error> {
+    let invalid = || Error::validation("If-Match", "must be a quoted version such as \"3\"");
+    let inner = header
+        .trim()
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .ok_or_else(invalid)?;
+    if inner.is_empty() || inner.len() > 19 || !inner.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    inner.parse().map_err(|_| invalid())
+}
+
+/// The `ETag` of a product version.
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    fn acme() -> CompanyId {
+        CompanyId::parse("acme").unwrap()
+    }
+
+    fn draft() -> ProductDraft {
+        ProductDraft::from_json(
+            &json!({"name": "Margherita", "price": {"amount": "12.50", "currency": "USD"}, "stock": 5}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn draft_defaults_and_limits() {
+        let d = draft();
+        assert!(d.available);
+        assert_eq!(d.description, "");
+        let errors = ProductDraft::from_json(&json!({
+            "name": "", "price": {"amount": "1.0", "currency": "USD"}, "stock": 1_000_001,
+            "available": "yes", "colour": "red"
+        }))
+        .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["colour", "name", "price.amount", "stock", "available"]
+        );
+    }
+
+    #[test]
+    fn empty_patch_is_refused() {
+        let errors = ProductPatch::from_json(&json!({})).unwrap_err();
+        assert_eq!(errors[0].field, "body");
+        let p = ProductPatch::from_json(&json!({"stock": 0})).unwrap();
+        assert_eq!(p.stock, Some(0));
+    }
+
+    #[test]
+    fn put_creates_then_replaces_with_version_bump() {
+        let id = ProductId::parse("p1").unwrap();
+        let (p, created) = plan_put(None, &id, &acme(), draft(), None, now()).unwrap();
+        assert!(created);
+        assert_eq!(p.version, 1);
+        let (p2, created) = plan_put(Some(&p), &id, &acme(), draft(), Some(1), now()).unwrap();
+        assert!(!created);
+        assert_eq!(p2.version, 2);
+    }
+
+    #[test]
+    fn other_company_and_stale_version_are_refused() {
+        let id = ProductId::parse("p1").unwrap();
+        let (p, _) = plan_put(None, &id, &acme(), draft(), None, now()).unwrap();
+        let globex = CompanyId::parse("globex").unwrap();
+        let e = plan_put(Some(&p), &id, &globex, draft(), None, now()).unwrap_err();
+        assert_eq!(e.status(), 403);
+        let e = plan_put(Some(&p), &id, &acme(), draft(), Some(7), now()).unwrap_err();
+        assert_eq!(e.status(), 412);
+        let e = plan_put(None, &id, &acme(), draft(), Some(1), now()).unwrap_err();
+        assert_eq!(e.status(), 412);
+        let patch = ProductPatch {
+            stock: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan_patch(None, &acme(), patch.clone(), None, now())
+                .unwrap_err()
+                .status(),
+            404
+        );
+        let patched = plan_patch(Some(&p), &acme(), patch, Some(1), now()).unwrap();
+        assert_eq!(
+            (patched.stock, patched.version, patched.name.as_str()),
+            (1, 2, "Margherita")
+        );
+    }
+
+    #[test]
+    fn if_match_is_a_quoted_version() {
+        assert_eq!(parse_if_match("\"3\"").unwrap(), 3);
+        for bad in [
+            "3",
+            "W/\"3\"",
+            "\"\"",
+            "\"-1\"",
+            "*",
+            "\"99999999999999999999\"",
+        ] {
+            assert_eq!(parse_if_match(bad).unwrap_err().status(), 400, "{bad}");
+        }
+        assert_eq!(etag(3), "\"3\"");
+    }
+}
