@@ -1,0 +1,70 @@
+//! The carriers port over the carriers table.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::carrier::Carrier;
+use domain::ports::Carriers;
+use domain::{CarrierId, Phone, PortError};
+
+use crate::DynamoStore;
+use crate::item::{Item, Reader, classify, s};
+
+fn carrier_to_item(c: &Carrier) -> Item {
+    Item::from([
+        ("id".to_owned(), s(c.id.as_str())),
+        ("name".to_owned(), s(&c.name)),
+        ("phone".to_owned(), s(c.phone.as_str())),
+        ("active".to_owned(), AttributeValue::Bool(c.active)),
+    ])
+}
+
+fn carrier_from_item(item: &Item) -> Result<Carrier, PortError> {
+    let r = Reader {
+        item,
+        what: "carrier",
+    };
+    Ok(Carrier {
+        id: r.parse("id", CarrierId::parse)?,
+        name: r.s("name")?.to_owned(),
+        phone: r.parse("phone", Phone::parse)?,
+        active: r.bool("active")?,
+    })
+}
+
+#[async_trait]
+impl Carriers for DynamoStore {
+    async fn list(&self) -> Result<Vec<Carrier>, PortError> {
+        // The carriers table is small: read all of it, page by page.
+        let mut carriers = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.tables.carriers)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Scan", e))?;
+            for item in out.items() {
+                carriers.push(carrier_from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(carriers);
+            }
+        }
+    }
+
+    async fn put(&self, carrier: &Carrier) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.carriers)
+            .set_item(Some(carrier_to_item(carrier)))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+}

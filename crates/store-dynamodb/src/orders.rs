@@ -1,0 +1,350 @@
+//! The order store over the orders table, with stock reservation on the products table.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use chrono::{DateTime, Utc};
+use domain::order::{CarrierRef, Delivery, Order, OrderLine, OrderStatus, RejectReason, timestamp};
+use domain::ports::{OrderStore, Page, PageRequest, RecordOutcome};
+use domain::{CarrierId, CustomerId, Money, OrderId, Phone, PortError};
+
+use crate::item::{Item, Reader, classify, is_conditional_failure, is_transient_code, n, s};
+use crate::schema::ORDERS_BY_CUSTOMER;
+use crate::{DynamoStore, cursor};
+
+fn status_from(s: &str) -> Result<OrderStatus, ()> {
+    match s {
+        "accepted" => Ok(OrderStatus::Accepted),
+        "rejected" => Ok(OrderStatus::Rejected),
+        "dispatched" => Ok(OrderStatus::Dispatched),
+        _ => Err(()),
+    }
+}
+
+fn reason_from(s: &str) -> Result<RejectReason, ()> {
+    match s {
+        "out_of_stock" => Ok(RejectReason::OutOfStock),
+        "unavailable" => Ok(RejectReason::Unavailable),
+        "unknown_product" => Ok(RejectReason::UnknownProduct),
+        _ => Err(()),
+    }
+}
+
+pub(crate) fn order_to_item(o: &Order) -> Result<Item, PortError> {
+    let lines = serde_json::to_string(&o.lines).map_err(|e| PortError::Permanent(e.to_string()))?;
+    let mut item = Item::from([
+        ("id".to_owned(), s(o.id.to_string())),
+        ("customer_id".to_owned(), s(o.customer_id.as_str())),
+        ("created_at".to_owned(), s(timestamp(o.created_at))),
+        ("status".to_owned(), s(o.status.as_str())),
+        ("lines".to_owned(), s(lines)),
+        ("address".to_owned(), s(&o.delivery.address)),
+        ("phone".to_owned(), s(o.delivery.phone.as_str())),
+    ]);
+    if let Some(total) = o.total {
+        item.insert("total_minor".to_owned(), n(total.minor()));
+        item.insert("currency".to_owned(), s(total.currency().code()));
+    }
+    if let Some(reason) = o.reason {
+        item.insert("reason".to_owned(), s(reason.as_str()));
+    }
+    if let Some(carrier) = &o.carrier {
+        item.insert("carrier_id".to_owned(), s(carrier.id.as_str()));
+        item.insert("carrier_name".to_owned(), s(&carrier.name));
+    }
+    if let Some(at) = o.dispatched_at {
+        item.insert("dispatched_at".to_owned(), s(timestamp(at)));
+    }
+    Ok(item)
+}
+
+pub(crate) fn order_from_item(item: &Item) -> Result<Order, PortError> {
+    let r = Reader {
+        item,
+        what: "order",
+    };
+    let lines: Vec<OrderLine> = r.parse("lines", |l| serde_json::from_str(l))?;
+    let total = match r.opt_n::<i64>("total_minor")? {
+        Some(minor) => Some(Money::from_minor(
+            minor,
+            r.parse("currency", domain::Currency::parse)?,
+        )),
+        None => None,
+    };
+    let carrier = match r.opt_s("carrier_id") {
+        Some(_) => Some(CarrierRef {
+            id: r.parse("carrier_id", CarrierId::parse)?,
+            name: r.s("carrier_name")?.to_owned(),
+        }),
+        None => None,
+    };
+    Ok(Order {
+        id: r.parse("id", OrderId::parse)?,
+        customer_id: r.parse("customer_id", CustomerId::parse)?,
+        lines,
+        total,
+        delivery: Delivery {
+            address: r.s("address")?.to_owned(),
+            phone: r.parse("phone", Phone::parse)?,
+        },
+        status: r.parse("status", status_from)?,
+        reason: r
+            .opt_s("reason")
+            .map(|_| r.parse("reason", reason_from))
+            .transpose()?,
+        carrier,
+        created_at: r.time("created_at")?,
+        dispatched_at: r.opt_time("dispatched_at")?,
+    })
+}
+
+fn key(id: OrderId) -> Item {
+    Item::from([("id".to_owned(), s(id.to_string()))])
+}
+
+fn build_err(e: impl std::fmt::Display) -> PortError {
+    PortError::Permanent(e.to_string())
+}
+
+/// Why a line's reservation failed, from the product as it was (`ALL_OLD`) when it failed.
+fn line_failure(reason: &CancellationReason) -> RejectReason {
+    match reason.item() {
+        None => RejectReason::UnknownProduct,
+        Some(item) if item.get("available").and_then(|v| v.as_bool().ok()) != Some(&true) => {
+            RejectReason::Unavailable
+        }
+        Some(_) => RejectReason::OutOfStock,
+    }
+}
+
+/// What a cancelled reservation transaction means.
+enum Cancelled {
+    AlreadyRecorded,
+    Rejected(RejectReason),
+    Transient(String),
+}
+
+/// Reads the cancellation reasons: index `i < lines` is line `i`, index `lines` the order put.
+fn read_cancellation(reasons: &[CancellationReason], lines: usize) -> Cancelled {
+    let code = |r: &CancellationReason| r.code().unwrap_or("None").to_owned();
+    if reasons
+        .get(lines)
+        .is_some_and(|r| code(r) == "ConditionalCheckFailed")
+    {
+        return Cancelled::AlreadyRecorded;
+    }
+    let failed_lines = reasons
+        .iter()
+        .take(lines)
+        .filter(|r| code(r) == "ConditionalCheckFailed");
+    if let Some(reason) = failed_lines.map(line_failure).min() {
+        return Cancelled::Rejected(reason);
+    }
+    let codes: Vec<String> = reasons.iter().map(code).filter(|c| c != "None").collect();
+    Cancelled::Transient(format!("transaction cancelled: {}", codes.join(", ")))
+}
+
+impl DynamoStore {
+    /// Puts an order only if it does not exist yet.
+    async fn put_new(&self, order: &Order) -> Result<RecordOutcome, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.orders)
+            .set_item(Some(order_to_item(order)?))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) if order.status == OrderStatus::Rejected => {
+                Ok(RecordOutcome::Rejected(order.clone()))
+            }
+            Ok(_) => Ok(RecordOutcome::Accepted(order.clone())),
+            Err(e) if is_conditional_failure(&e) => self.already_recorded(order.id).await,
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    async fn already_recorded(&self, id: OrderId) -> Result<RecordOutcome, PortError> {
+        let stored = self.get(id).await?.ok_or_else(|| {
+            PortError::Transient(format!(
+                "order {id} reported as existing but not readable yet"
+            ))
+        })?;
+        Ok(RecordOutcome::AlreadyRecorded(stored))
+    }
+
+    fn reservation(&self, line: &OrderLine) -> Result<TransactWriteItem, PortError> {
+        let update = Update::builder()
+            .table_name(&self.tables.products)
+            .key("id", s(line.product_id.as_str()))
+            .update_expression("SET stock = stock - :q, version = version + :one")
+            .condition_expression("attribute_exists(id) AND available = :true AND stock >= :q")
+            .expression_attribute_values(":q", n(line.quantity))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Reserves every line's stock and records the order accepted, in one transaction.
+    async fn reserve_and_record(&self, order: &Order) -> Result<RecordOutcome, PortError> {
+        let mut items = order
+            .lines
+            .iter()
+            .map(|l| self.reservation(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let put = Put::builder()
+            .table_name(&self.tables.orders)
+            .set_item(Some(order_to_item(order)?))
+            .condition_expression("attribute_not_exists(id)")
+            .build()
+            .map_err(build_err)?;
+        items.push(TransactWriteItem::builder().put(put).build());
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(RecordOutcome::Accepted(order.clone())),
+            Err(e) => e,
+        };
+        let cancelled = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                read_cancellation(c.cancellation_reasons(), order.lines.len())
+            }
+            Some(other) if other.code().is_some_and(is_transient_code) => Cancelled::Transient(
+                format!("TransactWriteItems: {}", other.code().unwrap_or_default()),
+            ),
+            _ => return Err(classify("TransactWriteItems", err)),
+        };
+        match cancelled {
+            Cancelled::AlreadyRecorded => self.already_recorded(order.id).await,
+            Cancelled::Rejected(reason) => {
+                tracing::info!(order_id = %order.id, reason = reason.as_str(), "reservation refused");
+                self.put_new(&order.rejected(reason)).await
+            }
+            Cancelled::Transient(detail) => Err(PortError::Transient(detail)),
+        }
+    }
+}
+
+#[async_trait]
+impl OrderStore for DynamoStore {
+    async fn record(&self, order: &Order) -> Result<RecordOutcome, PortError> {
+        match order.status {
+            OrderStatus::Accepted => self.reserve_and_record(order).await,
+            OrderStatus::Rejected => self.put_new(order).await,
+            OrderStatus::Dispatched => Err(PortError::Permanent(
+                "an order is recorded accepted or rejected, never dispatched".to_owned(),
+            )),
+        }
+    }
+
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.orders)
+            .set_key(Some(key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        out.item.as_ref().map(order_from_item).transpose()
+    }
+
+    async fn list_for_customer(
+        &self,
+        customer: &CustomerId,
+        request: &PageRequest,
+    ) -> Result<Page<Order>, PortError> {
+        let listing = format!("orders@{customer}");
+        let expected = [
+            ("id", None),
+            ("created_at", None),
+            ("customer_id", Some(customer.as_str())),
+        ];
+        let start = request
+            .cursor
+            .as_ref()
+            .map(|c| cursor::decode(c, &listing, &expected))
+            .transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.orders)
+            .index_name(ORDERS_BY_CUSTOMER.name)
+            .key_condition_expression("customer_id = :c")
+            .expression_attribute_values(":c", s(customer.as_str()))
+            .scan_index_forward(false)
+            .limit(i32::try_from(request.limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        Ok(Page {
+            items: out
+                .items()
+                .iter()
+                .map(order_from_item)
+                .collect::<Result<_, _>>()?,
+            next_cursor: out
+                .last_evaluated_key()
+                .map(|k| cursor::encode(&listing, k))
+                .transpose()?,
+        })
+    }
+
+    async fn mark_dispatched(
+        &self,
+        id: OrderId,
+        carrier: &CarrierRef,
+        at: DateTime<Utc>,
+    ) -> Result<Order, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.orders)
+            .set_key(Some(key(id)))
+            .update_expression("SET #status = :dispatched, carrier_id = :cid, carrier_name = :cname, dispatched_at = :at")
+            .condition_expression("#status = :accepted")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":dispatched", s(OrderStatus::Dispatched.as_str()))
+            .expression_attribute_values(":accepted", s(OrderStatus::Accepted.as_str()))
+            .expression_attribute_values(":cid", s(carrier.id.as_str()))
+            .expression_attribute_values(":cname", s(&carrier.name))
+            .expression_attribute_values(":at", s(timestamp(at)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out
+                .attributes
+                .as_ref()
+                .map(order_from_item)
+                .unwrap_or_else(|| {
+                    Err(PortError::Permanent(
+                        "UpdateItem returned no attributes".to_owned(),
+                    ))
+                }),
+            Err(e) if is_conditional_failure(&e) => match self.get(id).await? {
+                None => Err(PortError::NotFound),
+                Some(order) if order.status == OrderStatus::Dispatched => Ok(order),
+                Some(order) => Err(PortError::Permanent(format!(
+                    "order {id} is {} and cannot be dispatched",
+                    order.status.as_str()
+                ))),
+            },
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+}

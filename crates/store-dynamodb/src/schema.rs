@@ -1,0 +1,120 @@
+//! Table definitions: the single source of the key schemas and indexes. [`create_tables`]
+//! builds them for local runs and tests; Terraform's `tables` module mirrors them.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use domain::PortError;
+
+use crate::Tables;
+use crate::item::classify;
+
+/// A global secondary index: hash key, range key, all attributes projected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub name: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: &'static str,
+}
+
+/// A table: string hash key `id` and its indexes. Every key attribute is a string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableSpec {
+    pub hash_key: &'static str,
+    pub indexes: &'static [IndexSpec],
+}
+
+pub const PRODUCTS_BY_COMPANY: IndexSpec = IndexSpec {
+    name: "by_company",
+    hash_key: "company_id",
+    range_key: "id",
+};
+
+pub const ORDERS_BY_CUSTOMER: IndexSpec = IndexSpec {
+    name: "by_customer",
+    hash_key: "customer_id",
+    range_key: "created_at",
+};
+
+pub const PRODUCTS: TableSpec = TableSpec {
+    hash_key: "id",
+    indexes: &[PRODUCTS_BY_COMPANY],
+};
+
+pub const ORDERS: TableSpec = TableSpec {
+    hash_key: "id",
+    indexes: &[ORDERS_BY_CUSTOMER],
+};
+
+pub const CARRIERS: TableSpec = TableSpec {
+    hash_key: "id",
+    indexes: &[],
+};
+
+/// The tables with their specs.
+pub fn specs(tables: &Tables) -> [(&str, TableSpec); 3] {
+    [
+        (&tables.products, PRODUCTS),
+        (&tables.orders, ORDERS),
+        (&tables.carriers, CARRIERS),
+    ]
+}
+
+fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, PortError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(|e| PortError::Permanent(e.to_string()))
+}
+
+fn string_attribute(name: &str) -> Result<AttributeDefinition, PortError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| PortError::Permanent(e.to_string()))
+}
+
+/// Creates the tables that do not exist yet (on-demand billing). Idempotent.
+pub async fn create_tables(client: &Client, tables: &Tables) -> Result<(), PortError> {
+    for (name, spec) in specs(tables) {
+        let mut attributes = vec![spec.hash_key];
+        for index in spec.indexes {
+            attributes.extend([index.hash_key, index.range_key]);
+        }
+        attributes.sort_unstable();
+        attributes.dedup();
+        let mut request = client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(spec.hash_key, KeyType::Hash)?);
+        for attribute in attributes {
+            request = request.attribute_definitions(string_attribute(attribute)?);
+        }
+        for index in spec.indexes {
+            let gsi = GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key(index.hash_key, KeyType::Hash)?)
+                .key_schema(key(index.range_key, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| PortError::Permanent(e.to_string()))?;
+            request = request.global_secondary_indexes(gsi);
+        }
+        match request.send().await {
+            Ok(_) => tracing::info!(table = name, "created table"),
+            Err(e) if e.code() == Some("ResourceInUseException") => {}
+            Err(e) => return Err(classify("CreateTable", e)),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,462 @@
+//! The DynamoDB adapter against dynoxide served in-process on an ephemeral loopback port,
+//! through the real `aws-sdk-dynamodb` client: the same code path production takes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use domain::carrier::Carrier;
+use domain::order::{CarrierRef, Delivery, Order, OrderLine, OrderStatus, RejectReason};
+use domain::ports::{Carriers, Catalog, OrderStore, PageRequest, RecordOutcome};
+use domain::product::Product;
+use domain::{
+    CarrierId, CompanyId, Currency, CustomerId, Money, OrderId, Phone, PortError, ProductId,
+};
+use store_dynamodb::schema::create_tables;
+use store_dynamodb::{DynamoStore, Tables, local_client};
+
+async fn store() -> DynamoStore {
+    let db = dynoxide::Database::memory().expect("in-memory dynoxide");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(dynoxide::server::serve_with_shutdown(
+        listener,
+        db,
+        std::future::pending(),
+    ));
+    let client = local_client(&format!("http://{addr}"));
+    let tables = Tables {
+        products: "products".into(),
+        orders: "orders".into(),
+        carriers: "carriers".into(),
+    };
+    create_tables(&client, &tables).await.unwrap();
+    // Creating again is a no-op.
+    create_tables(&client, &tables).await.unwrap();
+    DynamoStore::new(client, tables)
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+fn product(id: &str, company: &str, stock: u32) -> Product {
+    Product {
+        id: ProductId::parse(id).unwrap(),
+        company_id: CompanyId::parse(company).unwrap(),
+        name: format!("Product {id}"),
+        description: "tasty".into(),
+        price: Money::from_minor(1250, Currency::Usd),
+        stock,
+        available: true,
+        version: 1,
+        updated_at: now(),
+    }
+}
+
+fn order(customer: &str, lines: &[(&str, u32)], created_at: DateTime<Utc>) -> Order {
+    let customer_id = CustomerId::parse(customer).unwrap();
+    let lines: Vec<OrderLine> = lines
+        .iter()
+        .map(|(id, q)| OrderLine {
+            product_id: ProductId::parse(id).unwrap(),
+            name: Some(format!("Product {id}")),
+            quantity: *q,
+            unit_price: Some(Money::from_minor(1250, Currency::Usd)),
+            line_total: Some(Money::from_minor(1250 * i64::from(*q), Currency::Usd)),
+        })
+        .collect();
+    let total = lines.iter().map(|l| l.line_total.unwrap().minor()).sum();
+    Order {
+        id: OrderId::for_request(&customer_id, None),
+        customer_id,
+        lines,
+        total: Some(Money::from_minor(total, Currency::Usd)),
+        delivery: Delivery {
+            address: "1 Main St".into(),
+            phone: Phone::parse("+15551234567").unwrap(),
+        },
+        status: OrderStatus::Accepted,
+        reason: None,
+        carrier: None,
+        created_at,
+        dispatched_at: None,
+    }
+}
+
+async fn stock_of(store: &DynamoStore, id: &str) -> (u32, u64) {
+    let p = Catalog::get(store, &ProductId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    (p.stock, p.version)
+}
+
+#[tokio::test]
+async fn product_writes_are_conditional_on_version() {
+    let store = store().await;
+    let p = product("p1", "acme", 5);
+    store.save(&p, None).await.unwrap();
+    assert_eq!(
+        store.save(&p, None).await,
+        Err(PortError::Conflict),
+        "create twice"
+    );
+    assert_eq!(Catalog::get(&store, &p.id).await.unwrap(), Some(p.clone()));
+
+    let mut next = p.clone();
+    next.version = 2;
+    next.price = Money::from_minor(999, Currency::Usd);
+    assert_eq!(
+        store.save(&next, Some(7)).await,
+        Err(PortError::Conflict),
+        "stale version"
+    );
+    store.save(&next, Some(1)).await.unwrap();
+    assert_eq!(Catalog::get(&store, &p.id).await.unwrap(), Some(next));
+    assert_eq!(
+        Catalog::get(&store, &ProductId::parse("nope").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn paging_returns_every_product_exactly_once() {
+    let store = store().await;
+    for i in 0..45 {
+        let company = if i % 3 == 0 { "globex" } else { "acme" };
+        store
+            .save(&product(&format!("p{i:02}"), company, 1), None)
+            .await
+            .unwrap();
+    }
+    for (company, expected) in [(None, 45), (Some("acme"), 30), (Some("globex"), 15)] {
+        let company = company.map(|c| CompanyId::parse(c).unwrap());
+        let mut seen = Vec::new();
+        let mut request = PageRequest {
+            limit: 7,
+            cursor: None,
+        };
+        loop {
+            let page = Catalog::list(&store, company.as_ref(), &request)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= 7);
+            for p in &page.items {
+                if let Some(c) = &company {
+                    assert_eq!(&p.company_id, c);
+                }
+                seen.push(p.id.clone());
+            }
+            match page.next_cursor {
+                Some(c) => request.cursor = Some(c),
+                None => break,
+            }
+        }
+        let unique: HashSet<_> = seen.iter().collect();
+        assert_eq!(
+            (seen.len(), unique.len()),
+            (expected, expected),
+            "{company:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn forged_and_foreign_cursors_are_refused() {
+    let store = store().await;
+    for i in 0..5 {
+        store
+            .save(&product(&format!("p{i}"), "acme", 1), None)
+            .await
+            .unwrap();
+    }
+    let acme = CompanyId::parse("acme").unwrap();
+    let globex = CompanyId::parse("globex").unwrap();
+    let first = Catalog::list(
+        &store,
+        Some(&acme),
+        &PageRequest {
+            limit: 2,
+            cursor: None,
+        },
+    )
+    .await
+    .unwrap();
+    let acme_cursor = first.next_cursor.unwrap();
+    let foreign = PageRequest {
+        limit: 2,
+        cursor: Some(acme_cursor.clone()),
+    };
+    assert_eq!(
+        Catalog::list(&store, Some(&globex), &foreign)
+            .await
+            .unwrap_err(),
+        PortError::InvalidCursor
+    );
+    assert_eq!(
+        Catalog::list(&store, None, &foreign).await.unwrap_err(),
+        PortError::InvalidCursor
+    );
+    let alice = CustomerId::parse("alice").unwrap();
+    assert_eq!(
+        store.list_for_customer(&alice, &foreign).await.unwrap_err(),
+        PortError::InvalidCursor
+    );
+    let forged = PageRequest {
+        limit: 2,
+        cursor: Some(domain::ports::Cursor(
+            "eyJsIjoicHJvZHVjdHMiLCJrIjp7fX0".into(),
+        )),
+    };
+    assert_eq!(
+        Catalog::list(&store, None, &forged).await.unwrap_err(),
+        PortError::InvalidCursor
+    );
+}
+
+#[tokio::test]
+async fn get_many_skips_unknown_and_handles_more_than_one_batch() {
+    let store = store().await;
+    let mut ids = Vec::new();
+    for i in 0..130 {
+        let p = product(&format!("p{i:03}"), "acme", 1);
+        store.save(&p, None).await.unwrap();
+        ids.push(p.id);
+    }
+    ids.push(ProductId::parse("ghost").unwrap());
+    ids.push(ids[0].clone());
+    let found = store.get_many(&ids).await.unwrap();
+    assert_eq!(found.len(), 130);
+    assert!(store.get_many(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn accepting_reserves_stock_once_and_redelivery_changes_nothing() {
+    let store = store().await;
+    store.save(&product("a", "acme", 10), None).await.unwrap();
+    store.save(&product("b", "acme", 3), None).await.unwrap();
+    let o = order("alice", &[("a", 4), ("b", 3)], now());
+
+    let outcome = store.record(&o).await.unwrap();
+    assert_eq!(outcome, RecordOutcome::Accepted(o.clone()));
+    assert_eq!(stock_of(&store, "a").await, (6, 2));
+    assert_eq!(stock_of(&store, "b").await, (0, 2));
+
+    match store.record(&o).await.unwrap() {
+        RecordOutcome::AlreadyRecorded(stored) => assert_eq!(stored, o),
+        other => panic!("expected AlreadyRecorded, got {other:?}"),
+    }
+    assert_eq!(stock_of(&store, "a").await, (6, 2), "no second decrement");
+    assert_eq!(OrderStore::get(&store, o.id).await.unwrap(), Some(o));
+}
+
+#[tokio::test]
+async fn rejections_name_the_reason_and_touch_no_stock() {
+    let store = store().await;
+    store.save(&product("a", "acme", 10), None).await.unwrap();
+    store.save(&product("few", "acme", 2), None).await.unwrap();
+    let mut off = product("off", "acme", 10);
+    off.available = false;
+    store.save(&off, None).await.unwrap();
+
+    let cases = [
+        (vec![("a", 1), ("few", 3)], RejectReason::OutOfStock),
+        (vec![("a", 1), ("off", 1)], RejectReason::Unavailable),
+        (vec![("a", 1), ("ghost", 1)], RejectReason::UnknownProduct),
+        (
+            vec![("few", 5), ("ghost", 1), ("off", 1)],
+            RejectReason::UnknownProduct,
+        ),
+    ];
+    for (lines, reason) in cases {
+        let o = order("alice", &lines, now());
+        match store.record(&o).await.unwrap() {
+            RecordOutcome::Rejected(r) => {
+                assert_eq!((r.status, r.reason), (OrderStatus::Rejected, Some(reason)));
+                assert_eq!(OrderStore::get(&store, o.id).await.unwrap(), Some(r));
+            }
+            other => panic!("{lines:?}: expected Rejected, got {other:?}"),
+        }
+        // A redelivery of the rejected order is recognised.
+        assert!(matches!(
+            store.record(&o).await.unwrap(),
+            RecordOutcome::AlreadyRecorded(_)
+        ));
+    }
+    assert_eq!(stock_of(&store, "a").await, (10, 1));
+    assert_eq!(stock_of(&store, "few").await, (2, 1));
+
+    // A proposal already rejected by the processor is recorded as it is.
+    let pre = order("bob", &[("a", 1)], now()).rejected(RejectReason::Unavailable);
+    assert_eq!(
+        store.record(&pre).await.unwrap(),
+        RecordOutcome::Rejected(pre)
+    );
+    assert_eq!(stock_of(&store, "a").await, (10, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_orders_against_stock_twenty() {
+    let store = Arc::new(store().await);
+    store.save(&product("hot", "acme", 20), None).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let o = order(&format!("c{i}"), &[("hot", 1)], now());
+            store.record(&o).await
+        });
+    }
+    let (mut accepted, mut rejected) = (0, 0);
+    while let Some(result) = tasks.join_next().await {
+        match result.unwrap().unwrap() {
+            RecordOutcome::Accepted(_) => accepted += 1,
+            RecordOutcome::Rejected(o) => {
+                assert_eq!(o.reason, Some(RejectReason::OutOfStock));
+                rejected += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((accepted, rejected), (20, 30));
+    assert_eq!(stock_of(&store, "hot").await.0, 0);
+}
+
+#[tokio::test]
+async fn customers_list_their_own_orders_newest_first() {
+    let store = store().await;
+    store.save(&product("a", "acme", 100), None).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let o = order("alice", &[("a", 1)], now() + Duration::seconds(i));
+        store.record(&o).await.unwrap();
+        ids.push(o.id);
+    }
+    store
+        .record(&order("bob", &[("a", 1)], now()))
+        .await
+        .unwrap();
+    ids.reverse();
+
+    let alice = CustomerId::parse("alice").unwrap();
+    let mut seen = Vec::new();
+    let mut request = PageRequest {
+        limit: 3,
+        cursor: None,
+    };
+    loop {
+        let page = store.list_for_customer(&alice, &request).await.unwrap();
+        seen.extend(page.items.iter().map(|o| o.id));
+        match page.next_cursor {
+            Some(c) => request.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+
+    let first = store
+        .list_for_customer(
+            &alice,
+            &PageRequest {
+                limit: 3,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    let bob = CustomerId::parse("bob").unwrap();
+    let stolen = PageRequest {
+        limit: 3,
+        cursor: first.next_cursor,
+    };
+    assert_eq!(
+        store.list_for_customer(&bob, &stolen).await.unwrap_err(),
+        PortError::InvalidCursor
+    );
+}
+
+#[tokio::test]
+async fn dispatch_is_idempotent_and_only_for_accepted_orders() {
+    let store = store().await;
+    store.save(&product("a", "acme", 5), None).await.unwrap();
+    let o = order("alice", &[("a", 1)], now());
+    store.record(&o).await.unwrap();
+    let fast = CarrierRef {
+        id: CarrierId::parse("fast").unwrap(),
+        name: "Fast".into(),
+    };
+    let slow = CarrierRef {
+        id: CarrierId::parse("slow").unwrap(),
+        name: "Slow".into(),
+    };
+    let at = now() + Duration::minutes(1);
+
+    let dispatched = store.mark_dispatched(o.id, &fast, at).await.unwrap();
+    assert_eq!(dispatched.status, OrderStatus::Dispatched);
+    assert_eq!(dispatched.carrier, Some(fast.clone()));
+    assert_eq!(dispatched.dispatched_at, Some(at));
+    let again = store
+        .mark_dispatched(o.id, &slow, at + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(again, dispatched, "the first dispatch stands");
+
+    let rejected = order("alice", &[("a", 99)], now());
+    store.record(&rejected).await.unwrap();
+    assert!(matches!(
+        store.mark_dispatched(rejected.id, &fast, at).await,
+        Err(PortError::Permanent(_))
+    ));
+    let missing = order("zed", &[("a", 1)], now());
+    assert_eq!(
+        store.mark_dispatched(missing.id, &fast, at).await,
+        Err(PortError::NotFound)
+    );
+}
+
+#[tokio::test]
+async fn carriers_round_trip() {
+    let store = store().await;
+    let carriers: Vec<Carrier> = (0..3)
+        .map(|i| Carrier {
+            id: CarrierId::parse(&format!("c{i}")).unwrap(),
+            name: format!("Carrier {i}"),
+            phone: Phone::parse(&format!("+1555000000{i}")).unwrap(),
+            active: i != 1,
+        })
+        .collect();
+    for c in &carriers {
+        store.put(c).await.unwrap();
+    }
+    let mut listed = Carriers::list(&store).await.unwrap();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed, carriers);
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_transient() {
+    // Bind then drop a listener: nothing listens on that port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = local_client(&format!("http://127.0.0.1:{port}"));
+    let store = DynamoStore::new(
+        client,
+        Tables {
+            products: "p".into(),
+            orders: "o".into(),
+            carriers: "c".into(),
+        },
+    );
+    let err = Catalog::get(&store, &ProductId::parse("a").unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+}
