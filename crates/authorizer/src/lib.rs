@@ -1,0 +1,92 @@
+//! The API Gateway TOKEN authorizer (SPEC §3).
+//!
+//! It verifies the bearer JWT against keys from `JWKS` (RS256 or ES256; the algorithm is the
+//! key's, never the token's), checks `iss`, `aud`, `exp` and `nbf` with 30 s leeway, and
+//! returns an IAM policy that allows **every route the token's scopes allow** and nothing
+//! else, because API Gateway caches the policy per token and reuses it for other routes. The
+//! principal (`sub`, `scope`, `company_id`) goes to the handlers as authorizer context.
+//! Any bad token is the error `Unauthorized`, which API Gateway answers with 401.
+
+mod policy;
+mod verifier;
+
+pub use policy::{MethodArn, policy_allows, policy_for};
+pub use verifier::Verifier;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerResponse,
+};
+use serde::{Deserialize, Serialize};
+
+/// The error API Gateway turns into 401: its message must be exactly `Unauthorized`. The
+/// reason is for logs only.
+#[derive(Debug, thiserror::Error)]
+#[error("Unauthorized")]
+pub struct Unauthorized {
+    pub reason: String,
+}
+
+impl Unauthorized {
+    pub fn new(reason: impl Into<String>) -> Unauthorized {
+        Unauthorized {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<Unauthorized> for lambda_runtime::Diagnostic {
+    fn from(_: Unauthorized) -> lambda_runtime::Diagnostic {
+        lambda_runtime::Diagnostic {
+            error_type: "Unauthorized".to_owned(),
+            error_message: "Unauthorized".to_owned(),
+        }
+    }
+}
+
+/// The authorizer context handed to the handlers (values must be strings for API Gateway).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthContext {
+    pub sub: String,
+    pub scope: String,
+    /// Empty when the principal is not a company user.
+    pub company_id: String,
+}
+
+pub type AuthorizerResponse = ApiGatewayCustomAuthorizerResponse<AuthContext>;
+
+/// Longest `Authorization` value considered; longer is refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The handler: a TOKEN authorizer event in, a policy and context out.
+pub fn authorize(
+    verifier: &Verifier,
+    event: &ApiGatewayCustomAuthorizerRequest,
+) -> Result<AuthorizerResponse, Unauthorized> {
+    let header = event.authorization_token.as_deref().unwrap_or_default();
+    if header.len() > MAX_TOKEN_BYTES {
+        return Err(Unauthorized::new("token too large"));
+    }
+    let token = match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => return Err(Unauthorized::new("no bearer token")),
+    };
+    let arn = event
+        .method_arn
+        .as_deref()
+        .and_then(MethodArn::parse)
+        .ok_or_else(|| Unauthorized::new("malformed methodArn"))?;
+    let principal = verifier.verify(token)?;
+    let mut response = AuthorizerResponse::default();
+    response.principal_id = Some(principal.sub.to_string());
+    response.policy_document = policy_for(&principal, &arn);
+    response.context = AuthContext {
+        sub: principal.sub.to_string(),
+        scope: principal.scope_claim(),
+        company_id: principal
+            .company_id
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+    };
+    Ok(response)
+}

@@ -1,0 +1,233 @@
+//! The authorizer fed real TOKEN authorizer events (the JSON API Gateway sends), refusing each
+//! known attack and accepting a good token with the right policy and context.
+
+use authorizer::{MethodArn, Verifier, authorize, policy_allows};
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use token_signer::{Claims, SigningKey};
+
+const ISS: &str = "https://issuer.example";
+const AUD: &str = "delivery-api";
+const ARN: &str = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/products/p1";
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn claims() -> Claims {
+    Claims {
+        iss: ISS.into(),
+        aud: AUD.into(),
+        sub: "alice".into(),
+        scope: "products:read orders:write".into(),
+        company_id: None,
+        iat: now(),
+        nbf: now(),
+        exp: now() + 300,
+    }
+}
+
+fn setup() -> (SigningKey, Verifier) {
+    let key = SigningKey::generate().unwrap();
+    let verifier = Verifier::new(&key.jwks(), ISS.into(), AUD.into()).unwrap();
+    (key, verifier)
+}
+
+/// The event exactly as API Gateway sends it to a TOKEN authorizer.
+fn event(authorization: &str) -> ApiGatewayCustomAuthorizerRequest {
+    serde_json::from_value(json!({
+        "type": "TOKEN",
+        "authorizationToken": authorization,
+        "methodArn": ARN
+    }))
+    .unwrap()
+}
+
+fn b64(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+fn refused(verifier: &Verifier, authorization: &str) -> String {
+    let err = authorize(verifier, &event(authorization)).expect_err("must be refused");
+    assert_eq!(
+        err.to_string(),
+        "Unauthorized",
+        "API Gateway needs exactly this message"
+    );
+    err.reason
+}
+
+#[test]
+fn a_good_token_gets_its_routes_and_context() {
+    let (key, verifier) = setup();
+    let token = key.sign(&claims()).unwrap();
+    let response = authorize(&verifier, &event(&format!("Bearer {token}"))).unwrap();
+    assert_eq!(response.principal_id.as_deref(), Some("alice"));
+    assert_eq!(response.context.sub, "alice");
+    assert_eq!(response.context.scope, "products:read orders:write");
+    assert_eq!(response.context.company_id, "");
+    let base = MethodArn::parse(ARN).unwrap().base;
+    let policy = &response.policy_document;
+    assert!(policy_allows(policy, &format!("{base}/GET/products")));
+    assert!(policy_allows(policy, &format!("{base}/POST/orders")));
+    assert!(!policy_allows(policy, &format!("{base}/GET/orders")));
+    assert!(!policy_allows(policy, &format!("{base}/PUT/products/p1")));
+    // The response serialises to what API Gateway expects.
+    let json = serde_json::to_value(&response).unwrap();
+    assert_eq!(json["policyDocument"]["Statement"][0]["Effect"], "Allow");
+    assert_eq!(json["context"]["sub"], "alice");
+}
+
+#[test]
+fn company_users_carry_their_company() {
+    let (key, verifier) = setup();
+    let token = key
+        .sign(&Claims {
+            company_id: Some("acme".into()),
+            scope: "products:write".into(),
+            ..claims()
+        })
+        .unwrap();
+    let response = authorize(&verifier, &event(&format!("bearer {token}"))).unwrap();
+    assert_eq!(response.context.company_id, "acme");
+}
+
+#[test]
+fn alg_none_is_refused() {
+    let (key, verifier) = setup();
+    let header = json!({"alg": "none", "typ": "JWT", "kid": key.kid()});
+    let token = format!(
+        "{}.{}.",
+        b64(&header),
+        b64(&serde_json::to_value(claims()).unwrap())
+    );
+    refused(&verifier, &format!("Bearer {token}"));
+}
+
+#[test]
+fn hs256_signed_with_the_public_key_is_refused() {
+    let (key, verifier) = setup();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(key.kid().to_owned());
+    // The classic confusion attack: the public key (as published) used as the HMAC secret.
+    let secret = jsonwebtoken::EncodingKey::from_secret(key.jwks().as_bytes());
+    let token = jsonwebtoken::encode(&header, &claims(), &secret).unwrap();
+    let reason = refused(&verifier, &format!("Bearer {token}"));
+    assert!(reason.contains("algorithm"), "{reason}");
+}
+
+#[test]
+fn wrong_issuer_audience_and_times_are_refused() {
+    let (key, verifier) = setup();
+    let cases = [
+        Claims {
+            iss: "https://evil.example".into(),
+            ..claims()
+        },
+        Claims {
+            aud: "another-api".into(),
+            ..claims()
+        },
+        Claims {
+            exp: now() - 120,
+            ..claims()
+        },
+        Claims {
+            nbf: now() + 600,
+            ..claims()
+        },
+        Claims {
+            sub: String::new(),
+            ..claims()
+        },
+    ];
+    for c in cases {
+        let token = key.sign(&c).unwrap();
+        refused(&verifier, &format!("Bearer {token}"));
+    }
+    // Missing exp: a token without expiry is never accepted.
+    let mut no_exp = serde_json::to_value(claims()).unwrap();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let token = key.sign(&no_exp).unwrap();
+    refused(&verifier, &format!("Bearer {token}"));
+}
+
+#[test]
+fn small_clock_skew_is_tolerated() {
+    let (key, verifier) = setup();
+    let token = key
+        .sign(&Claims {
+            exp: now() - 10,
+            ..claims()
+        })
+        .unwrap();
+    assert!(authorize(&verifier, &event(&format!("Bearer {token}"))).is_ok());
+}
+
+#[test]
+fn unknown_kid_and_foreign_keys_are_refused() {
+    let (_, verifier) = setup();
+    let other = SigningKey::generate().unwrap();
+    let token = other.sign(&claims()).unwrap();
+    let reason = refused(&verifier, &format!("Bearer {token}"));
+    assert!(reason.contains("unknown kid"), "{reason}");
+}
+
+#[test]
+fn tampered_payload_is_refused() {
+    let (key, verifier) = setup();
+    let token = key.sign(&claims()).unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let escalated = Claims {
+        scope: "products:write simulations:run".into(),
+        ..claims()
+    };
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(&serde_json::to_value(escalated).unwrap()),
+        parts[2]
+    );
+    refused(&verifier, &format!("Bearer {forged}"));
+}
+
+#[test]
+fn garbage_and_oversized_tokens_are_refused() {
+    let (_, verifier) = setup();
+    for junk in [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer a.b.c",
+        "Bearer ....",
+        "Bearer \u{0}\u{1}",
+        "token-without-scheme",
+    ] {
+        refused(&verifier, junk);
+    }
+    let huge = format!("Bearer {}", "a".repeat(authorizer::MAX_TOKEN_BYTES));
+    assert_eq!(refused(&verifier, &huge), "token too large");
+}
+
+#[test]
+fn jwks_config_errors_name_the_setting() {
+    for bad in [
+        "",
+        "{}",
+        r#"{"keys": []}"#,
+        r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}"#,
+    ] {
+        let err = Verifier::new(bad, ISS.into(), AUD.into())
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("JWKS"), "{bad}: {err}");
+    }
+    let err = Verifier::from_env(&[("JWT_ISSUER", ISS)]).err().unwrap();
+    assert!(err.to_string().contains("JWT_AUDIENCE"));
+}

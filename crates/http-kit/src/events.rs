@@ -1,0 +1,74 @@
+//! Building API Gateway REST (v1) proxy events, the shape Lambda receives. The local gateway
+//! builds its events here, and the handler tests use the same builder next to literal fixtures.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyRequestContext};
+use aws_lambda_events::query_map::QueryMap;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use lambda_http::Request;
+use serde_json::Value;
+
+/// What API Gateway knows of one request once it has routed and authorized it.
+#[derive(Clone, Debug, Default)]
+pub struct ProxyEvent {
+    pub method: Method,
+    /// The decoded request path, e.g. `/products/p1`.
+    pub path: String,
+    /// The matched resource, e.g. `/products/{id}`.
+    pub resource: String,
+    pub path_parameters: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    /// The authorizer's context (`sub`, `scope`, `company_id`, `principalId`).
+    pub authorizer: HashMap<String, Value>,
+    pub request_id: String,
+    pub stage: String,
+}
+
+impl ProxyEvent {
+    /// The `aws_lambda_events` value, as API Gateway would send it.
+    pub fn to_event(&self) -> ApiGatewayProxyRequest {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        let mut query: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in &self.query {
+            query.entry(k.clone()).or_default().push(v.clone());
+        }
+        let mut ctx = ApiGatewayProxyRequestContext::default();
+        ctx.request_id = Some(self.request_id.clone());
+        ctx.stage = Some(self.stage.clone());
+        ctx.resource_path = Some(self.resource.clone());
+        ctx.path = Some(format!("/{}{}", self.stage, self.path));
+        ctx.http_method = self.method.clone();
+        ctx.authorizer.fields = self.authorizer.clone();
+        let mut event = ApiGatewayProxyRequest::default();
+        event.resource = Some(self.resource.clone());
+        event.path = Some(self.path.clone());
+        event.http_method = self.method.clone();
+        event.multi_value_headers = headers.clone();
+        event.headers = headers;
+        event.query_string_parameters = QueryMap::from(query.clone());
+        event.multi_value_query_string_parameters = QueryMap::from(query);
+        event.path_parameters = self.path_parameters.iter().cloned().collect();
+        event.request_context = ctx;
+        event.body = self.body.clone();
+        event
+    }
+
+    /// The `lambda_http::Request` a Lambda function receives for this event: serialised to the
+    /// JSON Lambda delivers and parsed by `lambda_http` exactly as in AWS.
+    pub fn to_request(&self) -> Result<Request, String> {
+        let json = serde_json::to_string(&self.to_event())
+            .map_err(|e| format!("serialising the event: {e}"))?;
+        lambda_http::request::from_str(&json).map_err(|e| format!("parsing the event: {e}"))
+    }
+}

@@ -1,0 +1,50 @@
+//! What every HTTP function needs, done one way: the principal from the authorizer context,
+//! JSON bodies (64 KiB limit, field-level errors), problem+json responses, CORS, `ETag` and
+//! `If-Match`, and [`respond`], the wrapper that turns a handler's `Result` into a response.
+
+mod cors;
+pub mod events;
+mod request;
+mod response;
+
+pub use cors::Cors;
+pub use request::{if_match, json_body, path_param, principal, query_param, request_id};
+pub use response::{json_response, problem_response};
+
+use std::future::Future;
+
+use domain::Error;
+use lambda_http::{Body, Request, Response};
+
+/// Largest accepted request body (SPEC §4): larger is 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Runs a handler and makes its outcome a response: errors become problem+json (5xx logged
+/// with the request id, details never sent), and every response gets the CORS headers.
+pub async fn respond<F, Fut>(cors: &Cors, req: Request, handle: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, Error>>,
+{
+    let origin = req
+        .headers()
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let request_id = request_id(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut response = match handle(req).await {
+        Ok(response) => response,
+        Err(e) if e.is_server_fault() => {
+            tracing::error!(%request_id, %method, %path, error = %e, "request failed");
+            problem_response(&e)
+        }
+        Err(e) => {
+            tracing::info!(%request_id, %method, %path, status = e.status(), error = %e, "request refused");
+            problem_response(&e)
+        }
+    };
+    cors.apply(origin.as_deref(), response.headers_mut());
+    response
+}
