@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::ids::ProductId;
 use crate::money::{Currency, Money, MoneyError};
 use crate::order::RejectReason;
+use crate::ports::Catalog;
 use crate::product::Product;
 use crate::validation::{FieldError, FieldErrors, Need, Obj};
 
@@ -223,6 +224,15 @@ pub fn unprocessable(issues: &[LineIssue]) -> Error {
 /// The one reason an order is rejected for: the gravest of its lines' problems.
 pub fn reject_reason(issues: &[LineIssue]) -> Option<RejectReason> {
     issues.iter().map(LineIssue::reject_reason).min()
+}
+
+/// The bill for a basket at the catalog's current prices: 422 naming each line that cannot be
+/// served. The one pricing path of the bill and of `POST /orders`.
+pub async fn quote(catalog: &dyn Catalog, basket: &Basket) -> Result<Bill, Error> {
+    let products = catalog.get_many(&basket.product_ids()).await?;
+    let by_id: HashMap<ProductId, Product> =
+        products.into_iter().map(|p| (p.id.clone(), p)).collect();
+    price(basket, &by_id).map_err(|issues| unprocessable(&issues))
 }
 
 /// Prices a basket against the current catalog. Every offending line is reported, not just the

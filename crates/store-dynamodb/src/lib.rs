@@ -67,6 +67,25 @@ impl DynamoStore {
     }
 }
 
+impl Tables {
+    /// From `PRODUCTS_TABLE`, `ORDERS_TABLE` and `CARRIERS_TABLE`.
+    pub fn from_env(source: &impl config::Source) -> Result<Tables, config::ConfigError> {
+        Ok(Tables {
+            products: config::required(source, "PRODUCTS_TABLE")?,
+            orders: config::required(source, "ORDERS_TABLE")?,
+            carriers: config::required(source, "CARRIERS_TABLE")?,
+        })
+    }
+}
+
+/// The adapter for a Lambda: table names from the environment, and the SDK's own
+/// configuration chain (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` for an emulator).
+pub async fn from_env(source: &impl config::Source) -> Result<DynamoStore, config::ConfigError> {
+    let tables = Tables::from_env(source)?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Ok(DynamoStore::new(Client::new(&sdk), tables))
+}
+
 /// A client for a DynamoDB-compatible endpoint on this machine (the embedded dynoxide of
 /// `delivery-local` and of the tests): static dummy credentials, no retries, so that a fault
 /// surfaces at once instead of hiding behind backoff.

@@ -1,0 +1,147 @@
+//! Helpers for handler tests: the real DynamoDB adapter on an in-process dynoxide, API Gateway
+//! REST (v1) events built the way the local gateway builds them, and small fixtures.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use domain::product::Product;
+use domain::{CompanyId, Currency, Money, ProductId};
+use http::Method;
+use http_kit::events::ProxyEvent;
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use store_dynamodb::schema::create_tables;
+use store_dynamodb::{DynamoStore, Tables, local_client};
+
+/// The DynamoDB adapter over a fresh in-memory dynoxide served on a loopback port.
+pub async fn store() -> DynamoStore {
+    let db = dynoxide::Database::memory().expect("in-memory dynoxide");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("loopback port");
+    let addr = listener.local_addr().expect("bound address");
+    tokio::spawn(dynoxide::server::serve_with_shutdown(
+        listener,
+        db,
+        std::future::pending(),
+    ));
+    let client = local_client(&format!("http://{addr}"));
+    let tables = Tables {
+        products: "products".into(),
+        orders: "orders".into(),
+        carriers: "carriers".into(),
+    };
+    create_tables(&client, &tables).await.expect("tables");
+    DynamoStore::new(client, tables)
+}
+
+pub fn time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+        .expect("valid time")
+        .to_utc()
+}
+
+pub fn product(id: &str, company: &str, minor: i64, stock: u32) -> Product {
+    Product {
+        id: ProductId::parse(id).expect("valid id"),
+        company_id: CompanyId::parse(company).expect("valid company"),
+        name: format!("Product {id}"),
+        description: String::new(),
+        price: Money::from_minor(minor, Currency::Usd),
+        stock,
+        available: true,
+        version: 1,
+        updated_at: time(),
+    }
+}
+
+/// The authorizer context of a principal, as API Gateway passes it on.
+pub fn principal(sub: &str, scope: &str, company: Option<&str>) -> HashMap<String, Value> {
+    HashMap::from([
+        ("principalId".to_owned(), Value::from(sub)),
+        ("sub".to_owned(), Value::from(sub)),
+        ("scope".to_owned(), Value::from(scope)),
+        ("company_id".to_owned(), Value::from(company.unwrap_or(""))),
+    ])
+}
+
+/// A v1 proxy request for `method path` on `resource`, with a JSON body when given.
+pub fn request(
+    method: &str,
+    path: &str,
+    resource: &str,
+    authorizer: HashMap<String, Value>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Request {
+    let params = path
+        .trim_start_matches('/')
+        .split('/')
+        .zip(resource.trim_start_matches('/').split('/'))
+        .filter(|(_, r)| r.starts_with('{'))
+        .map(|(p, r)| {
+            (
+                r.trim_matches(|c| c == '{' || c == '}').to_owned(),
+                p.to_owned(),
+            )
+        })
+        .collect();
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let query = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let mut all_headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        all_headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    }
+    ProxyEvent {
+        method: Method::from_bytes(method.as_bytes()).expect("method"),
+        path: path.to_owned(),
+        resource: resource.to_owned(),
+        path_parameters: params,
+        query,
+        headers: all_headers,
+        body: body.map(str::to_owned),
+        authorizer,
+        request_id: "test-request".to_owned(),
+        stage: "test".to_owned(),
+    }
+    .to_request()
+    .expect("a valid event")
+}
+
+/// Status, headers and parsed JSON body of a response.
+pub fn parts(response: &Response<Body>) -> (u16, &http::HeaderMap, Value) {
+    let body: &[u8] = response.body().as_ref();
+    let json = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).expect("a JSON body")
+    };
+    (response.status().as_u16(), response.headers(), json)
+}
+
+/// The `field`s of a problem's `errors`.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
