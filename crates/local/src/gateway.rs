@@ -1,0 +1,301 @@
+//! The API Gateway emulator: REST API semantics in front of the same handlers Lambda runs.
+//!
+//! For each request: CORS preflight, the 64 KiB limit (413), routing from the shared route
+//! table (404/405), the TOKEN authorizer fed the event API Gateway sends and its policy
+//! enforced and cached per token the same way (401/403), then the function's handler fed the
+//! v1 proxy event built from the request. Gateway answers are problem+json with CORS headers,
+//! as the deployed gateway responses are.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use authorizer::{AuthorizerResponse, Verifier, authorize, policy_allows};
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use config::Source;
+use domain::Error;
+use domain::auth::{Function, RouteMatch, resolve};
+use http::{HeaderValue, Method, StatusCode, header};
+use http_kit::events::ProxyEvent;
+use http_kit::{Cors, MAX_BODY_BYTES, problem_response};
+use lambda_http::Body;
+use list_products::ListProducts;
+use order_total::OrderTotal;
+use serde_json::Value;
+use std::sync::Arc;
+use store_dynamodb::DynamoStore;
+use update_product::UpdateProduct;
+
+/// API Gateway's default authorizer result TTL.
+const POLICY_TTL: Duration = Duration::from_secs(300);
+const POLICY_CACHE_MAX: usize = 10_000;
+const STAGE: &str = "local";
+const ARN_BASE: &str = "arn:aws:execute-api:local:000000000000:delivery-local/local";
+
+pub struct Gateway {
+    verifier: Verifier,
+    cors: Cors,
+    list_products: ListProducts,
+    order_total: OrderTotal,
+    update_product: UpdateProduct,
+    policies: Mutex<HashMap<String, (Instant, AuthorizerResponse)>>,
+}
+
+impl Gateway {
+    pub fn new(settings: &impl Source, store: DynamoStore) -> Result<Gateway, config::ConfigError> {
+        let cors = Cors::from_env(settings)?;
+        let catalog = Arc::new(store);
+        Ok(Gateway {
+            verifier: Verifier::from_env(settings)?,
+            list_products: ListProducts {
+                catalog: catalog.clone(),
+                cors: cors.clone(),
+            },
+            order_total: OrderTotal {
+                catalog: catalog.clone(),
+                cors: cors.clone(),
+            },
+            update_product: UpdateProduct {
+                catalog,
+                cors: cors.clone(),
+            },
+            cors,
+            policies: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The authorizer's answer for a token, from the cache while fresh (as API Gateway does:
+    /// the cached policy is then evaluated against a different route).
+    fn policy(&self, authorization: &str, method_arn: &str) -> Option<AuthorizerResponse> {
+        let now = Instant::now();
+        if let Ok(cache) = self.policies.lock()
+            && let Some((at, response)) = cache.get(authorization)
+            && now.duration_since(*at) < POLICY_TTL
+        {
+            return Some(response.clone());
+        }
+        let mut event = ApiGatewayCustomAuthorizerRequest::default();
+        event.type_ = Some("TOKEN".to_owned());
+        event.authorization_token = Some(authorization.to_owned());
+        event.method_arn = Some(method_arn.to_owned());
+        match authorize(&self.verifier, &event) {
+            Ok(response) => {
+                if let Ok(mut cache) = self.policies.lock() {
+                    if cache.len() >= POLICY_CACHE_MAX {
+                        cache.clear();
+                    }
+                    cache.insert(authorization.to_owned(), (now, response.clone()));
+                }
+                Some(response)
+            }
+            Err(e) => {
+                tracing::info!(reason = %e.reason, "authorizer refused the token");
+                None
+            }
+        }
+    }
+}
+
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new().fallback(handle).with_state(gateway)
+}
+
+async fn handle(
+    State(gw): State<Arc<Gateway>>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let method = parts.method.clone();
+    let raw_path = parts.uri.path().to_owned();
+    let (mut response, from_gateway) = route(&gw, parts, body).await;
+    // A function's response already carries its CORS headers (the proxy integration passes
+    // them through); the gateway adds them to its own answers, as its gateway responses do.
+    if method == Method::OPTIONS {
+        gw.cors
+            .apply_preflight(origin.as_deref(), response.headers_mut());
+    } else if from_gateway {
+        gw.cors.apply(origin.as_deref(), response.headers_mut());
+    }
+    tracing::info!(%method, path = %raw_path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+fn gateway_error(error: &Error) -> axum::response::Response {
+    let mut response = to_axum(problem_response(error));
+    if matches!(error, Error::Unauthorized(_)) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// The response, and whether the gateway itself answered (rather than a function).
+async fn route(
+    gw: &Gateway,
+    parts: http::request::Parts,
+    body: axum::body::Body,
+) -> (axum::response::Response, bool) {
+    match invoke(gw, parts, body).await {
+        Ok(response) => (response, false),
+        Err(response) => (response, true),
+    }
+}
+
+/// The function's response, or the gateway's own answer as the error.
+async fn invoke(
+    gw: &Gateway,
+    parts: http::request::Parts,
+    body: axum::body::Body,
+) -> Result<axum::response::Response, axum::response::Response> {
+    let not_found = || gateway_error(&Error::NotFound("No such route".to_owned()));
+    let Ok(path) = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8() else {
+        return Err(not_found());
+    };
+    let path = path.into_owned();
+    if path.starts_with("/_local/") {
+        return Err(local_route(&parts.method, &path));
+    }
+    if parts.method == Method::OPTIONS {
+        return Err(axum::response::Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .body(axum::body::Body::empty())
+            .unwrap_or_default());
+    }
+    let too_large = || {
+        gateway_error(&Error::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        })
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return Err(too_large());
+    };
+    let (route, params) = match resolve(parts.method.as_str(), &path) {
+        RouteMatch::Found { route, params } => (route, params),
+        RouteMatch::MethodNotAllowed { allowed } => {
+            return Err(gateway_error(&Error::MethodNotAllowed { allowed }));
+        }
+        RouteMatch::NotFound => return Err(not_found()),
+    };
+    let Some(authorization) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(gateway_error(&Error::Unauthorized(
+            "An Authorization: Bearer token is required".to_owned(),
+        )));
+    };
+    let method_arn = format!("{ARN_BASE}/{}{path}", parts.method);
+    let Some(auth) = gw.policy(authorization, &method_arn) else {
+        return Err(gateway_error(&Error::Unauthorized(
+            "The token is missing, malformed, badly signed or expired".to_owned(),
+        )));
+    };
+    if !policy_allows(&auth.policy_document, &method_arn) {
+        return Err(gateway_error(&Error::Forbidden(
+            "The token's scopes do not allow this route".to_owned(),
+        )));
+    }
+    let event = ProxyEvent {
+        method: parts.method.clone(),
+        path,
+        resource: route.resource.to_owned(),
+        path_parameters: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        query: parts
+            .uri
+            .query()
+            .and_then(|q| serde_urlencoded::from_str(q).ok())
+            .unwrap_or_default(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_owned(), v.to_owned()))
+            })
+            .collect(),
+        body: (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned()),
+        authorizer: context(&auth),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        stage: STAGE.to_owned(),
+    };
+    let request = match event.to_request() {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(gateway_error(&Error::Validation(vec![
+                domain::validation::FieldError::new("request", e),
+            ])));
+        }
+    };
+    let response = match route.function {
+        Function::ListProducts => list_products::handler(&gw.list_products, request).await,
+        Function::OrderTotal => order_total::handler(&gw.order_total, request).await,
+        Function::UpdateProduct => update_product::handler(&gw.update_product, request).await,
+        Function::PlaceOrder | Function::GetOrder | Function::OrderSimulator => {
+            let mut r = gateway_error(&Error::Internal(String::new()));
+            *r.status_mut() = StatusCode::NOT_IMPLEMENTED;
+            return Err(r);
+        }
+    };
+    Ok(to_axum(response))
+}
+
+/// The authorizer context as API Gateway hands it to the integration.
+fn context(auth: &AuthorizerResponse) -> HashMap<String, Value> {
+    let mut fields: HashMap<String, Value> = match serde_json::to_value(&auth.context) {
+        Ok(Value::Object(map)) => map.into_iter().collect(),
+        _ => HashMap::new(),
+    };
+    fields.insert(
+        "principalId".to_owned(),
+        Value::from(auth.principal_id.clone().unwrap_or_default()),
+    );
+    fields
+}
+
+fn local_route(method: &Method, path: &str) -> axum::response::Response {
+    match (method, path) {
+        (&Method::GET, "/_local/health") => {
+            json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+        }
+        _ => gateway_error(&Error::NotFound("No such local route".to_owned())),
+    }
+}
+
+fn json(status: StatusCode, value: &Value) -> axum::response::Response {
+    axum::response::Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(value.to_string()))
+        .unwrap_or_default()
+}
+
+/// A Lambda HTTP response as the gateway sends it on.
+fn to_axum(response: lambda_http::Response<Body>) -> axum::response::Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(s) => Bytes::from(s),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}

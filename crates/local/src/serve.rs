@@ -1,0 +1,193 @@
+//! `serve`: embedded DynamoDB on the data dir, tables and demo data, the gateway, the banner.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use config::Source;
+use store_dynamodb::schema::create_tables;
+use store_dynamodb::{DynamoStore, Tables, local_client};
+use tokio::net::TcpListener;
+
+use crate::gateway::{self, Gateway};
+use crate::{ServeArgs, seed, tokens};
+
+const DB_FILE: &str = "delivery.sqlite";
+
+/// Settings as Lambda gets them, from the environment, with local defaults; the JWT settings
+/// are always the data dir's own key, so that `delivery-local token` tokens are trusted.
+struct LocalSettings {
+    forced: HashMap<&'static str, String>,
+    defaults: HashMap<&'static str, String>,
+}
+
+impl Source for LocalSettings {
+    fn get(&self, name: &str) -> Option<String> {
+        self.forced
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+            .or_else(|| self.defaults.get(name).cloned())
+    }
+}
+
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,dynoxide=warn,aws_smithy_runtime=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the runtime: {e}"))?;
+    runtime.block_on(serve(args))
+}
+
+fn remove_data(dir: &Path) -> Result<(), String> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let path = dir.join(format!("{DB_FILE}{suffix}"));
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("removing {}: {e}", path.display())),
+        }
+    }
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let dir = &args.data_dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("creating the data dir {}: {e}", dir.display()))?;
+    if args.fresh {
+        remove_data(dir)?;
+    }
+    let key = tokens::key(dir)?;
+
+    // DynamoDB: dynoxide on one SQLite file, served in-process on a loopback port and reached
+    // through the same aws-sdk-dynamodb adapter production uses.
+    let db_path = dir.join(DB_FILE);
+    let db = dynoxide::Database::new(&db_path.to_string_lossy())
+        .map_err(|e| format!("opening {}: {e}", db_path.display()))?;
+    let dynamo_listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("binding DynamoDB: {e}"))?;
+    let endpoint = format!(
+        "http://{}",
+        dynamo_listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let (stop_dynamo, dynamo_stopped) = tokio::sync::oneshot::channel::<()>();
+    let dynamo = tokio::spawn(dynoxide::server::serve_with_shutdown(
+        dynamo_listener,
+        db,
+        async {
+            let _ = dynamo_stopped.await;
+        },
+    ));
+
+    let listener = TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on 127.0.0.1:{}: {e} (choose another with --port)",
+                args.port
+            )
+        })?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+
+    let settings = LocalSettings {
+        forced: HashMap::from([
+            ("JWKS", key.jwks()),
+            ("JWT_ISSUER", tokens::ISSUER.to_owned()),
+            ("JWT_AUDIENCE", tokens::AUDIENCE.to_owned()),
+        ]),
+        defaults: HashMap::from([
+            ("PRODUCTS_TABLE", "delivery-products".to_owned()),
+            ("ORDERS_TABLE", "delivery-orders".to_owned()),
+            ("CARRIERS_TABLE", "delivery-carriers".to_owned()),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                format!("http://127.0.0.1:{port},http://localhost:{port}"),
+            ),
+        ]),
+    };
+    let tables = Tables::from_env(&settings).map_err(|e| e.to_string())?;
+    let store = DynamoStore::new(local_client(&endpoint), tables);
+    create_tables(store.client(), store.tables())
+        .await
+        .map_err(|e| format!("creating tables: {e}"))?;
+    let seeded = seed::seed_if_empty(&store)
+        .await
+        .map_err(|e| format!("seeding demo data: {e}"))?;
+
+    let gateway = Arc::new(Gateway::new(&settings, store).map_err(|e| e.to_string())?);
+    banner(port, dir, &key, seeded)?;
+
+    axum::serve(listener, gateway::router(gateway))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("serving: {e}"))?;
+    let _ = stop_dynamo.send(());
+    let _ = dynamo.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn banner(
+    port: u16,
+    dir: &Path,
+    key: &token_signer::SigningKey,
+    seeded: bool,
+) -> Result<(), String> {
+    let url = format!("http://127.0.0.1:{port}");
+    let mut out = String::new();
+    out.push_str(&format!("delivery-local listening on {url}\n"));
+    out.push_str(&format!(
+        "data dir: {}{}\n\n",
+        dir.display(),
+        if seeded { " (demo data seeded)" } else { "" }
+    ));
+    out.push_str("Tokens (valid 24 h; more with `delivery-local token --help`):\n");
+    let mut alice = String::new();
+    for (sub, who, scope, company) in tokens::DEMO_PRINCIPALS {
+        let token = tokens::mint(key, sub, scope, company, 24 * 3600)?;
+        out.push_str(&format!("  {sub} ({who}):\n    {token}\n"));
+        if sub == "alice" {
+            alice = token;
+        }
+    }
+    out.push_str(&format!(
+        "\nTry:\n  curl -H 'Authorization: Bearer {alice}' {url}/products\n\nPress Ctrl-C to stop.\n"
+    ));
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,83 @@
+//! Tokens signed with the data dir's key: the `token` subcommand and the banner's demo tokens.
+
+use std::path::Path;
+
+use token_signer::{Claims, SigningKey};
+
+use crate::TokenArgs;
+
+/// The issuer and audience the local authorizer is configured with (`JWT_ISSUER`,
+/// `JWT_AUDIENCE`).
+pub const ISSUER: &str = "delivery-local";
+pub const AUDIENCE: &str = "delivery-api";
+pub const KEY_FILE: &str = "signing-key.p8";
+
+pub fn key(data_dir: &Path) -> Result<SigningKey, String> {
+    SigningKey::load_or_create(&data_dir.join(KEY_FILE)).map_err(|e| e.to_string())
+}
+
+pub fn mint(
+    key: &SigningKey,
+    sub: &str,
+    scope: &str,
+    company: Option<&str>,
+    expires_in: i64,
+) -> Result<String, String> {
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        iss: ISSUER.to_owned(),
+        aud: AUDIENCE.to_owned(),
+        sub: sub.to_owned(),
+        scope: scope.to_owned(),
+        company_id: company.map(str::to_owned),
+        iat: now,
+        nbf: now.min(now + expires_in),
+        exp: now + expires_in,
+    };
+    key.sign(&claims).map_err(|e| e.to_string())
+}
+
+pub fn print_token(args: &TokenArgs) -> Result<(), String> {
+    domain::auth::Principal::from_claims(&args.sub, &args.scope, args.company.as_deref())
+        .map_err(|e| e.to_string())?;
+    let key = key(&args.data_dir)?;
+    println!(
+        "{}",
+        mint(
+            &key,
+            &args.sub,
+            &args.scope,
+            args.company.as_deref(),
+            args.expires_in
+        )?
+    );
+    Ok(())
+}
+
+/// The demo principals of the banner (SPEC §8).
+pub const DEMO_PRINCIPALS: [(&str, &str, &str, Option<&str>); 4] = [
+    (
+        "alice",
+        "customer",
+        "products:read orders:read orders:write",
+        None,
+    ),
+    (
+        "acme-admin",
+        "company user of acme",
+        "products:read products:write",
+        Some("acme"),
+    ),
+    (
+        "globex-admin",
+        "company user of globex",
+        "products:read products:write",
+        Some("globex"),
+    ),
+    (
+        "ops",
+        "operator, every scope",
+        "products:read products:write orders:read orders:write simulations:run",
+        Some("acme"),
+    ),
+];
