@@ -7,6 +7,7 @@
 //! principal (`sub`, `scope`, `company_id`) goes to the handlers as authorizer context.
 //! Any bad token is the error `Unauthorized`, which API Gateway answers with 401.
 
+mod jwks_url;
 mod policy;
 mod verifier;
 

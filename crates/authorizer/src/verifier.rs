@@ -48,11 +48,16 @@ fn key_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
 }
 
 impl Verifier {
-    /// From `JWT_ISSUER`, `JWT_AUDIENCE` and `JWKS` (the JSON key set).
+    /// From `JWT_ISSUER`, `JWT_AUDIENCE`, and `JWKS` (the JSON key set) or else `JWKS_URL`
+    /// (fetched now, once per cold start, and kept for the life of the instance).
     pub fn from_env(source: &impl Source) -> Result<Verifier, ConfigError> {
         let issuer = config::required(source, "JWT_ISSUER")?;
         let audience = config::required(source, "JWT_AUDIENCE")?;
-        let jwks = config::required(source, "JWKS")?;
+        let jwks = match (config::optional(source, "JWKS"), config::optional(source, "JWKS_URL")) {
+            (Some(jwks), _) => jwks,
+            (None, Some(url)) => crate::jwks_url::fetch(&url)?,
+            (None, None) => return Err(ConfigError::Missing("JWKS")),
+        };
         Verifier::new(&jwks, issuer, audience)
     }
 
