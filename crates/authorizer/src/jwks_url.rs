@@ -13,9 +13,15 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BYTES: u64 = 256 * 1024;
 
 fn is_loopback_http(url: &str) -> bool {
-    ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]:"]
-        .iter()
-        .any(|p| url.starts_with(p))
+    [
+        "http://127.0.0.1:",
+        "http://127.0.0.1/",
+        "http://localhost:",
+        "http://localhost/",
+        "http://[::1]:",
+    ]
+    .iter()
+    .any(|p| url.starts_with(p))
 }
 
 pub fn fetch(url: &str) -> Result<String, ConfigError> {
@@ -28,7 +34,11 @@ pub fn fetch(url: &str) -> Result<String, ConfigError> {
         .root_certs(RootCerts::WebPki)
         .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).timeout_global(Some(TIMEOUT)).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_global(Some(TIMEOUT))
+        .build()
+        .into();
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
@@ -46,7 +56,9 @@ pub fn fetch(url: &str) -> Result<String, ConfigError> {
             Err(e) => last = e.to_string(),
         }
     }
-    Err(bad(format!("fetching {url} failed {ATTEMPTS} times: {last}")))
+    Err(bad(format!(
+        "fetching {url} failed {ATTEMPTS} times: {last}"
+    )))
 }
 
 #[cfg(test)]
@@ -63,10 +75,16 @@ mod tests {
             let mut buf = [0u8; 2048];
             let _ = conn.read(&mut buf);
             let body = r#"{"keys": []}"#;
-            let reply = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
             conn.write_all(reply.as_bytes()).unwrap();
         });
-        assert_eq!(fetch(&format!("http://127.0.0.1:{port}/jwks.json")).unwrap(), r#"{"keys": []}"#);
+        assert_eq!(
+            fetch(&format!("http://127.0.0.1:{port}/jwks.json")).unwrap(),
+            r#"{"keys": []}"#
+        );
         server.join().unwrap();
     }
 
@@ -74,7 +92,11 @@ mod tests {
     fn refuses_plain_http_and_names_the_setting_on_failure() {
         let err = fetch("http://issuer.example/jwks.json").unwrap_err();
         assert!(err.to_string().contains("JWKS_URL"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let err = fetch(&format!("http://127.0.0.1:{port}/")).unwrap_err();
         assert!(err.to_string().contains("failed 3 times"), "{err}");
     }

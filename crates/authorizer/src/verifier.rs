@@ -53,7 +53,10 @@ impl Verifier {
     pub fn from_env(source: &impl Source) -> Result<Verifier, ConfigError> {
         let issuer = config::required(source, "JWT_ISSUER")?;
         let audience = config::required(source, "JWT_AUDIENCE")?;
-        let jwks = match (config::optional(source, "JWKS"), config::optional(source, "JWKS_URL")) {
+        let jwks = match (
+            config::optional(source, "JWKS"),
+            config::optional(source, "JWKS_URL"),
+        ) {
             (Some(jwks), _) => jwks,
             (None, Some(url)) => crate::jwks_url::fetch(&url)?,
             (None, None) => return Err(ConfigError::Missing("JWKS")),

@@ -53,21 +53,31 @@ impl SigningKey {
         })
     }
 
-    /// Loads the key at `path`, creating it (owner-only permissions) on first use.
+    /// Loads the key at `path`, creating it (owner-only permissions) on first use. Creation is
+    /// atomic: the key is written to a temporary file and hard-linked into place, which fails
+    /// if another process got there first, in which case that process's key is used.
     pub fn load_or_create(path: &Path) -> Result<SigningKey, KeyError> {
         let io = |source| KeyError::Io {
             path: path.display().to_string(),
             source,
         };
         match std::fs::read(path) {
-            Ok(der) => SigningKey::from_pkcs8(&der),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = SigningKey::generate()?;
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(io)?;
-                }
-                write_private(path, &key.pkcs8).map_err(io)?;
-                Ok(key)
+            Ok(der) => return SigningKey::from_pkcs8(&der),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            Err(_) => {}
+        }
+        let key = SigningKey::generate()?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension(format!("tmp-{}-{}", std::process::id(), key.kid));
+        write_private(&tmp, &key.pkcs8).map_err(io)?;
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(key),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                SigningKey::from_pkcs8(&std::fs::read(path).map_err(io)?)
             }
             Err(e) => Err(io(e)),
         }
@@ -135,6 +145,25 @@ pub struct Claims {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_first_uses_agree_on_one_key() {
+        let dir = std::env::temp_dir().join(format!("token-signer-race-{}", std::process::id()));
+        let path = dir.join("key.p8");
+        let kids: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| SigningKey::load_or_create(&path).unwrap().kid().to_owned()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(kids.iter().all(|k| k == &kids[0]), "{kids:?}");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left behind"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn persists_and_reloads_the_same_key() {
