@@ -10,6 +10,7 @@ pub mod money;
 pub mod order;
 pub mod ports;
 pub mod product;
+pub mod sms;
 pub mod validation;
 
 pub use error::{Error, PortError, Problem};

@@ -187,7 +187,8 @@ pub trait EventPublisher: Send + Sync {
 /// Transactional SMS to a phone.
 #[async_trait]
 pub trait SmsSender: Send + Sync {
-    async fn send(&self, to: &Phone, message: &str) -> Result<(), PortError>;
+    /// Sends `message` to `to`; `order` names the order it is about (for logs and the outbox).
+    async fn send(&self, to: &Phone, message: &str, order: OrderId) -> Result<(), PortError>;
 }
 
 #[cfg(test)]

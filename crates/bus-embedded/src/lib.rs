@@ -1,0 +1,456 @@
+//! The embedded message bus of `delivery-local`: the orders queue with SQS semantics, the
+//! `order-events` topic with its filtered subscription, and the SMS outbox standing in for the
+//! carriers' phones. State is in SQLite (`delivery_local_*` tables), in the same database file
+//! as the embedded DynamoDB, so a restart or a `kill -9` loses nothing that was acknowledged.
+//!
+//! SQS semantics: messages are received in batches of at most 10; a received message is
+//! invisible for the queue's visibility timeout and counts a receive; it is deleted by its
+//! receipt handle once processed; one received more than `maxReceiveCount` times moves to the
+//! queue's dead-letter queue instead of being delivered again.
+
+mod ports;
+
+pub use ports::{EmbeddedQueue, EmbeddedSms, EmbeddedTopic, Subscription};
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use domain::PortError;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// A queue's behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueSpec {
+    pub name: &'static str,
+    pub visibility_timeout: Duration,
+    pub max_receive_count: u32,
+}
+
+/// The orders queue: 30 s visibility (6× a 5 s processor), redrive at 5 receives.
+pub const ORDERS: QueueSpec = QueueSpec {
+    name: "orders",
+    visibility_timeout: Duration::from_secs(30),
+    max_receive_count: 5,
+};
+
+/// The `notify-carrier` subscription: Lambda's async invoke makes 3 attempts, then the
+/// on-failure destination (the notifications DLQ).
+pub const NOTIFICATIONS: QueueSpec = QueueSpec {
+    name: "notify-carrier",
+    visibility_timeout: Duration::from_secs(1),
+    max_receive_count: 3,
+};
+
+/// The largest batch a receive returns (SQS's limit).
+pub const MAX_BATCH: usize = 10;
+
+/// A received message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub id: String,
+    pub receipt: String,
+    pub body: String,
+    pub attributes: HashMap<String, String>,
+    pub receive_count: u32,
+    pub sent_at_ms: i64,
+}
+
+/// A message in a dead-letter queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    pub id: String,
+    pub queue: String,
+    pub body: String,
+    pub reason: String,
+    pub receive_count: u32,
+    pub dead_lettered_at: String,
+}
+
+/// One SMS in the outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Sms {
+    pub to: String,
+    pub message: String,
+    pub order_id: String,
+    pub sent_at: String,
+}
+
+/// A queue's depth.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounts {
+    pub visible: u64,
+    pub in_flight: u64,
+    pub dead: u64,
+}
+
+/// The bus: one SQLite connection, shared. Cheap to clone.
+#[derive(Clone)]
+pub struct Bus {
+    conn: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS delivery_local_messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    visible_at INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT,
+    dead_reason TEXT,
+    dead_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS delivery_local_messages_ready
+    ON delivery_local_messages (queue, dead_reason, visible_at);
+CREATE INDEX IF NOT EXISTS delivery_local_messages_receipt ON delivery_local_messages (receipt);
+CREATE TABLE IF NOT EXISTS delivery_local_sms (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    to_phone TEXT NOT NULL,
+    message TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    sent_at TEXT NOT NULL
+);
+";
+
+fn db(e: rusqlite::Error) -> PortError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            PortError::Transient(format!("bus database busy: {e}"))
+        }
+        _ => PortError::Permanent(format!("bus database: {e}")),
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}
+
+impl Bus {
+    /// Opens (creating its tables) the bus in the database file at `path`.
+    pub fn open(path: &Path) -> Result<Bus, PortError> {
+        let conn = Connection::open(path).map_err(db)?;
+        Bus::init(conn)
+    }
+
+    /// A bus in memory, for tests.
+    pub fn memory() -> Result<Bus, PortError> {
+        Bus::init(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn init(conn: Connection) -> Result<Bus, PortError> {
+        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Bus {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, PortError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| PortError::Permanent("bus lock poisoned".to_owned()))?;
+        f(&mut conn).map_err(db)
+    }
+
+    /// Enqueues messages atomically; returns their ids.
+    pub fn send(
+        &self,
+        queue: &str,
+        messages: &[(String, HashMap<String, String>)],
+    ) -> Result<Vec<String>, PortError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let now = now_ms();
+            let mut ids = Vec::with_capacity(messages.len());
+            for (body, attributes) in messages {
+                let id = uuid::Uuid::new_v4().to_string();
+                let attributes = serde_json::to_string(attributes).unwrap_or_else(|_| "{}".to_owned());
+                tx.execute(
+                    "INSERT INTO delivery_local_messages (id, queue, body, attributes, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![id, queue, body, attributes, now],
+                )?;
+                ids.push(id);
+            }
+            tx.commit()?;
+            Ok(ids)
+        })
+    }
+
+    /// Puts a message straight on `queue`'s dead-letter queue with the reason.
+    pub fn dead_letter(&self, queue: &str, body: &str, reason: &str) -> Result<(), PortError> {
+        self.with(|conn| {
+            let now = now_ms();
+            conn.execute(
+                "INSERT INTO delivery_local_messages (id, queue, body, attributes, sent_at, visible_at, dead_reason, dead_at)
+                 VALUES (?1, ?2, ?3, '{}', ?4, ?4, ?5, ?4)",
+                params![uuid::Uuid::new_v4().to_string(), queue, body, now, reason],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Receives up to `max` (≤ 10) visible messages, hiding them for the visibility timeout;
+    /// a message already received `max_receive_count` times moves to the DLQ instead.
+    pub fn receive(&self, spec: QueueSpec, max: usize) -> Result<Vec<Received>, PortError> {
+        let max = max.clamp(1, MAX_BATCH);
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let now = now_ms();
+            let mut received = Vec::new();
+            // Pages by sequence number, so one call never takes a message twice.
+            let mut after_seq = 0i64;
+            loop {
+                let candidates: Vec<(i64, String, String, String, i64, u32)> = {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT seq, id, body, attributes, sent_at, receive_count FROM delivery_local_messages
+                         WHERE queue = ?1 AND dead_reason IS NULL AND visible_at <= ?2 AND seq > ?4 ORDER BY seq LIMIT ?3",
+                    )?;
+                    stmt.query_map(params![spec.name, now, (max - received.len()) as i64, after_seq], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?
+                };
+                if candidates.is_empty() {
+                    break;
+                }
+                for (seq, id, body, attributes, sent_at, count) in candidates {
+                    after_seq = seq;
+                    if count >= spec.max_receive_count {
+                        tx.execute(
+                            "UPDATE delivery_local_messages SET dead_reason = ?2, dead_at = ?3, receipt = NULL WHERE seq = ?1",
+                            params![seq, format!("received {count} times without success (maxReceiveCount {})", spec.max_receive_count), now],
+                        )?;
+                        continue;
+                    }
+                    let receipt = uuid::Uuid::new_v4().to_string();
+                    let visible_at = now + spec.visibility_timeout.as_millis() as i64;
+                    tx.execute(
+                        "UPDATE delivery_local_messages SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3 WHERE seq = ?1",
+                        params![seq, visible_at, receipt],
+                    )?;
+                    received.push(Received {
+                        id,
+                        receipt,
+                        body,
+                        attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+                        receive_count: count + 1,
+                        sent_at_ms: sent_at,
+                    });
+                }
+                if received.len() >= max {
+                    break;
+                }
+            }
+            tx.commit()?;
+            Ok(received)
+        })
+    }
+
+    /// Deletes a processed message by its receipt handle (a stale receipt deletes nothing).
+    pub fn delete(&self, receipt: &str) -> Result<bool, PortError> {
+        self.with(|conn| {
+            Ok(conn.execute(
+                "DELETE FROM delivery_local_messages WHERE receipt = ?1 AND dead_reason IS NULL",
+                [receipt],
+            )? > 0)
+        })
+    }
+
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, PortError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, queue, body, dead_reason, receive_count, dead_at FROM delivery_local_messages
+                 WHERE dead_reason IS NOT NULL ORDER BY dead_at, seq",
+            )?;
+            stmt.query_map([], |r| {
+                Ok(DeadLetter {
+                    id: r.get(0)?,
+                    queue: r.get(1)?,
+                    body: r.get(2)?,
+                    reason: r.get(3)?,
+                    receive_count: r.get(4)?,
+                    dead_lettered_at: rfc3339(r.get(5)?),
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Moves every dead letter back to its queue, as new; returns how many.
+    pub fn redrive(&self) -> Result<usize, PortError> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE delivery_local_messages SET dead_reason = NULL, dead_at = NULL, receive_count = 0, receipt = NULL, visible_at = ?1
+                 WHERE dead_reason IS NOT NULL",
+                [now_ms()],
+            )
+        })
+    }
+
+    pub fn counts(&self, queue: &str) -> Result<QueueCounts, PortError> {
+        self.with(|conn| {
+            let now = now_ms();
+            let count = |sql: &str| -> rusqlite::Result<u64> { conn.query_row(sql, params![queue, now], |r| r.get(0)) };
+            Ok(QueueCounts {
+                visible: count("SELECT count(*) FROM delivery_local_messages WHERE queue = ?1 AND dead_reason IS NULL AND visible_at <= ?2")?,
+                in_flight: count("SELECT count(*) FROM delivery_local_messages WHERE queue = ?1 AND dead_reason IS NULL AND visible_at > ?2")?,
+                dead: count("SELECT count(*) FROM delivery_local_messages WHERE queue = ?1 AND dead_reason IS NOT NULL AND ?2 = ?2")?,
+            })
+        })
+    }
+
+    pub fn record_sms(&self, to: &str, message: &str, order_id: &str) -> Result<(), PortError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO delivery_local_sms (to_phone, message, order_id, sent_at) VALUES (?1, ?2, ?3, ?4)",
+                params![to, message, order_id, rfc3339(now_ms())],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn sms(&self) -> Result<Vec<Sms>, PortError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT to_phone, message, order_id, sent_at FROM delivery_local_sms ORDER BY seq",
+            )?;
+            stmt.query_map([], |r| {
+                Ok(Sms {
+                    to: r.get(0)?,
+                    message: r.get(1)?,
+                    order_id: r.get(2)?,
+                    sent_at: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The attribute `name` of a message still queued, for tests.
+    pub fn peek_attribute(&self, id: &str, name: &str) -> Result<Option<String>, PortError> {
+        let attributes: Option<String> = self.with(|conn| {
+            conn.query_row(
+                "SELECT attributes FROM delivery_local_messages WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        Ok(attributes
+            .and_then(|a| serde_json::from_str::<HashMap<String, String>>(&a).ok())
+            .and_then(|mut m| m.remove(name)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: QueueSpec = QueueSpec {
+        name: "q",
+        visibility_timeout: Duration::from_millis(0),
+        max_receive_count: 2,
+    };
+    const SLOW: QueueSpec = QueueSpec {
+        name: "q",
+        visibility_timeout: Duration::from_secs(60),
+        max_receive_count: 5,
+    };
+
+    fn send(bus: &Bus, n: usize) {
+        let messages: Vec<_> = (0..n).map(|i| (format!("m{i}"), HashMap::new())).collect();
+        bus.send("q", &messages).unwrap();
+    }
+
+    #[test]
+    fn batches_of_at_most_ten_and_invisible_while_in_flight() {
+        let bus = Bus::memory().unwrap();
+        send(&bus, 25);
+        let first = bus.receive(SLOW, 50).unwrap();
+        assert_eq!(first.len(), 10);
+        assert_eq!(first[0].body, "m0");
+        let second = bus.receive(SLOW, 10).unwrap();
+        assert_eq!(
+            second[0].body, "m10",
+            "in-flight messages are not received again"
+        );
+        assert_eq!(
+            bus.counts("q").unwrap(),
+            QueueCounts {
+                visible: 5,
+                in_flight: 20,
+                dead: 0
+            }
+        );
+        for m in &first {
+            assert!(bus.delete(&m.receipt).unwrap());
+        }
+        assert!(!bus.delete(&first[0].receipt).unwrap());
+        assert_eq!(bus.counts("q").unwrap().in_flight, 10);
+    }
+
+    #[test]
+    fn redrives_to_the_dlq_after_max_receives_and_back() {
+        let bus = Bus::memory().unwrap();
+        send(&bus, 1);
+        assert_eq!(bus.receive(FAST, 10).unwrap()[0].receive_count, 1);
+        assert_eq!(bus.receive(FAST, 10).unwrap()[0].receive_count, 2);
+        assert!(
+            bus.receive(FAST, 10).unwrap().is_empty(),
+            "third receive moves it to the DLQ"
+        );
+        let dead = bus.dead_letters().unwrap();
+        assert_eq!(dead.len(), 1);
+        assert!(dead[0].reason.contains("maxReceiveCount 2"));
+        assert_eq!(bus.redrive().unwrap(), 1);
+        assert_eq!(bus.receive(FAST, 10).unwrap()[0].receive_count, 1);
+    }
+
+    #[test]
+    fn dead_letters_carry_their_reason_and_sms_are_kept() {
+        let bus = Bus::memory().unwrap();
+        bus.dead_letter("q", "{bad", "body is not JSON").unwrap();
+        assert_eq!(bus.dead_letters().unwrap()[0].reason, "body is not JSON");
+        assert!(bus.receive(SLOW, 10).unwrap().is_empty());
+        bus.record_sms("+15550000001", "hello", "o-1").unwrap();
+        assert_eq!(bus.sms().unwrap()[0].order_id, "o-1");
+    }
+
+    #[test]
+    fn survives_reopening_the_file() {
+        let dir = std::env::temp_dir().join(format!("bus-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bus.sqlite");
+        {
+            let bus = Bus::open(&path).unwrap();
+            send(&bus, 3);
+        }
+        let bus = Bus::open(&path).unwrap();
+        assert_eq!(bus.receive(SLOW, 10).unwrap().len(), 3);
+        drop(bus);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

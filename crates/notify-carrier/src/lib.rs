@@ -1,0 +1,59 @@
+//! `notify-carrier`: on `order.accepted` (SPEC §5), picks an active carrier deterministically
+//! from the order id, sends it the order by SMS, and marks the order dispatched. Any failure
+//! fails the invocation, so it is retried and what still fails lands in the notifications DLQ.
+//! An order already dispatched is not texted again.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sns::SnsEvent;
+use chrono::Utc;
+use domain::PortError;
+use domain::carrier::pick_carrier;
+use domain::order::{EventType, OrderEvent, OrderStatus};
+use domain::ports::{Carriers, OrderStore, SmsSender};
+use domain::sms::carrier_sms;
+
+pub struct NotifyCarrier {
+    pub orders: Arc<dyn OrderStore>,
+    pub carriers: Arc<dyn Carriers>,
+    pub sms: Arc<dyn SmsSender>,
+}
+
+/// The handler, as Lambda and `delivery-local` call it. An error fails the invocation.
+pub async fn handler(app: &NotifyCarrier, event: SnsEvent) -> Result<(), PortError> {
+    for record in &event.records {
+        notify(app, &record.sns.message_id, &record.sns.message).await?;
+    }
+    Ok(())
+}
+
+async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<(), PortError> {
+    let event: OrderEvent = serde_json::from_str(message).map_err(|e| {
+        PortError::Permanent(format!("message {message_id} is not an order event: {e}"))
+    })?;
+    if event.kind != EventType::OrderAccepted {
+        tracing::info!(%message_id, kind = event.kind.as_str(), "not an accepted order; nothing to do");
+        return Ok(());
+    }
+    let order_id = event.order.id;
+    let order = app
+        .orders
+        .get(order_id)
+        .await?
+        .ok_or_else(|| PortError::Transient(format!("order {order_id} not readable yet")))?;
+    if order.status != OrderStatus::Accepted {
+        tracing::info!(%message_id, %order_id, status = order.status.as_str(), "already handled; no SMS");
+        return Ok(());
+    }
+    let carriers = app.carriers.list().await?;
+    let carrier = pick_carrier(order_id, &carriers)
+        .ok_or_else(|| PortError::Transient("no active carrier".to_owned()))?;
+    let text = carrier_sms(&order);
+    app.sms.send(&carrier.phone, &text, order_id).await?;
+    telemetry::count("SmsSent");
+    app.orders
+        .mark_dispatched(order_id, &carrier.reference(), Utc::now())
+        .await?;
+    tracing::info!(%message_id, %order_id, carrier = %carrier.id, "carrier notified, order dispatched");
+    Ok(())
+}

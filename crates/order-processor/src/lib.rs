@@ -1,0 +1,81 @@
+//! `order-processor`: consumes the `orders` queue (SPEC §5). Each message of a batch is
+//! processed concurrently and on its own:
+//! - malformed or schema-invalid: dead-lettered at once with the reason (never retried, never
+//!   holding up the batch);
+//! - valid: priced against the catalog, then recorded in one atomic write that reserves the
+//!   stock of every line (accepted) or touches none (rejected, with the reason);
+//! - the `order.accepted` / `order.rejected` event is published, again on a redelivery (an
+//!   event may repeat; it is never lost);
+//! - a transient failure is a batch item failure: the queue retries that message alone, and
+//!   after `maxReceiveCount` moves it to the DLQ.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::Utc;
+use domain::PortError;
+use domain::order::{Order, OrderEvent, OrderPlaced};
+use domain::ports::{Catalog, EventPublisher, OrderQueue, OrderStore, RecordOutcome};
+use telemetry::{Unit, count, record};
+
+pub struct Processor {
+    pub catalog: Arc<dyn Catalog>,
+    pub orders: Arc<dyn OrderStore>,
+    pub queue: Arc<dyn OrderQueue>,
+    pub events: Arc<dyn EventPublisher>,
+}
+
+/// The handler, as Lambda and `delivery-local` call it: the messages to retry, by id.
+pub async fn handler(app: &Processor, event: SqsEvent) -> SqsBatchResponse {
+    let results = futures::future::join_all(event.records.iter().map(|m| process(app, m))).await;
+    let mut response = SqsBatchResponse::default();
+    for (message, result) in event.records.iter().zip(results) {
+        let message_id = message.message_id.clone().unwrap_or_default();
+        if let Err(e) = result {
+            tracing::warn!(%message_id, error = %e, transient = e.is_transient(), "message will be retried");
+            response.add_failure(message_id);
+        }
+    }
+    response
+}
+
+async fn process(app: &Processor, message: &SqsMessage) -> Result<(), PortError> {
+    let message_id = message.message_id.as_deref().unwrap_or_default();
+    let body = message.body.as_deref().unwrap_or_default();
+    let (placed, basket) = match OrderPlaced::parse(body) {
+        Ok(parsed) => parsed,
+        Err(reason) => {
+            app.queue.dead_letter(body, &reason).await?;
+            tracing::warn!(%message_id, %reason, "malformed message dead-lettered");
+            count("OrdersDeadLettered");
+            return Ok(());
+        }
+    };
+    let order_id = placed.order_id;
+    let products = app.catalog.get_many(&basket.product_ids()).await?;
+    let catalog: HashMap<_, _> = products.into_iter().map(|p| (p.id.clone(), p)).collect();
+    let proposal = Order::decide(&placed, &basket, &catalog);
+    let outcome = app.orders.record(&proposal).await?;
+    app.events
+        .publish(&OrderEvent::for_order(outcome.order()))
+        .await?;
+    let order = outcome.order();
+    match &outcome {
+        RecordOutcome::Accepted(_) => count("OrdersAccepted"),
+        RecordOutcome::Rejected(_) => count("OrdersRejected"),
+        RecordOutcome::AlreadyRecorded(_) => {}
+    }
+    let latency = (Utc::now() - placed.placed_at()).num_milliseconds().max(0);
+    record("ProcessingLatency", latency as f64, Unit::Milliseconds);
+    tracing::info!(
+        %message_id,
+        %order_id,
+        status = order.status.as_str(),
+        reason = order.reason.map(|r| r.as_str()),
+        redelivery = matches!(outcome, RecordOutcome::AlreadyRecorded(_)),
+        latency_ms = latency,
+        "order processed"
+    );
+    Ok(())
+}

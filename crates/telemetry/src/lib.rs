@@ -1,0 +1,88 @@
+//! Metrics as CloudWatch Embedded Metric Format (EMF) lines (SPEC §7): one JSON line on stdout
+//! per data point, which CloudWatch Logs turns into metrics of namespace `Delivery`, with the
+//! function name as the dimension. Outside Lambda (`delivery-local`, tests) the same data
+//! point is a debug log event instead, so that a terminal is not flooded.
+
+use serde_json::json;
+
+pub const NAMESPACE: &str = "Delivery";
+
+/// A metric's unit, as CloudWatch names it.
+#[derive(Clone, Copy, Debug)]
+pub enum Unit {
+    Count,
+    Milliseconds,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+        }
+    }
+}
+
+/// The EMF document for one data point of `metric`.
+pub fn emf_line(function: &str, metric: &str, value: f64, unit: Unit, at_ms: i64) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": at_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Function"]],
+                "Metrics": [{"Name": metric, "Unit": unit.as_str()}]
+            }]
+        },
+        "Function": function,
+        metric: value
+    })
+    .to_string()
+}
+
+/// Records one data point.
+pub fn record(metric: &str, value: f64, unit: Unit) {
+    match std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
+        Ok(function) => println!(
+            "{}",
+            emf_line(
+                &function,
+                metric,
+                value,
+                unit,
+                chrono::Utc::now().timestamp_millis()
+            )
+        ),
+        Err(_) => tracing::debug!(metric, value, unit = unit.as_str(), "metric"),
+    }
+}
+
+/// Counts one event.
+pub fn count(metric: &str) {
+    record(metric, 1.0, Unit::Count);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_document_shape() {
+        let line = emf_line(
+            "order-processor",
+            "OrdersAccepted",
+            1.0,
+            Unit::Count,
+            1_700_000_000_000,
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Delivery");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "OrdersAccepted"
+        );
+        assert_eq!(v["Function"], "order-processor");
+        assert_eq!(v["OrdersAccepted"], 1.0);
+        assert!(!line.contains('\n'));
+    }
+}
