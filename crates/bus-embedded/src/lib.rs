@@ -104,7 +104,8 @@ CREATE TABLE IF NOT EXISTS delivery_local_messages (
     receive_count INTEGER NOT NULL DEFAULT 0,
     receipt TEXT,
     dead_reason TEXT,
-    dead_at INTEGER
+    dead_at INTEGER,
+    last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS delivery_local_messages_ready
     ON delivery_local_messages (queue, dead_reason, visible_at);
@@ -129,6 +130,14 @@ fn db(e: rusqlite::Error) -> PortError {
             PortError::Transient(format!("bus database busy: {e}"))
         }
         _ => PortError::Permanent(format!("bus database: {e}")),
+    }
+}
+
+fn exhausted(count: u32, max: u32, last_error: Option<&str>) -> String {
+    let base = format!("received {count} times without success (maxReceiveCount {max})");
+    match last_error {
+        Some(e) => format!("{base}: {e}"),
+        None => base,
     }
 }
 
@@ -223,25 +232,25 @@ impl Bus {
             // Pages by sequence number, so one call never takes a message twice.
             let mut after_seq = 0i64;
             loop {
-                let candidates: Vec<(i64, String, String, String, i64, u32)> = {
+                let candidates: Vec<(i64, String, String, String, i64, u32, Option<String>)> = {
                     let mut stmt = tx.prepare_cached(
-                        "SELECT seq, id, body, attributes, sent_at, receive_count FROM delivery_local_messages
+                        "SELECT seq, id, body, attributes, sent_at, receive_count, last_error FROM delivery_local_messages
                          WHERE queue = ?1 AND dead_reason IS NULL AND visible_at <= ?2 AND seq > ?4 ORDER BY seq LIMIT ?3",
                     )?;
                     stmt.query_map(params![spec.name, now, (max - received.len()) as i64, after_seq], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
                     })?
                     .collect::<rusqlite::Result<_>>()?
                 };
                 if candidates.is_empty() {
                     break;
                 }
-                for (seq, id, body, attributes, sent_at, count) in candidates {
+                for (seq, id, body, attributes, sent_at, count, last_error) in candidates {
                     after_seq = seq;
                     if count >= spec.max_receive_count {
                         tx.execute(
                             "UPDATE delivery_local_messages SET dead_reason = ?2, dead_at = ?3, receipt = NULL WHERE seq = ?1",
-                            params![seq, format!("received {count} times without success (maxReceiveCount {})", spec.max_receive_count), now],
+                            params![seq, exhausted(count, spec.max_receive_count, last_error.as_deref()), now],
                         )?;
                         continue;
                     }
@@ -266,6 +275,17 @@ impl Bus {
             }
             tx.commit()?;
             Ok(received)
+        })
+    }
+
+    /// Records why processing a received message failed; its dead-letter reason will say so.
+    pub fn fail(&self, receipt: &str, error: &str) -> Result<(), PortError> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE delivery_local_messages SET last_error = ?2 WHERE receipt = ?1",
+                params![receipt, error],
+            )?;
+            Ok(())
         })
     }
 

@@ -15,19 +15,24 @@ use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use bus_embedded::{Bus, EmbeddedQueue, NOTIFICATIONS, ORDERS};
 use config::Source;
 use domain::Error;
 use domain::auth::{Function, RouteMatch, resolve};
+use get_order::GetOrder;
 use http::{HeaderValue, Method, StatusCode, header};
 use http_kit::events::ProxyEvent;
 use http_kit::{Cors, MAX_BODY_BYTES, problem_response};
 use lambda_http::Body;
 use list_products::ListProducts;
 use order_total::OrderTotal;
+use place_order::PlaceOrder;
 use serde_json::Value;
 use std::sync::Arc;
 use store_dynamodb::DynamoStore;
 use update_product::UpdateProduct;
+
+use crate::workers::Counters;
 
 /// API Gateway's default authorizer result TTL.
 const POLICY_TTL: Duration = Duration::from_secs(300);
@@ -41,27 +46,50 @@ pub struct Gateway {
     list_products: ListProducts,
     order_total: OrderTotal,
     update_product: UpdateProduct,
+    place_order: PlaceOrder,
+    get_order: GetOrder,
+    bus: Bus,
+    counters: Arc<Counters>,
     policies: Mutex<HashMap<String, (Instant, AuthorizerResponse)>>,
 }
 
 impl Gateway {
-    pub fn new(settings: &impl Source, store: DynamoStore) -> Result<Gateway, config::ConfigError> {
+    pub fn new(
+        settings: &impl Source,
+        store: DynamoStore,
+        bus: Bus,
+        counters: Arc<Counters>,
+    ) -> Result<Gateway, config::ConfigError> {
         let cors = Cors::from_env(settings)?;
-        let catalog = Arc::new(store);
+        let store = Arc::new(store);
         Ok(Gateway {
             verifier: Verifier::from_env(settings)?,
             list_products: ListProducts {
-                catalog: catalog.clone(),
+                catalog: store.clone(),
                 cors: cors.clone(),
             },
             order_total: OrderTotal {
-                catalog: catalog.clone(),
+                catalog: store.clone(),
                 cors: cors.clone(),
             },
             update_product: UpdateProduct {
-                catalog,
+                catalog: store.clone(),
                 cors: cors.clone(),
             },
+            place_order: PlaceOrder {
+                catalog: store.clone(),
+                queue: Arc::new(EmbeddedQueue {
+                    bus: bus.clone(),
+                    queue: ORDERS.name,
+                }),
+                cors: cors.clone(),
+            },
+            get_order: GetOrder {
+                orders: store,
+                cors: cors.clone(),
+            },
+            bus,
+            counters,
             cors,
             policies: Mutex::new(HashMap::new()),
         })
@@ -163,7 +191,7 @@ async fn invoke(
     };
     let path = path.into_owned();
     if path.starts_with("/_local/") {
-        return Err(local_route(&parts.method, &path));
+        return Err(local_route(gw, &parts.method, &path));
     }
     if parts.method == Method::OPTIONS {
         return Err(axum::response::Response::builder()
@@ -250,7 +278,9 @@ async fn invoke(
         Function::ListProducts => list_products::handler(&gw.list_products, request).await,
         Function::OrderTotal => order_total::handler(&gw.order_total, request).await,
         Function::UpdateProduct => update_product::handler(&gw.update_product, request).await,
-        Function::PlaceOrder | Function::GetOrder | Function::OrderSimulator => {
+        Function::PlaceOrder => place_order::handler(&gw.place_order, request).await,
+        Function::GetOrder => get_order::handler(&gw.get_order, request).await,
+        Function::OrderSimulator => {
             let mut r = gateway_error(&Error::Internal(String::new()));
             *r.status_mut() = StatusCode::NOT_IMPLEMENTED;
             return Err(r);
@@ -272,13 +302,43 @@ fn context(auth: &AuthorizerResponse) -> HashMap<String, Value> {
     fields
 }
 
-fn local_route(method: &Method, path: &str) -> axum::response::Response {
-    match (method, path) {
-        (&Method::GET, "/_local/health") => {
-            json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+/// Local-only, unauthenticated routes (the server listens on loopback only).
+fn local_route(gw: &Gateway, method: &Method, path: &str) -> axum::response::Response {
+    let result = match (method, path) {
+        (&Method::GET, "/_local/health") => Ok(serde_json::json!({"status": "ok"})),
+        (&Method::GET, "/_local/sms") => gw.bus.sms().map(|sms| serde_json::json!(sms)),
+        (&Method::GET, "/_local/dlq") => gw.bus.dead_letters().map(|dead| serde_json::json!(dead)),
+        (&Method::POST, "/_local/dlq/redrive") => {
+            gw.bus.redrive().map(|n| serde_json::json!({"redriven": n}))
         }
-        _ => gateway_error(&Error::NotFound("No such local route".to_owned())),
+        (&Method::GET, "/_local/stats") => stats(gw),
+        (_, "/_local/health" | "/_local/sms" | "/_local/dlq" | "/_local/stats") => {
+            return gateway_error(&Error::MethodNotAllowed {
+                allowed: vec!["GET"],
+            });
+        }
+        (_, "/_local/dlq/redrive") => {
+            return gateway_error(&Error::MethodNotAllowed {
+                allowed: vec!["POST"],
+            });
+        }
+        _ => return gateway_error(&Error::NotFound("No such local route".to_owned())),
+    };
+    match result {
+        Ok(value) => json(StatusCode::OK, &value),
+        Err(e) => gateway_error(&Error::from(e)),
     }
+}
+
+fn stats(gw: &Gateway) -> Result<Value, domain::PortError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    Ok(serde_json::json!({
+        "orders_queue": gw.bus.counts(ORDERS.name)?,
+        "notifications_queue": gw.bus.counts(NOTIFICATIONS.name)?,
+        "dead_letters": gw.bus.dead_letters()?.len(),
+        "sms_sent": gw.bus.sms()?.len(),
+        "events": {"accepted": gw.counters.accepted.load(Relaxed), "rejected": gw.counters.rejected.load(Relaxed)},
+    }))
 }
 
 fn json(status: StatusCode, value: &Value) -> axum::response::Response {

@@ -4,6 +4,7 @@ mod gateway;
 mod seed;
 mod serve;
 mod tokens;
+mod workers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

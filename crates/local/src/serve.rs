@@ -10,7 +10,14 @@ use store_dynamodb::schema::create_tables;
 use store_dynamodb::{DynamoStore, Tables, local_client};
 use tokio::net::TcpListener;
 
+use bus_embedded::{
+    Bus, EmbeddedQueue, EmbeddedSms, EmbeddedTopic, NOTIFICATIONS, ORDERS, Subscription,
+};
+use notify_carrier::NotifyCarrier;
+use order_processor::Processor;
+
 use crate::gateway::{self, Gateway};
+use crate::workers::{self, Counters, CountingTopic};
 use crate::{ServeArgs, seed, tokens};
 
 const DB_FILE: &str = "delivery.sqlite";
@@ -36,7 +43,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,dynoxide=warn,aws_smithy_runtime=warn".into()),
+                .unwrap_or_else(|_| "info,dynoxide=error,aws_smithy_runtime=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -124,13 +131,62 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("seeding demo data: {e}"))?;
 
-    let gateway = Arc::new(Gateway::new(&settings, store).map_err(|e| e.to_string())?);
+    // The queue, topic and SMS outbox live in the same database file.
+    let bus = Bus::open(&db_path).map_err(|e| format!("opening the message bus: {e}"))?;
+    let counters = Arc::new(Counters::default());
+    let topic = EmbeddedTopic {
+        bus: bus.clone(),
+        subscriptions: vec![Subscription {
+            queue: NOTIFICATIONS.name,
+            type_filter: Some("order.accepted"),
+        }],
+    };
+    let store_port = Arc::new(store.clone());
+    let processor = Arc::new(Processor {
+        catalog: store_port.clone(),
+        orders: store_port.clone(),
+        queue: Arc::new(EmbeddedQueue {
+            bus: bus.clone(),
+            queue: ORDERS.name,
+        }),
+        events: Arc::new(CountingTopic {
+            topic,
+            counters: counters.clone(),
+        }),
+    });
+    let notifier = Arc::new(NotifyCarrier {
+        orders: store_port.clone(),
+        carriers: store_port,
+        sms: Arc::new(EmbeddedSms { bus: bus.clone() }),
+    });
+    let (stop_workers, stopping) = tokio::sync::watch::channel(false);
+    let mut worker_tasks = Vec::new();
+    for _ in 0..workers::ORDER_WORKERS {
+        worker_tasks.push(tokio::spawn(workers::orders(
+            bus.clone(),
+            processor.clone(),
+            stopping.clone(),
+        )));
+    }
+    worker_tasks.push(tokio::spawn(workers::notifications(
+        bus.clone(),
+        notifier,
+        stopping,
+    )));
+
+    let gateway =
+        Arc::new(Gateway::new(&settings, store, bus, counters).map_err(|e| e.to_string())?);
     banner(port, dir, &key, seeded)?;
 
     axum::serve(listener, gateway::router(gateway))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("serving: {e}"))?;
+    // Let the workers finish the batch in hand: what they have not acknowledged is redelivered.
+    let _ = stop_workers.send(true);
+    for task in worker_tasks {
+        let _ = task.await;
+    }
     let _ = stop_dynamo.send(());
     let _ = dynamo.await;
     tracing::info!("stopped");
