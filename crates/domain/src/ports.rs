@@ -135,6 +135,17 @@ pub trait OrderStore: Send + Sync {
         customer: &CustomerId,
         page: &PageRequest,
     ) -> Result<Page<Order>, PortError>;
+    /// Claims the right to notify the carrier of an accepted order, for `lease`: true for the
+    /// claimant (again for the same claimant, or once an earlier claim's lease ran out), false
+    /// while another holds it or once the order is no longer `accepted`. Two deliveries of one
+    /// event thus send one SMS, while a claimant that fails is retried and re-claims.
+    async fn claim_dispatch(
+        &self,
+        id: OrderId,
+        claimant: &str,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<bool, PortError>;
     /// Marks an accepted order dispatched. Idempotent: an order already dispatched is returned
     /// as it is (first carrier and time kept).
     async fn mark_dispatched(

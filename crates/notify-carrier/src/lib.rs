@@ -13,6 +13,9 @@ use domain::order::{EventType, OrderEvent, OrderStatus};
 use domain::ports::{Carriers, OrderStore, SmsSender};
 use domain::sms::carrier_sms;
 
+/// How long a claim to notify the carrier holds before another delivery may take over.
+const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
 pub struct NotifyCarrier {
     pub orders: Arc<dyn OrderStore>,
     pub carriers: Arc<dyn Carriers>,
@@ -43,6 +46,14 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
         .ok_or_else(|| PortError::Transient(format!("order {order_id} not readable yet")))?;
     if order.status != OrderStatus::Accepted {
         tracing::info!(%message_id, %order_id, status = order.status.as_str(), "already handled; no SMS");
+        return Ok(());
+    }
+    if !app
+        .orders
+        .claim_dispatch(order_id, message_id, Utc::now(), CLAIM_LEASE)
+        .await?
+    {
+        tracing::info!(%message_id, %order_id, "another delivery of this order is notifying the carrier; no second SMS");
         return Ok(());
     }
     let carriers = app.carriers.list().await?;

@@ -304,6 +304,36 @@ impl OrderStore for DynamoStore {
         })
     }
 
+    async fn claim_dispatch(
+        &self,
+        id: OrderId,
+        claimant: &str,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.orders)
+            .set_key(Some(key(id)))
+            .update_expression("SET dispatch_claim = :claimant, dispatch_claimed_at = :now")
+            .condition_expression(
+                "#status = :accepted AND (attribute_not_exists(dispatch_claim) OR dispatch_claim = :claimant OR dispatch_claimed_at < :expired)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":accepted", s(OrderStatus::Accepted.as_str()))
+            .expression_attribute_values(":claimant", s(claimant))
+            .expression_attribute_values(":now", n(at.timestamp_millis()))
+            .expression_attribute_values(":expired", n((at - lease).timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
     async fn mark_dispatched(
         &self,
         id: OrderId,
@@ -315,7 +345,9 @@ impl OrderStore for DynamoStore {
             .update_item()
             .table_name(&self.tables.orders)
             .set_key(Some(key(id)))
-            .update_expression("SET #status = :dispatched, carrier_id = :cid, carrier_name = :cname, dispatched_at = :at")
+            .update_expression(
+                "SET #status = :dispatched, carrier_id = :cid, carrier_name = :cname, dispatched_at = :at REMOVE dispatch_claim, dispatch_claimed_at",
+            )
             .condition_expression("#status = :accepted")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":dispatched", s(OrderStatus::Dispatched.as_str()))

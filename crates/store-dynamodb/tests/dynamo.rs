@@ -396,7 +396,41 @@ async fn dispatch_is_idempotent_and_only_for_accepted_orders() {
     };
     let at = now() + Duration::minutes(1);
 
+    // One claimant at a time; the same claimant again; another once the lease ran out.
+    let lease = Duration::seconds(60);
+    assert!(
+        store
+            .claim_dispatch(o.id, "event-1", at, lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_dispatch(o.id, "event-2", at, lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_dispatch(o.id, "event-1", at, lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_dispatch(o.id, "event-2", at + Duration::seconds(61), lease)
+            .await
+            .unwrap()
+    );
+
     let dispatched = store.mark_dispatched(o.id, &fast, at).await.unwrap();
+    assert!(
+        !store
+            .claim_dispatch(o.id, "event-3", at + Duration::hours(1), lease)
+            .await
+            .unwrap(),
+        "dispatched: no claim"
+    );
     assert_eq!(dispatched.status, OrderStatus::Dispatched);
     assert_eq!(dispatched.carrier, Some(fast.clone()));
     assert_eq!(dispatched.dispatched_at, Some(at));
