@@ -4,53 +4,13 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::str::FromStr;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::PortError;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
-/// Error codes for which retrying may succeed.
-const TRANSIENT_CODES: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionConflictException",
-    "TransactionInProgressException",
-    "LimitExceededException",
-];
-
-pub(crate) fn is_transient_code(code: &str) -> bool {
-    TRANSIENT_CODES.contains(&code) || code == "ThrottlingError" || code == "TransactionConflict"
-}
-
-/// Classifies an SDK error: timeouts, dispatch failures, throttling and 5xx are transient.
-pub(crate) fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> PortError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let transient = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(service) => service.err().code().is_some_and(is_transient_code),
-        _ => false,
-    };
-    let detail = format!("{operation}: {}", DisplayErrorContext(&err));
-    if transient {
-        PortError::Transient(detail)
-    } else {
-        PortError::Permanent(detail)
-    }
-}
-
-pub(crate) fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    err.code() == Some("ConditionalCheckFailedException")
-}
+pub(crate) use aws_errors::{classify, is_conditional_failure, is_transient_code};
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
