@@ -1,0 +1,151 @@
+//! `notify-carrier` fed real SNS event JSON, over the DynamoDB adapter (dynoxide) and the
+//! embedded SMS outbox.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sns::SnsEvent;
+use bus_embedded::{Bus, EmbeddedSms};
+use domain::carrier::Carrier;
+use domain::order::{Delivery, Order, OrderEvent, OrderLine, OrderStatus};
+use domain::ports::{Carriers, Catalog, OrderStore};
+use domain::{CarrierId, Currency, CustomerId, Money, OrderId, Phone, ProductId};
+use notify_carrier::{NotifyCarrier, handler};
+use serde_json::json;
+use store_dynamodb::DynamoStore;
+use test_support::{product, store};
+
+async fn setup(active: bool) -> (NotifyCarrier, DynamoStore, Bus) {
+    let store = store().await;
+    store
+        .save(&product("pizza", "acme", 1250, 5), None)
+        .await
+        .unwrap();
+    for (id, phone) in [("fast", "+15550100001"), ("slow", "+15550100002")] {
+        let carrier = Carrier {
+            id: CarrierId::parse(id).unwrap(),
+            name: id.to_uppercase(),
+            phone: Phone::parse(phone).unwrap(),
+            active,
+        };
+        store.put(&carrier).await.unwrap();
+    }
+    let bus = Bus::memory().unwrap();
+    let app = NotifyCarrier {
+        orders: Arc::new(store.clone()),
+        carriers: Arc::new(store.clone()),
+        sms: Arc::new(EmbeddedSms { bus: bus.clone() }),
+    };
+    (app, store, bus)
+}
+
+async fn accepted_order(store: &DynamoStore) -> Order {
+    let customer = CustomerId::parse("alice").unwrap();
+    let order = Order {
+        id: OrderId::for_request(&customer, None),
+        customer_id: customer,
+        lines: vec![OrderLine {
+            product_id: ProductId::parse("pizza").unwrap(),
+            name: Some("Pizza".into()),
+            quantity: 2,
+            unit_price: Some(Money::from_minor(1250, Currency::Usd)),
+            line_total: Some(Money::from_minor(2500, Currency::Usd)),
+        }],
+        total: Some(Money::from_minor(2500, Currency::Usd)),
+        delivery: Delivery {
+            address: "1 Main St".into(),
+            phone: Phone::parse("+15551234567").unwrap(),
+        },
+        status: OrderStatus::Accepted,
+        reason: None,
+        carrier: None,
+        created_at: chrono::Utc::now(),
+        dispatched_at: None,
+    };
+    store.record(&order).await.unwrap();
+    order
+}
+
+/// An SNS event exactly as Lambda receives it from a topic subscription.
+fn sns_event(message_id: &str, event: &OrderEvent) -> SnsEvent {
+    serde_json::from_value(json!({"Records": [{
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:eu-west-1:123456789012:order-events:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+        "Sns": {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:order-events",
+            "Subject": null,
+            "Message": serde_json::to_string(event).unwrap(),
+            "Timestamp": "2026-11-22T10:00:01.000Z",
+            "SignatureVersion": "1",
+            "Signature": "tcc6faL2yUC6dgZdmrwh1Y4cGa/ebXEkAi6RibDsvpi+tE/1+82j...65r==",
+            "SigningCertUrl": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-ac565b8b1a6c5d002d285f9598aa1d9b.pem",
+            "UnsubscribeUrl": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
+            "MessageAttributes": {"type": {"Type": "String", "Value": event.kind.as_str()}}
+        }
+    }]}))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn texts_the_carrier_once_and_marks_the_order_dispatched() {
+    let (app, store, bus) = setup(true).await;
+    let order = accepted_order(&store).await;
+    let event = OrderEvent::for_order(&order);
+    handler(&app, sns_event("m-1", &event)).await.unwrap();
+    let stored = OrderStore::get(&store, order.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Dispatched);
+    let carrier = stored.carrier.unwrap();
+    let sms = bus.sms().unwrap();
+    assert_eq!(sms.len(), 1);
+    assert_eq!(sms[0].order_id, order.id.to_string());
+    assert!(sms[0].message.contains("2 items, 25.00 USD"));
+    let expected_phone = if carrier.id.as_str() == "fast" {
+        "+15550100001"
+    } else {
+        "+15550100002"
+    };
+    assert_eq!(sms[0].to, expected_phone);
+    // The same event again (a repeat delivery), or another copy of it: no second SMS.
+    handler(&app, sns_event("m-1", &event)).await.unwrap();
+    handler(&app, sns_event("m-2", &event)).await.unwrap();
+    assert_eq!(bus.sms().unwrap().len(), 1);
+    let _ = Catalog::get(&store, &ProductId::parse("pizza").unwrap()).await;
+}
+
+#[tokio::test]
+async fn no_active_carrier_fails_the_invocation_so_it_is_retried() {
+    let (app, store, bus) = setup(false).await;
+    let order = accepted_order(&store).await;
+    let err = handler(&app, sns_event("m-1", &OrderEvent::for_order(&order)))
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(bus.sms().unwrap().is_empty());
+    assert_eq!(
+        OrderStore::get(&store, order.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Accepted
+    );
+}
+
+#[tokio::test]
+async fn rejected_orders_and_garbage() {
+    let (app, store, bus) = setup(true).await;
+    let order = accepted_order(&store).await;
+    let rejected = order.rejected(domain::order::RejectReason::OutOfStock);
+    handler(&app, sns_event("m-1", &OrderEvent::for_order(&rejected)))
+        .await
+        .unwrap();
+    assert!(bus.sms().unwrap().is_empty());
+    let mut garbage = sns_event("m-2", &OrderEvent::for_order(&order));
+    garbage.records[0].sns.message = "not an event".into();
+    assert!(
+        handler(&app, garbage).await.is_err(),
+        "an unreadable event fails, to land in the DLQ"
+    );
+}

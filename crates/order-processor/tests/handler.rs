@@ -1,0 +1,196 @@
+//! `order-processor` fed real SQS event JSON, over the DynamoDB adapter (dynoxide) and the
+//! embedded bus.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::SqsEvent;
+use bus_embedded::{Bus, EmbeddedQueue, EmbeddedTopic, NOTIFICATIONS, ORDERS, Subscription};
+use domain::ports::{Catalog, OrderStore};
+use domain::{CustomerId, OrderId, ProductId};
+use order_processor::{Processor, handler};
+use serde_json::{Value, json};
+use store_dynamodb::DynamoStore;
+use test_support::{product, store};
+
+async fn setup() -> (Processor, DynamoStore, Bus) {
+    let store = store().await;
+    store
+        .save(&product("pizza", "acme", 1250, 5), None)
+        .await
+        .unwrap();
+    let bus = Bus::memory().unwrap();
+    let app = Processor {
+        catalog: Arc::new(store.clone()),
+        orders: Arc::new(store.clone()),
+        queue: Arc::new(EmbeddedQueue {
+            bus: bus.clone(),
+            queue: ORDERS.name,
+        }),
+        events: Arc::new(EmbeddedTopic {
+            bus: bus.clone(),
+            subscriptions: vec![Subscription {
+                queue: NOTIFICATIONS.name,
+                type_filter: Some("order.accepted"),
+            }],
+        }),
+    };
+    (app, store, bus)
+}
+
+fn placed(customer: &str, product: &str, quantity: i64) -> (OrderId, String) {
+    let id = OrderId::for_request(&CustomerId::parse(customer).unwrap(), None);
+    let body = json!({"type": "order.placed", "version": 1, "order_id": id, "customer_id": customer,
+        "items": [{"product_id": product, "quantity": quantity}],
+        "delivery": {"address": "1 Main St", "phone": "+15551234567"}, "placed_at": "2026-11-22T10:00:00.000000Z"});
+    (id, body.to_string())
+}
+
+/// An SQS event exactly as Lambda receives it from the event source mapping.
+fn sqs_event(bodies: &[&str]) -> SqsEvent {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({
+                "messageId": format!("059f36b4-87a3-44ab-83d2-66197{i:07}"),
+                "receiptHandle": format!("AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a{i}"),
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1545082649183",
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1545082649185"},
+                "messageAttributes": {},
+                "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:orders",
+                "awsRegion": "eu-west-1"
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+#[tokio::test]
+async fn a_mixed_batch_is_handled_message_by_message() {
+    let (app, store, bus) = setup().await;
+    let (ok, ok_body) = placed("alice", "pizza", 2);
+    let (ghost, ghost_body) = placed("bob", "ghost", 1);
+    let (_, negative) = placed("carol", "pizza", -1);
+    let event = sqs_event(&[
+        &ok_body,
+        "{not json",
+        &negative,
+        &ghost_body,
+        r#"{"type": "order.placed"}"#,
+    ]);
+    let response = handler(&app, event).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "malformed messages are dead-lettered, not retried"
+    );
+
+    assert_eq!(
+        OrderStore::get(&store, ok)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str(),
+        "accepted"
+    );
+    let rejected = OrderStore::get(&store, ghost).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            rejected.status.as_str(),
+            rejected.reason.map(|r| r.as_str())
+        ),
+        ("rejected", Some("unknown_product"))
+    );
+    let pizza = Catalog::get(&store, &ProductId::parse("pizza").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pizza.stock, 3);
+
+    let dead = bus.dead_letters().unwrap();
+    assert_eq!(dead.len(), 3);
+    assert!(
+        dead.iter()
+            .any(|d| d.body == "{not json" && d.reason.contains("not JSON"))
+    );
+    assert!(dead.iter().any(|d| d.reason.contains("items[0].quantity")));
+    assert!(
+        dead.iter()
+            .any(|d| d.reason.contains("order_id: is required"))
+    );
+    // Only the accepted order's event reaches the notify-carrier subscription.
+    assert_eq!(bus.counts(NOTIFICATIONS.name).unwrap().visible, 1);
+}
+
+#[tokio::test]
+async fn a_redelivery_records_nothing_twice_and_publishes_again() {
+    let (app, store, bus) = setup().await;
+    let (id, body) = placed("alice", "pizza", 2);
+    assert!(
+        handler(&app, sqs_event(&[&body]))
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert!(
+        handler(&app, sqs_event(&[&body, &body]))
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let pizza = Catalog::get(&store, &ProductId::parse("pizza").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pizza.stock, 3, "stock decremented once");
+    assert_eq!(
+        OrderStore::get(&store, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str(),
+        "accepted"
+    );
+    assert_eq!(
+        bus.counts(NOTIFICATIONS.name).unwrap().visible,
+        3,
+        "the event is published on every delivery"
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_retries_only_that_message() {
+    let (mut app, _store, bus) = setup().await;
+    // The store goes away: valid messages fail (and will be retried), malformed ones are still
+    // dead-lettered at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = DynamoStore::new(
+        store_dynamodb::local_client(&format!("http://127.0.0.1:{port}")),
+        store_dynamodb::Tables {
+            products: "p".into(),
+            orders: "o".into(),
+            carriers: "c".into(),
+        },
+    );
+    app.catalog = Arc::new(gone.clone());
+    app.orders = Arc::new(gone);
+    let (_, body) = placed("alice", "pizza", 1);
+    let event = sqs_event(&[&body, "garbage"]);
+    let failed_id = event.records[0].message_id.clone().unwrap();
+    let response = handler(&app, event).await;
+    let failures: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failures, [failed_id]);
+    assert_eq!(bus.dead_letters().unwrap().len(), 1);
+}
