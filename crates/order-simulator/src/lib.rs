@@ -1,0 +1,299 @@
+//! `order-simulator` (SPEC §4): floods the orders queue with synthetic orders to rehearse a
+//! sales spike. Valid orders use real catalog products and `sim-*` customers; a chosen share
+//! are malformed messages of several kinds put straight on the queue, to exercise the
+//! dead-letter path. Messages go in batches of 10, several batches at once; failed entries are
+//! retried. Reachable as `POST /simulations` and as a direct Lambda invocation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use domain::auth::Scope;
+use domain::order::{OrderPlaced, OrderRequest};
+use domain::ports::{Catalog, OrderQueue, OutgoingMessage, PageRequest};
+use domain::product::Product;
+use domain::validation::{FieldErrors, Need, Obj};
+use domain::{CustomerId, Error, OrderId, PortError};
+use futures::StreamExt;
+use http_kit::{Cors, json_body, json_response, principal};
+use lambda_http::{Body, Request, Response};
+use rand::rngs::StdRng;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub const MAX_ORDERS: u32 = 10_000;
+/// Synthetic customers are `sim-0` … `sim-{CUSTOMERS - 1}`.
+pub const CUSTOMERS: u32 = 50;
+/// Batches in flight at once.
+const CONCURRENCY: usize = 16;
+const SEND_ATTEMPTS: u32 = 4;
+
+pub struct Simulator {
+    pub catalog: Arc<dyn Catalog>,
+    pub queue: Arc<dyn OrderQueue>,
+    pub cors: Cors,
+}
+
+/// A validated simulation request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Simulation {
+    pub orders: u32,
+    pub invalid_ratio: f64,
+    pub seed: Option<u64>,
+}
+
+impl Simulation {
+    /// `{"orders": 1..=10000, "invalid_ratio": 0..=1 (default 0), "seed": u64 (optional)}`.
+    pub fn from_json(body: &Value) -> Result<Simulation, Vec<domain::validation::FieldError>> {
+        let mut errors = FieldErrors::default();
+        let Some(obj) = Obj::root(body, &mut errors) else {
+            return Err(errors.into_vec());
+        };
+        obj.deny_unknown(&["orders", "invalid_ratio", "seed"], &mut errors);
+        let orders = obj.integer(
+            "orders",
+            Need::Required,
+            (1, i64::from(MAX_ORDERS)),
+            &mut errors,
+        );
+        let ratio = match body.get("invalid_ratio") {
+            None => Some(0.0),
+            Some(v) => match v.as_f64() {
+                Some(r) if (0.0..=1.0).contains(&r) => Some(r),
+                _ => {
+                    errors.add("invalid_ratio", "must be a number from 0 to 1");
+                    None
+                }
+            },
+        };
+        let seed = match body.get("seed") {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => match v.as_u64() {
+                Some(s) => Some(Some(s)),
+                None => {
+                    errors.add("seed", "must be a non-negative integer");
+                    None
+                }
+            },
+        };
+        errors.finish(|| {
+            Some(Simulation {
+                orders: orders? as u32,
+                invalid_ratio: ratio?,
+                seed: seed?,
+            })
+        })
+    }
+
+    /// How many of the orders are malformed: the ratio of the total, rounded.
+    pub fn invalid_count(&self) -> u32 {
+        (f64::from(self.orders) * self.invalid_ratio).round() as u32
+    }
+}
+
+/// What a simulation put on the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub enqueued: u32,
+    pub invalid: u32,
+}
+
+/// The kinds of malformed message, each refused by the processor's validation.
+const MALFORMED_KINDS: usize = 5;
+
+fn malformed(kind: usize, valid: &OrderPlaced) -> String {
+    let mut v = serde_json::to_value(valid).unwrap_or(Value::Null);
+    match kind {
+        0 => return "{\"type\": \"order.placed\", \"version\": 1, \"order_id\": ".to_owned(), // bad JSON
+        1 => {
+            v["version"] = json!("1"); // wrong types
+            v["items"][0]["quantity"] = json!("two");
+        }
+        2 => {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("customer_id"); // missing fields
+                o.remove("delivery");
+            }
+        }
+        3 => v["items"][0]["quantity"] = json!(-2), // negative quantity
+        _ => v["items"][0]["product_id"] = json!("no such product!"), // unknown (impossible) product
+    }
+    v.to_string()
+}
+
+/// Every available product of the catalog.
+async fn products(catalog: &dyn Catalog) -> Result<Vec<Product>, PortError> {
+    let mut all = Vec::new();
+    let mut page = PageRequest {
+        limit: 100,
+        cursor: None,
+    };
+    loop {
+        let listed = catalog.list(None, &page).await?;
+        all.extend(listed.items.into_iter().filter(|p| p.available));
+        match listed.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => return Ok(all),
+        }
+    }
+}
+
+fn valid_order(rng: &mut StdRng, products: &[Product], n: u32) -> Option<OrderPlaced> {
+    let customer = CustomerId::parse(&format!("sim-{}", rng.random_range(0..CUSTOMERS))).ok()?;
+    let lines = rng.random_range(1..=3usize).min(products.len());
+    let items: Vec<Value> = products
+        .sample(rng, lines)
+        .map(|p| json!({"product_id": p.id, "quantity": rng.random_range(1..=3u32)}))
+        .collect();
+    let body = json!({"items": items, "delivery": {
+        "address": format!("{} Simulation Avenue, Testville", n + 1),
+        "phone": format!("+1555{:07}", rng.random_range(0..10_000_000u32)),
+    }});
+    let request = OrderRequest::from_json(&body).ok()?;
+    Some(OrderPlaced::new(
+        OrderId::for_request(&customer, None),
+        customer,
+        &request,
+        Utc::now(),
+    ))
+}
+
+/// Sends one batch, retrying the entries that failed.
+async fn send(queue: &dyn OrderQueue, mut batch: Vec<OutgoingMessage>) -> Result<u32, PortError> {
+    let total = batch.len() as u32;
+    for attempt in 0..SEND_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+        }
+        let failures = match queue.send_batch(&batch).await {
+            Ok(f) => f,
+            Err(e) if e.is_transient() => continue,
+            Err(e) => return Err(e),
+        };
+        if failures.is_empty() {
+            return Ok(total);
+        }
+        if let Some(f) = failures.iter().find(|f| !f.transient) {
+            return Err(PortError::Permanent(format!(
+                "entry {} refused: {}",
+                f.id, f.reason
+            )));
+        }
+        batch.retain(|m| failures.iter().any(|f| f.id == m.id));
+    }
+    Err(PortError::Transient(format!(
+        "{} messages still refused after {SEND_ATTEMPTS} attempts",
+        batch.len()
+    )))
+}
+
+/// Runs a simulation: generates the orders and puts them on the queue.
+pub async fn simulate(
+    catalog: &dyn Catalog,
+    queue: &dyn OrderQueue,
+    sim: &Simulation,
+) -> Result<Outcome, Error> {
+    let products = products(catalog).await?;
+    if products.is_empty() {
+        return Err(Error::Unprocessable(vec![
+            domain::validation::FieldError::new("orders", "the catalog has no available product"),
+        ]));
+    }
+    let seed = sim.seed.unwrap_or_else(rand::random);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let invalid = sim.invalid_count();
+    let mut is_invalid: Vec<bool> = (0..sim.orders).map(|i| i < invalid).collect();
+    is_invalid.shuffle(&mut rng);
+    let mut bodies = Vec::with_capacity(sim.orders as usize);
+    for (n, bad) in is_invalid.iter().enumerate() {
+        let order = valid_order(&mut rng, &products, n as u32)
+            .ok_or_else(|| Error::Internal("generating an order".to_owned()))?;
+        let body = if *bad {
+            malformed(n % MALFORMED_KINDS, &order)
+        } else {
+            serde_json::to_string(&order).map_err(|e| Error::Internal(e.to_string()))?
+        };
+        bodies.push(body);
+    }
+    let batches: Vec<Vec<OutgoingMessage>> = bodies
+        .chunks(10)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| OutgoingMessage {
+                    id: i.to_string(),
+                    body: body.clone(),
+                })
+                .collect()
+        })
+        .collect();
+    let results: Vec<Result<u32, PortError>> = futures::stream::iter(batches)
+        .map(|batch| send(queue, batch))
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut enqueued = 0;
+    for result in results {
+        enqueued += result?;
+    }
+    tracing::info!(enqueued, invalid, seed, "simulation enqueued");
+    Ok(Outcome { enqueued, invalid })
+}
+
+/// `POST /simulations`, as Lambda and `delivery-local` call it.
+pub async fn handler(app: &Simulator, req: Request) -> Response<Body> {
+    http_kit::respond(&app.cors, req, |req| handle(app, req)).await
+}
+
+async fn handle(app: &Simulator, req: Request) -> Result<Response<Body>, Error> {
+    principal(&req)?.require(Scope::SimulationsRun)?;
+    if req.method() != http::Method::POST {
+        return Err(Error::MethodNotAllowed {
+            allowed: vec!["POST"],
+        });
+    }
+    let sim = Simulation::from_json(&json_body(&req)?).map_err(Error::Validation)?;
+    let outcome = simulate(app.catalog.as_ref(), app.queue.as_ref(), &sim).await?;
+    Ok(json_response(202, &outcome))
+}
+
+/// A direct invocation with the same payload: the outcome, or the problem document.
+pub async fn invoke(app: &Simulator, payload: &Value) -> Result<Outcome, Error> {
+    let sim = Simulation::from_json(payload).map_err(Error::Validation)?;
+    simulate(app.catalog.as_ref(), app.queue.as_ref(), &sim).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_validation() {
+        let s = Simulation::from_json(&json!({"orders": 1000, "invalid_ratio": 0.01, "seed": 42}))
+            .unwrap();
+        assert_eq!((s.orders, s.invalid_count(), s.seed), (1000, 10, Some(42)));
+        assert_eq!(
+            Simulation::from_json(&json!({"orders": 5}))
+                .unwrap()
+                .invalid_count(),
+            0
+        );
+        for (body, field) in [
+            (json!({"orders": 0}), "orders"),
+            (json!({"orders": 10001}), "orders"),
+            (json!({"orders": 5, "invalid_ratio": 1.5}), "invalid_ratio"),
+            (json!({"orders": 5, "invalid_ratio": "x"}), "invalid_ratio"),
+            (json!({"orders": 5, "seed": -1}), "seed"),
+            (json!({"orders": 5, "extra": 1}), "extra"),
+        ] {
+            assert_eq!(
+                Simulation::from_json(&body).unwrap_err()[0].field,
+                field,
+                "{body}"
+            );
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! `order-simulator` over the DynamoDB adapter (dynoxide) and the embedded queue: what it puts
+//! on the queue is what the processor will accept or dead-letter.
+
+use std::sync::Arc;
+
+use bus_embedded::{Bus, EmbeddedQueue, ORDERS};
+use domain::order::OrderPlaced;
+use domain::ports::Catalog;
+use order_simulator::{Simulator, handler, invoke};
+use serde_json::json;
+use test_support::{parts, principal, product, request, store};
+
+async fn app() -> (Simulator, Bus) {
+    let store = store().await;
+    for i in 0..6 {
+        store
+            .save(&product(&format!("p{i}"), "acme", 100, 1000), None)
+            .await
+            .unwrap();
+    }
+    let bus = Bus::memory().unwrap();
+    let app = Simulator {
+        catalog: Arc::new(store),
+        queue: Arc::new(EmbeddedQueue {
+            bus: bus.clone(),
+            queue: ORDERS.name,
+        }),
+        cors: http_kit::Cors::new(vec!["*".into()]),
+    };
+    (app, bus)
+}
+
+fn drain(bus: &Bus) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let batch = bus.receive(ORDERS, 10).unwrap();
+        if batch.is_empty() {
+            return bodies;
+        }
+        for m in batch {
+            bus.delete(&m.receipt).unwrap();
+            bodies.push(m.body);
+        }
+    }
+}
+
+#[tokio::test]
+async fn enqueues_exactly_the_requested_share_of_malformed_orders() {
+    let (app, bus) = app().await;
+    let ops = principal("ops", "simulations:run", None);
+    let body = json!({"orders": 250, "invalid_ratio": 0.1, "seed": 42}).to_string();
+    let response = handler(
+        &app,
+        request(
+            "POST",
+            "/simulations",
+            "/simulations",
+            ops,
+            Some(&body),
+            &[],
+        ),
+    )
+    .await;
+    let (status, _, json) = parts(&response);
+    assert_eq!(
+        (status, json),
+        (202, json!({"enqueued": 250, "invalid": 25}))
+    );
+    let bodies = drain(&bus);
+    assert_eq!(bodies.len(), 250);
+    let valid: Vec<OrderPlaced> = bodies
+        .iter()
+        .filter_map(|b| OrderPlaced::parse(b).ok().map(|(p, _)| p))
+        .collect();
+    assert_eq!(valid.len(), 225, "exactly the invalid ones are malformed");
+    assert!(
+        valid
+            .iter()
+            .all(|o| o.customer_id.as_str().starts_with("sim-"))
+    );
+    let catalog_ids: Vec<_> = (0..6).map(|i| format!("p{i}")).collect();
+    assert!(
+        valid
+            .iter()
+            .flat_map(|o| &o.items)
+            .all(|l| catalog_ids.contains(&l.product_id.to_string()))
+    );
+}
+
+#[tokio::test]
+async fn direct_invocation_and_refusals() {
+    let (app, bus) = app().await;
+    let outcome = invoke(&app, &json!({"orders": 12, "invalid_ratio": 0.5}))
+        .await
+        .unwrap();
+    assert_eq!((outcome.enqueued, outcome.invalid), (12, 6));
+    assert_eq!(drain(&bus).len(), 12);
+    assert_eq!(
+        invoke(&app, &json!({"orders": 0}))
+            .await
+            .unwrap_err()
+            .status(),
+        400
+    );
+    let customer = principal("alice", "orders:write", None);
+    let response = handler(
+        &app,
+        request(
+            "POST",
+            "/simulations",
+            "/simulations",
+            customer,
+            Some("{\"orders\": 1}"),
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(parts(&response).0, 403);
+    let _ = app
+        .catalog
+        .get(&domain::ProductId::parse("p0").unwrap())
+        .await;
+}
