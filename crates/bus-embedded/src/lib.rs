@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::PortError;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 /// A queue's behaviour.
@@ -191,7 +191,9 @@ impl Bus {
         messages: &[(String, HashMap<String, String>)],
     ) -> Result<Vec<String>, PortError> {
         self.with(|conn| {
-            let tx = conn.transaction()?;
+            // IMMEDIATE: take the write lock up front, so the busy timeout applies (a deferred
+            // transaction upgrading to write fails at once if the other connection wrote meanwhile).
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_ms();
             let mut ids = Vec::with_capacity(messages.len());
             for (body, attributes) in messages {
@@ -226,7 +228,9 @@ impl Bus {
     pub fn receive(&self, spec: QueueSpec, max: usize) -> Result<Vec<Received>, PortError> {
         let max = max.clamp(1, MAX_BATCH);
         self.with(|conn| {
-            let tx = conn.transaction()?;
+            // IMMEDIATE: take the write lock up front, so the busy timeout applies (a deferred
+            // transaction upgrading to write fails at once if the other connection wrote meanwhile).
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_ms();
             let mut received = Vec::new();
             // Pages by sequence number, so one call never takes a message twice.
@@ -286,6 +290,18 @@ impl Bus {
                 params![receipt, error],
             )?;
             Ok(())
+        })
+    }
+
+    /// Makes every in-flight message of `queue` visible again. For a restart of the single
+    /// process that consumes the bus: whoever had received them is gone, so waiting for their
+    /// visibility timeout would only delay the redelivery.
+    pub fn release_in_flight(&self, queue: &str) -> Result<usize, PortError> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE delivery_local_messages SET visible_at = ?2, receipt = NULL WHERE queue = ?1 AND dead_reason IS NULL AND visible_at > ?2",
+                params![queue, now_ms()],
+            )
         })
     }
 

@@ -25,6 +25,7 @@ use http_kit::events::ProxyEvent;
 use http_kit::{Cors, MAX_BODY_BYTES, problem_response};
 use lambda_http::Body;
 use list_products::ListProducts;
+use order_simulator::Simulator;
 use order_total::OrderTotal;
 use place_order::PlaceOrder;
 use serde_json::Value;
@@ -48,6 +49,7 @@ pub struct Gateway {
     update_product: UpdateProduct,
     place_order: PlaceOrder,
     get_order: GetOrder,
+    simulator: Simulator,
     bus: Bus,
     counters: Arc<Counters>,
     policies: Mutex<HashMap<String, (Instant, AuthorizerResponse)>>,
@@ -77,6 +79,14 @@ impl Gateway {
                 cors: cors.clone(),
             },
             place_order: PlaceOrder {
+                catalog: store.clone(),
+                queue: Arc::new(EmbeddedQueue {
+                    bus: bus.clone(),
+                    queue: ORDERS.name,
+                }),
+                cors: cors.clone(),
+            },
+            simulator: Simulator {
                 catalog: store.clone(),
                 queue: Arc::new(EmbeddedQueue {
                     bus: bus.clone(),
@@ -280,11 +290,7 @@ async fn invoke(
         Function::UpdateProduct => update_product::handler(&gw.update_product, request).await,
         Function::PlaceOrder => place_order::handler(&gw.place_order, request).await,
         Function::GetOrder => get_order::handler(&gw.get_order, request).await,
-        Function::OrderSimulator => {
-            let mut r = gateway_error(&Error::Internal(String::new()));
-            *r.status_mut() = StatusCode::NOT_IMPLEMENTED;
-            return Err(r);
-        }
+        Function::OrderSimulator => order_simulator::handler(&gw.simulator, request).await,
     };
     Ok(to_axum(response))
 }

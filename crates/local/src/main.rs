@@ -3,6 +3,7 @@
 mod gateway;
 mod seed;
 mod serve;
+mod simulate;
 mod tokens;
 mod workers;
 
@@ -34,6 +35,9 @@ enum Command {
     /// Print a bearer token (alone on stdout) signed with this data dir's key, the key the
     /// server trusts.
     Token(TokenArgs),
+    /// Flood the running server with synthetic orders (some malformed) and report what
+    /// became of them, with a progress bar and the rate.
+    Simulate(SimulateArgs),
 }
 
 #[derive(Args, Clone)]
@@ -68,11 +72,31 @@ pub struct TokenArgs {
     pub data_dir: PathBuf,
 }
 
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// How many orders (1 to 10000).
+    #[arg(long)]
+    pub orders: u32,
+    /// Share of deliberately malformed messages, from 0 to 1 (they land in the DLQ).
+    #[arg(long, default_value_t = 0.0)]
+    pub invalid_ratio: f64,
+    /// Seed for a repeatable simulation.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The port the server listens on.
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    /// The server's data dir (its key signs the operator token).
+    #[arg(long, default_value = "./.delivery")]
+    pub data_dir: PathBuf,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Token(args)) => tokens::print_token(&args),
         Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Simulate(args)) => simulate::run(&args),
         None => serve::run(cli.serve),
     };
     match result {

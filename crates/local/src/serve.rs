@@ -133,6 +133,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
     // The queue, topic and SMS outbox live in the same database file.
     let bus = Bus::open(&db_path).map_err(|e| format!("opening the message bus: {e}"))?;
+    for queue in [ORDERS.name, NOTIFICATIONS.name] {
+        bus.release_in_flight(queue)
+            .map_err(|e| format!("recovering the {queue} queue: {e}"))?;
+    }
     let counters = Arc::new(Counters::default());
     let topic = EmbeddedTopic {
         bus: bus.clone(),
