@@ -133,6 +133,9 @@ fn db(e: rusqlite::Error) -> PortError {
     }
 }
 
+/// A ready message as read: seq, id, body, attributes, sent at, receive count, last error.
+type Candidate = (i64, String, String, String, i64, u32, Option<String>);
+
 fn exhausted(count: u32, max: u32, last_error: Option<&str>) -> String {
     let base = format!("received {count} times without success (maxReceiveCount {max})");
     match last_error {
@@ -236,7 +239,7 @@ impl Bus {
             // Pages by sequence number, so one call never takes a message twice.
             let mut after_seq = 0i64;
             loop {
-                let candidates: Vec<(i64, String, String, String, i64, u32, Option<String>)> = {
+                let candidates: Vec<Candidate> = {
                     let mut stmt = tx.prepare_cached(
                         "SELECT seq, id, body, attributes, sent_at, receive_count, last_error FROM delivery_local_messages
                          WHERE queue = ?1 AND dead_reason IS NULL AND visible_at <= ?2 AND seq > ?4 ORDER BY seq LIMIT ?3",
