@@ -19,6 +19,23 @@ use lambda_http::{Body, Request, Response};
 /// Largest accepted request body (SPEC §4): larger is 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Hands an HTTP function's handler to the Lambda runtime: the one `main` loop of every HTTP
+/// function. The app lives as long as the process, as a Lambda instance's state does.
+pub async fn run<A, F, Fut>(app: A, handler: F) -> Result<(), lambda_http::Error>
+where
+    A: Send + Sync + 'static,
+    F: Fn(&'static A, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let app: &'static A = Box::leak(Box::new(app));
+    let handler = &handler;
+    lambda_http::run(lambda_http::service_fn(move |req| {
+        let response = handler(app, req);
+        async move { Ok::<_, std::convert::Infallible>(response.await) }
+    }))
+    .await
+}
+
 /// Runs a handler and makes its outcome a response: errors become problem+json (5xx logged
 /// with the request id, details never sent), and every response gets the CORS headers.
 pub async fn respond<F, Fut>(cors: &Cors, req: Request, handle: F) -> Response<Body>

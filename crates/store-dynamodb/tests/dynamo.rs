@@ -16,24 +16,10 @@ use store_dynamodb::schema::create_tables;
 use store_dynamodb::{DynamoStore, Tables, local_client};
 
 async fn store() -> DynamoStore {
-    let db = dynoxide::Database::memory().expect("in-memory dynoxide");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(dynoxide::server::serve_with_shutdown(
-        listener,
-        db,
-        std::future::pending(),
-    ));
-    let client = local_client(&format!("http://{addr}"));
-    let tables = Tables {
-        products: "products".into(),
-        orders: "orders".into(),
-        carriers: "carriers".into(),
-    };
-    create_tables(&client, &tables).await.unwrap();
-    // Creating again is a no-op.
-    create_tables(&client, &tables).await.unwrap();
-    DynamoStore::new(client, tables)
+    let store = test_support::store().await;
+    // Creating the tables again is a no-op.
+    create_tables(store.client(), store.tables()).await.unwrap();
+    store
 }
 
 fn now() -> DateTime<Utc> {
