@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::PortError;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use serde::Serialize;
 
 /// A queue's behaviour.
@@ -351,13 +351,27 @@ impl Bus {
 
     pub fn counts(&self, queue: &str) -> Result<QueueCounts, PortError> {
         self.with(|conn| {
-            let now = now_ms();
-            let count = |sql: &str| -> rusqlite::Result<u64> { conn.query_row(sql, params![queue, now], |r| r.get(0)) };
-            Ok(QueueCounts {
-                visible: count("SELECT count(*) FROM delivery_local_messages WHERE queue = ?1 AND dead_reason IS NULL AND visible_at <= ?2")?,
-                in_flight: count("SELECT count(*) FROM delivery_local_messages WHERE queue = ?1 AND dead_reason IS NULL AND visible_at > ?2")?,
-                dead: count("SELECT count(*) FROM delivery_local_messages WHERE queue = ?1 AND dead_reason IS NOT NULL AND ?2 = ?2")?,
-            })
+            conn.query_row(
+                "SELECT COALESCE(SUM(dead_reason IS NULL AND visible_at <= ?2), 0),
+                        COALESCE(SUM(dead_reason IS NULL AND visible_at > ?2), 0),
+                        COALESCE(SUM(dead_reason IS NOT NULL), 0)
+                 FROM delivery_local_messages WHERE queue = ?1",
+                params![queue, now_ms()],
+                |r| {
+                    Ok(QueueCounts {
+                        visible: r.get(0)?,
+                        in_flight: r.get(1)?,
+                        dead: r.get(2)?,
+                    })
+                },
+            )
+        })
+    }
+
+    /// How many SMS the outbox holds.
+    pub fn sms_count(&self) -> Result<u64, PortError> {
+        self.with(|conn| {
+            conn.query_row("SELECT count(*) FROM delivery_local_sms", [], |r| r.get(0))
         })
     }
 
@@ -386,21 +400,6 @@ impl Bus {
             })?
             .collect()
         })
-    }
-
-    /// The attribute `name` of a message still queued, for tests.
-    pub fn peek_attribute(&self, id: &str, name: &str) -> Result<Option<String>, PortError> {
-        let attributes: Option<String> = self.with(|conn| {
-            conn.query_row(
-                "SELECT attributes FROM delivery_local_messages WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
-        Ok(attributes
-            .and_then(|a| serde_json::from_str::<HashMap<String, String>>(&a).ok())
-            .and_then(|mut m| m.remove(name)))
     }
 }
 
@@ -476,6 +475,15 @@ mod tests {
         assert!(bus.receive(SLOW, 10).unwrap().is_empty());
         bus.record_sms("+15550000001", "hello", "o-1").unwrap();
         assert_eq!(bus.sms().unwrap()[0].order_id, "o-1");
+        assert_eq!(bus.sms_count().unwrap(), 1);
+        assert_eq!(
+            bus.counts("q").unwrap(),
+            QueueCounts {
+                visible: 0,
+                in_flight: 0,
+                dead: 1
+            }
+        );
     }
 
     #[test]

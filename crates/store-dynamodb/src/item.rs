@@ -1,4 +1,4 @@
-//! Attribute-map helpers and the one classification of SDK errors into port errors.
+//! Attribute-map helpers; SDK errors are classified by the shared `aws-errors` crate.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -10,7 +10,7 @@ use domain::PortError;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
-pub(crate) use aws_errors::{classify, is_conditional_failure, is_transient_code};
+pub(crate) use aws_errors::{classify, is_conditional_failure};
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

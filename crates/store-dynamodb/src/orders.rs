@@ -1,7 +1,6 @@
 //! The order store over the orders table, with stock reservation on the products table.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
@@ -12,7 +11,7 @@ use domain::order::{CarrierRef, Delivery, Order, OrderLine, OrderStatus, RejectR
 use domain::ports::{OrderStore, Page, PageRequest, RecordOutcome};
 use domain::{CarrierId, CustomerId, Money, OrderId, Phone, PortError};
 
-use crate::item::{Item, Reader, classify, is_conditional_failure, is_transient_code, n, s};
+use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
 use crate::schema::ORDERS_BY_CUSTOMER;
 use crate::{DynamoStore, cursor};
 
@@ -221,9 +220,6 @@ impl DynamoStore {
             Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
                 read_cancellation(c.cancellation_reasons(), order.lines.len())
             }
-            Some(other) if other.code().is_some_and(is_transient_code) => Cancelled::Transient(
-                format!("TransactWriteItems: {}", other.code().unwrap_or_default()),
-            ),
             _ => return Err(classify("TransactWriteItems", err)),
         };
         match cancelled {
