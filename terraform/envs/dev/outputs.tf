@@ -1,0 +1,34 @@
+output "api_url" {
+  description = "The API's base URL."
+  value       = module.delivery.api_url
+}
+
+output "table_names" {
+  description = "DynamoDB table names."
+  value       = module.delivery.table_names
+}
+
+output "orders_queue_url" {
+  description = "The orders queue."
+  value       = module.delivery.orders_queue_url
+}
+
+output "orders_dlq_url" {
+  description = "The orders dead-letter queue."
+  value       = module.delivery.orders_dlq_url
+}
+
+output "notifications_dlq_url" {
+  description = "The notifications dead-letter queue."
+  value       = module.delivery.notifications_dlq_url
+}
+
+output "events_topic_arn" {
+  description = "The order-events topic."
+  value       = module.delivery.events_topic_arn
+}
+
+output "alarm_topic_arn" {
+  description = "The alarm topic."
+  value       = module.delivery.alarm_topic_arn
+}

@@ -1,0 +1,48 @@
+# The prod environment: the whole system (modules/delivery) with prod's settings.
+# State: S3 with a native lock file; the bucket comes from -backend-config (see ../../README.md).
+
+terraform {
+  required_version = ">= 1.10"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 6.0, < 7.0"
+    }
+  }
+  backend "s3" {
+    key          = "delivery/prod.tfstate"
+    encrypt      = true
+    use_lockfile = true
+  }
+}
+
+provider "aws" {
+  region = var.region
+  default_tags {
+    tags = {
+      project     = "delivery"
+      environment = "prod"
+      managed-by  = "terraform"
+    }
+  }
+}
+
+module "delivery" {
+  source = "../../modules/delivery"
+
+  name                      = "delivery-prod"
+  package_dir               = var.package_dir
+  jwt_issuer                = var.jwt_issuer
+  jwt_audience              = var.jwt_audience
+  jwks                      = var.jwks
+  jwks_url                  = var.jwks_url
+  cors_allowed_origins      = var.cors_allowed_origins
+  alarm_email               = var.alarm_email
+  carriers                  = var.carriers
+  manage_account_settings   = var.manage_account_settings
+  deletion_protection       = true
+  throttling_rate_limit     = 500
+  throttling_burst_limit    = 1000
+  processor_max_concurrency = 40
+  reserved_concurrency      = { "order-simulator" = 2 }
+}

@@ -1,0 +1,60 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+}
+
+variable "package_dir" {
+  description = "Where scripts/package wrote the zips (relative to this folder by default)."
+  type        = string
+  default     = "../../../target/lambda"
+}
+
+variable "jwt_issuer" {
+  description = "Required `iss` of bearer tokens."
+  type        = string
+}
+
+variable "jwt_audience" {
+  description = "Required `aud` of bearer tokens."
+  type        = string
+}
+
+variable "jwks" {
+  description = "Trusted JWK set as JSON; empty when jwks_url is set."
+  type        = string
+  default     = ""
+}
+
+variable "jwks_url" {
+  description = "https URL of the trusted JWK set; empty when jwks is set."
+  type        = string
+  default     = ""
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins allowed to call the API from a browser."
+  type        = list(string)
+}
+
+variable "alarm_email" {
+  description = "E-mail address for alarms; empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "carriers" {
+  description = "Carriers to create: id, name, E.164 phone, active."
+  type = list(object({
+    id     = string
+    name   = string
+    phone  = string
+    active = bool
+  }))
+  default = []
+}
+
+variable "manage_account_settings" {
+  description = "Manage region-wide account settings (API Gateway logging role, SMS preferences): one environment per account."
+  type        = bool
+  default     = true
+}

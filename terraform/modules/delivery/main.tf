@@ -1,0 +1,325 @@
+# The whole system for one environment (SPEC section 2): the key, the tables, the orders queue,
+# the events topic, the nine functions with exactly the permissions their adapters use, their
+# triggers, the API and the alarms. crates/infra-check verifies this wiring against the code.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  region    = data.aws_region.current.region
+  partition = data.aws_partition.current.partition
+
+  products_table = module.tables.arns["products"]
+  orders_table   = module.tables.arns["orders"]
+  carriers_table = module.tables.arns["carriers"]
+
+  # SPEC section 6, by the loader that reads them.
+  log_env = { RUST_LOG = var.rust_log }
+  table_env = {
+    PRODUCTS_TABLE = module.tables.names["products"]
+    ORDERS_TABLE   = module.tables.names["orders"]
+    CARRIERS_TABLE = module.tables.names["carriers"]
+  }
+  queue_env = {
+    ORDERS_QUEUE_URL = module.orders_queue.url
+    ORDERS_DLQ_URL   = module.orders_queue.dlq_url
+  }
+  cors_env = { CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins) }
+  jwt_env = merge(
+    { JWT_ISSUER = var.jwt_issuer, JWT_AUDIENCE = var.jwt_audience },
+    { for k, v in { JWKS = var.jwks, JWKS_URL = var.jwks_url } : k => v if v != "" },
+  )
+
+  processor_timeout = 30
+
+  # Every function: its settings and exactly the statements its adapters need.
+  functions = {
+    authorizer = {
+      memory_mb       = 256
+      timeout_seconds = 5
+      environment     = merge(local.log_env, local.jwt_env)
+      statements      = []
+    }
+    list-products = {
+      memory_mb       = 256
+      timeout_seconds = 10
+      environment     = merge(local.log_env, local.table_env, local.cors_env)
+      statements = [{
+        sid       = "ReadCatalog"
+        actions   = ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query"]
+        resources = [local.products_table, "${local.products_table}/index/by_company"]
+      }]
+    }
+    order-total = {
+      memory_mb       = 256
+      timeout_seconds = 10
+      environment     = merge(local.log_env, local.table_env, local.cors_env)
+      statements = [{
+        sid       = "PriceBasket"
+        actions   = ["dynamodb:BatchGetItem"]
+        resources = [local.products_table]
+      }]
+    }
+    update-product = {
+      memory_mb       = 256
+      timeout_seconds = 10
+      environment     = merge(local.log_env, local.table_env, local.cors_env)
+      statements = [{
+        sid       = "WriteProducts"
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+        resources = [local.products_table]
+      }]
+    }
+    place-order = {
+      memory_mb       = 256
+      timeout_seconds = 10
+      environment     = merge(local.log_env, local.table_env, local.queue_env, local.cors_env)
+      statements = [
+        {
+          sid       = "PriceBasket"
+          actions   = ["dynamodb:BatchGetItem"]
+          resources = [local.products_table]
+        },
+        {
+          sid       = "EnqueueOrders"
+          actions   = ["sqs:SendMessage"]
+          resources = [module.orders_queue.arn]
+        },
+      ]
+    }
+    get-order = {
+      memory_mb       = 256
+      timeout_seconds = 10
+      environment     = merge(local.log_env, local.table_env, local.cors_env)
+      statements = [{
+        sid       = "ReadOwnOrders"
+        actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+        resources = [local.orders_table, "${local.orders_table}/index/by_customer"]
+      }]
+    }
+    order-simulator = {
+      memory_mb       = 512
+      timeout_seconds = 60
+      environment     = merge(local.log_env, local.table_env, local.queue_env, local.cors_env)
+      statements = [
+        {
+          sid       = "ListCatalog"
+          actions   = ["dynamodb:Scan"]
+          resources = [local.products_table]
+        },
+        {
+          sid       = "EnqueueOrders"
+          actions   = ["sqs:SendMessage"]
+          resources = [module.orders_queue.arn]
+        },
+      ]
+    }
+    order-processor = {
+      memory_mb       = 512
+      timeout_seconds = local.processor_timeout
+      environment = merge(local.log_env, local.table_env, local.queue_env,
+      { EVENTS_TOPIC_ARN = module.events.arn })
+      statements = [
+        {
+          # The reservation transaction updates products and puts the order.
+          sid       = "ReserveStock"
+          actions   = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
+          resources = [local.products_table]
+        },
+        {
+          sid       = "RecordOrders"
+          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+          resources = [local.orders_table]
+        },
+        {
+          sid       = "ConsumeOrders"
+          actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+          resources = [module.orders_queue.arn]
+        },
+        {
+          sid       = "DeadLetterMalformed"
+          actions   = ["sqs:SendMessage"]
+          resources = [module.orders_queue.dlq_arn]
+        },
+        {
+          sid       = "PublishEvents"
+          actions   = ["sns:Publish"]
+          resources = [module.events.arn]
+        },
+      ]
+    }
+    notify-carrier = {
+      memory_mb       = 256
+      timeout_seconds = 30
+      environment     = merge(local.log_env, local.table_env)
+      statements = [
+        {
+          sid       = "DispatchOrders"
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          resources = [local.orders_table]
+        },
+        {
+          sid       = "ListCarriers"
+          actions   = ["dynamodb:Scan"]
+          resources = [local.carriers_table]
+        },
+        {
+          # An SMS goes to a phone number, which has no ARN: "*" is the only resource AWS offers.
+          sid       = "TextCarriers"
+          actions   = ["sns:Publish"]
+          resources = ["*"]
+        },
+        {
+          sid       = "FailedNotifications"
+          actions   = ["sqs:SendMessage"]
+          resources = [aws_sqs_queue.notifications_dlq.arn]
+        },
+      ]
+    }
+  }
+
+  # The API's routes: the same table as domain::auth::ROUTES (the wiring check compares them).
+  routes = [
+    { method = "GET", path = "/products", function = "list-products" },
+    { method = "GET", path = "/products/{id}", function = "list-products" },
+    { method = "PUT", path = "/products/{id}", function = "update-product" },
+    { method = "PATCH", path = "/products/{id}", function = "update-product" },
+    { method = "POST", path = "/orders/total", function = "order-total" },
+    { method = "POST", path = "/orders", function = "place-order" },
+    { method = "GET", path = "/orders", function = "get-order" },
+    { method = "GET", path = "/orders/{id}", function = "get-order" },
+    { method = "POST", path = "/simulations", function = "order-simulator" },
+  ]
+}
+
+module "function" {
+  source   = "../lambda-function"
+  for_each = local.functions
+
+  name                 = "${var.name}-${each.key}"
+  zip_path             = "${var.package_dir}/${each.key}/bootstrap.zip"
+  memory_mb            = each.value.memory_mb
+  timeout_seconds      = each.value.timeout_seconds
+  environment          = each.value.environment
+  policy_statements    = each.value.statements
+  reserved_concurrency = lookup(var.reserved_concurrency, each.key, -1)
+  kms_key_arn          = aws_kms_key.this.arn
+  log_retention_days   = var.log_retention_days
+}
+
+module "tables" {
+  source = "../tables"
+
+  name_prefix         = var.name
+  kms_key_arn         = aws_kms_key.this.arn
+  deletion_protection = var.deletion_protection
+}
+
+resource "aws_dynamodb_table_item" "carrier" {
+  for_each = { for c in var.carriers : c.id => c }
+
+  table_name = module.tables.names["carriers"]
+  hash_key   = "id"
+  item = jsonencode({
+    id     = { S = each.value.id }
+    name   = { S = each.value.name }
+    phone  = { S = each.value.phone }
+    active = { BOOL = each.value.active }
+  })
+}
+
+module "orders_queue" {
+  source = "../queue"
+
+  name                     = "${var.name}-orders"
+  consumer_timeout_seconds = local.processor_timeout
+  max_receive_count        = 5
+  kms_key_arn              = aws_kms_key.this.arn
+}
+
+# order-processor: batches of 10, failed items reported one by one (SPEC section 5).
+resource "aws_lambda_event_source_mapping" "orders" {
+  event_source_arn        = module.orders_queue.arn
+  function_name           = module.function["order-processor"].arn
+  batch_size              = 10
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.processor_max_concurrency
+  }
+}
+
+module "events" {
+  source = "../topic"
+
+  name                     = "${var.name}-order-events"
+  kms_key_arn              = aws_kms_key.this.arn
+  subscriber_function_name = module.function["notify-carrier"].function_name
+  subscriber_function_arn  = module.function["notify-carrier"].arn
+  filter_types             = ["order.accepted"]
+  manage_sms_preferences   = var.manage_account_settings
+  sms_monthly_spend_limit  = var.sms_monthly_spend_limit
+}
+
+# notify-carrier is invoked asynchronously by SNS: two retries, then the notifications DLQ.
+resource "aws_sqs_queue" "notifications_dlq" {
+  name                              = "${var.name}-notifications-dlq"
+  message_retention_seconds         = 1209600
+  kms_master_key_id                 = aws_kms_key.this.arn
+  kms_data_key_reuse_period_seconds = 300
+}
+
+resource "aws_lambda_function_event_invoke_config" "notify_carrier" {
+  function_name                = module.function["notify-carrier"].function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 21600
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.notifications_dlq.arn
+    }
+  }
+}
+
+module "api" {
+  source = "../rest-api"
+
+  name = var.name
+  routes = [
+    for r in local.routes : {
+      method        = r.method
+      path          = r.path
+      function_name = module.function[r.function].function_name
+      invoke_arn    = module.function[r.function].invoke_arn
+    }
+  ]
+  authorizer = {
+    function_name     = module.function["authorizer"].function_name
+    invoke_arn        = module.function["authorizer"].invoke_arn
+    cache_ttl_seconds = var.authorizer_cache_ttl_seconds
+  }
+  cors_allowed_origins    = var.cors_allowed_origins
+  throttling_rate_limit   = var.throttling_rate_limit
+  throttling_burst_limit  = var.throttling_burst_limit
+  kms_key_arn             = aws_kms_key.this.arn
+  log_retention_days      = var.log_retention_days
+  manage_account_settings = var.manage_account_settings
+}
+
+module "alarms" {
+  source = "../alarms"
+
+  name_prefix = var.name
+  kms_key_arn = aws_kms_key.this.arn
+  alarm_email = var.alarm_email
+  dead_letter_queues = {
+    orders        = module.orders_queue.dlq_name
+    notifications = aws_sqs_queue.notifications_dlq.name
+  }
+  function_names     = [for f in module.function : f.function_name]
+  api_name           = module.api.name
+  api_stage          = module.api.stage_name
+  api_p99_latency_ms = var.api_p99_latency_ms
+}

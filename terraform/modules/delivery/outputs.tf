@@ -1,0 +1,39 @@
+output "api_url" {
+  description = "The API's base URL."
+  value       = module.api.url
+}
+
+output "table_names" {
+  description = "DynamoDB table names: products, orders, carriers."
+  value       = module.tables.names
+}
+
+output "orders_queue_url" {
+  description = "The orders queue."
+  value       = module.orders_queue.url
+}
+
+output "orders_dlq_url" {
+  description = "The orders dead-letter queue."
+  value       = module.orders_queue.dlq_url
+}
+
+output "notifications_dlq_url" {
+  description = "The notifications dead-letter queue (failed carrier SMS)."
+  value       = aws_sqs_queue.notifications_dlq.id
+}
+
+output "events_topic_arn" {
+  description = "The order-events topic."
+  value       = module.events.arn
+}
+
+output "alarm_topic_arn" {
+  description = "The alarm topic."
+  value       = module.alarms.topic_arn
+}
+
+output "function_names" {
+  description = "Deployed function names by crate."
+  value       = { for k, f in module.function : k => f.function_name }
+}

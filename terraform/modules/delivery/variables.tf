@@ -1,0 +1,135 @@
+variable "name" {
+  description = "Name of this deployment (e.g. delivery-dev): prefixes every resource."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name))
+    error_message = "2-31 of [a-z0-9-], starting with a letter."
+  }
+}
+
+variable "package_dir" {
+  description = "Where scripts/package wrote the zips: <package_dir>/<function>/bootstrap.zip."
+  type        = string
+}
+
+variable "jwt_issuer" {
+  description = "The required `iss` of bearer tokens (JWT_ISSUER)."
+  type        = string
+}
+
+variable "jwt_audience" {
+  description = "The required `aud` of bearer tokens (JWT_AUDIENCE)."
+  type        = string
+}
+
+variable "jwks" {
+  description = "The trusted keys as a JWK set in JSON (JWKS); empty when jwks_url is set."
+  type        = string
+  default     = ""
+}
+
+variable "jwks_url" {
+  description = "An https URL of the trusted JWK set (JWKS_URL), fetched once per cold start; empty when jwks is set."
+  type        = string
+  default     = ""
+  validation {
+    condition     = (var.jwks == "") != (var.jwks_url == "")
+    error_message = "Set exactly one of jwks and jwks_url."
+  }
+  validation {
+    condition     = var.jwks_url == "" || startswith(var.jwks_url, "https://")
+    error_message = "jwks_url must be an https URL."
+  }
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins the browser may call the API from (CORS_ALLOWED_ORIGINS); [\"*\"] for any."
+  type        = list(string)
+}
+
+variable "authorizer_cache_ttl_seconds" {
+  description = "How long API Gateway caches the authorizer's policy per token (0 disables)."
+  type        = number
+  default     = 300
+}
+
+variable "throttling_rate_limit" {
+  description = "API stage steady-state requests per second."
+  type        = number
+  default     = 500
+}
+
+variable "throttling_burst_limit" {
+  description = "API stage burst."
+  type        = number
+  default     = 1000
+}
+
+variable "processor_max_concurrency" {
+  description = "Most concurrent order-processor invocations the queue drives (2-1000): bounds the write rate on the tables during a spike."
+  type        = number
+  default     = 20
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency by function; unlisted functions are unreserved. Reservations must leave the account 100 unreserved."
+  type        = map(number)
+  default     = {}
+}
+
+variable "deletion_protection" {
+  description = "Protect the tables from deletion (on in prod)."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Retention of function and access logs."
+  type        = number
+  default     = 365
+}
+
+variable "rust_log" {
+  description = "The functions' log filter (RUST_LOG)."
+  type        = string
+  default     = "info"
+}
+
+variable "alarm_email" {
+  description = "E-mail address for alarms; empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "api_p99_latency_ms" {
+  description = "API p99 latency alarm threshold in milliseconds."
+  type        = number
+  default     = 2000
+}
+
+variable "manage_account_settings" {
+  description = "Manage the region-wide account settings (API Gateway's CloudWatch role, SMS preferences). Only one environment per account and region may."
+  type        = bool
+  default     = true
+}
+
+variable "sms_monthly_spend_limit" {
+  description = "Account SMS spend limit in USD per month (with manage_account_settings)."
+  type        = number
+  default     = 1
+}
+
+variable "carriers" {
+  description = "Carriers to create in the carriers table: id, name, E.164 phone, active."
+  type = list(object({
+    id     = string
+    name   = string
+    phone  = string
+    active = bool
+  }))
+  default = []
+  validation {
+    condition     = alltrue([for c in var.carriers : can(regex("^\\+[1-9][0-9]{6,14}$", c.phone))])
+    error_message = "Every carrier phone must be E.164, like +15551234567."
+  }
+}

@@ -1,0 +1,52 @@
+# The three tables exactly as crates/store-dynamodb/src/schema.rs defines them (the wiring check
+# in crates/infra-check compares the two): string key `id`, on-demand, every index projecting all.
+
+locals {
+  tables = {
+    products = {
+      indexes = [{ name = "by_company", hash_key = "company_id", range_key = "id" }]
+    }
+    orders = {
+      indexes = [{ name = "by_customer", hash_key = "customer_id", range_key = "created_at" }]
+    }
+    carriers = {
+      indexes = []
+    }
+  }
+}
+
+resource "aws_dynamodb_table" "this" {
+  for_each = local.tables
+
+  name                        = "${var.name_prefix}-${each.key}"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "id"
+  deletion_protection_enabled = var.deletion_protection
+
+  dynamic "attribute" {
+    for_each = toset(concat(["id"], flatten([for i in each.value.indexes : [i.hash_key, i.range_key]])))
+    content {
+      name = attribute.value
+      type = "S"
+    }
+  }
+
+  dynamic "global_secondary_index" {
+    for_each = each.value.indexes
+    content {
+      name            = global_secondary_index.value.name
+      hash_key        = global_secondary_index.value.hash_key
+      range_key       = global_secondary_index.value.range_key
+      projection_type = "ALL"
+    }
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+}

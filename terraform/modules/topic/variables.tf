@@ -1,0 +1,42 @@
+variable "name" {
+  description = "Topic name."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the topic."
+  type        = string
+}
+
+variable "subscriber_function_name" {
+  description = "The Lambda function subscribed to the topic."
+  type        = string
+}
+
+variable "subscriber_function_arn" {
+  description = "ARN of the subscribed function."
+  type        = string
+}
+
+variable "filter_types" {
+  description = "The values of the `type` message attribute the subscriber receives."
+  type        = list(string)
+}
+
+variable "manage_sms_preferences" {
+  description = "Set the account's SMS preferences (region-wide: let only one environment per account do it)."
+  type        = bool
+  default     = true
+}
+
+variable "sms_monthly_spend_limit" {
+  description = "Account SMS spend limit in USD per month."
+  type        = number
+  default     = 1
+}
+
+variable "sms_sender_id" {
+  description = "Alphanumeric sender id where countries support it; empty for none."
+  type        = string
+  default     = ""
+}
