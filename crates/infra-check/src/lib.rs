@@ -1,0 +1,598 @@
+//! The wiring check. No Terraform provider can be downloaded where the tests run, so
+//! `terraform validate` and `plan` happen only in GitHub Actions; this reads the HCL itself and
+//! fails when it disagrees with the code:
+//!
+//! - every Lambda function crate has an instance of the `lambda-function` module, with the zip
+//!   of its name, and no instance names a crate that does not exist;
+//! - every setting of SPEC §6 that a function's `main` reads (through the loaders it calls) is
+//!   in that instance's environment;
+//! - the API's routes are exactly `domain::auth::ROUTES`, each on the function the code says;
+//! - the triggers are those of SPEC §2: the orders queue drives `order-processor` in batches of
+//!   10 with `ReportBatchItemFailures` (DLQ after 5 receives), the `order-events` topic drives
+//!   `notify-carrier` filtered on `type = order.accepted`, with an on-failure destination;
+//! - the tables' keys and indexes are those of `store_dynamodb::schema`.
+//!
+//! [`check`] returns every disagreement, each as a sentence naming what to fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use hcl::expr::{Expression, ObjectKey};
+use hcl::{Block, Body};
+
+/// What each configuration loader that a Lambda `main` calls reads: the call as written (its
+/// last two path segments), the file that defines it, and its settings (`A|B`: either).
+pub const LOADERS: &[(&str, &str, &[&str])] = &[
+    (
+        "store_dynamodb::from_env",
+        "store-dynamodb/src/lib.rs",
+        &["PRODUCTS_TABLE", "ORDERS_TABLE", "CARRIERS_TABLE"],
+    ),
+    (
+        "SqsQueue::from_env",
+        "bus-aws/src/lib.rs",
+        &["ORDERS_QUEUE_URL", "ORDERS_DLQ_URL"],
+    ),
+    (
+        "SnsTopic::from_env",
+        "bus-aws/src/lib.rs",
+        &["EVENTS_TOPIC_ARN"],
+    ),
+    ("SnsSms::from_env", "bus-aws/src/lib.rs", &[]),
+    (
+        "Cors::from_env",
+        "http-kit/src/cors.rs",
+        &["CORS_ALLOWED_ORIGINS"],
+    ),
+    (
+        "Verifier::from_env",
+        "authorizer/src/verifier.rs",
+        &["JWT_ISSUER", "JWT_AUDIENCE", "JWKS|JWKS_URL"],
+    ),
+];
+
+/// Settings every function gets (SPEC §6).
+pub const EVERY_FUNCTION: &[&str] = &["RUST_LOG"];
+
+/// A Lambda function crate: a crate whose `main` hands a handler to the Lambda runtime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionCrate {
+    pub name: String,
+    /// The configuration loaders its `main` calls, e.g. `SqsQueue::from_env`.
+    pub loaders: Vec<String>,
+}
+
+/// The function crates under `crates_dir`, by name.
+pub fn function_crates(crates_dir: &Path) -> Result<Vec<FunctionCrate>, String> {
+    let mut found = Vec::new();
+    let entries = fs::read_dir(crates_dir).map_err(|e| format!("{}: {e}", crates_dir.display()))?;
+    for entry in entries {
+        let dir = entry.map_err(|e| e.to_string())?.path();
+        let Ok(main) = fs::read_to_string(dir.join("src/main.rs")) else {
+            continue;
+        };
+        if main.contains("lambda_runtime::run") || main.contains("http_kit::run") {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            found.push(FunctionCrate {
+                name,
+                loaders: loader_calls(&main),
+            });
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+/// The `…::from_env` calls of a `main`, as their last two path segments.
+fn loader_calls(main: &str) -> Vec<String> {
+    let mut calls: Vec<String> = main
+        .match_indices("::from_env")
+        .map(|(at, _)| {
+            let before = &main[..at];
+            let start = before
+                .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .map_or(0, |p| p + 1);
+            let owner = before[start..].rsplit("::").next().unwrap_or_default();
+            format!("{owner}::from_env")
+        })
+        .collect();
+    calls.sort();
+    calls.dedup();
+    calls
+}
+
+/// Every disagreement between the Terraform under `terraform_dir` and the code under
+/// `crates_dir`; empty when the wiring is right.
+pub fn check(crates_dir: &Path, terraform_dir: &Path) -> Vec<String> {
+    let mut findings = Vec::new();
+    let crates = match function_crates(crates_dir) {
+        Ok(c) if !c.is_empty() => c,
+        Ok(_) => return vec![format!("no function crate under {}", crates_dir.display())],
+        Err(e) => return vec![e],
+    };
+    let delivery = match load(&terraform_dir.join("modules/delivery")) {
+        Ok(body) => body,
+        Err(e) => return vec![e],
+    };
+    let locals = locals(&delivery);
+    check_functions(&crates, &delivery, &locals, &mut findings);
+    check_routes(&delivery, &locals, &mut findings);
+    check_queue_trigger(&delivery, &mut findings);
+    check_topic_trigger(&delivery, &mut findings);
+    match load(&terraform_dir.join("modules/tables")) {
+        Ok(tables) => check_tables(&tables, &mut findings),
+        Err(e) => findings.push(e),
+    }
+    findings
+}
+
+// ---- reading HCL ----
+
+/// Every `.tf` file of a module folder, as one body.
+fn load(dir: &Path) -> Result<Body, String> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tf"))
+        .collect();
+    files.sort();
+    let mut structures = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let body: Body =
+            hcl::parse(&text).map_err(|e| format!("{} does not parse: {e}", file.display()))?;
+        structures.extend(body);
+    }
+    Ok(structures.into_iter().collect())
+}
+
+fn locals(body: &Body) -> BTreeMap<String, Expression> {
+    body.blocks()
+        .filter(|b| b.identifier() == "locals")
+        .flat_map(|b| b.body().attributes())
+        .map(|a| (a.key().to_owned(), a.expr().clone()))
+        .collect()
+}
+
+/// The blocks `kind "label" { … }` (e.g. `module "function"`, `resource "aws_…"`).
+fn blocks<'a>(body: &'a Body, kind: &'a str, label: &'a str) -> impl Iterator<Item = &'a Block> {
+    body.blocks().filter(move |b| {
+        b.identifier() == kind && b.labels().first().is_some_and(|l| l.as_str() == label)
+    })
+}
+
+fn attr<'a>(block: &'a Block, name: &str) -> Option<&'a Expression> {
+    block
+        .body()
+        .attributes()
+        .find(|a| a.key() == name)
+        .map(|a| a.expr())
+}
+
+/// An expression as HCL text without whitespace, for comparing references.
+fn text(expr: &Expression) -> String {
+    hcl::format::to_string(expr)
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+fn string(expr: &Expression) -> Option<String> {
+    match expr {
+        Expression::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn number(expr: &Expression) -> Option<u64> {
+    match expr {
+        Expression::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+fn key_name(key: &ObjectKey) -> String {
+    match key {
+        ObjectKey::Identifier(id) => id.to_string(),
+        ObjectKey::Expression(e) => string(e).unwrap_or_else(|| text(e)),
+        _ => String::new(),
+    }
+}
+
+fn entries(expr: &Expression) -> Vec<(String, &Expression)> {
+    match expr {
+        Expression::Object(object) => object.iter().map(|(k, v)| (key_name(k), v)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn field<'a>(expr: &'a Expression, name: &str) -> Option<&'a Expression> {
+    entries(expr)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn strings(expr: &Expression) -> Vec<String> {
+    match expr {
+        Expression::Array(items) => items.iter().filter_map(string).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The keys an environment expression can set: object literals, `local.x` references,
+/// `merge(…)`, `{ for k, v in {…} : k => v if … }` and conditionals, followed to the end.
+fn env_keys(expr: &Expression, locals: &BTreeMap<String, Expression>) -> BTreeSet<String> {
+    match expr {
+        Expression::Object(_) => entries(expr).into_iter().map(|(k, _)| k).collect(),
+        Expression::Traversal(_) => text(expr)
+            .strip_prefix("local.")
+            .and_then(|name| locals.get(name))
+            .map(|e| env_keys(e, locals))
+            .unwrap_or_default(),
+        Expression::FuncCall(call) if call.name.name.as_str() == "merge" => {
+            call.args.iter().flat_map(|a| env_keys(a, locals)).collect()
+        }
+        Expression::ForExpr(f) => env_keys(&f.collection_expr, locals),
+        Expression::Parenthesis(inner) => env_keys(inner, locals),
+        Expression::Conditional(c) => env_keys(&c.true_expr, locals)
+            .into_iter()
+            .chain(env_keys(&c.false_expr, locals))
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+// ---- the checks ----
+
+const DELIVERY: &str = "terraform/modules/delivery";
+
+fn check_functions(
+    crates: &[FunctionCrate],
+    delivery: &Body,
+    locals: &BTreeMap<String, Expression>,
+    findings: &mut Vec<String>,
+) {
+    let declared: BTreeMap<String, &Expression> = locals
+        .get("functions")
+        .map(|f| entries(f).into_iter().collect())
+        .unwrap_or_default();
+    for function in crates {
+        match declared.get(&function.name) {
+            None => findings.push(format!(
+                "function crate {} has no lambda-function instance: add it to local.functions in {DELIVERY}",
+                function.name
+            )),
+            Some(value) => check_environment(function, value, locals, findings),
+        }
+    }
+    for name in declared.keys() {
+        if !crates.iter().any(|c| &c.name == name) {
+            findings.push(format!(
+                "local.functions in {DELIVERY} has {name}, which is no function crate"
+            ));
+        }
+    }
+    let Some(module) = blocks(delivery, "module", "function").next() else {
+        findings.push(format!(
+            "{DELIVERY} has no module \"function\" (the lambda-function instances)"
+        ));
+        return;
+    };
+    if attr(module, "source").and_then(string).as_deref() != Some("../lambda-function") {
+        findings.push("module \"function\" must use source ../lambda-function".to_owned());
+    }
+    if attr(module, "for_each").map(text).as_deref() != Some("local.functions") {
+        findings.push("module \"function\" must have for_each = local.functions".to_owned());
+    }
+    let zip = attr(module, "zip_path").map(text).unwrap_or_default();
+    if !zip.contains("/${each.key}/bootstrap.zip") {
+        findings.push(format!(
+            "module \"function\" zip_path is {zip}: each function must deploy <package_dir>/<its crate>/bootstrap.zip"
+        ));
+    }
+}
+
+fn check_environment(
+    function: &FunctionCrate,
+    declared: &Expression,
+    locals: &BTreeMap<String, Expression>,
+    findings: &mut Vec<String>,
+) {
+    let set = field(declared, "environment")
+        .map(|e| env_keys(e, locals))
+        .unwrap_or_default();
+    let mut needed: Vec<&str> = EVERY_FUNCTION.to_vec();
+    for call in &function.loaders {
+        match LOADERS.iter().find(|(name, _, _)| name == call) {
+            Some((_, _, settings)) => needed.extend(settings.iter()),
+            None => findings.push(format!(
+                "{}'s main calls {call}, which infra-check does not know: add what it reads to LOADERS",
+                function.name
+            )),
+        }
+    }
+    for setting in needed {
+        if !setting.split('|').any(|s| set.contains(s)) {
+            findings.push(format!(
+                "{} reads {setting}, but its environment in {DELIVERY} does not set it",
+                function.name
+            ));
+        }
+    }
+}
+
+fn check_routes(
+    delivery: &Body,
+    locals: &BTreeMap<String, Expression>,
+    findings: &mut Vec<String>,
+) {
+    let declared: BTreeSet<(String, String, String)> = match locals.get("routes") {
+        Some(Expression::Array(items)) => items
+            .iter()
+            .map(|r| {
+                let get = |name| field(r, name).and_then(string).unwrap_or_default();
+                (get("method"), get("path"), get("function"))
+            })
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+    let expected: BTreeSet<(String, String, String)> = domain::auth::ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.resource.to_owned(),
+                r.function.name().to_owned(),
+            )
+        })
+        .collect();
+    for (method, path, function) in expected.difference(&declared) {
+        findings.push(format!(
+            "route {method} {path} → {function} is missing from local.routes in {DELIVERY}"
+        ));
+    }
+    for (method, path, function) in declared.difference(&expected) {
+        findings.push(format!(
+            "local.routes has {method} {path} → {function}, which domain::auth::ROUTES does not"
+        ));
+    }
+    let api_routes = blocks(delivery, "module", "api")
+        .next()
+        .and_then(|m| attr(m, "routes"))
+        .map(text)
+        .unwrap_or_default();
+    if !api_routes.contains("local.routes") {
+        findings.push("module \"api\" must take its routes from local.routes".to_owned());
+    }
+}
+
+fn check_queue_trigger(delivery: &Body, findings: &mut Vec<String>) {
+    let mappings: Vec<&Block> =
+        blocks(delivery, "resource", "aws_lambda_event_source_mapping").collect();
+    let [mapping] = mappings.as_slice() else {
+        findings.push(format!(
+            "{DELIVERY} must have exactly one SQS event source mapping (the orders queue → order-processor), found {}",
+            mappings.len()
+        ));
+        return;
+    };
+    let target = attr(mapping, "function_name").map(text).unwrap_or_default();
+    if !target.starts_with("module.function[\"order-processor\"]") {
+        findings.push(format!(
+            "the orders queue must drive order-processor, not {target}"
+        ));
+    }
+    let source = attr(mapping, "event_source_arn")
+        .map(text)
+        .unwrap_or_default();
+    if source != "module.orders_queue.arn" {
+        findings.push(format!(
+            "the event source mapping must read module.orders_queue.arn, not {source}"
+        ));
+    }
+    if attr(mapping, "batch_size").and_then(number) != Some(10) {
+        findings.push("the orders event source mapping must have batch_size = 10".to_owned());
+    }
+    let response_types = attr(mapping, "function_response_types")
+        .map(strings)
+        .unwrap_or_default();
+    if response_types != ["ReportBatchItemFailures"] {
+        findings.push(
+            "the orders event source mapping must report partial batch failures (function_response_types = [\"ReportBatchItemFailures\"])"
+                .to_owned(),
+        );
+    }
+    match blocks(delivery, "module", "orders_queue").next() {
+        Some(queue) => {
+            if attr(queue, "source").and_then(string).as_deref() != Some("../queue") {
+                findings.push("module \"orders_queue\" must use source ../queue".to_owned());
+            }
+            if attr(queue, "max_receive_count").and_then(number) != Some(5) {
+                findings.push(
+                    "the orders queue must move a message to its DLQ after 5 receives (max_receive_count = 5)"
+                        .to_owned(),
+                );
+            }
+        }
+        None => findings.push(format!("{DELIVERY} has no module \"orders_queue\"")),
+    }
+}
+
+fn check_topic_trigger(delivery: &Body, findings: &mut Vec<String>) {
+    let topics: Vec<&Block> = delivery
+        .blocks()
+        .filter(|b| {
+            b.identifier() == "module"
+                && attr(b, "source").and_then(string).as_deref() == Some("../topic")
+        })
+        .collect();
+    let [topic] = topics.as_slice() else {
+        findings.push(format!(
+            "{DELIVERY} must have exactly one topic module (order-events → notify-carrier), found {}",
+            topics.len()
+        ));
+        return;
+    };
+    for name in ["subscriber_function_arn", "subscriber_function_name"] {
+        let target = attr(topic, name).map(text).unwrap_or_default();
+        if !target.starts_with("module.function[\"notify-carrier\"]") {
+            findings.push(format!(
+                "the order-events topic must drive notify-carrier, but its {name} is {target}"
+            ));
+        }
+    }
+    let filter = attr(topic, "filter_types").map(strings).unwrap_or_default();
+    if filter != ["order.accepted"] {
+        findings.push(format!(
+            "notify-carrier must receive only type = order.accepted, but the filter is {filter:?}"
+        ));
+    }
+    let retries = blocks(
+        delivery,
+        "resource",
+        "aws_lambda_function_event_invoke_config",
+    )
+    .find(|b| {
+        attr(b, "function_name")
+            .map(text)
+            .is_some_and(|t| t.starts_with("module.function[\"notify-carrier\"]"))
+    });
+    let has_destination = retries.is_some_and(|b| {
+        b.body()
+            .blocks()
+            .filter(|d| d.identifier() == "destination_config")
+            .flat_map(|d| d.body().blocks())
+            .any(|d| d.identifier() == "on_failure" && attr(d, "destination").is_some())
+    });
+    if !has_destination {
+        findings.push(
+            "notify-carrier needs an async-invoke configuration whose on_failure destination is the notifications DLQ"
+                .to_owned(),
+        );
+    }
+}
+
+fn check_tables(tables: &Body, findings: &mut Vec<String>) {
+    use store_dynamodb::schema::{CARRIERS, ORDERS, PRODUCTS};
+    const MODULE: &str = "terraform/modules/tables";
+    let declared = locals(tables);
+    let declared: BTreeMap<String, &Expression> = declared
+        .get("tables")
+        .map(|t| entries(t).into_iter().collect())
+        .unwrap_or_default();
+    let hash_key = blocks(tables, "resource", "aws_dynamodb_table")
+        .next()
+        .and_then(|t| attr(t, "hash_key"))
+        .and_then(string);
+    for (name, spec) in [
+        ("products", PRODUCTS),
+        ("orders", ORDERS),
+        ("carriers", CARRIERS),
+    ] {
+        if hash_key.as_deref() != Some(spec.hash_key) {
+            findings.push(format!(
+                "{MODULE}: table {name} must have hash key {} (store_dynamodb::schema)",
+                spec.hash_key
+            ));
+        }
+        let Some(table) = declared.get(name) else {
+            findings.push(format!("{MODULE}: local.tables has no {name} table"));
+            continue;
+        };
+        let indexes: BTreeSet<(String, String, String)> = match field(table, "indexes") {
+            Some(Expression::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    let get = |f| field(i, f).and_then(string).unwrap_or_default();
+                    (get("name"), get("hash_key"), get("range_key"))
+                })
+                .collect(),
+            _ => BTreeSet::new(),
+        };
+        let expected: BTreeSet<(String, String, String)> = spec
+            .indexes
+            .iter()
+            .map(|i| {
+                (
+                    i.name.to_owned(),
+                    i.hash_key.to_owned(),
+                    i.range_key.to_owned(),
+                )
+            })
+            .collect();
+        if indexes != expected {
+            findings.push(format!(
+                "{MODULE}: table {name} has indexes {indexes:?}, but store_dynamodb::schema defines {expected:?}"
+            ));
+        }
+    }
+    for name in declared.keys() {
+        if !["products", "orders", "carriers"].contains(&name.as_str()) {
+            findings.push(format!(
+                "{MODULE}: local.tables has {name}, which store_dynamodb::schema does not define"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loader_calls_are_named_by_their_last_two_segments() {
+        let main = "let a = store_dynamodb::from_env(&env).await?;\n\
+                    let q = Arc::new(bus_aws::SqsQueue::from_env(&env).await?);\n\
+                    let v = Verifier::from_env(&config::Env)?;";
+        assert_eq!(
+            loader_calls(main),
+            [
+                "SqsQueue::from_env",
+                "Verifier::from_env",
+                "store_dynamodb::from_env"
+            ]
+        );
+    }
+
+    #[test]
+    fn environment_keys_are_followed_through_locals_merge_and_for() {
+        let body: Body = hcl::parse(
+            r#"locals {
+                 a = { A = "1" }
+                 b = merge(local.a, { B = "2" })
+                 c = merge(local.b, { for k, v in { C = var.c, D = var.d } : k => v if v != "" })
+               }"#,
+        )
+        .unwrap();
+        let locals = locals(&body);
+        let keys = env_keys(&locals["c"], &locals);
+        assert_eq!(keys.into_iter().collect::<Vec<_>>(), ["A", "B", "C", "D"]);
+    }
+
+    /// LOADERS must stay true: each setting it lists is read, by name, in the loader's source.
+    #[test]
+    fn every_loader_setting_is_read_by_that_loader() {
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (call, file, settings) in LOADERS {
+            let source = fs::read_to_string(crates.join(file)).unwrap();
+            let function = call.rsplit("::").next().unwrap();
+            assert!(
+                source.contains(&format!("fn {function}")),
+                "{file} defines no {call}"
+            );
+            for setting in settings.iter().flat_map(|s| s.split('|')) {
+                assert!(
+                    source.contains(&format!("\"{setting}\"")),
+                    "{call} is said to read {setting}, but {file} never names it"
+                );
+            }
+        }
+    }
+}

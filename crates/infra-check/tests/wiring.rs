@@ -1,0 +1,211 @@
+//! The wiring check on the repository's own Terraform, and on broken copies of it: each
+//! breakage must be caught, named.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use infra_check::{check, function_crates};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn crates_dir() -> PathBuf {
+    repo().join("crates")
+}
+
+/// A copy of `terraform/` in a temporary folder.
+fn copy_of_terraform() -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("terraform"), copy.path());
+    copy
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// Replaces `from` (which must occur) by `to` in one file of the copy.
+fn edit(copy: &Path, file: &str, from: &str, to: &str) {
+    let path = copy.join(file);
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has no {from:?}");
+    fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Breaks a copy with `edit`s and returns the findings, which must not be empty.
+fn findings_after(edits: &[(&str, &str, &str)]) -> Vec<String> {
+    let copy = copy_of_terraform();
+    assert!(
+        check(&crates_dir(), copy.path()).is_empty(),
+        "the untouched copy must pass"
+    );
+    for (file, from, to) in edits {
+        edit(copy.path(), file, from, to);
+    }
+    let findings = check(&crates_dir(), copy.path());
+    assert!(!findings.is_empty(), "the broken copy passed: {edits:?}");
+    findings
+}
+
+fn assert_named(findings: &[String], words: &[&str]) {
+    assert!(
+        findings.iter().any(|f| words.iter().all(|w| f.contains(w))),
+        "no finding names {words:?}: {findings:#?}"
+    );
+}
+
+const DELIVERY: &str = "modules/delivery/main.tf";
+
+#[test]
+fn the_repository_terraform_is_wired_to_the_code() {
+    let findings = check(&crates_dir(), &repo().join("terraform"));
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn the_nine_functions_are_found() {
+    let names: Vec<String> = function_crates(&crates_dir())
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "authorizer",
+            "get-order",
+            "list-products",
+            "notify-carrier",
+            "order-processor",
+            "order-simulator",
+            "order-total",
+            "place-order",
+            "update-product"
+        ]
+    );
+}
+
+#[test]
+fn a_function_without_an_instance_is_caught() {
+    let findings = findings_after(&[(DELIVERY, "order-total = {", "order-totals = {")]);
+    assert_named(&findings, &["order-total ", "no lambda-function instance"]);
+    assert_named(&findings, &["order-totals", "no function crate"]);
+}
+
+#[test]
+fn a_zip_not_named_after_its_function_is_caught() {
+    let findings = findings_after(&[(
+        DELIVERY,
+        "\"${var.package_dir}/${each.key}/bootstrap.zip\"",
+        "\"${var.package_dir}/bootstrap.zip\"",
+    )]);
+    assert_named(&findings, &["zip_path", "bootstrap.zip"]);
+}
+
+#[test]
+fn a_missing_setting_is_caught() {
+    let findings = findings_after(&[(
+        DELIVERY,
+        "cors_env = { CORS_ALLOWED_ORIGINS = join(\",\", var.cors_allowed_origins) }",
+        "cors_env = {}",
+    )]);
+    for function in ["list-products", "place-order", "order-simulator"] {
+        assert_named(&findings, &[function, "CORS_ALLOWED_ORIGINS"]);
+    }
+    let findings = findings_after(&[(DELIVERY, "{ EVENTS_TOPIC_ARN = module.events.arn }", "{}")]);
+    assert_named(&findings, &["order-processor", "EVENTS_TOPIC_ARN"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "{ for k, v in { JWKS = var.jwks, JWKS_URL = var.jwks_url } : k => v if v != \"\" },",
+        "",
+    )]);
+    assert_named(&findings, &["authorizer", "JWKS|JWKS_URL"]);
+}
+
+#[test]
+fn a_missing_route_is_caught() {
+    let findings = findings_after(&[(
+        DELIVERY,
+        "{ method = \"PATCH\", path = \"/products/{id}\", function = \"update-product\" },",
+        "",
+    )]);
+    assert_named(&findings, &["PATCH /products/{id}", "missing"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "{ method = \"GET\", path = \"/orders/{id}\", function = \"get-order\" },",
+        "{ method = \"GET\", path = \"/orders/{id}\", function = \"list-products\" },",
+    )]);
+    assert_named(&findings, &["GET /orders/{id} → get-order", "missing"]);
+}
+
+#[test]
+fn a_changed_queue_trigger_is_caught() {
+    let findings = findings_after(&[(DELIVERY, "batch_size              = 10", "batch_size = 5")]);
+    assert_named(&findings, &["batch_size = 10"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "function_response_types = [\"ReportBatchItemFailures\"]",
+        "",
+    )]);
+    assert_named(&findings, &["ReportBatchItemFailures"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "function_name           = module.function[\"order-processor\"].arn",
+        "function_name = module.function[\"notify-carrier\"].arn",
+    )]);
+    assert_named(&findings, &["must drive order-processor"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "max_receive_count        = 5",
+        "max_receive_count = 10",
+    )]);
+    assert_named(&findings, &["max_receive_count = 5"]);
+}
+
+#[test]
+fn a_changed_topic_trigger_is_caught() {
+    let findings = findings_after(&[(
+        DELIVERY,
+        "filter_types             = [\"order.accepted\"]",
+        "filter_types = [\"order.accepted\", \"order.rejected\"]",
+    )]);
+    assert_named(&findings, &["order.accepted", "filter"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "subscriber_function_arn  = module.function[\"notify-carrier\"].arn",
+        "subscriber_function_arn = module.function[\"order-processor\"].arn",
+    )]);
+    assert_named(&findings, &["subscriber_function_arn", "notify-carrier"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "destination = aws_sqs_queue.notifications_dlq.arn",
+        "",
+    )]);
+    assert_named(&findings, &["on_failure"]);
+}
+
+#[test]
+fn a_table_unlike_the_adapter_is_caught() {
+    let findings = findings_after(&[(
+        "modules/tables/main.tf",
+        "range_key = \"created_at\"",
+        "range_key = \"placed_at\"",
+    )]);
+    assert_named(&findings, &["orders", "by_customer"]);
+}
+
+#[test]
+fn unparsable_terraform_is_a_finding() {
+    let findings = findings_after(&[(DELIVERY, "locals {", "locals {{")]);
+    assert_named(&findings, &["does not parse"]);
+}
