@@ -116,7 +116,7 @@ fn a_zip_not_named_after_its_function_is_caught() {
 fn a_missing_setting_is_caught() {
     let findings = findings_after(&[(
         DELIVERY,
-        "cors_env = { CORS_ALLOWED_ORIGINS = join(\",\", var.cors_allowed_origins) }",
+        "cors_env     = { CORS_ALLOWED_ORIGINS = join(\",\", local.cors_origins) }",
         "cors_env = {}",
     )]);
     for function in ["list-products", "place-order", "order-simulator"] {

@@ -33,6 +33,8 @@ use std::sync::Arc;
 use store_dynamodb::DynamoStore;
 use update_product::UpdateProduct;
 
+use crate::site;
+use crate::tokens;
 use crate::workers::Counters;
 
 /// API Gateway's default authorizer result TTL.
@@ -52,6 +54,8 @@ pub struct Gateway {
     simulator: Simulator,
     bus: Bus,
     counters: Arc<Counters>,
+    /// Signs the demo principals' tokens the page offers (`GET /_local/tokens`).
+    key: Arc<token_signer::SigningKey>,
     policies: Mutex<HashMap<String, (Instant, AuthorizerResponse)>>,
 }
 
@@ -61,6 +65,7 @@ impl Gateway {
         store: DynamoStore,
         bus: Bus,
         counters: Arc<Counters>,
+        key: Arc<token_signer::SigningKey>,
     ) -> Result<Gateway, config::ConfigError> {
         let cors = Cors::from_env(settings)?;
         let store = Arc::new(store);
@@ -100,6 +105,7 @@ impl Gateway {
             },
             bus,
             counters,
+            key,
             cors,
             policies: Mutex::new(HashMap::new()),
         })
@@ -201,7 +207,12 @@ async fn invoke(
     };
     let path = path.into_owned();
     if path.starts_with("/_local/") {
-        return Err(local_route(gw, &parts.method, &path));
+        return Err(local_route(gw, &parts, &path));
+    }
+    if matches!(parts.method, Method::GET | Method::HEAD)
+        && let Some(page) = site::serve(&path)
+    {
+        return Err(page);
     }
     if parts.method == Method::OPTIONS {
         return Err(axum::response::Response::builder()
@@ -309,8 +320,8 @@ fn context(auth: &AuthorizerResponse) -> HashMap<String, Value> {
 }
 
 /// Local-only, unauthenticated routes (the server listens on loopback only).
-fn local_route(gw: &Gateway, method: &Method, path: &str) -> axum::response::Response {
-    let result = match (method, path) {
+fn local_route(gw: &Gateway, parts: &http::request::Parts, path: &str) -> axum::response::Response {
+    let result = match (&parts.method, path) {
         (&Method::GET, "/_local/health") => Ok(serde_json::json!({"status": "ok"})),
         (&Method::GET, "/_local/sms") => gw.bus.sms().map(|sms| serde_json::json!(sms)),
         (&Method::GET, "/_local/dlq") => gw.bus.dead_letters().map(|dead| serde_json::json!(dead)),
@@ -318,7 +329,11 @@ fn local_route(gw: &Gateway, method: &Method, path: &str) -> axum::response::Res
             gw.bus.redrive().map(|n| serde_json::json!({"redriven": n}))
         }
         (&Method::GET, "/_local/stats") => stats(gw),
-        (_, "/_local/health" | "/_local/sms" | "/_local/dlq" | "/_local/stats") => {
+        (&Method::GET, "/_local/tokens") => return demo_tokens(gw, parts),
+        (
+            _,
+            "/_local/health" | "/_local/sms" | "/_local/dlq" | "/_local/stats" | "/_local/tokens",
+        ) => {
             return gateway_error(&Error::MethodNotAllowed {
                 allowed: vec!["GET"],
             });
@@ -334,6 +349,35 @@ fn local_route(gw: &Gateway, method: &Method, path: &str) -> axum::response::Res
         Ok(value) => json(StatusCode::OK, &value),
         Err(e) => gateway_error(&Error::from(e)),
     }
+}
+
+/// The demo principals with fresh tokens, for the page's one-click sign-in. Only for a request
+/// addressed to this machine by name (`Host: 127.0.0.1:…` or `localhost:…`): a page elsewhere
+/// that rebinds its DNS name to 127.0.0.1 gets nothing.
+fn demo_tokens(gw: &Gateway, parts: &http::request::Parts) -> axum::response::Response {
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let loopback = ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|name| host == *name || host.starts_with(&format!("{name}:")));
+    if !loopback {
+        return gateway_error(&Error::Forbidden(
+            "Demo tokens are only for http://127.0.0.1 or http://localhost".to_owned(),
+        ));
+    }
+    let mut principals = Vec::new();
+    for (sub, who, scope, company) in tokens::DEMO_PRINCIPALS {
+        match tokens::mint(&gw.key, sub, scope, company, 24 * 3600) {
+            Ok(token) => principals.push(serde_json::json!({
+                "sub": sub, "who": who, "scope": scope, "company_id": company, "token": token,
+            })),
+            Err(e) => return gateway_error(&Error::Internal(e)),
+        }
+    }
+    json(StatusCode::OK, &Value::from(principals))
 }
 
 fn stats(gw: &Gateway) -> Result<Value, domain::PortError> {

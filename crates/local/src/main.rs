@@ -4,6 +4,7 @@ mod gateway;
 mod seed;
 mod serve;
 mod simulate;
+mod site;
 mod tokens;
 mod workers;
 

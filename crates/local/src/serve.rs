@@ -73,7 +73,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if args.fresh {
         remove_data(dir)?;
     }
-    let key = tokens::key(dir)?;
+    let key = Arc::new(tokens::key(dir)?);
 
     // DynamoDB: dynoxide on one SQLite file, served in-process on a loopback port and reached
     // through the same aws-sdk-dynamodb adapter production uses.
@@ -178,8 +178,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         stopping,
     )));
 
-    let gateway =
-        Arc::new(Gateway::new(&settings, store, bus, counters).map_err(|e| e.to_string())?);
+    let gateway = Arc::new(
+        Gateway::new(&settings, store, bus, counters, key.clone()).map_err(|e| e.to_string())?,
+    );
     banner(port, dir, &key, seeded)?;
 
     axum::serve(listener, gateway::router(gateway))
@@ -228,6 +229,9 @@ fn banner(
     let url = format!("http://127.0.0.1:{port}");
     let mut out = String::new();
     out.push_str(&format!("delivery-local listening on {url}\n"));
+    out.push_str(&format!(
+        "the web page: open {url}/ in a browser and pick a demo principal\n"
+    ));
     out.push_str(&format!(
         "data dir: {}{}\n\n",
         dir.display(),

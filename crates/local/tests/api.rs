@@ -537,3 +537,56 @@ fn sigterm_shuts_down_gracefully() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_web_page_and_its_demo_tokens() {
+    let server = Server::start();
+    let page = server.call("GET", "/", None, None, &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").starts_with("text/html"));
+    assert!(
+        page.header("content-security-policy")
+            .contains("script-src 'self'")
+    );
+    assert_eq!(page.header("x-frame-options"), "DENY");
+    assert_eq!(server.call("GET", "/app.js", None, None, &[]).status, 200);
+    let config = server.call("GET", "/config.json", None, None, &[]);
+    assert_eq!(config.json["local"], true);
+    // Only GET serves the page; other methods meet the API's routing.
+    assert_eq!(server.call("POST", "/", None, Some("{}"), &[]).status, 404);
+
+    let tokens = server.call("GET", "/_local/tokens", None, None, &[]);
+    assert_eq!(tokens.status, 200);
+    let principals = tokens.json.as_array().unwrap();
+    let subs: Vec<&str> = principals
+        .iter()
+        .map(|p| p["sub"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, ["alice", "acme-admin", "globex-admin", "ops"]);
+    // Each token is one the gateway trusts, with its principal's scopes.
+    for principal in principals {
+        let token = principal["token"].as_str().unwrap();
+        let products = server.call("GET", "/products?limit=1", Some(token), None, &[]);
+        assert_eq!(products.status, 200, "{principal}");
+    }
+    assert_eq!(
+        server
+            .call("POST", "/_local/tokens", None, Some("{}"), &[])
+            .status,
+        405
+    );
+
+    // A page elsewhere that rebinds its name to 127.0.0.1 gets no token.
+    use std::io::{Read, Write};
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .write_all(
+            b"GET /_local/tokens HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(!answer.contains("eyJ"), "{answer}");
+}

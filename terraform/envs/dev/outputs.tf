@@ -32,3 +32,18 @@ output "alarm_topic_arn" {
   description = "The alarm topic."
   value       = module.delivery.alarm_topic_arn
 }
+
+output "site_url" {
+  description = "The web page's URL."
+  value       = module.delivery.site_url
+}
+
+output "site_bucket" {
+  description = "The bucket the deploy uploads the web page to."
+  value       = module.delivery.site_bucket
+}
+
+output "site_distribution_id" {
+  description = "The web page's CloudFront distribution."
+  value       = module.delivery.site_distribution_id
+}

@@ -32,8 +32,9 @@ variable "jwks_url" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Origins allowed to call the API from a browser."
+  description = "Origins allowed to call the API from a browser, besides the web page's own."
   type        = list(string)
+  default     = []
 }
 
 variable "alarm_email" {

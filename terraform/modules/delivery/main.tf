@@ -26,7 +26,9 @@ locals {
     ORDERS_QUEUE_URL = module.orders_queue.url
     ORDERS_DLQ_URL   = module.orders_queue.dlq_url
   }
-  cors_env = { CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins) }
+  # The web page's origin is always allowed, besides the configured ones.
+  cors_origins = distinct(concat(var.cors_allowed_origins, [module.site.origin]))
+  cors_env     = { CORS_ALLOWED_ORIGINS = join(",", local.cors_origins) }
   jwt_env = merge(
     { JWT_ISSUER = var.jwt_issuer, JWT_AUDIENCE = var.jwt_audience },
     { for k, v in { JWKS = var.jwks, JWKS_URL = var.jwks_url } : k => v if v != "" },
@@ -300,12 +302,18 @@ module "api" {
     invoke_arn        = module.function["authorizer"].invoke_arn
     cache_ttl_seconds = var.authorizer_cache_ttl_seconds
   }
-  cors_allowed_origins    = var.cors_allowed_origins
+  cors_allowed_origins    = local.cors_origins
   throttling_rate_limit   = var.throttling_rate_limit
   throttling_burst_limit  = var.throttling_burst_limit
   kms_key_arn             = aws_kms_key.this.arn
   log_retention_days      = var.log_retention_days
   manage_account_settings = var.manage_account_settings
+}
+
+module "site" {
+  source = "../site"
+
+  name = var.name
 }
 
 module "alarms" {

@@ -37,3 +37,18 @@ output "function_names" {
   description = "Deployed function names by crate."
   value       = { for k, f in module.function : k => f.function_name }
 }
+
+output "site_url" {
+  description = "The web page's URL."
+  value       = module.site.url
+}
+
+output "site_bucket" {
+  description = "The bucket the deploy uploads the web page to."
+  value       = module.site.bucket
+}
+
+output "site_distribution_id" {
+  description = "The web page's CloudFront distribution."
+  value       = module.site.distribution_id
+}

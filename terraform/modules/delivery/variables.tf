@@ -43,8 +43,9 @@ variable "jwks_url" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Origins the browser may call the API from (CORS_ALLOWED_ORIGINS); [\"*\"] for any."
+  description = "Origins the browser may call the API from besides the web page's own (CORS_ALLOWED_ORIGINS); [\"*\"] for any."
   type        = list(string)
+  default     = []
 }
 
 variable "authorizer_cache_ttl_seconds" {

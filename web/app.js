@@ -1,0 +1,574 @@
+// The delivery web page: customers browse, get a live bill, order and follow their orders;
+// company users edit their own products. Plain DOM, no framework.
+//
+// Data from the API (product names and descriptions come from companies: untrusted) only ever
+// reaches the page as text nodes and property values, never as HTML.
+
+const state = {
+  config: { apiBaseUrl: "", local: false },
+  token: null,
+  claims: null,
+  products: new Map(), // every product seen, by id (names and prices for the basket)
+  pages: [null], // cursor of each product page seen; pages[0] is the first page
+  page: 0,
+  nextCursor: null,
+  company: "",
+  basket: new Map(), // product id -> quantity, in the order added
+  bill: null, // the last bill for the current basket
+  billSeq: 0,
+  billTimer: null,
+  idempotencyKey: null, // kept until the order is accepted, so a retry never orders twice
+  ordersCursor: null,
+  pollTimer: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+// ---- DOM ----
+
+/** An element with attributes, properties (value, checked, on*) and text or element children. */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "value" || key === "checked" || key === "open") node[key] = value;
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+function show(element, visible) {
+  element.hidden = !visible;
+}
+
+function notice(text) {
+  $("notice").textContent = text || "";
+  show($("notice"), Boolean(text));
+}
+
+// ---- the API ----
+
+class ApiError extends Error {
+  constructor(problem, status) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.problem = problem;
+    this.status = status;
+  }
+}
+
+async function api(method, path, { body, headers = {} } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers } };
+  if (state.token) init.headers.Authorization = `Bearer ${state.token}`;
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(state.config.apiBaseUrl + path, init);
+  } catch {
+    throw new ApiError({ title: "Network error", detail: "The API could not be reached; retry in a moment." }, 0);
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const problem = data && typeof data === "object" ? data : { title: response.statusText || "Error", detail: text.slice(0, 200) };
+    if (response.status === 401) notice(`Your token was refused: ${problem.detail || problem.title}. Sign in again.`);
+    throw new ApiError(problem, response.status);
+  }
+  return data;
+}
+
+// ---- problem+json next to the fields it names ----
+
+function fieldFor(scope, field) {
+  const fields = [...scope.querySelectorAll("[data-field]")];
+  const exact = fields.find((f) => f.dataset.field === field);
+  if (exact) return exact;
+  // items[2].product_id, items[2].currency…: the line's quantity input stands for the line.
+  const line = /^items\[(\d+)\]/.exec(field);
+  return line ? fields.find((f) => f.dataset.field === `items[${line[1]}].quantity`) : undefined;
+}
+
+function clearProblems(scope) {
+  for (const input of scope.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  for (const message of scope.querySelectorAll(".field-error, .form-ok")) message.textContent = "";
+  for (const general of scope.querySelectorAll(".form-error")) {
+    general.textContent = "";
+    general.hidden = true;
+  }
+}
+
+function showProblem(scope, error, general = scope.querySelector(".form-error")) {
+  clearProblems(scope);
+  const problem = error instanceof ApiError ? error.problem : { title: "Error", detail: String(error) };
+  const unplaced = [];
+  for (const { field, message } of problem.errors || []) {
+    const input = fieldFor(scope, field);
+    const holder = input && document.getElementById(input.getAttribute("aria-describedby"));
+    if (holder) {
+      input.setAttribute("aria-invalid", "true");
+      holder.textContent = holder.textContent ? `${holder.textContent}; ${message}` : message;
+    } else {
+      unplaced.push(`${field}: ${message}`);
+    }
+  }
+  if (general) {
+    const summary = problem.errors?.length ? problem.title : [problem.title, problem.detail].filter(Boolean).join(": ");
+    general.textContent = [summary, ...unplaced].join(" — ");
+    show(general, true);
+  }
+}
+
+// ---- signing in ----
+
+function decodeClaims(token) {
+  const part = token.split(".")[1];
+  if (!part) return null;
+  try {
+    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
+  } catch {
+    return null;
+  }
+}
+
+const can = (scope) => (state.claims?.scope || "").split(" ").includes(scope);
+
+function signIn(token) {
+  const claims = decodeClaims(token);
+  if (!claims) {
+    notice("That is not a JWT (three base64url parts separated by dots).");
+    return;
+  }
+  state.token = token;
+  state.claims = claims;
+  sessionStorage.setItem("token", token);
+  notice("");
+  const company = claims.company_id ? ` of ${claims.company_id}` : "";
+  $("who").textContent = `Signed in as ${claims.sub}${company} (${claims.scope || "no scopes"})`;
+  show($("catalog"), can("products:read"));
+  show($("basket"), can("orders:write"));
+  show($("orders"), can("orders:read"));
+  if (!can("products:read") && !can("orders:read")) notice("This token grants neither products:read nor orders:read.");
+  state.basket.clear();
+  state.idempotencyKey = null;
+  renderBasket();
+  if (can("products:read")) loadProducts(0);
+  if (can("orders:read")) loadOrders(true);
+}
+
+function signOut() {
+  state.token = null;
+  state.claims = null;
+  sessionStorage.removeItem("token");
+  clearTimeout(state.pollTimer);
+  $("who").textContent = "Not signed in";
+  for (const id of ["catalog", "basket", "orders"]) show($(id), false);
+}
+
+async function loadDemoPrincipals() {
+  if (!state.config.local) return;
+  let principals;
+  try {
+    const response = await fetch("/_local/tokens", { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    principals = await response.json();
+  } catch {
+    return;
+  }
+  const buttons = $("demo-buttons");
+  buttons.replaceChildren(
+    ...principals.map((p) =>
+      el("button", { type: "button", "data-sub": p.sub, onclick: () => signIn(p.token) }, `${p.sub} — ${p.who}`),
+    ),
+  );
+  show($("demo"), principals.length > 0);
+}
+
+// ---- the catalog ----
+
+const money = (m) => `${m.amount} ${m.currency}`;
+
+async function loadProducts(page) {
+  const query = new URLSearchParams({ limit: "10" });
+  if (state.pages[page]) query.set("cursor", state.pages[page]);
+  if (state.company) query.set("company_id", state.company);
+  const scope = $("catalog");
+  clearProblems(scope);
+  try {
+    const data = await api("GET", `/products?${query}`);
+    state.page = page;
+    state.nextCursor = data.next_cursor;
+    state.pages[page + 1] = data.next_cursor;
+    for (const p of data.items) state.products.set(p.id, p);
+    $("product-list").replaceChildren(...data.items.map(productCard));
+    if (data.items.length === 0) $("product-list").append(el("li", { class: "muted" }, "No products."));
+    $("products-page").textContent = `Page ${page + 1}`;
+    $("products-prev").disabled = page === 0;
+    $("products-next").disabled = !data.next_cursor;
+  } catch (e) {
+    showProblem(scope, e, $("catalog-error"));
+  }
+}
+
+function productCard(p, { open = false, message = "", ok = false } = {}) {
+  const stock = p.available ? `${p.stock} in stock` : "Unavailable";
+  const card = el(
+    "li",
+    { class: "card", "data-product": p.id },
+    el("h3", {}, p.name),
+    el("p", { class: "muted" }, `${p.id} · ${p.company_id}`),
+    p.description ? el("p", { class: "description" }, p.description) : null,
+    el("p", { class: "price" }, money(p.price), el("span", { class: "muted" }, ` · ${stock}`)),
+  );
+  if (can("orders:write")) card.append(addToBasketForm(p));
+  if (can("products:write") && state.claims?.company_id === p.company_id) card.append(editForm(p, open, message, ok));
+  return card;
+}
+
+function addToBasketForm(p) {
+  const id = `qty-${p.id}`;
+  const orderable = p.available && p.stock > 0;
+  return el(
+    "form",
+    {
+      class: "inline",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const quantity = Number.parseInt(event.target.elements.quantity.value, 10) || 1;
+        state.basket.set(p.id, (state.basket.get(p.id) || 0) + quantity);
+        state.idempotencyKey = null;
+        renderBasket();
+        $("order-status").textContent = `Added ${quantity} × ${p.name} to the basket.`;
+      },
+    },
+    el("label", { for: id }, "Quantity"),
+    el("input", { id, name: "quantity", type: "number", min: "1", max: "1000", value: "1", class: "qty", disabled: !orderable }),
+    el("button", { type: "submit", disabled: !orderable }, "Add to basket"),
+  );
+}
+
+function editForm(p, open, message, ok) {
+  const ids = { amount: `price-${p.id}`, currency: `currency-${p.id}`, stock: `stock-${p.id}`, available: `available-${p.id}` };
+  const field = (key, label, input) =>
+    el("div", { class: "field" }, el("label", { for: ids[key] }, label), input, el("p", { id: `${ids[key]}-error`, class: "field-error" }));
+  // A conflict is an alert; a save is a status, cleared when a problem is shown.
+  const general = el("p", { class: "form-error", role: "alert", hidden: !message || ok }, ok ? "" : message);
+  const saved = ok ? el("p", { class: "form-ok", role: "status" }, message) : null;
+  const form = el(
+    "form",
+    { class: "edit", novalidate: true, onsubmit: (event) => saveProduct(event, p) },
+    field("amount", "Price", el("input", { id: ids.amount, name: "amount", inputmode: "decimal", value: p.price.amount, "data-field": "price.amount", "aria-describedby": `${ids.amount}-error` })),
+    field(
+      "currency",
+      "Currency",
+      el(
+        "select",
+        { id: ids.currency, name: "currency", "data-field": "price.currency", "aria-describedby": `${ids.currency}-error` },
+        ...["USD", "EUR", "GBP", "BRL", "JPY"].map((c) => el("option", { value: c, selected: c === p.price.currency }, c)),
+      ),
+    ),
+    field("stock", "Stock", el("input", { id: ids.stock, name: "stock", inputmode: "numeric", value: String(p.stock), "data-field": "stock", "aria-describedby": `${ids.stock}-error` })),
+    el(
+      "div",
+      { class: "field check" },
+      el("input", { id: ids.available, name: "available", type: "checkbox", checked: p.available, "data-field": "available", "aria-describedby": `${ids.available}-error` }),
+      el("label", { for: ids.available }, "Available"),
+      el("p", { id: `${ids.available}-error`, class: "field-error" }),
+    ),
+    general,
+    saved,
+    el("button", { type: "submit" }, "Save"),
+    el("span", { class: "muted" }, ` version ${p.version}`),
+  );
+  return el("details", { class: "editor", open }, el("summary", {}, "Edit this product"), form);
+}
+
+async function saveProduct(event, p) {
+  event.preventDefault();
+  const form = event.target;
+  const stock = form.elements.stock.value.trim();
+  const body = {
+    price: { amount: form.elements.amount.value.trim(), currency: form.elements.currency.value },
+    // A number when it is one; otherwise the text, so the API names the field's problem.
+    stock: /^\d+$/.test(stock) ? Number(stock) : stock,
+    available: form.elements.available.checked,
+  };
+  const card = form.closest(".card");
+  try {
+    const saved = await api("PATCH", `/products/${encodeURIComponent(p.id)}`, { body, headers: { "If-Match": `"${p.version}"` } });
+    state.products.set(saved.id, saved);
+    card.replaceWith(productCard(saved, { open: true, message: `Saved: version ${saved.version}.`, ok: true }));
+    scheduleBill();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 412) {
+      // Someone else wrote first: show the product as it is now, and say so.
+      try {
+        const latest = await api("GET", `/products/${encodeURIComponent(p.id)}`);
+        state.products.set(latest.id, latest);
+        card.replaceWith(
+          productCard(latest, {
+            open: true,
+            message: `Someone else changed this product first (now version ${latest.version}). The form shows the latest values: check them and save again.`,
+          }),
+        );
+      } catch (again) {
+        showProblem(form, again);
+      }
+    } else {
+      showProblem(form, e);
+    }
+  }
+}
+
+// ---- the basket and its live bill ----
+
+function renderBasket() {
+  const empty = state.basket.size === 0;
+  show($("basket-empty"), empty);
+  show($("bill-area"), !empty);
+  const lines = [...state.basket.entries()].map(([id, quantity], i) => {
+    const product = state.products.get(id);
+    const priced = state.bill?.lines.find((l) => l.product_id === id);
+    const qtyId = `basket-qty-${i}`;
+    return el(
+      "tr",
+      {},
+      el("th", { scope: "row" }, product ? product.name : id, el("p", { id: `${qtyId}-error`, class: "field-error" })),
+      el(
+        "td",
+        {},
+        el("label", { for: qtyId, class: "visually-hidden" }, `Quantity of ${product ? product.name : id}`),
+        el("input", {
+          id: qtyId,
+          type: "number",
+          min: "1",
+          max: "1000",
+          class: "qty",
+          value: String(quantity),
+          "data-field": `items[${i}].quantity`,
+          "aria-describedby": `${qtyId}-error`,
+          onchange: (event) => {
+            const q = Number.parseInt(event.target.value, 10);
+            state.basket.set(id, Number.isFinite(q) ? q : 0);
+            state.idempotencyKey = null;
+            scheduleBill();
+          },
+        }),
+      ),
+      el("td", {}, priced ? money(priced.unit_price) : "—"),
+      el("td", {}, priced ? money(priced.line_total) : "—"),
+      el(
+        "td",
+        {},
+        el(
+          "button",
+          {
+            type: "button",
+            class: "secondary",
+            "aria-label": `Remove ${product ? product.name : id}`,
+            onclick: () => {
+              state.basket.delete(id);
+              state.idempotencyKey = null;
+              renderBasket();
+            },
+          },
+          "Remove",
+        ),
+      ),
+    );
+  });
+  $("bill-lines").replaceChildren(...lines);
+  $("bill-total").textContent = state.bill ? money(state.bill.total) : "—";
+  if (!empty) scheduleBill();
+}
+
+const basketItems = () => [...state.basket.entries()].map(([product_id, quantity]) => ({ product_id, quantity }));
+
+function scheduleBill() {
+  clearTimeout(state.billTimer);
+  if (state.basket.size === 0) return;
+  state.billTimer = setTimeout(updateBill, 200);
+}
+
+async function updateBill() {
+  const seq = ++state.billSeq;
+  const items = basketItems();
+  try {
+    const bill = await api("POST", "/orders/total", { body: { items } });
+    if (seq !== state.billSeq) return; // a newer basket is being priced
+    state.bill = bill;
+    fillBill();
+    clearProblems($("bill"));
+    show($("bill-error"), false);
+  } catch (e) {
+    if (seq !== state.billSeq) return;
+    state.bill = null;
+    fillBill();
+    showProblem($("bill"), e, $("bill-error"));
+  }
+}
+
+/** Puts the current bill's amounts into the rendered lines, without re-rendering the inputs. */
+function fillBill() {
+  const rows = $("bill-lines").rows;
+  [...state.basket.keys()].forEach((id, i) => {
+    const priced = state.bill?.lines.find((l) => l.product_id === id);
+    if (!rows[i]) return;
+    rows[i].cells[2].textContent = priced ? money(priced.unit_price) : "—";
+    rows[i].cells[3].textContent = priced ? money(priced.line_total) : "—";
+  });
+  $("bill-total").textContent = state.bill ? money(state.bill.total) : "—";
+}
+
+async function placeOrder(event) {
+  event.preventDefault();
+  const form = $("order-form");
+  clearProblems(form);
+  clearProblems($("bill"));
+  const button = $("place-order");
+  button.disabled = true;
+  state.idempotencyKey ||= crypto.randomUUID();
+  const body = {
+    items: basketItems(),
+    delivery: { address: $("address").value.trim(), phone: $("phone").value.trim() },
+  };
+  try {
+    const placed = await api("POST", "/orders", { body, headers: { "Idempotency-Key": state.idempotencyKey } });
+    state.basket.clear();
+    state.bill = null;
+    state.idempotencyKey = null;
+    renderBasket();
+    followOrder(placed.order_id, placed.total);
+  } catch (e) {
+    // Line errors go next to the basket lines, delivery errors next to their fields.
+    const lineErrors = (e.problem?.errors || []).filter((f) => f.field.startsWith("items"));
+    showProblem(form, e);
+    if (lineErrors.length) showProblem($("bill"), new ApiError({ ...e.problem, errors: lineErrors }, e.status), $("bill-error"));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- following an order ----
+
+function orderSummary(order) {
+  const parts = [`Order ${order.id}`, order.status];
+  if (order.total) parts.push(money(order.total));
+  if (order.reason) parts.push(`reason: ${order.reason}`);
+  if (order.carrier) parts.push(`carrier: ${order.carrier.name}`);
+  return parts.join(" · ");
+}
+
+function followOrder(orderId, total) {
+  clearTimeout(state.pollTimer);
+  const status = $("order-status");
+  status.replaceChildren(el("p", { class: "status", "data-order": orderId, "data-status": "queued" }, `Order ${orderId} · queued · ${money(total)}`));
+  const started = Date.now();
+  const poll = async () => {
+    try {
+      // The list answers 200 from the start; the order appears in it once recorded.
+      const page = await api("GET", "/orders?limit=20");
+      const order = page.items.find((o) => o.id === orderId);
+      if (order) {
+        const line = status.querySelector(".status");
+        line.textContent = orderSummary(order);
+        line.dataset.status = order.status;
+        if (order.status === "dispatched" || order.status === "rejected") {
+          renderOrders(page, true);
+          return;
+        }
+      }
+    } catch (e) {
+      status.append(el("p", { class: "form-error" }, e.message));
+    }
+    if (Date.now() - started < 120_000) state.pollTimer = setTimeout(poll, 1000);
+  };
+  state.pollTimer = setTimeout(poll, 500);
+}
+
+// ---- my orders ----
+
+async function loadOrders(first) {
+  const query = new URLSearchParams({ limit: "10" });
+  if (!first && state.ordersCursor) query.set("cursor", state.ordersCursor);
+  try {
+    renderOrders(await api("GET", `/orders?${query}`), first);
+    show($("orders-error"), false);
+  } catch (e) {
+    showProblem($("orders"), e, $("orders-error"));
+  }
+}
+
+function renderOrders(page, first) {
+  state.ordersCursor = page.next_cursor;
+  const items = page.items.map((o) =>
+    el(
+      "li",
+      { class: "card", "data-order": o.id },
+      el("p", { class: "status", "data-status": o.status }, orderSummary(o)),
+      el("p", { class: "muted" }, `${new Date(o.created_at).toLocaleString()} · ${o.lines.map((l) => `${l.quantity} × ${l.name}`).join(", ")}`),
+    ),
+  );
+  if (first) $("order-list").replaceChildren(...items);
+  else $("order-list").append(...items);
+  if (first && items.length === 0) $("order-list").append(el("li", { class: "muted" }, "No orders yet."));
+  show($("orders-more"), Boolean(page.next_cursor));
+}
+
+// ---- start ----
+
+async function loadConfig() {
+  // Deployed, config.json (written at deploy time) names the API; locally the API is this origin.
+  try {
+    const response = await fetch("config.json", { cache: "no-store" });
+    if (response.ok) Object.assign(state.config, await response.json());
+  } catch {
+    // Same origin, then.
+  }
+  state.config.apiBaseUrl = (state.config.apiBaseUrl || "").replace(/\/+$/, "");
+}
+
+async function start() {
+  await loadConfig();
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    signIn($("token-input").value.trim());
+  });
+  $("sign-out").addEventListener("click", signOut);
+  $("filter-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.company = $("company-filter").value.trim();
+    state.pages = [null];
+    loadProducts(0);
+  });
+  $("products-prev").addEventListener("click", () => loadProducts(Math.max(0, state.page - 1)));
+  $("products-next").addEventListener("click", () => loadProducts(state.page + 1));
+  $("order-form").addEventListener("submit", placeOrder);
+  // Editing a field the API refused clears its error.
+  document.addEventListener("input", (event) => {
+    const input = event.target;
+    if (!input.hasAttribute?.("aria-invalid")) return;
+    input.removeAttribute("aria-invalid");
+    const holder = document.getElementById(input.getAttribute("aria-describedby"));
+    if (holder) holder.textContent = "";
+  });
+  $("orders-refresh").addEventListener("click", () => loadOrders(true));
+  $("orders-more").addEventListener("click", () => loadOrders(false));
+  await loadDemoPrincipals();
+  const saved = sessionStorage.getItem("token");
+  if (saved) signIn(saved);
+}
+
+start();

@@ -1,0 +1,202 @@
+// The web page in a real browser (Debian's chromium, driven by playwright-core) against a real
+// delivery-local: a customer orders and sees the order dispatched; a company edits a price and
+// then meets the conflict of a stale edit; a product name that is HTML renders as text.
+// Screenshots go to target/screenshots (SCREENSHOT_DIR).
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const bin = process.env.DELIVERY_LOCAL_BIN || path.join(root, "target/debug/delivery-local");
+const shots = process.env.SCREENSHOT_DIR || path.join(root, "target/screenshots");
+const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+
+let server;
+let base;
+let dataDir;
+let browser;
+
+function token(...args) {
+  return execFileSync(bin, ["token", "--data-dir", dataDir, ...args], { encoding: "utf8" }).trim();
+}
+
+async function api(method, urlPath, bearer, body, headers = {}) {
+  const response = await fetch(base + urlPath, {
+    method,
+    headers: { Authorization: `Bearer ${bearer}`, "Content-Type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  dataDir = mkdtempSync(path.join(tmpdir(), "delivery-web-"));
+  server = spawn(bin, ["serve", "--port", "0", "--data-dir", dataDir], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, RUST_LOG: "warn" },
+  });
+  base = await new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error("delivery-local printed no URL within 60 s")), 60_000);
+    server.stdout.on("data", (chunk) => {
+      seen += chunk;
+      const url = /delivery-local listening on (\S+)/.exec(seen);
+      if (url) {
+        clearTimeout(timer);
+        resolve(url[1]);
+      }
+    });
+    server.on("exit", (code) => reject(new Error(`delivery-local exited with ${code}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A fresh page that records console errors, uncaught exceptions and dialogs. */
+async function openPage(viewport = { width: 1200, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems = { console: [], exceptions: [], dialogs: [] };
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.console.push(message.text());
+  });
+  page.on("pageerror", (error) => problems.exceptions.push(String(error)));
+  page.on("dialog", async (dialog) => {
+    problems.dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
+  await page.goto(`${base}/`);
+  return { page, problems, context };
+}
+
+async function signInAs(page, sub) {
+  await page.locator(`#demo-buttons button[data-sub="${sub}"]`).click();
+  await page.waitForFunction((s) => document.getElementById("who").textContent.includes(`Signed in as ${s}`), sub);
+}
+
+test("a customer places an order and sees it dispatched", async () => {
+  const { page, problems, context } = await openPage();
+  await signInAs(page, "alice");
+  const orderable = page.locator(".card").filter({ has: page.locator("button:not([disabled])", { hasText: "Add to basket" }) });
+  await orderable.first().waitFor();
+  const first = orderable.first();
+  const productName = await first.locator("h3").textContent();
+  await first.locator("input.qty").fill("2");
+  await first.getByRole("button", { name: "Add to basket" }).click();
+  await page.waitForFunction(() => document.getElementById("bill-total").textContent !== "—");
+  const total = await page.locator("#bill-total").textContent();
+  assert.match(total, /^\d+(\.\d+)? [A-Z]{3}$/);
+
+  // The delivery phone is checked by the API, and its error is shown next to the field.
+  await page.getByLabel("Delivery address").fill("742 Evergreen Terrace");
+  await page.getByLabel(/^Phone/).fill("not a phone");
+  await page.getByRole("button", { name: "Place order" }).click();
+  await page.locator("#phone-error:not(:empty)").waitFor();
+  assert.equal(await page.getByLabel(/^Phone/).getAttribute("aria-invalid"), "true");
+
+  await page.getByLabel(/^Phone/).fill("+15551234567");
+  await page.locator("#basket").screenshot({ path: path.join(shots, "customer-basket.png") });
+  await page.getByRole("button", { name: "Place order" }).click();
+  const status = page.locator('#order-status .status[data-status="dispatched"]');
+  await status.waitFor({ timeout: 60_000 });
+  assert.match(await status.textContent(), /dispatched .* carrier: /);
+  await page.locator("#order-list .status[data-status=dispatched]").first().waitFor();
+  assert.match(await page.locator("#order-list").textContent(), new RegExp(`2 × ${productName}`));
+  await page.screenshot({ path: path.join(shots, "customer-order-dispatched.png"), fullPage: true });
+
+  // Usable on a phone: the same page at a phone's width.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(shots, "customer-phone.png"), fullPage: true });
+
+  assert.deepEqual(problems.exceptions, []);
+  assert.deepEqual(problems.dialogs, []);
+  // The one deliberate 400 (the bad phone) is the only failed request the console reports.
+  assert.deepEqual(problems.console.filter((m) => !/status of 400/.test(m)), []);
+  await context.close();
+});
+
+test("a company edits a price, then is told when someone else changed the product first", async () => {
+  const acme = token("--sub", "acme-admin", "--scope", "products:read products:write", "--company", "acme");
+  const { page, problems, context } = await openPage();
+  await signInAs(page, "acme-admin");
+  await page.getByLabel("Company").fill("acme");
+  await page.getByRole("button", { name: "Filter" }).click();
+  const card = page.locator(".card").filter({ has: page.locator("details.editor") }).first();
+  await card.waitFor();
+  const id = await card.getAttribute("data-product");
+  const card1 = page.locator(`.card[data-product="${id}"]`);
+
+  await card1.locator("summary").click();
+  await card1.getByLabel("Price").fill("9.99");
+  await card1.getByRole("button", { name: "Save" }).click();
+  await card1.getByText(/^Saved: version \d+\.$/).waitFor();
+  const saved = await api("GET", `/products/${id}`, acme);
+  assert.equal(saved.json.price.amount, "9.99");
+
+  // Someone else writes first; the page still holds the version it read.
+  const other = await api("PATCH", `/products/${id}`, acme, { stock: 77 }, { "If-Match": `"${saved.json.version}"` });
+  assert.equal(other.status, 200);
+  await card1.getByLabel("Price").fill("8.88");
+  await card1.getByRole("button", { name: "Save" }).click();
+  await card1.getByText(/Someone else changed this product first/).waitFor();
+  // The form now shows the latest values, and nothing was overwritten.
+  assert.equal(await card1.getByLabel("Stock").inputValue(), "77");
+  const after = await api("GET", `/products/${id}`, acme);
+  assert.equal(after.json.price.amount, "9.99");
+  await page.screenshot({ path: path.join(shots, "company-conflict.png"), fullPage: true });
+
+  // A bad price is refused with the field named, next to it.
+  await card1.getByLabel("Price").fill("9.999");
+  await card1.getByRole("button", { name: "Save" }).click();
+  await card1.locator(".field-error:not(:empty)").first().waitFor();
+  assert.equal(await card1.getByLabel("Price").getAttribute("aria-invalid"), "true");
+
+  assert.deepEqual(problems.exceptions, []);
+  assert.deepEqual(problems.dialogs, []);
+  // The deliberate 412 and 400 are the only failed requests the console reports.
+  assert.deepEqual(problems.console.filter((m) => !/status of (412|400)/.test(m)), []);
+  await context.close();
+});
+
+test("a product name that is HTML renders as text", async () => {
+  const acme = token("--sub", "acme-admin", "--scope", "products:read products:write", "--company", "acme");
+  const name = "<img src=x onerror=alert(1)>";
+  const description = "<script>alert(2)</script><b>bold?</b>";
+  const created = await api("PUT", "/products/xss-probe", acme, {
+    name,
+    description,
+    price: { amount: "1.00", currency: "USD" },
+    stock: 5,
+  });
+  assert.equal(created.status, 201);
+
+  const { page, problems, context } = await openPage();
+  await signInAs(page, "alice");
+  await page.getByLabel("Company").fill("acme");
+  await page.getByRole("button", { name: "Filter" }).click();
+  const card = page.locator('.card[data-product="xss-probe"]');
+  await card.waitFor();
+  assert.equal(await card.locator("h3").textContent(), name);
+  assert.equal(await card.locator(".description").textContent(), description);
+  assert.equal(await page.locator("main img, main script, main b").count(), 0);
+  await page.screenshot({ path: path.join(shots, "html-name-as-text.png"), fullPage: true });
+
+  assert.deepEqual(problems.dialogs, []);
+  assert.deepEqual(problems.exceptions, []);
+  assert.deepEqual(problems.console, []);
+  await context.close();
+});
