@@ -14,80 +14,72 @@ resource "aws_sns_topic_subscription" "email" {
 }
 
 locals {
-  alarm_actions = [aws_sns_topic.alarms.arn]
+  api = { ApiName = var.api_name, Stage = var.api_stage }
 
-  function_alarms = merge([
-    for f in var.function_names : {
-      "${f}-errors"    = { function = f, metric = "Errors" }
-      "${f}-throttles" = { function = f, metric = "Throttles" }
-    }
-  ]...)
+  # Every alarm, by name: what it watches and when it fires. One resource below raises them all.
+  alarms = merge(
+    {
+      for role, queue in var.dead_letter_queues : "${role}-dead-letters" => {
+        description = "Messages are waiting in ${queue}: inspect their reasons, fix, then redrive."
+        namespace   = "AWS/SQS"
+        metric      = "ApproximateNumberOfMessagesVisible"
+        dimensions  = { QueueName = queue }
+        statistic   = "Maximum"
+        threshold   = 0
+        periods     = 1
+      }
+    },
+    merge([
+      for f in var.function_names : {
+        for metric in ["Errors", "Throttles"] : "${f}-${lower(metric)}" => {
+          description = "${f}: ${metric} above zero."
+          namespace   = "AWS/Lambda"
+          metric      = metric
+          dimensions  = { FunctionName = f }
+          statistic   = "Sum"
+          threshold   = 0
+          periods     = 1
+        }
+      }
+    ]...),
+    {
+      api-5xx = {
+        description = "The API answered 5xx: a real fault (no client input may cause one)."
+        namespace   = "AWS/ApiGateway"
+        metric      = "5XXError"
+        dimensions  = local.api
+        statistic   = "Sum"
+        threshold   = 0
+        periods     = 1
+      }
+      api-p99-latency = {
+        description = "API p99 latency above ${var.api_p99_latency_ms} ms for three periods."
+        namespace   = "AWS/ApiGateway"
+        metric      = "Latency"
+        dimensions  = local.api
+        statistic   = "p99"
+        threshold   = var.api_p99_latency_ms
+        periods     = 3
+      }
+    },
+  )
 }
 
-resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  for_each = var.dead_letter_queues
-
-  alarm_name          = "${var.name_prefix}-${each.key}-dead-letters"
-  alarm_description   = "Messages are waiting in ${each.value}: inspect their reasons, fix, then redrive."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
-  period              = var.period_seconds
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "function" {
-  for_each = local.function_alarms
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms
 
   alarm_name          = "${var.name_prefix}-${each.key}"
-  alarm_description   = "${each.value.function}: ${each.value.metric} above zero."
-  namespace           = "AWS/Lambda"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
   metric_name         = each.value.metric
-  dimensions          = { FunctionName = each.value.function }
-  statistic           = "Sum"
+  dimensions          = each.value.dimensions
+  statistic           = startswith(each.value.statistic, "p") ? null : each.value.statistic
+  extended_statistic  = startswith(each.value.statistic, "p") ? each.value.statistic : null
   period              = var.period_seconds
-  evaluation_periods  = 1
+  evaluation_periods  = each.value.periods
   comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
+  threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "api_5xx" {
-  alarm_name          = "${var.name_prefix}-api-5xx"
-  alarm_description   = "The API answered 5xx: a real fault (no client input may cause one)."
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "5XXError"
-  dimensions          = { ApiName = var.api_name, Stage = var.api_stage }
-  statistic           = "Sum"
-  period              = var.period_seconds
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "api_latency" {
-  alarm_name          = "${var.name_prefix}-api-p99-latency"
-  alarm_description   = "API p99 latency above ${var.api_p99_latency_ms} ms for three periods."
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "Latency"
-  dimensions          = { ApiName = var.api_name, Stage = var.api_stage }
-  extended_statistic  = "p99"
-  period              = var.period_seconds
-  evaluation_periods  = 3
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.api_p99_latency_ms
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
 }
