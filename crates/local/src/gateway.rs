@@ -368,16 +368,20 @@ fn demo_tokens(gw: &Gateway, parts: &http::request::Parts) -> axum::response::Re
             "Demo tokens are only for http://127.0.0.1 or http://localhost".to_owned(),
         ));
     }
-    let mut principals = Vec::new();
-    for (sub, who, scope, company) in tokens::DEMO_PRINCIPALS {
-        match tokens::mint(&gw.key, sub, scope, company, 24 * 3600) {
-            Ok(token) => principals.push(serde_json::json!({
-                "sub": sub, "who": who, "scope": scope, "company_id": company, "token": token,
-            })),
-            Err(e) => return gateway_error(&Error::Internal(e)),
+    match tokens::demo_tokens(&gw.key) {
+        Ok(tokens) => {
+            let principals: Vec<Value> = tokens
+                .into_iter()
+                .map(|((sub, who, scope, company), token)| {
+                    serde_json::json!({
+                        "sub": sub, "who": who, "scope": scope, "company_id": company, "token": token,
+                    })
+                })
+                .collect();
+            json(StatusCode::OK, &Value::from(principals))
         }
+        Err(e) => gateway_error(&Error::Internal(e)),
     }
-    json(StatusCode::OK, &Value::from(principals))
 }
 
 fn stats(gw: &Gateway) -> Result<Value, domain::PortError> {

@@ -239,8 +239,7 @@ fn banner(
     ));
     out.push_str("Tokens (valid 24 h; more with `delivery-local token --help`):\n");
     let mut alice = String::new();
-    for (sub, who, scope, company) in tokens::DEMO_PRINCIPALS {
-        let token = tokens::mint(key, sub, scope, company, 24 * 3600)?;
+    for ((sub, who, _, _), token) in tokens::demo_tokens(key)? {
         out.push_str(&format!("  {sub} ({who}):\n    {token}\n"));
         if sub == "alice" {
             alice = token;

@@ -54,8 +54,29 @@ pub fn print_token(args: &TokenArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The demo principals of the banner (SPEC §8).
-pub const DEMO_PRINCIPALS: [(&str, &str, &str, Option<&str>); 4] = [
+/// A demo principal: `sub`, who it is, its scopes, its company.
+pub type DemoPrincipal = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// How long the demo principals' tokens (the banner's, the page's) stay valid.
+const DEMO_TOKEN_SECONDS: i64 = 24 * 3600;
+
+/// Each demo principal with a fresh token.
+pub fn demo_tokens(key: &SigningKey) -> Result<Vec<(DemoPrincipal, String)>, String> {
+    DEMO_PRINCIPALS
+        .into_iter()
+        .map(|p @ (sub, _, scope, company)| {
+            mint(key, sub, scope, company, DEMO_TOKEN_SECONDS).map(|t| (p, t))
+        })
+        .collect()
+}
+
+/// The demo principals of the banner and the page (SPEC §8).
+pub const DEMO_PRINCIPALS: [DemoPrincipal; 4] = [
     (
         "alice",
         "customer",
