@@ -54,25 +54,26 @@ locals {
   }
 
   # Gateway responses (the answers API Gateway gives before or instead of a function), all
-  # problem+json with CORS. MISSING_AUTHENTICATION_TOKEN is what REST APIs answer for a path
-  # that matches no resource: here it is the 404 the API promises.
+  # problem+json with CORS, typed and titled as the functions' own (domain::Error's table).
+  # MISSING_AUTHENTICATION_TOKEN is what REST APIs answer for a path that matches no resource:
+  # here it is the 404 the API promises.
   gateway_responses = {
-    UNAUTHORIZED                   = { status = 401, title = "Unauthorized" }
-    ACCESS_DENIED                  = { status = 403, title = "Forbidden" }
-    EXPIRED_TOKEN                  = { status = 401, title = "Unauthorized" }
-    INVALID_SIGNATURE              = { status = 401, title = "Unauthorized" }
-    MISSING_AUTHENTICATION_TOKEN   = { status = 404, title = "Not Found" }
-    RESOURCE_NOT_FOUND             = { status = 404, title = "Not Found" }
-    REQUEST_TOO_LARGE              = { status = 413, title = "Payload Too Large" }
-    UNSUPPORTED_MEDIA_TYPE         = { status = 415, title = "Unsupported Media Type" }
-    BAD_REQUEST_BODY               = { status = 400, title = "Bad Request" }
-    BAD_REQUEST_PARAMETERS         = { status = 400, title = "Bad Request" }
-    THROTTLED                      = { status = 429, title = "Too Many Requests" }
-    QUOTA_EXCEEDED                 = { status = 429, title = "Too Many Requests" }
-    AUTHORIZER_FAILURE             = { status = 500, title = "Internal Server Error" }
-    AUTHORIZER_CONFIGURATION_ERROR = { status = 500, title = "Internal Server Error" }
-    INTEGRATION_FAILURE            = { status = 502, title = "Bad Gateway" }
-    INTEGRATION_TIMEOUT            = { status = 504, title = "Gateway Timeout" }
+    UNAUTHORIZED                   = { status = 401, type = "unauthorized", title = "Unauthorized" }
+    EXPIRED_TOKEN                  = { status = 401, type = "unauthorized", title = "Unauthorized" }
+    INVALID_SIGNATURE              = { status = 401, type = "unauthorized", title = "Unauthorized" }
+    ACCESS_DENIED                  = { status = 403, type = "forbidden", title = "Forbidden" }
+    MISSING_AUTHENTICATION_TOKEN   = { status = 404, type = "not-found", title = "Not found" }
+    RESOURCE_NOT_FOUND             = { status = 404, type = "not-found", title = "Not found" }
+    REQUEST_TOO_LARGE              = { status = 413, type = "payload-too-large", title = "Payload too large" }
+    UNSUPPORTED_MEDIA_TYPE         = { status = 415, type = "unsupported-media-type", title = "Unsupported media type" }
+    BAD_REQUEST_BODY               = { status = 400, type = "validation-error", title = "Invalid request" }
+    BAD_REQUEST_PARAMETERS         = { status = 400, type = "validation-error", title = "Invalid request" }
+    THROTTLED                      = { status = 429, type = "throttled", title = "Too many requests" }
+    QUOTA_EXCEEDED                 = { status = 429, type = "throttled", title = "Too many requests" }
+    AUTHORIZER_FAILURE             = { status = 500, type = "internal", title = "Internal server error" }
+    AUTHORIZER_CONFIGURATION_ERROR = { status = 500, type = "internal", title = "Internal server error" }
+    INTEGRATION_FAILURE            = { status = 502, type = "bad-gateway", title = "Bad gateway" }
+    INTEGRATION_TIMEOUT            = { status = 504, type = "gateway-timeout", title = "Gateway timeout" }
   }
 
   gateway_response_parameters = {
@@ -160,8 +161,8 @@ locals {
                   }
                   responseTemplates = {
                     "application/json" = jsonencode({
-                      type   = "about:blank"
-                      title  = "Method Not Allowed"
+                      type   = "/problems/method-not-allowed"
+                      title  = "Method not allowed"
                       status = 405
                       detail = "${p} allows ${join(", ", local.methods_by_path[p])}"
                     })
@@ -194,11 +195,14 @@ locals {
     "x-amazon-apigateway-gateway-responses" = merge(
       {
         for type, r in local.gateway_responses : type => {
-          statusCode         = tostring(r.status)
-          responseParameters = local.gateway_response_parameters
+          statusCode = tostring(r.status)
+          responseParameters = merge(
+            local.gateway_response_parameters,
+            r.status == 401 ? { "gatewayresponse.header.WWW-Authenticate" = "'Bearer'" } : {},
+          )
           responseTemplates = {
             "application/json" = join("", [
-              "{\"type\":\"about:blank\",\"title\":\"${r.title}\",\"status\":${r.status},",
+              "{\"type\":\"/problems/${r.type}\",\"title\":\"${r.title}\",\"status\":${r.status},",
               "\"detail\":$context.error.messageString,\"request_id\":\"$context.requestId\"}",
             ])
           }
