@@ -9,6 +9,10 @@ use std::process::{Command, Output};
 use common::Server;
 
 fn smoke_test(base: &str, token: Option<&str>) -> Output {
+    smoke_test_with(base, token, &[])
+}
+
+fn smoke_test_with(base: &str, token: Option<&str>, env: &[(&str, &str)]) -> Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smoke-test");
     let mut command = Command::new("python3");
     command
@@ -16,7 +20,9 @@ fn smoke_test(base: &str, token: Option<&str>) -> Output {
         .arg(base)
         .env_remove("SMOKE_TOKEN")
         .env_remove("SMOKE_TOKEN_URL")
-        .env("SMOKE_TIMEOUT", "60");
+        .env_remove("SMOKE_PRODUCT_ID")
+        .env("SMOKE_TIMEOUT", "60")
+        .envs(env.iter().copied());
     if let Some(token) = token {
         command.env("SMOKE_TOKEN", token);
     }
@@ -77,6 +83,32 @@ fn the_smoke_test_fails_naming_the_step() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("get a bill: expected 200, got 403"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_smoke_test_orders_the_product_it_is_told_to() {
+    let server = Server::start();
+    let customer = server.customer();
+    let out = smoke_test_with(
+        &server.base,
+        Some(&customer),
+        &[("SMOKE_PRODUCT_ID", "garlic-bread")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("ordering garlic-bread"), "{stdout}");
+
+    let out = smoke_test_with(
+        &server.base,
+        Some(&customer),
+        &[("SMOKE_PRODUCT_ID", "no-such-product")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("get product no-such-product: expected 200, got 404"),
         "{stderr}"
     );
 }
