@@ -1,0 +1,88 @@
+# The OpenAPI document the REST API is built from, checked offline (`terraform test`).
+
+variables {
+  name = "delivery-test"
+  routes = [
+    { method = "GET", path = "/products", invoke_arn = "arn:list" },
+    { method = "GET", path = "/products/{id}", invoke_arn = "arn:list" },
+    { method = "PUT", path = "/products/{id}", invoke_arn = "arn:update" },
+    { method = "PATCH", path = "/products/{id}", invoke_arn = "arn:update" },
+    { method = "POST", path = "/orders", invoke_arn = "arn:place" },
+  ]
+  authorizer_invoke_arn        = "arn:authorizer"
+  authorizer_cache_ttl_seconds = 300
+  cors_allowed_origins         = ["https://shop.example.com", "https://d111.cloudfront.net"]
+}
+
+run "every_route_is_a_proxy_integration_behind_the_authorizer" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for r in var.routes :
+      jsondecode(output.document).paths[r.path][lower(r.method)]["x-amazon-apigateway-integration"].uri == r.invoke_arn &&
+      jsondecode(output.document).paths[r.path][lower(r.method)]["x-amazon-apigateway-integration"].type == "aws_proxy" &&
+      jsondecode(output.document).paths[r.path][lower(r.method)].security == [{ jwt = [] }]
+    ])
+    error_message = "Every route must be an aws_proxy integration of its function, behind the jwt authorizer."
+  }
+
+  assert {
+    condition     = jsondecode(output.document).components.securitySchemes.jwt["x-amazon-apigateway-authorizer"].authorizerResultTtlInSeconds == 300
+    error_message = "The authorizer's policy must be cached for the configured TTL."
+  }
+}
+
+run "every_path_answers_preflight_and_405" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for path, methods in jsondecode(output.document).paths :
+      methods.options["x-amazon-apigateway-integration"].type == "mock" &&
+      methods["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"].responses.default.statusCode == "405"
+    ])
+    error_message = "Every path needs an OPTIONS preflight and an ANY that answers 405."
+  }
+
+  assert {
+    condition     = jsondecode(output.document).paths["/products/{id}"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"].responses.default.responseParameters["method.response.header.Allow"] == "'GET,OPTIONS,PATCH,PUT'"
+    error_message = "A 405 must name the path's methods in Allow."
+  }
+
+  assert {
+    condition     = strcontains(jsondecode(output.document).paths["/orders"].options["x-amazon-apigateway-integration"].responses.default.responseTemplates["application/json"], "\"https://d111.cloudfront.net\"")
+    error_message = "The preflight must echo only the allowed origins."
+  }
+
+  assert {
+    condition = alltrue([
+      for path, methods in jsondecode(output.document).paths :
+      length(regexall("\\{", path)) == 0 || length(methods.options.parameters) == length(regexall("\\{", path))
+    ])
+    error_message = "Every path parameter must be declared."
+  }
+}
+
+run "gateway_answers_are_problems_with_cors" {
+  command = apply
+
+  assert {
+    condition     = jsondecode(output.document)["x-amazon-apigateway-gateway-responses"].MISSING_AUTHENTICATION_TOKEN.statusCode == "404"
+    error_message = "A path that matches no resource must be a 404."
+  }
+
+  assert {
+    condition = alltrue([
+      for type, r in jsondecode(output.document)["x-amazon-apigateway-gateway-responses"] :
+      r.responseParameters["gatewayresponse.header.Content-Type"] == "'application/problem+json'" &&
+      contains(keys(r.responseParameters), "gatewayresponse.header.Access-Control-Allow-Origin")
+    ])
+    error_message = "Every gateway response must be problem+json with CORS."
+  }
+
+  assert {
+    condition     = jsondecode(output.document)["x-amazon-apigateway-gateway-responses"].UNAUTHORIZED.responseParameters["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
+    error_message = "A 401 must say Bearer."
+  }
+}
