@@ -23,6 +23,13 @@ locals {
 
   paths = distinct([for r in var.routes : r.path])
 
+  # A mock integration answers only the content types it has a template for (the others get
+  # 415): the usual ones, so a wrong method with any of them is still the 405 it should be.
+  mock_content_types = [
+    "application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+    "application/xml", "text/xml", "application/octet-stream",
+  ]
+
   methods_by_path = {
     for p in local.paths : p => sort(concat([for r in var.routes : r.method if r.path == p], ["OPTIONS"]))
   }
@@ -116,7 +123,7 @@ locals {
             "x-amazon-apigateway-integration" = {
               type                = "mock"
               passthroughBehavior = "never"
-              requestTemplates    = { "application/json" = "{\"statusCode\": 204}" }
+              requestTemplates    = { for t in local.mock_content_types : t => "{\"statusCode\": 204}" }
               responses = {
                 default = {
                   statusCode = "204"
@@ -146,7 +153,7 @@ locals {
             "x-amazon-apigateway-integration" = {
               type                = "mock"
               passthroughBehavior = "never"
-              requestTemplates    = { "application/json" = "{\"statusCode\": 405}" }
+              requestTemplates    = { for t in local.mock_content_types : t => "{\"statusCode\": 405}" }
               responses = {
                 default = {
                   statusCode = "405"

@@ -46,6 +46,14 @@ run "every_path_answers_preflight_and_405" {
   }
 
   assert {
+    condition = alltrue([
+      for t in ["application/json", "text/plain", "application/x-www-form-urlencoded"] :
+      jsondecode(output.document).paths["/orders"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"].requestTemplates[t] == "{\"statusCode\": 405}"
+    ])
+    error_message = "A wrong method is a 405 whatever the body's content type."
+  }
+
+  assert {
     condition     = jsondecode(output.document).paths["/products/{id}"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"].responses.default.responseParameters["method.response.header.Allow"] == "'GET,OPTIONS,PATCH,PUT'"
     error_message = "A 405 must name the path's methods in Allow."
   }
