@@ -487,6 +487,7 @@ function followOrder(orderId, total) {
         line.dataset.status = order.status;
         if (order.status === "dispatched" || order.status === "rejected") {
           renderOrders(page, true);
+          loadProducts(state.page); // the stock the order took
           return;
         }
       }
