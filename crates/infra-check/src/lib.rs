@@ -226,6 +226,21 @@ fn strings(expr: &Expression) -> Vec<String> {
     }
 }
 
+/// Three string fields of each object of an array, e.g. a route's method, path and function.
+fn triples(expr: &Expression, names: [&str; 3]) -> BTreeSet<(String, String, String)> {
+    let items = match expr {
+        Expression::Array(items) => items.as_slice(),
+        _ => &[],
+    };
+    items
+        .iter()
+        .map(|item| {
+            let get = |name| field(item, name).and_then(string).unwrap_or_default();
+            (get(names[0]), get(names[1]), get(names[2]))
+        })
+        .collect()
+}
+
 /// The keys an environment expression can set: object literals, `local.x` references,
 /// `merge(…)`, `{ for k, v in {…} : k => v if … }` and conditionals, followed to the end.
 fn env_keys(expr: &Expression, locals: &BTreeMap<String, Expression>) -> BTreeSet<String> {
@@ -333,16 +348,10 @@ fn check_routes(
     locals: &BTreeMap<String, Expression>,
     findings: &mut Vec<String>,
 ) {
-    let declared: BTreeSet<(String, String, String)> = match locals.get("routes") {
-        Some(Expression::Array(items)) => items
-            .iter()
-            .map(|r| {
-                let get = |name| field(r, name).and_then(string).unwrap_or_default();
-                (get("method"), get("path"), get("function"))
-            })
-            .collect(),
-        _ => BTreeSet::new(),
-    };
+    let declared = locals
+        .get("routes")
+        .map(|r| triples(r, ["method", "path", "function"]))
+        .unwrap_or_default();
     let expected: BTreeSet<(String, String, String)> = domain::auth::ROUTES
         .iter()
         .map(|r| {
@@ -506,16 +515,9 @@ fn check_tables(tables: &Body, findings: &mut Vec<String>) {
             findings.push(format!("{MODULE}: local.tables has no {name} table"));
             continue;
         };
-        let indexes: BTreeSet<(String, String, String)> = match field(table, "indexes") {
-            Some(Expression::Array(items)) => items
-                .iter()
-                .map(|i| {
-                    let get = |f| field(i, f).and_then(string).unwrap_or_default();
-                    (get("name"), get("hash_key"), get("range_key"))
-                })
-                .collect(),
-            _ => BTreeSet::new(),
-        };
+        let indexes = field(table, "indexes")
+            .map(|i| triples(i, ["name", "hash_key", "range_key"]))
+            .unwrap_or_default();
         let expected: BTreeSet<(String, String, String)> = spec
             .indexes
             .iter()
