@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use config::ConfigError;
+use settings::ConfigError;
 use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 
 const ATTEMPTS: u32 = 3;

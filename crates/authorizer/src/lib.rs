@@ -17,7 +17,10 @@ pub use verifier::Verifier;
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerResponse,
 };
+use composition::lambda::EventFunction;
+use composition::{Adapters, App};
 use serde::{Deserialize, Serialize};
+use settings::ConfigError;
 
 /// The error API Gateway turns into 401: its message must be exactly `Unauthorized`. The
 /// reason is for logs only.
@@ -35,8 +38,39 @@ impl Unauthorized {
     }
 }
 
-impl From<Unauthorized> for lambda_runtime::Diagnostic {
-    fn from(_: Unauthorized) -> lambda_runtime::Diagnostic {
+/// The function: the verifier of `JWT_ISSUER`, `JWT_AUDIENCE` and `JWKS` or `JWKS_URL`.
+pub struct Authorizer {
+    pub verifier: Verifier,
+}
+
+impl App for Authorizer {
+    const NAME: &'static str = "authorizer";
+
+    async fn new(adapters: &Adapters) -> Result<Authorizer, ConfigError> {
+        Ok(Authorizer {
+            verifier: Verifier::from_env(adapters.settings())?,
+        })
+    }
+}
+
+impl EventFunction for Authorizer {
+    type Event = ApiGatewayCustomAuthorizerRequest;
+    type Output = AuthorizerResponse;
+    type Error = Unauthorized;
+
+    async fn handle(
+        &self,
+        event: ApiGatewayCustomAuthorizerRequest,
+    ) -> Result<AuthorizerResponse, Unauthorized> {
+        let result = authorize(&self.verifier, &event);
+        if let Err(e) = &result {
+            tracing::info!(reason = %e.reason, "token refused");
+        }
+        result
+    }
+
+    /// API Gateway answers 401 only to exactly this error.
+    fn diagnostic(_: &Unauthorized) -> lambda_runtime::Diagnostic {
         lambda_runtime::Diagnostic {
             error_type: "Unauthorized".to_owned(),
             error_message: "Unauthorized".to_owned(),

@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use config::{ConfigError, Source};
 use domain::auth::Principal;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use settings::{ConfigError, Source};
 
 use crate::Unauthorized;
 
@@ -50,12 +50,12 @@ fn key_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
 impl Verifier {
     /// From `JWT_ISSUER`, `JWT_AUDIENCE`, and `JWKS` (the JSON key set) or else `JWKS_URL`
     /// (fetched now, once per cold start, and kept for the life of the instance).
-    pub fn from_env(source: &impl Source) -> Result<Verifier, ConfigError> {
-        let issuer = config::required(source, "JWT_ISSUER")?;
-        let audience = config::required(source, "JWT_AUDIENCE")?;
+    pub fn from_env(source: &dyn Source) -> Result<Verifier, ConfigError> {
+        let issuer = settings::required(source, "JWT_ISSUER")?;
+        let audience = settings::required(source, "JWT_AUDIENCE")?;
         let jwks = match (
-            config::optional(source, "JWKS"),
-            config::optional(source, "JWKS_URL"),
+            settings::optional(source, "JWKS"),
+            settings::optional(source, "JWKS_URL"),
         ) {
             (Some(jwks), _) => jwks,
             (None, Some(url)) => crate::jwks_url::fetch(&url)?,

@@ -1,6 +1,7 @@
 //! The messaging ports on AWS: [`SqsQueue`] (the orders queue and its dead-letter queue),
 //! [`SnsTopic`] (the `order-events` topic, with the `type` message attribute its subscription
-//! filters on) and [`SnsSms`] (transactional SMS through SNS).
+//! filters on) and [`SnsSms`] (transactional SMS through SNS). Their clients and settings come
+//! from the composition root (`crates/composition`).
 
 use std::collections::HashMap;
 
@@ -8,7 +9,6 @@ use async_trait::async_trait;
 use aws_errors::classify;
 use aws_sdk_sns::types::MessageAttributeValue as SnsAttribute;
 use aws_sdk_sqs::types::{MessageAttributeValue as SqsAttribute, SendMessageBatchRequestEntry};
-use config::{ConfigError, Source};
 use domain::order::OrderEvent;
 use domain::ports::{EventPublisher, OrderQueue, OutgoingMessage, SendFailure, SmsSender};
 use domain::{OrderId, Phone, PortError};
@@ -26,20 +26,6 @@ pub struct SqsQueue {
     pub client: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub dlq_url: String,
-}
-
-impl SqsQueue {
-    /// From `ORDERS_QUEUE_URL` and `ORDERS_DLQ_URL`, with the SDK's configuration chain.
-    pub async fn from_env(source: &impl Source) -> Result<SqsQueue, ConfigError> {
-        let queue_url = config::required(source, "ORDERS_QUEUE_URL")?;
-        let dlq_url = config::required(source, "ORDERS_DLQ_URL")?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(SqsQueue {
-            client: aws_sdk_sqs::Client::new(&sdk),
-            queue_url,
-            dlq_url,
-        })
-    }
 }
 
 fn string_attribute(value: &str) -> Result<SqsAttribute, PortError> {
@@ -121,18 +107,6 @@ pub struct SnsTopic {
     pub topic_arn: String,
 }
 
-impl SnsTopic {
-    /// From `EVENTS_TOPIC_ARN`, with the SDK's configuration chain.
-    pub async fn from_env(source: &impl Source) -> Result<SnsTopic, ConfigError> {
-        let topic_arn = config::required(source, "EVENTS_TOPIC_ARN")?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(SnsTopic {
-            client: aws_sdk_sns::Client::new(&sdk),
-            topic_arn,
-        })
-    }
-}
-
 fn sns_string(value: &str) -> Result<SnsAttribute, PortError> {
     SnsAttribute::builder()
         .data_type("String")
@@ -161,15 +135,6 @@ impl EventPublisher for SnsTopic {
 #[derive(Clone, Debug)]
 pub struct SnsSms {
     pub client: aws_sdk_sns::Client,
-}
-
-impl SnsSms {
-    pub async fn from_env() -> SnsSms {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        SnsSms {
-            client: aws_sdk_sns::Client::new(&sdk),
-        }
-    }
 }
 
 #[async_trait]

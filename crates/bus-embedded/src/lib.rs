@@ -10,10 +10,11 @@
 
 mod ports;
 
-pub use ports::{EmbeddedQueue, EmbeddedSms, EmbeddedTopic, Subscription};
+pub use ports::{EmbeddedMessaging, EmbeddedQueue, EmbeddedSms, EmbeddedTopic, Subscription};
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -86,10 +87,24 @@ pub struct QueueCounts {
     pub dead: u64,
 }
 
+/// How many events the topic published since the bus was opened, by type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Published {
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+#[derive(Default)]
+struct PublishedCounters {
+    accepted: AtomicU64,
+    rejected: AtomicU64,
+}
+
 /// The bus: one SQLite connection, shared. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
     conn: Arc<Mutex<Connection>>,
+    published: Arc<PublishedCounters>,
 }
 
 const SCHEMA: &str = "
@@ -173,7 +188,25 @@ impl Bus {
         conn.execute_batch(SCHEMA).map_err(db)?;
         Ok(Bus {
             conn: Arc::new(Mutex::new(conn)),
+            published: Arc::default(),
         })
+    }
+
+    /// Counts an event the topic published.
+    pub(crate) fn count_published(&self, kind: domain::order::EventType) {
+        let counter = match kind {
+            domain::order::EventType::OrderAccepted => &self.published.accepted,
+            domain::order::EventType::OrderRejected => &self.published.rejected,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The events the topic published since the bus was opened.
+    pub fn published(&self) -> Published {
+        Published {
+            accepted: self.published.accepted.load(Ordering::Relaxed),
+            rejected: self.published.rejected.load(Ordering::Relaxed),
+        }
     }
 
     fn with<T>(

@@ -1,13 +1,47 @@
 //! The ports over the embedded bus.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::order::OrderEvent;
 use domain::ports::{EventPublisher, OrderQueue, OutgoingMessage, SendFailure, SmsSender};
 use domain::{OrderId, Phone, PortError};
+use settings::{ConfigError, Source};
 
-use crate::Bus;
+use crate::{Bus, NOTIFICATIONS, ORDERS};
+
+/// The embedded messaging set, as the composition root takes it: the orders queue, the
+/// `order-events` topic with `notify-carrier`'s subscription (filter `type = order.accepted`),
+/// and the SMS outbox. It reads no setting: the bus is its own configuration.
+pub struct EmbeddedMessaging {
+    pub bus: Bus,
+}
+
+impl composition::Messaging for EmbeddedMessaging {
+    fn order_queue(&self, _: &dyn Source) -> Result<Arc<dyn OrderQueue>, ConfigError> {
+        Ok(Arc::new(EmbeddedQueue {
+            bus: self.bus.clone(),
+            queue: ORDERS.name,
+        }))
+    }
+
+    fn events(&self, _: &dyn Source) -> Result<Arc<dyn EventPublisher>, ConfigError> {
+        Ok(Arc::new(EmbeddedTopic {
+            bus: self.bus.clone(),
+            subscriptions: vec![Subscription {
+                queue: NOTIFICATIONS.name,
+                type_filter: Some("order.accepted"),
+            }],
+        }))
+    }
+
+    fn sms(&self) -> Arc<dyn SmsSender> {
+        Arc::new(EmbeddedSms {
+            bus: self.bus.clone(),
+        })
+    }
+}
 
 /// The orders queue (and its DLQ) as the [`OrderQueue`] port.
 #[derive(Clone)]
@@ -68,6 +102,7 @@ impl EventPublisher for EmbeddedTopic {
                     .send(sub.queue, &[(body.clone(), attributes.clone())])?;
             }
         }
+        self.bus.count_published(event.kind);
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use crate::money::{Currency, Money, MoneyError};
 use crate::order::RejectReason;
 use crate::ports::Catalog;
 use crate::product::Product;
-use crate::validation::{FieldError, FieldErrors, Need, Obj};
+use crate::validation::{FieldError, FieldErrors, JsonObject, Presence};
 
 /// Lines a request may carry.
 pub const MAX_LINES: usize = 100;
@@ -40,7 +40,7 @@ impl Basket {
     /// The body of `POST /orders/total`: `{"items": [...]}`.
     pub fn from_json(body: &Value) -> Result<Basket, Vec<FieldError>> {
         let mut errors = FieldErrors::default();
-        let Some(obj) = Obj::root(body, &mut errors) else {
+        let Some(obj) = JsonObject::root(body, &mut errors) else {
             return Err(errors.into_vec());
         };
         obj.deny_unknown(&["items"], &mut errors);
@@ -50,11 +50,11 @@ impl Basket {
 
     /// Parses the `items` field of `obj`, allowing at most `max_products` distinct products.
     pub fn from_items(
-        obj: &Obj<'_>,
+        obj: &JsonObject<'_>,
         max_products: usize,
         errors: &mut FieldErrors,
     ) -> Option<Basket> {
-        let items = obj.array("items", Need::Required, errors)?;
+        let items = obj.array("items", Presence::Required, errors)?;
         if items.is_empty() || items.len() > MAX_LINES {
             errors.add("items", format!("must have 1 to {MAX_LINES} lines"));
             return None;
@@ -125,12 +125,12 @@ impl Basket {
 
 fn parse_line(item: &Value, i: usize, errors: &mut FieldErrors) -> Option<BasketLine> {
     let path = format!("items[{i}]");
-    let obj = Obj::at(item, &path, errors)?;
+    let obj = JsonObject::at(item, &path, errors)?;
     obj.deny_unknown(&["product_id", "quantity"], errors);
-    let id = obj.string("product_id", Need::Required, errors);
+    let id = obj.string("product_id", Presence::Required, errors);
     let quantity = obj.integer(
         "quantity",
-        Need::Required,
+        Presence::Required,
         (1, i64::from(MAX_QUANTITY)),
         errors,
     );
@@ -413,7 +413,7 @@ mod tests {
             ]
         );
         assert_eq!(reject_reason(&issues), Some(RejectReason::UnknownProduct));
-        assert_eq!(unprocessable(&issues).status(), 422);
+        assert!(matches!(unprocessable(&issues), Error::Unprocessable(_)));
     }
 
     #[test]
@@ -459,7 +459,7 @@ mod tests {
                     .collect();
                 let mut errors = FieldErrors::default();
                 let body = json!({ "items": items });
-                let obj = Obj::root(&body, &mut errors).unwrap();
+                let obj = JsonObject::root(&body, &mut errors).unwrap();
                 // Merging may exceed the quantity limit; such baskets are simply not generated.
                 let basket =
                     Basket::from_items(&obj, MAX_LINES, &mut errors).unwrap_or_else(|| {

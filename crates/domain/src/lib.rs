@@ -13,6 +13,6 @@ pub mod product;
 pub mod sms;
 pub mod validation;
 
-pub use error::{Error, PortError, Problem};
+pub use error::{Error, PortError};
 pub use ids::{CarrierId, CompanyId, CustomerId, IdempotencyKey, OrderId, Phone, ProductId};
 pub use money::{Currency, Money};

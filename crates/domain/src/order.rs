@@ -11,7 +11,7 @@ use crate::bill::{self, Basket, BasketLine, MAX_ORDER_PRODUCTS};
 use crate::ids::{CarrierId, CustomerId, OrderId, Phone, ProductId};
 use crate::money::Money;
 use crate::product::Product;
-use crate::validation::{FieldError, FieldErrors, Need, Obj};
+use crate::validation::{FieldError, FieldErrors, JsonObject, Presence};
 
 pub const ADDRESS_LEN: (usize, usize) = (1, 500);
 
@@ -23,12 +23,12 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    fn from_obj(obj: &Obj<'_>, errors: &mut FieldErrors) -> Option<Delivery> {
-        let delivery = obj.object("delivery", Need::Required, errors)?;
+    fn from_obj(obj: &JsonObject<'_>, errors: &mut FieldErrors) -> Option<Delivery> {
+        let delivery = obj.object("delivery", Presence::Required, errors)?;
         delivery.deny_unknown(&["address", "phone"], errors);
-        let address = delivery.text("address", Need::Required, ADDRESS_LEN, false, errors);
+        let address = delivery.text("address", Presence::Required, ADDRESS_LEN, false, errors);
         let phone = match delivery
-            .string("phone", Need::Required, errors)
+            .string("phone", Presence::Required, errors)
             .map(Phone::parse)
         {
             Some(Ok(p)) => Some(p),
@@ -55,7 +55,7 @@ pub struct OrderRequest {
 impl OrderRequest {
     pub fn from_json(body: &Value) -> Result<OrderRequest, Vec<FieldError>> {
         let mut errors = FieldErrors::default();
-        let Some(obj) = Obj::root(body, &mut errors) else {
+        let Some(obj) = JsonObject::root(body, &mut errors) else {
             return Err(errors.into_vec());
         };
         obj.deny_unknown(&["items", "delivery"], &mut errors);
@@ -115,7 +115,8 @@ impl OrderPlaced {
         let value: Value =
             serde_json::from_str(body).map_err(|e| format!("body is not JSON: {e}"))?;
         let mut errors = FieldErrors::default();
-        let parsed = Obj::root(&value, &mut errors).and_then(|obj| parse_placed(&obj, &mut errors));
+        let parsed =
+            JsonObject::root(&value, &mut errors).and_then(|obj| parse_placed(&obj, &mut errors));
         errors.finish(|| parsed).map_err(|errors| {
             errors
                 .iter()
@@ -132,7 +133,7 @@ impl OrderPlaced {
     }
 }
 
-fn parse_placed(obj: &Obj<'_>, errors: &mut FieldErrors) -> Option<(OrderPlaced, Basket)> {
+fn parse_placed(obj: &JsonObject<'_>, errors: &mut FieldErrors) -> Option<(OrderPlaced, Basket)> {
     obj.deny_unknown(
         &[
             "type",
@@ -146,12 +147,12 @@ fn parse_placed(obj: &Obj<'_>, errors: &mut FieldErrors) -> Option<(OrderPlaced,
         errors,
     );
     if obj
-        .string("type", Need::Required, errors)
+        .string("type", Presence::Required, errors)
         .is_some_and(|t| t != ORDER_PLACED)
     {
         errors.add("type", "must be \"order.placed\"");
     }
-    obj.integer("version", Need::Required, (1, 1), errors);
+    obj.integer("version", Presence::Required, (1, 1), errors);
     let order_id = parse_with(obj, "order_id", OrderId::parse, errors);
     let customer_id = parse_with(obj, "customer_id", CustomerId::parse, errors);
     let basket = Basket::from_items(obj, MAX_ORDER_PRODUCTS, errors);
@@ -180,12 +181,12 @@ fn parse_placed(obj: &Obj<'_>, errors: &mut FieldErrors) -> Option<(OrderPlaced,
 }
 
 fn parse_with<T>(
-    obj: &Obj<'_>,
+    obj: &JsonObject<'_>,
     key: &str,
     parse: impl FnOnce(&str) -> Result<T, crate::ids::InvalidId>,
     errors: &mut FieldErrors,
 ) -> Option<T> {
-    match parse(obj.string(key, Need::Required, errors)?) {
+    match parse(obj.string(key, Presence::Required, errors)?) {
         Ok(v) => Some(v),
         Err(e) => {
             errors.add(obj.path_of(key), e.0);

@@ -100,6 +100,15 @@ pub trait Catalog: Send + Sync {
     -> Result<(), PortError>;
 }
 
+/// The answer to a claim on notifying an order's carrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The claimant holds the claim: it sends the SMS.
+    Taken,
+    /// Another claimant holds it, or the order is no longer `accepted`: no SMS.
+    Held,
+}
+
 /// What recording an order did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecordOutcome {
@@ -135,8 +144,8 @@ pub trait OrderStore: Send + Sync {
         customer: &CustomerId,
         page: &PageRequest,
     ) -> Result<Page<Order>, PortError>;
-    /// Claims the right to notify the carrier of an accepted order, for `lease`: true for the
-    /// claimant (again for the same claimant, or once an earlier claim's lease ran out), false
+    /// Claims the right to notify the carrier of an accepted order, for `lease`: taken by the
+    /// claimant (again for the same claimant, or once an earlier claim's lease ran out), held
     /// while another holds it or once the order is no longer `accepted`. Two deliveries of one
     /// event thus send one SMS, while a claimant that fails is retried and re-claims.
     async fn claim_dispatch(
@@ -145,7 +154,7 @@ pub trait OrderStore: Send + Sync {
         claimant: &str,
         at: DateTime<Utc>,
         lease: chrono::Duration,
-    ) -> Result<bool, PortError>;
+    ) -> Result<Claim, PortError>;
     /// Marks an accepted order dispatched. Idempotent: an order already dispatched is returned
     /// as it is (first carrier and time kept).
     async fn mark_dispatched(

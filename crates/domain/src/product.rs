@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::ids::{CompanyId, ProductId};
 use crate::money::Money;
-use crate::validation::{FieldError, FieldErrors, Need, Obj};
+use crate::validation::{FieldError, FieldErrors, JsonObject, Presence};
 
 pub const NAME_LEN: (usize, usize) = (1, 200);
 pub const DESCRIPTION_LEN: (usize, usize) = (0, 2000);
@@ -50,7 +50,7 @@ pub struct ProductPatch {
 
 const FIELDS: [&str; 5] = ["name", "description", "price", "stock", "available"];
 
-fn stock(obj: &Obj<'_>, need: Need, errors: &mut FieldErrors) -> Option<u32> {
+fn stock(obj: &JsonObject<'_>, need: Presence, errors: &mut FieldErrors) -> Option<u32> {
     obj.integer("stock", need, (0, i64::from(MAX_STOCK)), errors)
         .map(|n| n as u32)
 }
@@ -58,21 +58,21 @@ fn stock(obj: &Obj<'_>, need: Need, errors: &mut FieldErrors) -> Option<u32> {
 impl ProductDraft {
     pub fn from_json(body: &Value) -> Result<ProductDraft, Vec<FieldError>> {
         let mut errors = FieldErrors::default();
-        let Some(obj) = Obj::root(body, &mut errors) else {
+        let Some(obj) = JsonObject::root(body, &mut errors) else {
             return Err(errors.into_vec());
         };
         obj.deny_unknown(&FIELDS, &mut errors);
-        let name = obj.text("name", Need::Required, NAME_LEN, false, &mut errors);
+        let name = obj.text("name", Presence::Required, NAME_LEN, false, &mut errors);
         let description = obj.text(
             "description",
-            Need::Optional,
+            Presence::Optional,
             DESCRIPTION_LEN,
             true,
             &mut errors,
         );
-        let price = obj.price("price", Need::Required, &mut errors);
-        let stock = stock(&obj, Need::Required, &mut errors);
-        let available = obj.boolean("available", Need::Optional, &mut errors);
+        let price = obj.price("price", Presence::Required, &mut errors);
+        let stock = stock(&obj, Presence::Required, &mut errors);
+        let available = obj.boolean("available", Presence::Optional, &mut errors);
         errors.finish(|| {
             Some(ProductDraft {
                 name: name?,
@@ -88,7 +88,7 @@ impl ProductDraft {
 impl ProductPatch {
     pub fn from_json(body: &Value) -> Result<ProductPatch, Vec<FieldError>> {
         let mut errors = FieldErrors::default();
-        let Some(obj) = Obj::root(body, &mut errors) else {
+        let Some(obj) = JsonObject::root(body, &mut errors) else {
             return Err(errors.into_vec());
         };
         obj.deny_unknown(&FIELDS, &mut errors);
@@ -99,17 +99,17 @@ impl ProductPatch {
             );
         }
         let patch = ProductPatch {
-            name: obj.text("name", Need::Optional, NAME_LEN, false, &mut errors),
+            name: obj.text("name", Presence::Optional, NAME_LEN, false, &mut errors),
             description: obj.text(
                 "description",
-                Need::Optional,
+                Presence::Optional,
                 DESCRIPTION_LEN,
                 true,
                 &mut errors,
             ),
-            price: obj.price("price", Need::Optional, &mut errors),
-            stock: stock(&obj, Need::Optional, &mut errors),
-            available: obj.boolean("available", Need::Optional, &mut errors),
+            price: obj.price("price", Presence::Optional, &mut errors),
+            stock: stock(&obj, Presence::Optional, &mut errors),
+            available: obj.boolean("available", Presence::Optional, &mut errors),
         };
         errors.finish(|| Some(patch))
     }
@@ -141,7 +141,14 @@ fn check_write(
     }
 }
 
-/// The product a `PUT` writes, and whether it is created (201) rather than replaced (200).
+/// What a write did to a product: created it (201) or changed one that existed (200).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    Created,
+    Replaced,
+}
+
+/// The product a `PUT` writes, and whether that creates or replaces it.
 pub fn plan_put(
     current: Option<&Product>,
     id: &ProductId,
@@ -149,7 +156,7 @@ pub fn plan_put(
     draft: ProductDraft,
     if_match: Option<u64>,
     now: DateTime<Utc>,
-) -> Result<(Product, bool), Error> {
+) -> Result<(Product, Write), Error> {
     check_write(current, company, if_match)?;
     let version = current.map_or(1, |c| c.version + 1);
     let product = Product {
@@ -163,7 +170,12 @@ pub fn plan_put(
         version,
         updated_at: now,
     };
-    Ok((product, current.is_none()))
+    let write = if current.is_none() {
+        Write::Created
+    } else {
+        Write::Replaced
+    };
+    Ok((product, write))
 }
 
 /// The product a `PATCH` writes; 404 when there is none.
@@ -269,11 +281,11 @@ mod tests {
     #[test]
     fn put_creates_then_replaces_with_version_bump() {
         let id = ProductId::parse("p1").unwrap();
-        let (p, created) = plan_put(None, &id, &acme(), draft(), None, now()).unwrap();
-        assert!(created);
+        let (p, write) = plan_put(None, &id, &acme(), draft(), None, now()).unwrap();
+        assert_eq!(write, Write::Created);
         assert_eq!(p.version, 1);
-        let (p2, created) = plan_put(Some(&p), &id, &acme(), draft(), Some(1), now()).unwrap();
-        assert!(!created);
+        let (p2, write) = plan_put(Some(&p), &id, &acme(), draft(), Some(1), now()).unwrap();
+        assert_eq!(write, Write::Replaced);
         assert_eq!(p2.version, 2);
     }
 
@@ -283,21 +295,19 @@ mod tests {
         let (p, _) = plan_put(None, &id, &acme(), draft(), None, now()).unwrap();
         let globex = CompanyId::parse("globex").unwrap();
         let e = plan_put(Some(&p), &id, &globex, draft(), None, now()).unwrap_err();
-        assert_eq!(e.status(), 403);
+        assert!(matches!(e, Error::Forbidden(_)));
         let e = plan_put(Some(&p), &id, &acme(), draft(), Some(7), now()).unwrap_err();
-        assert_eq!(e.status(), 412);
+        assert!(matches!(e, Error::PreconditionFailed(_)));
         let e = plan_put(None, &id, &acme(), draft(), Some(1), now()).unwrap_err();
-        assert_eq!(e.status(), 412);
+        assert!(matches!(e, Error::PreconditionFailed(_)));
         let patch = ProductPatch {
             stock: Some(1),
             ..Default::default()
         };
-        assert_eq!(
-            plan_patch(None, &acme(), patch.clone(), None, now())
-                .unwrap_err()
-                .status(),
-            404
-        );
+        assert!(matches!(
+            plan_patch(None, &acme(), patch.clone(), None, now()),
+            Err(Error::NotFound(_))
+        ));
         let patched = plan_patch(Some(&p), &acme(), patch, Some(1), now()).unwrap();
         assert_eq!(
             (patched.stock, patched.version, patched.name.as_str()),
@@ -316,7 +326,10 @@ mod tests {
             "*",
             "\"99999999999999999999\"",
         ] {
-            assert_eq!(parse_if_match(bad).unwrap_err().status(), 400, "{bad}");
+            assert!(
+                matches!(parse_if_match(bad), Err(Error::Validation(_))),
+                "{bad}"
+            );
         }
         assert_eq!(etag(3), "\"3\"");
     }

@@ -51,27 +51,27 @@ impl FieldErrors {
 
 /// Whether an absent field is an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Need {
+pub enum Presence {
     Required,
     Optional,
 }
 
 /// A JSON object under validation, at `path` within the body.
-pub struct Obj<'a> {
+pub struct JsonObject<'a> {
     map: &'a Map<String, Value>,
     path: String,
 }
 
-impl<'a> Obj<'a> {
+impl<'a> JsonObject<'a> {
     /// The request body itself; it must be a JSON object.
-    pub fn root(value: &'a Value, errors: &mut FieldErrors) -> Option<Obj<'a>> {
-        Obj::at(value, "", errors)
+    pub fn root(value: &'a Value, errors: &mut FieldErrors) -> Option<JsonObject<'a>> {
+        JsonObject::at(value, "", errors)
     }
 
     /// A nested value that must be an object; `path` names it in errors.
-    pub fn at(value: &'a Value, path: &str, errors: &mut FieldErrors) -> Option<Obj<'a>> {
+    pub fn at(value: &'a Value, path: &str, errors: &mut FieldErrors) -> Option<JsonObject<'a>> {
         match value {
-            Value::Object(map) => Some(Obj {
+            Value::Object(map) => Some(JsonObject {
                 map,
                 path: path.to_owned(),
             }),
@@ -105,15 +105,15 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn value(&self, key: &str, need: Need, errors: &mut FieldErrors) -> Option<&'a Value> {
+    fn value(&self, key: &str, need: Presence, errors: &mut FieldErrors) -> Option<&'a Value> {
         let value = self.map.get(key);
-        if value.is_none() && need == Need::Required {
+        if value.is_none() && need == Presence::Required {
             errors.add(self.path_of(key), "is required");
         }
         value
     }
 
-    pub fn string(&self, key: &str, need: Need, errors: &mut FieldErrors) -> Option<&'a str> {
+    pub fn string(&self, key: &str, need: Presence, errors: &mut FieldErrors) -> Option<&'a str> {
         match self.value(key, need, errors)? {
             Value::String(s) => Some(s),
             _ => {
@@ -128,7 +128,7 @@ impl<'a> Obj<'a> {
     pub fn text(
         &self,
         key: &str,
-        need: Need,
+        need: Presence,
         (min, max): (usize, usize),
         multiline: bool,
         errors: &mut FieldErrors,
@@ -158,7 +158,7 @@ impl<'a> Obj<'a> {
     pub fn integer(
         &self,
         key: &str,
-        need: Need,
+        need: Presence,
         (min, max): (i64, i64),
         errors: &mut FieldErrors,
     ) -> Option<i64> {
@@ -186,7 +186,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub fn boolean(&self, key: &str, need: Need, errors: &mut FieldErrors) -> Option<bool> {
+    pub fn boolean(&self, key: &str, need: Presence, errors: &mut FieldErrors) -> Option<bool> {
         match self.value(key, need, errors)? {
             Value::Bool(b) => Some(*b),
             _ => {
@@ -196,7 +196,12 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub fn array(&self, key: &str, need: Need, errors: &mut FieldErrors) -> Option<&'a [Value]> {
+    pub fn array(
+        &self,
+        key: &str,
+        need: Presence,
+        errors: &mut FieldErrors,
+    ) -> Option<&'a [Value]> {
         match self.value(key, need, errors)? {
             Value::Array(items) => Some(items),
             _ => {
@@ -206,17 +211,22 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub fn object(&self, key: &str, need: Need, errors: &mut FieldErrors) -> Option<Obj<'a>> {
+    pub fn object(
+        &self,
+        key: &str,
+        need: Presence,
+        errors: &mut FieldErrors,
+    ) -> Option<JsonObject<'a>> {
         let value = self.value(key, need, errors)?;
-        Obj::at(value, &self.path_of(key), errors)
+        JsonObject::at(value, &self.path_of(key), errors)
     }
 
     /// A price in the wire form `{"amount": "12.50", "currency": "USD"}`, strictly positive.
-    pub fn price(&self, key: &str, need: Need, errors: &mut FieldErrors) -> Option<Money> {
+    pub fn price(&self, key: &str, need: Presence, errors: &mut FieldErrors) -> Option<Money> {
         let money = self.object(key, need, errors)?;
         money.deny_unknown(&["amount", "currency"], errors);
-        let amount = money.string("amount", Need::Required, errors);
-        let currency = money.string("currency", Need::Required, errors);
+        let amount = money.string("amount", Presence::Required, errors);
+        let currency = money.string("currency", Presence::Required, errors);
         let (amount, currency) = (amount?, currency?);
         match Money::parse_price(amount, currency) {
             Ok(m) => Some(m),
@@ -244,11 +254,11 @@ mod tests {
     fn reports_every_error_with_its_path() {
         let body = json!({"name": 3, "price": {"amount": "1.5", "currency": "USD"}, "extra": 1});
         let mut errors = FieldErrors::default();
-        let obj = Obj::root(&body, &mut errors).unwrap();
+        let obj = JsonObject::root(&body, &mut errors).unwrap();
         obj.deny_unknown(&["name", "price", "stock"], &mut errors);
-        obj.string("name", Need::Required, &mut errors);
-        obj.price("price", Need::Required, &mut errors);
-        obj.integer("stock", Need::Required, (0, 10), &mut errors);
+        obj.string("name", Presence::Required, &mut errors);
+        obj.price("price", Presence::Required, &mut errors);
+        obj.integer("stock", Presence::Required, (0, 10), &mut errors);
         let fields: Vec<_> = errors.into_vec().into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["extra", "name", "price.amount", "stock"]);
     }
@@ -257,9 +267,12 @@ mod tests {
     fn integers_are_strict() {
         let body = json!({"a": 2.0, "b": 11, "c": 18446744073709551615u64, "d": "1"});
         let mut errors = FieldErrors::default();
-        let obj = Obj::root(&body, &mut errors).unwrap();
+        let obj = JsonObject::root(&body, &mut errors).unwrap();
         for key in ["a", "b", "c", "d"] {
-            assert_eq!(obj.integer(key, Need::Required, (0, 10), &mut errors), None);
+            assert_eq!(
+                obj.integer(key, Presence::Required, (0, 10), &mut errors),
+                None
+            );
         }
         assert_eq!(errors.into_vec().len(), 4);
     }
@@ -267,7 +280,7 @@ mod tests {
     #[test]
     fn non_object_body_is_named_body() {
         let mut errors = FieldErrors::default();
-        assert!(Obj::root(&json!([1]), &mut errors).is_none());
+        assert!(JsonObject::root(&json!([1]), &mut errors).is_none());
         assert_eq!(errors.into_vec()[0].field, "body");
     }
 }

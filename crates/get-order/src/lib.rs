@@ -3,46 +3,48 @@
 
 use std::sync::Arc;
 
-use domain::auth::Scope;
+use composition::{Adapters, App};
+use domain::auth::Function;
 use domain::ports::{OrderStore, PageRequest};
 use domain::{Error, OrderId};
-use http_kit::{Cors, json_response, path_param, principal, query_param};
-use lambda_http::{Body, Request, Response};
+use http_kit::{ApiRequest, HttpFunction, Reply};
+use settings::ConfigError;
 
 pub struct GetOrder {
     pub orders: Arc<dyn OrderStore>,
-    pub cors: Cors,
 }
 
-pub async fn handler(app: &GetOrder, req: Request) -> Response<Body> {
-    http_kit::respond(&app.cors, req, |req| handle(app, req)).await
-}
+impl App for GetOrder {
+    const NAME: &'static str = "get-order";
 
-async fn handle(app: &GetOrder, req: Request) -> Result<Response<Body>, Error> {
-    let principal = principal(&req)?;
-    principal.require(Scope::OrdersRead)?;
-    if req.method() != http::Method::GET {
-        return Err(Error::MethodNotAllowed {
-            allowed: vec!["GET"],
-        });
+    async fn new(adapters: &Adapters) -> Result<GetOrder, ConfigError> {
+        Ok(GetOrder {
+            orders: adapters.order_store().await?,
+        })
     }
-    match path_param(&req, "id") {
-        Some(id) => {
-            let not_found = || Error::NotFound(format!("No order {id}"));
-            let id = OrderId::parse(&id).map_err(|_| not_found())?;
-            match app.orders.get(id).await? {
-                Some(order) if order.customer_id == principal.sub => Ok(json_response(200, &order)),
-                _ => Err(not_found()),
+}
+
+impl HttpFunction for GetOrder {
+    const FUNCTION: Function = Function::GetOrder;
+
+    async fn handle(&self, request: ApiRequest) -> Result<Reply, Error> {
+        let customer = &request.principal.sub;
+        match request.path_param("id") {
+            Some(id) => {
+                tracing::Span::current().record("order_id", id);
+                let not_found = || Error::NotFound(format!("No order {id}"));
+                let id = OrderId::parse(id).map_err(|_| not_found())?;
+                match self.orders.get(id).await? {
+                    Some(order) if &order.customer_id == customer => Ok(Reply::json(200, &order)),
+                    _ => Err(not_found()),
+                }
             }
-        }
-        None => {
-            let page = PageRequest::from_query(
-                query_param(&req, "limit").as_deref(),
-                query_param(&req, "cursor").as_deref(),
-            )
-            .map_err(Error::Validation)?;
-            let orders = app.orders.list_for_customer(&principal.sub, &page).await?;
-            Ok(json_response(200, &orders))
+            None => {
+                let page = PageRequest::from_query(request.query("limit"), request.query("cursor"))
+                    .map_err(Error::Validation)?;
+                let orders = self.orders.list_for_customer(customer, &page).await?;
+                Ok(Reply::json(200, &orders))
+            }
         }
     }
 }

@@ -1,12 +1,12 @@
 //! CORS (SPEC §4): every response carries `Access-Control-Allow-Origin` for the configured
 //! origins; preflights list the methods and headers the API takes.
 
-use config::{ConfigError, Source};
 use http::HeaderValue;
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, HeaderMap, VARY,
 };
+use settings::{ConfigError, Source};
 
 pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, If-Match, Idempotency-Key";
 pub const EXPOSE_HEADERS: &str = "ETag, Location";
@@ -23,8 +23,8 @@ impl Cors {
         Cors { origins }
     }
 
-    pub fn from_env(source: &impl Source) -> Result<Cors, ConfigError> {
-        let origins = config::list(source, "CORS_ALLOWED_ORIGINS")?;
+    pub fn from_env(source: &dyn Source) -> Result<Cors, ConfigError> {
+        let origins = settings::list(source, "CORS_ALLOWED_ORIGINS")?;
         for origin in &origins {
             let valid = origin == "*"
                 || ((origin.starts_with("https://") || origin.starts_with("http://"))

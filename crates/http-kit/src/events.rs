@@ -72,3 +72,35 @@ impl ProxyEvent {
         lambda_http::request::from_str(&json).map_err(|e| format!("parsing the event: {e}"))
     }
 }
+
+/// The `lambda_http::Request` of a proxy event Lambda delivered as plain JSON (a function with
+/// more than one trigger receives it so).
+pub fn request_from_json(event: &Value) -> Result<Request, String> {
+    lambda_http::request::from_str(&event.to_string())
+        .map_err(|e| format!("parsing the event: {e}"))
+}
+
+/// A response as the proxy integration's JSON answer, for a function that answers API Gateway
+/// from a plain event handler.
+pub fn proxy_response(response: lambda_http::Response<lambda_http::Body>) -> Value {
+    let headers: serde_json::Map<String, Value> = response
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), Value::from(v)))
+        })
+        .collect();
+    let body = match response.body() {
+        lambda_http::Body::Text(t) => t.clone(),
+        lambda_http::Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    serde_json::json!({
+        "statusCode": response.status().as_u16(),
+        "headers": headers,
+        "body": body,
+        "isBase64Encoded": false,
+    })
+}

@@ -1,17 +1,76 @@
-//! Reading requests: principal, body, parameters, preconditions.
+//! The request a handler gets once the route table has admitted it: its route, its principal,
+//! and typed access to parameters, headers and the JSON body.
 
-use domain::auth::Principal;
+use domain::Error;
+use domain::auth::{Principal, Route};
 use domain::product::parse_if_match;
-use domain::{Error, validation::FieldError};
+use domain::validation::FieldError;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
 use crate::MAX_BODY_BYTES;
 
+/// An admitted request: the route it matched and a principal that holds the route's scope.
+pub struct ApiRequest {
+    pub route: &'static Route,
+    pub principal: Principal,
+    request: Request,
+}
+
+impl ApiRequest {
+    pub(crate) fn new(route: &'static Route, principal: Principal, request: Request) -> ApiRequest {
+        ApiRequest {
+            route,
+            principal,
+            request,
+        }
+    }
+
+    /// A path parameter of the route, e.g. `id` of `/products/{id}`.
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.request
+            .path_parameters_ref()
+            .and_then(|p| p.first(name))
+    }
+
+    /// The first value of a query-string parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.request
+            .query_string_parameters_ref()
+            .and_then(|q| q.first(name))
+    }
+
+    /// A header's value; one that is not visible ASCII is a 400 naming the header.
+    pub fn header(&self, name: &'static str) -> Result<Option<&str>, Error> {
+        match self.request.headers().get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .to_str()
+                .map(Some)
+                .map_err(|_| Error::validation(name, "must be visible ASCII")),
+        }
+    }
+
+    /// The `If-Match` version, if the header is present.
+    pub fn if_match(&self) -> Result<Option<u64>, Error> {
+        self.header("If-Match")?.map(parse_if_match).transpose()
+    }
+
+    /// The JSON body, validated by `parse` (a domain type's `from_json`): 413 over 64 KiB, 415
+    /// unless `Content-Type` is JSON, 400 naming `body` if it is empty or not JSON, and 400
+    /// naming every field `parse` refuses.
+    pub fn json<T>(
+        &self,
+        parse: impl FnOnce(&Value) -> Result<T, Vec<FieldError>>,
+    ) -> Result<T, Error> {
+        parse(&json_body(&self.request)?).map_err(Error::Validation)
+    }
+}
+
 /// The principal the authorizer put in the request context (`sub`, `scope`, `company_id`).
 /// Absent context means the request did not pass the authorizer: 401.
-pub fn principal(req: &Request) -> Result<Principal, Error> {
+pub(crate) fn principal(req: &Request) -> Result<Principal, Error> {
     let fields = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => &ctx.authorizer.fields,
         _ => return Err(Error::Unauthorized("No authorizer context".to_owned())),
@@ -22,36 +81,14 @@ pub fn principal(req: &Request) -> Result<Principal, Error> {
     Principal::from_claims(sub, text("scope").unwrap_or(""), text("company_id"))
 }
 
-/// The API Gateway request id, for logs.
-pub fn request_id(req: &Request) -> String {
+/// The API Gateway request id and matched resource (e.g. `/products/{id}`).
+pub(crate) fn request_id_and_resource(req: &Request) -> (String, String) {
     match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone().unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
-pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters_ref()
-        .and_then(|p| p.first(name))
-        .map(str::to_owned)
-}
-
-pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref()
-        .and_then(|q| q.first(name))
-        .map(str::to_owned)
-}
-
-/// The `If-Match` version, if the header is present.
-pub fn if_match(req: &Request) -> Result<Option<u64>, Error> {
-    match req.headers().get(http::header::IF_MATCH) {
-        None => Ok(None),
-        Some(v) => {
-            let s = v
-                .to_str()
-                .map_err(|_| Error::validation("If-Match", "must be ASCII"))?;
-            parse_if_match(s).map(Some)
-        }
+        Some(RequestContext::ApiGatewayV1(ctx)) => (
+            ctx.request_id.clone().unwrap_or_default(),
+            ctx.resource_path.clone().unwrap_or_default(),
+        ),
+        _ => (String::new(), String::new()),
     }
 }
 
@@ -65,9 +102,7 @@ fn is_json(content_type: &str) -> bool {
     media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
-/// The JSON body: 413 over 64 KiB, 415 unless `Content-Type` is JSON, 400 naming `body` if it
-/// is empty or not JSON.
-pub fn json_body(req: &Request) -> Result<Value, Error> {
+fn json_body(req: &Request) -> Result<Value, Error> {
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
         return Err(Error::PayloadTooLarge {
@@ -84,15 +119,8 @@ pub fn json_body(req: &Request) -> Result<Value, Error> {
         ));
     }
     if bytes.is_empty() {
-        return Err(Error::Validation(vec![FieldError::new(
-            "body",
-            "is required",
-        )]));
+        return Err(Error::validation("body", "is required"));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        Error::Validation(vec![FieldError::new(
-            "body",
-            format!("is not valid JSON: {e}"),
-        )])
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::validation("body", format!("is not valid JSON: {e}")))
 }

@@ -1,10 +1,13 @@
-//! Building responses: JSON and problem+json.
+//! Building responses: a handler's [`Reply`] (JSON with `ETag` and `Location` when it has
+//! them), and the problem+json of an error.
 
 use domain::Error;
 use http::HeaderValue;
-use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, LOCATION};
 use lambda_http::{Body, Response};
 use serde::Serialize;
+
+use crate::problem::problem;
 
 fn with_body(status: u16, content_type: &'static str, body: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(body));
@@ -14,6 +17,36 @@ fn with_body(status: u16, content_type: &'static str, body: String) -> Response<
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// What a handler answers: a JSON document with its status, and the headers that name it.
+pub struct Reply(Response<Body>);
+
+impl Reply {
+    pub fn json<T: Serialize>(status: u16, value: &T) -> Reply {
+        Reply(json_response(status, value))
+    }
+
+    /// The `ETag` of the resource's version (`"3"`).
+    pub fn etag(self, version: u64) -> Reply {
+        self.header(ETAG, &domain::product::etag(version))
+    }
+
+    /// The `Location` of the resource the request created or queued.
+    pub fn location(self, path: &str) -> Reply {
+        self.header(LOCATION, path)
+    }
+
+    fn header(mut self, name: http::HeaderName, value: &str) -> Reply {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.0.headers_mut().insert(name, v);
+        }
+        self
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        self.0
+    }
 }
 
 /// A JSON response.
@@ -26,7 +59,7 @@ pub fn json_response<T: Serialize>(status: u16, value: &T) -> Response<Body> {
 
 /// The problem+json response of an error (RFC 9457), with `Allow` on a 405.
 pub fn problem_response(error: &Error) -> Response<Body> {
-    let problem = error.problem();
+    let problem = problem(error);
     let body = serde_json::to_string(&problem).unwrap_or_else(|_| {
         format!(
             r#"{{"type":"about:blank","title":"Error","status":{},"detail":""}}"#,

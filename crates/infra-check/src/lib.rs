@@ -2,14 +2,17 @@
 //! `terraform validate` and `plan` happen only in GitHub Actions; this reads the HCL itself and
 //! fails when it disagrees with the code:
 //!
-//! - every Lambda function crate has an instance of the `lambda-function` module, with the zip
+//! - every function crate (each declares itself in its `Cargo.toml`, `[package.metadata.lambda]`,
+//!   read with `cargo metadata`) has an instance of the `lambda-function` module, with the zip
 //!   of its name, and no instance names a crate that does not exist;
-//! - every setting of SPEC §6 that a function's `main` reads (through the loaders it calls) is
-//!   in that instance's environment;
-//! - the API's routes are exactly `domain::auth::ROUTES`, each on the function the code says;
-//! - the triggers are those of SPEC §2: the orders queue drives `order-processor` in batches of
-//!   10 with `ReportBatchItemFailures` (DLQ after 5 receives), the `order-events` topic drives
-//!   `notify-carrier` filtered on `type = order.accepted`, with an on-failure destination;
+//! - every setting a function declares (SPEC §6) is in that instance's environment; a test in
+//!   `delivery-local` proves each declaration is what the function's wiring really reads;
+//! - the routes the crates declare, and the API's routes, are exactly `domain::auth::ROUTES`,
+//!   each on the function the code says;
+//! - the triggers are those of SPEC §2: the orders queue drives the crate that declares
+//!   `sqs:orders` (`order-processor`) in batches of 10 with `ReportBatchItemFailures` (DLQ after
+//!   5 receives), the `order-events` topic drives the crate that declares `sns:order-events`
+//!   (`notify-carrier`) filtered on `type = order.accepted`, with an on-failure destination;
 //! - the tables' keys and indexes are those of `store_dynamodb::schema`.
 //!
 //! [`check`] returns every disagreement, each as a sentence naming what to fix.
@@ -20,109 +23,76 @@ use std::path::Path;
 
 use hcl::expr::{Expression, ObjectKey};
 use hcl::{Block, Body};
-
-/// What each configuration loader that a Lambda `main` calls reads: the call as written (its
-/// last two path segments), the file that defines it, and its settings (`A|B`: either).
-pub const LOADERS: &[(&str, &str, &[&str])] = &[
-    (
-        "store_dynamodb::from_env",
-        "store-dynamodb/src/lib.rs",
-        &["PRODUCTS_TABLE", "ORDERS_TABLE", "CARRIERS_TABLE"],
-    ),
-    (
-        "SqsQueue::from_env",
-        "bus-aws/src/lib.rs",
-        &["ORDERS_QUEUE_URL", "ORDERS_DLQ_URL"],
-    ),
-    (
-        "SnsTopic::from_env",
-        "bus-aws/src/lib.rs",
-        &["EVENTS_TOPIC_ARN"],
-    ),
-    ("SnsSms::from_env", "bus-aws/src/lib.rs", &[]),
-    (
-        "Cors::from_env",
-        "http-kit/src/cors.rs",
-        &["CORS_ALLOWED_ORIGINS"],
-    ),
-    (
-        "Verifier::from_env",
-        "authorizer/src/verifier.rs",
-        &["JWT_ISSUER", "JWT_AUDIENCE", "JWKS|JWKS_URL"],
-    ),
-];
+use serde::Deserialize;
 
 /// Settings every function gets (SPEC §6).
 pub const EVERY_FUNCTION: &[&str] = &["RUST_LOG"];
 
-/// A Lambda function crate: a crate whose `main` hands a handler to the Lambda runtime.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A Lambda function crate, as it declares itself in its `Cargo.toml`
+/// (`[package.metadata.lambda]`; ARCHITECTURE "Adding a function").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FunctionCrate {
+    #[serde(skip)]
     pub name: String,
-    /// The configuration loaders its `main` calls, e.g. `SqsQueue::from_env`.
-    pub loaders: Vec<String>,
+    /// `http`, `invoke`, `authorizer`, `sqs:<queue>` or `sns:<topic>`.
+    pub triggers: Vec<String>,
+    /// Its routes of `domain::auth::ROUTES`, as `METHOD /resource`.
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// The settings it reads (`A|B`: either).
+    pub settings: Vec<String>,
 }
 
-/// The function crates under `crates_dir`, by name.
-pub fn function_crates(crates_dir: &Path) -> Result<Vec<FunctionCrate>, String> {
+/// The function crates of the workspace at `workspace`, by name: every package with a
+/// `[package.metadata.lambda]` table, read with `cargo metadata`.
+pub fn declared_functions(workspace: &Path) -> Result<Vec<FunctionCrate>, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(workspace)
+        .output()
+        .map_err(|e| format!("running cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("reading cargo metadata: {e}"))?;
     let mut found = Vec::new();
-    let entries = fs::read_dir(crates_dir).map_err(|e| format!("{}: {e}", crates_dir.display()))?;
-    for entry in entries {
-        let dir = entry.map_err(|e| e.to_string())?.path();
-        let Ok(main) = fs::read_to_string(dir.join("src/main.rs")) else {
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let name = package["name"].as_str().unwrap_or_default().to_owned();
+        let Some(declaration) = package["metadata"].get("lambda") else {
             continue;
         };
-        if main.contains("lambda_runtime::run") || main.contains("http_kit::run") {
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            found.push(FunctionCrate {
-                name,
-                loaders: loader_calls(&main),
-            });
-        }
+        let mut function: FunctionCrate = serde_json::from_value(declaration.clone())
+            .map_err(|e| format!("{name}'s [package.metadata.lambda]: {e}"))?;
+        function.name = name;
+        found.push(function);
     }
     found.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(found)
 }
 
-/// The `…::from_env` calls of a `main`, as their last two path segments.
-fn loader_calls(main: &str) -> Vec<String> {
-    let mut calls: Vec<String> = main
-        .match_indices("::from_env")
-        .map(|(at, _)| {
-            let before = &main[..at];
-            let start = before
-                .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-                .map_or(0, |p| p + 1);
-            let owner = before[start..].rsplit("::").next().unwrap_or_default();
-            format!("{owner}::from_env")
-        })
-        .collect();
-    calls.sort();
-    calls.dedup();
-    calls
-}
-
-/// Every disagreement between the Terraform under `terraform_dir` and the code under
-/// `crates_dir`; empty when the wiring is right.
-pub fn check(crates_dir: &Path, terraform_dir: &Path) -> Vec<String> {
+/// Every disagreement between the Terraform under `terraform_dir` and the declared function
+/// crates; empty when the wiring is right.
+pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
     let mut findings = Vec::new();
-    let crates = match function_crates(crates_dir) {
-        Ok(c) if !c.is_empty() => c,
-        Ok(_) => return vec![format!("no function crate under {}", crates_dir.display())],
-        Err(e) => return vec![e],
-    };
+    if crates.is_empty() {
+        return vec!["no function crate is declared".to_owned()];
+    }
     let delivery = match load(&terraform_dir.join("modules/delivery")) {
         Ok(body) => body,
         Err(e) => return vec![e],
     };
     let locals = locals(&delivery);
-    check_functions(&crates, &delivery, &locals, &mut findings);
+    check_functions(crates, &delivery, &locals, &mut findings);
+    check_declared_routes(crates, &mut findings);
     check_routes(&delivery, &locals, &mut findings);
-    check_queue_trigger(&delivery, &mut findings);
-    check_topic_trigger(&delivery, &mut findings);
+    check_queue_trigger(crates, &delivery, &mut findings);
+    check_topic_trigger(crates, &delivery, &mut findings);
     match load(&terraform_dir.join("modules/tables")) {
         Ok(tables) => check_tables(&tables, &mut findings),
         Err(e) => findings.push(e),
@@ -323,16 +293,10 @@ fn check_environment(
     let set = field(declared, "environment")
         .map(|e| env_keys(e, locals))
         .unwrap_or_default();
-    let mut needed: Vec<&str> = EVERY_FUNCTION.to_vec();
-    for call in &function.loaders {
-        match LOADERS.iter().find(|(name, _, _)| name == call) {
-            Some((_, _, settings)) => needed.extend(settings.iter()),
-            None => findings.push(format!(
-                "{}'s main calls {call}, which infra-check does not know: add what it reads to LOADERS",
-                function.name
-            )),
-        }
-    }
+    let needed = EVERY_FUNCTION
+        .iter()
+        .copied()
+        .chain(function.settings.iter().map(String::as_str));
     for setting in needed {
         if !setting.split('|').any(|s| set.contains(s)) {
             findings.push(format!(
@@ -340,6 +304,48 @@ fn check_environment(
                 function.name
             ));
         }
+    }
+}
+
+/// The routes the crates declare are exactly the route table's, each on its function.
+fn check_declared_routes(crates: &[FunctionCrate], findings: &mut Vec<String>) {
+    let declared: BTreeSet<(String, String)> = crates
+        .iter()
+        .flat_map(|c| c.routes.iter().map(|r| (r.clone(), c.name.clone())))
+        .collect();
+    let expected: BTreeSet<(String, String)> = domain::auth::ROUTES
+        .iter()
+        .map(|r| {
+            (
+                format!("{} {}", r.method, r.resource),
+                r.function.name().to_owned(),
+            )
+        })
+        .collect();
+    for (route, function) in expected.difference(&declared) {
+        findings.push(format!(
+            "route {route} is {function}'s in domain::auth::ROUTES, but {function}'s Cargo.toml does not declare it"
+        ));
+    }
+    for (route, function) in declared.difference(&expected) {
+        findings.push(format!(
+            "{function}'s Cargo.toml declares route {route}, which domain::auth::ROUTES does not give it"
+        ));
+    }
+}
+
+/// The one function a trigger drives, by its declaration.
+fn triggered_by<'a>(crates: &'a [FunctionCrate], trigger: &str) -> Result<&'a str, String> {
+    let named: Vec<&str> = crates
+        .iter()
+        .filter(|c| c.triggers.iter().any(|t| t == trigger))
+        .map(|c| c.name.as_str())
+        .collect();
+    match named.as_slice() {
+        [one] => Ok(one),
+        _ => Err(format!(
+            "exactly one function crate must declare the trigger {trigger}, found {named:?}"
+        )),
     }
 }
 
@@ -382,7 +388,11 @@ fn check_routes(
     }
 }
 
-fn check_queue_trigger(delivery: &Body, findings: &mut Vec<String>) {
+fn check_queue_trigger(crates: &[FunctionCrate], delivery: &Body, findings: &mut Vec<String>) {
+    let consumer = match triggered_by(crates, "sqs:orders") {
+        Ok(name) => name,
+        Err(e) => return findings.push(e),
+    };
     let mappings: Vec<&Block> =
         blocks(delivery, "resource", "aws_lambda_event_source_mapping").collect();
     let [mapping] = mappings.as_slice() else {
@@ -393,9 +403,9 @@ fn check_queue_trigger(delivery: &Body, findings: &mut Vec<String>) {
         return;
     };
     let target = attr(mapping, "function_name").map(text).unwrap_or_default();
-    if !target.starts_with("module.function[\"order-processor\"]") {
+    if !target.starts_with(&format!("module.function[\"{consumer}\"]")) {
         findings.push(format!(
-            "the orders queue must drive order-processor, not {target}"
+            "the orders queue must drive {consumer}, not {target}"
         ));
     }
     let source = attr(mapping, "event_source_arn")
@@ -434,7 +444,12 @@ fn check_queue_trigger(delivery: &Body, findings: &mut Vec<String>) {
     }
 }
 
-fn check_topic_trigger(delivery: &Body, findings: &mut Vec<String>) {
+fn check_topic_trigger(crates: &[FunctionCrate], delivery: &Body, findings: &mut Vec<String>) {
+    let subscriber = match triggered_by(crates, "sns:order-events") {
+        Ok(name) => name,
+        Err(e) => return findings.push(e),
+    };
+    let subscriber_ref = format!("module.function[\"{subscriber}\"]");
     let topics: Vec<&Block> = delivery
         .blocks()
         .filter(|b| {
@@ -451,9 +466,9 @@ fn check_topic_trigger(delivery: &Body, findings: &mut Vec<String>) {
     };
     for name in ["subscriber_function_arn", "subscriber_function_name"] {
         let target = attr(topic, name).map(text).unwrap_or_default();
-        if !target.starts_with("module.function[\"notify-carrier\"]") {
+        if !target.starts_with(&subscriber_ref) {
             findings.push(format!(
-                "the order-events topic must drive notify-carrier, but its {name} is {target}"
+                "the order-events topic must drive {subscriber}, but its {name} is {target}"
             ));
         }
     }
@@ -471,7 +486,7 @@ fn check_topic_trigger(delivery: &Body, findings: &mut Vec<String>) {
     .find(|b| {
         attr(b, "function_name")
             .map(text)
-            .is_some_and(|t| t.starts_with("module.function[\"notify-carrier\"]"))
+            .is_some_and(|t| t.starts_with(&subscriber_ref))
     });
     let has_destination = retries.is_some_and(|b| {
         b.body()
@@ -482,8 +497,7 @@ fn check_topic_trigger(delivery: &Body, findings: &mut Vec<String>) {
     });
     if !has_destination {
         findings.push(
-            "notify-carrier needs an async-invoke configuration whose on_failure destination is the notifications DLQ"
-                .to_owned(),
+            format!("{subscriber} needs an async-invoke configuration whose on_failure destination is the notifications DLQ"),
         );
     }
 }
@@ -549,21 +563,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loader_calls_are_named_by_their_last_two_segments() {
-        let main = "let a = store_dynamodb::from_env(&env).await?;\n\
-                    let q = Arc::new(bus_aws::SqsQueue::from_env(&env).await?);\n\
-                    let v = Verifier::from_env(&config::Env)?;";
-        assert_eq!(
-            loader_calls(main),
-            [
-                "SqsQueue::from_env",
-                "Verifier::from_env",
-                "store_dynamodb::from_env"
-            ]
-        );
-    }
-
-    #[test]
     fn environment_keys_are_followed_through_locals_merge_and_for() {
         let body: Body = hcl::parse(
             r#"locals {
@@ -576,25 +575,5 @@ mod tests {
         let locals = locals(&body);
         let keys = env_keys(&locals["c"], &locals);
         assert_eq!(keys.into_iter().collect::<Vec<_>>(), ["A", "B", "C", "D"]);
-    }
-
-    /// LOADERS must stay true: each setting it lists is read, by name, in the loader's source.
-    #[test]
-    fn every_loader_setting_is_read_by_that_loader() {
-        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for (call, file, settings) in LOADERS {
-            let source = fs::read_to_string(crates.join(file)).unwrap();
-            let function = call.rsplit("::").next().unwrap();
-            assert!(
-                source.contains(&format!("fn {function}")),
-                "{file} defines no {call}"
-            );
-            for setting in settings.iter().flat_map(|s| s.split('|')) {
-                assert!(
-                    source.contains(&format!("\"{setting}\"")),
-                    "{call} is said to read {setting}, but {file} never names it"
-                );
-            }
-        }
     }
 }

@@ -4,14 +4,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use infra_check::{check, function_crates};
+use infra_check::{FunctionCrate, check, declared_functions};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn crates_dir() -> PathBuf {
-    repo().join("crates")
+fn declared() -> Vec<FunctionCrate> {
+    declared_functions(&repo()).unwrap()
 }
 
 /// A copy of `terraform/` in a temporary folder.
@@ -46,13 +46,13 @@ fn edit(copy: &Path, file: &str, from: &str, to: &str) {
 fn findings_after(edits: &[(&str, &str, &str)]) -> Vec<String> {
     let copy = copy_of_terraform();
     assert!(
-        check(&crates_dir(), copy.path()).is_empty(),
+        check(&declared(), copy.path()).is_empty(),
         "the untouched copy must pass"
     );
     for (file, from, to) in edits {
         edit(copy.path(), file, from, to);
     }
-    let findings = check(&crates_dir(), copy.path());
+    let findings = check(&declared(), copy.path());
     assert!(!findings.is_empty(), "the broken copy passed: {edits:?}");
     findings
 }
@@ -68,14 +68,13 @@ const DELIVERY: &str = "modules/delivery/main.tf";
 
 #[test]
 fn the_repository_terraform_is_wired_to_the_code() {
-    let findings = check(&crates_dir(), &repo().join("terraform"));
+    let findings = check(&declared(), &repo().join("terraform"));
     assert!(findings.is_empty(), "{findings:#?}");
 }
 
 #[test]
-fn the_nine_functions_are_found() {
-    let names: Vec<String> = function_crates(&crates_dir())
-        .unwrap()
+fn the_nine_functions_are_declared() {
+    let names: Vec<String> = declared()
         .into_iter()
         .map(|f| f.name)
         .collect();
@@ -100,6 +99,35 @@ fn a_function_without_an_instance_is_caught() {
     let findings = findings_after(&[(DELIVERY, "order-total = {", "order-totals = {")]);
     assert_named(&findings, &["order-total ", "no lambda-function instance"]);
     assert_named(&findings, &["order-totals", "no function crate"]);
+}
+
+/// A tenth function: declaring it is enough for the check to ask for its Terraform.
+#[test]
+fn a_declared_function_missing_from_terraform_is_caught() {
+    let mut functions = declared();
+    functions.push(FunctionCrate {
+        name: "import-catalog".into(),
+        triggers: vec!["sqs:imports".into()],
+        routes: vec![],
+        settings: vec!["PRODUCTS_TABLE".into()],
+    });
+    let findings = check(&functions, &repo().join("terraform"));
+    assert_named(&findings, &["import-catalog", "no lambda-function instance"]);
+}
+
+#[test]
+fn a_route_declared_on_the_wrong_function_is_caught() {
+    let mut functions = declared();
+    let get_order = functions.iter_mut().find(|f| f.name == "get-order").unwrap();
+    get_order.routes.retain(|r| r != "GET /orders/{id}");
+    let list_products = functions
+        .iter_mut()
+        .find(|f| f.name == "list-products")
+        .unwrap();
+    list_products.routes.push("GET /orders/{id}".into());
+    let findings = check(&functions, &repo().join("terraform"));
+    assert_named(&findings, &["GET /orders/{id}", "get-order", "does not declare"]);
+    assert_named(&findings, &["list-products", "declares route GET /orders/{id}"]);
 }
 
 #[test]

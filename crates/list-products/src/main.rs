@@ -1,16 +1,6 @@
-//! Lambda wiring only: configuration, the AWS adapters, the handler to the runtime.
-
-use std::sync::Arc;
-
-use list_products::{ListProducts, handler};
+//! Lambda wiring only (the one way: `composition::lambda`).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let env = config::Env;
-    let app = ListProducts {
-        catalog: Arc::new(store_dynamodb::from_env(&env).await?),
-        cors: http_kit::Cors::from_env(&env)?,
-    };
-    http_kit::run(app, handler).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    composition::lambda::serve_http::<list_products::ListProducts>().await
 }

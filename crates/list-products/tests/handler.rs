@@ -4,11 +4,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use domain::ports::Catalog;
-use http_kit::Cors;
-use list_products::{ListProducts, handler};
+use http_kit::{Cors, Endpoint};
+use list_products::ListProducts;
 use test_support::{error_fields, parts, principal, product, request, store};
 
-async fn app() -> ListProducts {
+async fn app() -> Endpoint<ListProducts> {
     let store = store().await;
     for i in 0..25 {
         let company = if i % 5 == 0 { "globex" } else { "acme" };
@@ -21,10 +21,12 @@ async fn app() -> ListProducts {
         .save(&product("pizza", "acme", 1250, 120), None)
         .await
         .unwrap();
-    ListProducts {
-        catalog: Arc::new(store),
-        cors: Cors::new(vec!["https://shop.example.com".into()]),
-    }
+    Endpoint::new(
+        ListProducts {
+            catalog: Arc::new(store),
+        },
+        Cors::new(vec!["https://shop.example.com".into()]),
+    )
 }
 
 fn reader() -> std::collections::HashMap<String, serde_json::Value> {
@@ -35,7 +37,7 @@ fn reader() -> std::collections::HashMap<String, serde_json::Value> {
 async fn literal_api_gateway_event_gets_the_product_with_etag() {
     let app = app().await;
     let req = lambda_http::request::from_str(include_str!("fixtures/get-product.json")).unwrap();
-    let response = handler(&app, req).await;
+    let response = app.call(req).await;
     let (status, headers, body) = parts(&response);
     assert_eq!(status, 200);
     assert_eq!(headers["etag"], "\"1\"");
@@ -57,11 +59,9 @@ async fn pages_through_every_product_exactly_once() {
     let mut seen = Vec::new();
     let mut path = "/products?limit=4".to_owned();
     loop {
-        let response = handler(
-            &app,
-            request("GET", &path, "/products", reader(), None, &[]),
-        )
-        .await;
+        let response = app
+            .call(request("GET", &path, "/products", reader(), None, &[]))
+            .await;
         let (status, _, body) = parts(&response);
         assert_eq!(status, 200, "{body}");
         seen.extend(
@@ -83,18 +83,16 @@ async fn pages_through_every_product_exactly_once() {
 #[tokio::test]
 async fn filters_by_company() {
     let app = app().await;
-    let response = handler(
-        &app,
-        request(
+    let response = app
+        .call(request(
             "GET",
             "/products?company_id=globex&limit=100",
             "/products",
             reader(),
             None,
             &[],
-        ),
-    )
-    .await;
+        ))
+        .await;
     let (status, _, body) = parts(&response);
     assert_eq!(status, 200);
     let items = body["items"].as_array().unwrap();
@@ -114,18 +112,16 @@ async fn bad_paging_parameters_are_400_naming_the_field() {
         ("cursor=eyJsIjoieCIsImsiOnt9fQ", vec!["cursor"]),
         ("company_id=a%20b&limit=-1", vec!["limit", "company_id"]),
     ] {
-        let response = handler(
-            &app,
-            request(
+        let response = app
+            .call(request(
                 "GET",
                 &format!("/products?{query}"),
                 "/products",
                 reader(),
                 None,
                 &[],
-            ),
-        )
-        .await;
+            ))
+            .await;
         let (status, headers, body) = parts(&response);
         assert_eq!(status, 400, "{query}: {body}");
         assert_eq!(headers["content-type"], "application/problem+json");
@@ -137,56 +133,44 @@ async fn bad_paging_parameters_are_400_naming_the_field() {
 async fn unknown_product_is_404_and_scope_is_enforced_again() {
     let app = app().await;
     let (status, _, body) = parts(
-        &handler(
-            &app,
-            request(
-                "GET",
-                "/products/nope",
-                "/products/{id}",
-                reader(),
-                None,
-                &[],
-            ),
-        )
+        &app.call(request(
+            "GET",
+            "/products/nope",
+            "/products/{id}",
+            reader(),
+            None,
+            &[],
+        ))
         .await,
     );
     assert_eq!((status, body["status"].as_u64()), (404, Some(404)));
     let (status, _, _) = parts(
-        &handler(
-            &app,
-            request(
-                "GET",
-                "/products/bad%20id",
-                "/products/{id}",
-                reader(),
-                None,
-                &[],
-            ),
-        )
+        &app.call(request(
+            "GET",
+            "/products/bad%20id",
+            "/products/{id}",
+            reader(),
+            None,
+            &[],
+        ))
         .await,
     );
     assert_eq!(status, 404);
     let writer = principal("bob", "orders:write", None);
     let (status, _, _) = parts(
-        &handler(
-            &app,
-            request("GET", "/products", "/products", writer, None, &[]),
-        )
-        .await,
+        &app.call(request("GET", "/products", "/products", writer, None, &[]))
+            .await,
     );
     assert_eq!(status, 403);
     let (status, _, _) = parts(
-        &handler(
-            &app,
-            request(
-                "GET",
-                "/products",
-                "/products",
-                Default::default(),
-                None,
-                &[],
-            ),
-        )
+        &app.call(request(
+            "GET",
+            "/products",
+            "/products",
+            Default::default(),
+            None,
+            &[],
+        ))
         .await,
     );
     assert_eq!(status, 401);

@@ -7,11 +7,16 @@ use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
 use chrono::Utc;
+use composition::lambda::EventFunction;
+use composition::{Adapters, App};
 use domain::PortError;
 use domain::carrier::pick_carrier;
 use domain::order::{EventType, OrderEvent, OrderStatus};
-use domain::ports::{Carriers, OrderStore, SmsSender};
+use domain::ports::{Carriers, Claim, OrderStore, SmsSender};
 use domain::sms::carrier_sms;
+use lambda_runtime::Diagnostic;
+use settings::ConfigError;
+use tracing::Instrument;
 
 /// How long a claim to notify the carrier holds before another delivery may take over.
 const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
@@ -22,12 +27,49 @@ pub struct NotifyCarrier {
     pub sms: Arc<dyn SmsSender>,
 }
 
-/// The handler, as Lambda and `delivery-local` call it. An error fails the invocation.
-pub async fn handler(app: &NotifyCarrier, event: SnsEvent) -> Result<(), PortError> {
-    for record in &event.records {
-        notify(app, &record.sns.message_id, &record.sns.message).await?;
+impl App for NotifyCarrier {
+    const NAME: &'static str = "notify-carrier";
+
+    async fn new(adapters: &Adapters) -> Result<NotifyCarrier, ConfigError> {
+        let store = adapters.store().await?;
+        Ok(NotifyCarrier {
+            orders: Arc::new(store.clone()),
+            carriers: Arc::new(store),
+            sms: adapters.sms().await,
+        })
     }
-    Ok(())
+}
+
+/// The handler, as Lambda and `delivery-local` call it. An error fails the invocation.
+impl EventFunction for NotifyCarrier {
+    type Event = SnsEvent;
+    type Output = ();
+    type Error = PortError;
+
+    async fn handle(&self, event: SnsEvent) -> Result<(), PortError> {
+        for record in &event.records {
+            let message_id = &record.sns.message_id;
+            let span =
+                tracing::info_span!("message", %message_id, order_id = tracing::field::Empty);
+            notify(self, message_id, &record.sns.message)
+                .instrument(span)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Lambda's async invoke retries either kind; the type says which it was.
+    fn diagnostic(error: &PortError) -> Diagnostic {
+        let kind = if error.is_transient() {
+            "Transient"
+        } else {
+            "Permanent"
+        };
+        Diagnostic {
+            error_type: kind.to_owned(),
+            error_message: error.to_string(),
+        }
+    }
 }
 
 async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<(), PortError> {
@@ -35,25 +77,29 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
         PortError::Permanent(format!("message {message_id} is not an order event: {e}"))
     })?;
     if event.kind != EventType::OrderAccepted {
-        tracing::info!(%message_id, kind = event.kind.as_str(), "not an accepted order; nothing to do");
+        tracing::info!(
+            kind = event.kind.as_str(),
+            "not an accepted order; nothing to do"
+        );
         return Ok(());
     }
     let order_id = event.order.id;
+    tracing::Span::current().record("order_id", order_id.to_string());
     let order = app
         .orders
         .get(order_id)
         .await?
         .ok_or_else(|| PortError::Transient(format!("order {order_id} not readable yet")))?;
     if order.status != OrderStatus::Accepted {
-        tracing::info!(%message_id, %order_id, status = order.status.as_str(), "already handled; no SMS");
+        tracing::info!(status = order.status.as_str(), "already handled; no SMS");
         return Ok(());
     }
-    if !app
+    let claim = app
         .orders
         .claim_dispatch(order_id, message_id, Utc::now(), CLAIM_LEASE)
-        .await?
-    {
-        tracing::info!(%message_id, %order_id, "another delivery of this order is notifying the carrier; no second SMS");
+        .await?;
+    if claim == Claim::Held {
+        tracing::info!("another delivery of this order is notifying the carrier; no second SMS");
         return Ok(());
     }
     let carriers = app.carriers.list().await?;
@@ -65,6 +111,6 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
     app.orders
         .mark_dispatched(order_id, &carrier.reference(), Utc::now())
         .await?;
-    tracing::info!(%message_id, %order_id, carrier = %carrier.id, "carrier notified, order dispatched");
+    tracing::info!(carrier = %carrier.id, "carrier notified, order dispatched");
     Ok(())
 }

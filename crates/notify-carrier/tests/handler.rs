@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
 use bus_embedded::{Bus, EmbeddedSms};
+use composition::lambda::EventFunction;
 use domain::carrier::Carrier;
 use domain::order::{Delivery, Order, OrderEvent, OrderLine, OrderStatus};
 use domain::ports::{Carriers, Catalog, OrderStore};
 use domain::{CarrierId, Currency, CustomerId, Money, OrderId, Phone, ProductId};
-use notify_carrier::{NotifyCarrier, handler};
+use notify_carrier::NotifyCarrier;
 use serde_json::json;
 use store_dynamodb::DynamoStore;
 use test_support::{product, store};
@@ -93,7 +94,7 @@ async fn texts_the_carrier_once_and_marks_the_order_dispatched() {
     let (app, store, bus) = setup(true).await;
     let order = accepted_order(&store).await;
     let event = OrderEvent::for_order(&order);
-    handler(&app, sns_event("m-1", &event)).await.unwrap();
+    app.handle(sns_event("m-1", &event)).await.unwrap();
     let stored = OrderStore::get(&store, order.id).await.unwrap().unwrap();
     assert_eq!(stored.status, OrderStatus::Dispatched);
     let carrier = stored.carrier.unwrap();
@@ -108,8 +109,8 @@ async fn texts_the_carrier_once_and_marks_the_order_dispatched() {
     };
     assert_eq!(sms[0].to, expected_phone);
     // The same event again (a repeat delivery), or another copy of it: no second SMS.
-    handler(&app, sns_event("m-1", &event)).await.unwrap();
-    handler(&app, sns_event("m-2", &event)).await.unwrap();
+    app.handle(sns_event("m-1", &event)).await.unwrap();
+    app.handle(sns_event("m-2", &event)).await.unwrap();
     assert_eq!(bus.sms().unwrap().len(), 1);
     let _ = Catalog::get(&store, &ProductId::parse("pizza").unwrap()).await;
 }
@@ -118,7 +119,8 @@ async fn texts_the_carrier_once_and_marks_the_order_dispatched() {
 async fn no_active_carrier_fails_the_invocation_so_it_is_retried() {
     let (app, store, bus) = setup(false).await;
     let order = accepted_order(&store).await;
-    let err = handler(&app, sns_event("m-1", &OrderEvent::for_order(&order)))
+    let err = app
+        .handle(sns_event("m-1", &OrderEvent::for_order(&order)))
         .await
         .unwrap_err();
     assert!(err.is_transient(), "{err}");
@@ -138,14 +140,14 @@ async fn rejected_orders_and_garbage() {
     let (app, store, bus) = setup(true).await;
     let order = accepted_order(&store).await;
     let rejected = order.rejected(domain::order::RejectReason::OutOfStock);
-    handler(&app, sns_event("m-1", &OrderEvent::for_order(&rejected)))
+    app.handle(sns_event("m-1", &OrderEvent::for_order(&rejected)))
         .await
         .unwrap();
     assert!(bus.sms().unwrap().is_empty());
     let mut garbage = sns_event("m-2", &OrderEvent::for_order(&order));
     garbage.records[0].sns.message = "not an event".into();
     assert!(
-        handler(&app, garbage).await.is_err(),
+        app.handle(garbage).await.is_err(),
         "an unreadable event fails, to land in the DLQ"
     );
 }

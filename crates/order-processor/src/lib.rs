@@ -10,14 +10,19 @@
 //!   after `maxReceiveCount` moves it to the DLQ.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
+use composition::lambda::EventFunction;
+use composition::{Adapters, App};
 use domain::PortError;
 use domain::order::{Order, OrderEvent, OrderPlaced};
 use domain::ports::{Catalog, EventPublisher, OrderQueue, OrderStore, RecordOutcome};
+use settings::ConfigError;
 use telemetry::{Unit, count, record};
+use tracing::Instrument;
 
 pub struct Processor {
     pub catalog: Arc<dyn Catalog>,
@@ -26,33 +31,59 @@ pub struct Processor {
     pub events: Arc<dyn EventPublisher>,
 }
 
-/// The handler, as Lambda and `delivery-local` call it: the messages to retry, by id.
-pub async fn handler(app: &Processor, event: SqsEvent) -> SqsBatchResponse {
-    let results = futures::future::join_all(event.records.iter().map(|m| process(app, m))).await;
-    let mut response = SqsBatchResponse::default();
-    for (message, result) in event.records.iter().zip(results) {
-        let message_id = message.message_id.clone().unwrap_or_default();
-        if let Err(e) = result {
-            tracing::warn!(%message_id, error = %e, transient = e.is_transient(), "message will be retried");
-            response.add_failure(message_id);
-        }
+impl App for Processor {
+    const NAME: &'static str = "order-processor";
+
+    async fn new(adapters: &Adapters) -> Result<Processor, ConfigError> {
+        let store = adapters.store().await?;
+        Ok(Processor {
+            catalog: Arc::new(store.clone()),
+            orders: Arc::new(store),
+            queue: adapters.order_queue().await?,
+            events: adapters.events().await?,
+        })
     }
-    response
+}
+
+/// The handler, as Lambda and `delivery-local` call it: the messages to retry, by id.
+impl EventFunction for Processor {
+    type Event = SqsEvent;
+    type Output = SqsBatchResponse;
+    type Error = Infallible;
+
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, Infallible> {
+        let results = futures::future::join_all(event.records.iter().map(|m| {
+            let message_id = m.message_id.as_deref().unwrap_or_default();
+            let span =
+                tracing::info_span!("message", %message_id, order_id = tracing::field::Empty);
+            process(self, m).instrument(span)
+        }))
+        .await;
+        let mut response = SqsBatchResponse::default();
+        for (message, result) in event.records.iter().zip(results) {
+            let message_id = message.message_id.clone().unwrap_or_default();
+            if let Err(e) = result {
+                tracing::warn!(%message_id, error = %e, transient = e.is_transient(), "message will be retried");
+                response.add_failure(message_id);
+            }
+        }
+        Ok(response)
+    }
 }
 
 async fn process(app: &Processor, message: &SqsMessage) -> Result<(), PortError> {
-    let message_id = message.message_id.as_deref().unwrap_or_default();
     let body = message.body.as_deref().unwrap_or_default();
     let (placed, basket) = match OrderPlaced::parse(body) {
         Ok(parsed) => parsed,
         Err(reason) => {
             app.queue.dead_letter(body, &reason).await?;
-            tracing::warn!(%message_id, %reason, "malformed message dead-lettered");
+            tracing::warn!(%reason, "malformed message dead-lettered");
             count("OrdersDeadLettered");
             return Ok(());
         }
     };
     let order_id = placed.order_id;
+    tracing::Span::current().record("order_id", order_id.to_string());
     let products = app.catalog.get_many(&basket.product_ids()).await?;
     let catalog: HashMap<_, _> = products.into_iter().map(|p| (p.id.clone(), p)).collect();
     let proposal = Order::decide(&placed, &basket, &catalog);
@@ -69,8 +100,6 @@ async fn process(app: &Processor, message: &SqsMessage) -> Result<(), PortError>
     let latency = (Utc::now() - placed.placed_at()).num_milliseconds().max(0);
     record("ProcessingLatency", latency as f64, Unit::Milliseconds);
     tracing::info!(
-        %message_id,
-        %order_id,
         status = order.status.as_str(),
         reason = order.reason.map(|r| r.as_str()),
         redelivery = matches!(outcome, RecordOutcome::AlreadyRecorded(_)),

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::sqs::SqsEvent;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use bus_embedded::{Bus, EmbeddedQueue, EmbeddedTopic, NOTIFICATIONS, ORDERS, Subscription};
+use composition::lambda::EventFunction;
 use domain::ports::{Catalog, OrderStore};
 use domain::{CustomerId, OrderId, ProductId};
-use order_processor::{Processor, handler};
+use order_processor::Processor;
 use serde_json::{Value, json};
 use store_dynamodb::DynamoStore;
 use test_support::{product, store};
@@ -68,6 +69,14 @@ fn sqs_event(bodies: &[&str]) -> SqsEvent {
     serde_json::from_value(json!({ "Records": records })).unwrap()
 }
 
+/// The handler as Lambda calls it (it never fails: failures are batch item failures).
+async fn handle(app: &Processor, event: SqsEvent) -> SqsBatchResponse {
+    match app.handle(event).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
 #[tokio::test]
 async fn a_mixed_batch_is_handled_message_by_message() {
     let (app, store, bus) = setup().await;
@@ -81,7 +90,7 @@ async fn a_mixed_batch_is_handled_message_by_message() {
         &ghost_body,
         r#"{"type": "order.placed"}"#,
     ]);
-    let response = handler(&app, event).await;
+    let response = handle(&app, event).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "malformed messages are dead-lettered, not retried"
@@ -130,13 +139,13 @@ async fn a_redelivery_records_nothing_twice_and_publishes_again() {
     let (app, store, bus) = setup().await;
     let (id, body) = placed("alice", "pizza", 2);
     assert!(
-        handler(&app, sqs_event(&[&body]))
+        handle(&app, sqs_event(&[&body]))
             .await
             .batch_item_failures
             .is_empty()
     );
     assert!(
-        handler(&app, sqs_event(&[&body, &body]))
+        handle(&app, sqs_event(&[&body, &body]))
             .await
             .batch_item_failures
             .is_empty()
@@ -173,7 +182,9 @@ async fn a_transient_failure_retries_only_that_message() {
         .unwrap()
         .port();
     let gone = DynamoStore::new(
-        store_dynamodb::local_client(&format!("http://127.0.0.1:{port}")),
+        aws_sdk_dynamodb::Client::new(&composition::local_sdk_config(&format!(
+            "http://127.0.0.1:{port}"
+        ))),
         store_dynamodb::Tables {
             products: "p".into(),
             orders: "o".into(),
@@ -185,7 +196,7 @@ async fn a_transient_failure_retries_only_that_message() {
     let (_, body) = placed("alice", "pizza", 1);
     let event = sqs_event(&[&body, "garbage"]);
     let failed_id = event.records[0].message_id.clone().unwrap();
-    let response = handler(&app, event).await;
+    let response = handle(&app, event).await;
     let failures: Vec<_> = response
         .batch_item_failures
         .iter()

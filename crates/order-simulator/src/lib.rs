@@ -8,20 +8,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use domain::auth::Scope;
+use composition::lambda::EventFunction;
+use composition::{Adapters, App};
+use domain::auth::Function;
 use domain::order::{OrderPlaced, OrderRequest};
 use domain::ports::{Catalog, OrderQueue, OutgoingMessage, PageRequest};
 use domain::product::Product;
-use domain::validation::{FieldErrors, Need, Obj};
+use domain::validation::{FieldErrors, JsonObject, Presence};
 use domain::{CustomerId, Error, OrderId, PortError};
 use futures::StreamExt;
-use http_kit::{Cors, json_body, json_response, principal};
-use lambda_http::{Body, Request, Response};
+use http_kit::{ApiRequest, Endpoint, HttpFunction, Reply};
+use lambda_runtime::Diagnostic;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::{Value, json};
+use settings::ConfigError;
 
 pub const MAX_ORDERS: u32 = 10_000;
 /// Synthetic customers are `sim-0` … `sim-{CUSTOMERS - 1}`.
@@ -33,7 +36,17 @@ const SEND_ATTEMPTS: u32 = 4;
 pub struct Simulator {
     pub catalog: Arc<dyn Catalog>,
     pub queue: Arc<dyn OrderQueue>,
-    pub cors: Cors,
+}
+
+impl App for Simulator {
+    const NAME: &'static str = "order-simulator";
+
+    async fn new(adapters: &Adapters) -> Result<Simulator, ConfigError> {
+        Ok(Simulator {
+            catalog: adapters.catalog().await?,
+            queue: adapters.order_queue().await?,
+        })
+    }
 }
 
 /// A validated simulation request.
@@ -48,13 +61,13 @@ impl Simulation {
     /// `{"orders": 1..=10000, "invalid_ratio": 0..=1 (default 0), "seed": u64 (optional)}`.
     pub fn from_json(body: &Value) -> Result<Simulation, Vec<domain::validation::FieldError>> {
         let mut errors = FieldErrors::default();
-        let Some(obj) = Obj::root(body, &mut errors) else {
+        let Some(obj) = JsonObject::root(body, &mut errors) else {
             return Err(errors.into_vec());
         };
         obj.deny_unknown(&["orders", "invalid_ratio", "seed"], &mut errors);
         let orders = obj.integer(
             "orders",
-            Need::Required,
+            Presence::Required,
             (1, i64::from(MAX_ORDERS)),
             &mut errors,
         );
@@ -243,27 +256,60 @@ pub async fn simulate(
     Ok(Outcome { enqueued, invalid })
 }
 
-/// `POST /simulations`, as Lambda and `delivery-local` call it.
-pub async fn handler(app: &Simulator, req: Request) -> Response<Body> {
-    http_kit::respond(&app.cors, req, |req| handle(app, req)).await
-}
+/// `POST /simulations`.
+impl HttpFunction for Simulator {
+    const FUNCTION: Function = Function::OrderSimulator;
 
-async fn handle(app: &Simulator, req: Request) -> Result<Response<Body>, Error> {
-    principal(&req)?.require(Scope::SimulationsRun)?;
-    if req.method() != http::Method::POST {
-        return Err(Error::MethodNotAllowed {
-            allowed: vec!["POST"],
-        });
+    async fn handle(&self, request: ApiRequest) -> Result<Reply, Error> {
+        let sim = request.json(Simulation::from_json)?;
+        let outcome = simulate(self.catalog.as_ref(), self.queue.as_ref(), &sim).await?;
+        Ok(Reply::json(202, &outcome))
     }
-    let sim = Simulation::from_json(&json_body(&req)?).map_err(Error::Validation)?;
-    let outcome = simulate(app.catalog.as_ref(), app.queue.as_ref(), &sim).await?;
-    Ok(json_response(202, &outcome))
 }
 
-/// A direct invocation with the same payload: the outcome, or the problem document.
-pub async fn invoke(app: &Simulator, payload: &Value) -> Result<Outcome, Error> {
-    let sim = Simulation::from_json(payload).map_err(Error::Validation)?;
-    simulate(app.catalog.as_ref(), app.queue.as_ref(), &sim).await
+impl Simulator {
+    /// A direct invocation with the same payload: the outcome, or why it was refused.
+    pub async fn invoke(&self, payload: &Value) -> Result<Outcome, Error> {
+        let sim = Simulation::from_json(payload).map_err(Error::Validation)?;
+        simulate(self.catalog.as_ref(), self.queue.as_ref(), &sim).await
+    }
+}
+
+/// The function in Lambda, with its two triggers: an API Gateway proxy event
+/// (`POST /simulations`) or a direct invocation with the simulation payload.
+pub struct SimulatorLambda(Endpoint<Simulator>);
+
+impl App for SimulatorLambda {
+    const NAME: &'static str = Simulator::NAME;
+
+    async fn new(adapters: &Adapters) -> Result<SimulatorLambda, ConfigError> {
+        Ok(SimulatorLambda(composition::endpoint(adapters).await?))
+    }
+}
+
+impl EventFunction for SimulatorLambda {
+    type Event = Value;
+    type Output = Value;
+    type Error = Error;
+
+    async fn handle(&self, event: Value) -> Result<Value, Error> {
+        if event.get("httpMethod").is_some() {
+            let request = http_kit::events::request_from_json(&event)
+                .map_err(|e| Error::validation("event", e))?;
+            return Ok(http_kit::events::proxy_response(self.0.call(request).await));
+        }
+        let outcome = self.0.function().invoke(&event).await?;
+        Ok(json!(outcome))
+    }
+
+    /// A refused direct invocation carries its problem document.
+    fn diagnostic(error: &Error) -> Diagnostic {
+        let problem = http_kit::problem(error);
+        Diagnostic {
+            error_type: problem.title.to_owned(),
+            error_message: serde_json::to_string(&problem).unwrap_or_else(|_| error.to_string()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use bus_embedded::{Bus, EmbeddedQueue, ORDERS};
 use domain::order::OrderPlaced;
 use domain::ports::Catalog;
-use order_simulator::{Simulator, handler, invoke};
+use http_kit::{Cors, Endpoint};
+use order_simulator::Simulator;
 use serde_json::json;
 use test_support::{parts, principal, product, request, store};
 
-async fn app() -> (Simulator, Bus) {
+async fn app() -> (Endpoint<Simulator>, Bus) {
     let store = store().await;
     for i in 0..6 {
         store
@@ -25,9 +26,8 @@ async fn app() -> (Simulator, Bus) {
             bus: bus.clone(),
             queue: ORDERS.name,
         }),
-        cors: http_kit::Cors::new(vec!["*".into()]),
     };
-    (app, bus)
+    (Endpoint::new(app, Cors::new(vec!["*".into()])), bus)
 }
 
 fn drain(bus: &Bus) -> Vec<String> {
@@ -49,18 +49,16 @@ async fn enqueues_exactly_the_requested_share_of_malformed_orders() {
     let (app, bus) = app().await;
     let ops = principal("ops", "simulations:run", None);
     let body = json!({"orders": 250, "invalid_ratio": 0.1, "seed": 42}).to_string();
-    let response = handler(
-        &app,
-        request(
+    let response = app
+        .call(request(
             "POST",
             "/simulations",
             "/simulations",
             ops,
             Some(&body),
             &[],
-        ),
-    )
-    .await;
+        ))
+        .await;
     let (status, _, json) = parts(&response);
     assert_eq!(
         (status, json),
@@ -90,33 +88,29 @@ async fn enqueues_exactly_the_requested_share_of_malformed_orders() {
 #[tokio::test]
 async fn direct_invocation_and_refusals() {
     let (app, bus) = app().await;
-    let outcome = invoke(&app, &json!({"orders": 12, "invalid_ratio": 0.5}))
+    let outcome = app
+        .function()
+        .invoke(&json!({"orders": 12, "invalid_ratio": 0.5}))
         .await
         .unwrap();
     assert_eq!((outcome.enqueued, outcome.invalid), (12, 6));
     assert_eq!(drain(&bus).len(), 12);
-    assert_eq!(
-        invoke(&app, &json!({"orders": 0}))
-            .await
-            .unwrap_err()
-            .status(),
-        400
-    );
+    let refused = app.function().invoke(&json!({"orders": 0})).await;
+    assert_eq!(http_kit::status(&refused.unwrap_err()), 400);
     let customer = principal("alice", "orders:write", None);
-    let response = handler(
-        &app,
-        request(
+    let response = app
+        .call(request(
             "POST",
             "/simulations",
             "/simulations",
             customer,
             Some("{\"orders\": 1}"),
             &[],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(parts(&response).0, 403);
     let _ = app
+        .function()
         .catalog
         .get(&domain::ProductId::parse("p0").unwrap())
         .await;

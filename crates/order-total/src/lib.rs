@@ -2,30 +2,34 @@
 
 use std::sync::Arc;
 
+use composition::{Adapters, App};
 use domain::Error;
-use domain::auth::Scope;
+use domain::auth::Function;
 use domain::bill::{Basket, quote};
 use domain::ports::Catalog;
-use http_kit::{Cors, json_body, json_response, principal};
-use lambda_http::{Body, Request, Response};
+use http_kit::{ApiRequest, HttpFunction, Reply};
+use settings::ConfigError;
 
 pub struct OrderTotal {
     pub catalog: Arc<dyn Catalog>,
-    pub cors: Cors,
 }
 
-pub async fn handler(app: &OrderTotal, req: Request) -> Response<Body> {
-    http_kit::respond(&app.cors, req, |req| handle(app, req)).await
-}
+impl App for OrderTotal {
+    const NAME: &'static str = "order-total";
 
-async fn handle(app: &OrderTotal, req: Request) -> Result<Response<Body>, Error> {
-    principal(&req)?.require(Scope::OrdersWrite)?;
-    if req.method() != http::Method::POST {
-        return Err(Error::MethodNotAllowed {
-            allowed: vec!["POST"],
-        });
+    async fn new(adapters: &Adapters) -> Result<OrderTotal, ConfigError> {
+        Ok(OrderTotal {
+            catalog: adapters.catalog().await?,
+        })
     }
-    let basket = Basket::from_json(&json_body(&req)?).map_err(Error::Validation)?;
-    let bill = quote(app.catalog.as_ref(), &basket).await?;
-    Ok(json_response(200, &bill))
+}
+
+impl HttpFunction for OrderTotal {
+    const FUNCTION: Function = Function::OrderTotal;
+
+    async fn handle(&self, request: ApiRequest) -> Result<Reply, Error> {
+        let basket = request.json(Basket::from_json)?;
+        let bill = quote(self.catalog.as_ref(), &basket).await?;
+        Ok(Reply::json(200, &bill))
+    }
 }

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use domain::ports::Catalog;
 use domain::{Currency, Money};
-use http_kit::Cors;
-use order_total::{OrderTotal, handler};
+use http_kit::{Cors, Endpoint};
+use order_total::OrderTotal;
 use serde_json::json;
 use test_support::{error_fields, parts, principal, product, request, store};
 
-async fn app() -> OrderTotal {
+async fn app() -> Endpoint<OrderTotal> {
     let store = store().await;
     store
         .save(&product("pizza", "acme", 1250, 10), None)
@@ -25,26 +25,26 @@ async fn app() -> OrderTotal {
     let mut euro = product("euro", "globex", 100, 5);
     euro.price = Money::from_minor(100, Currency::Eur);
     store.save(&euro, None).await.unwrap();
-    OrderTotal {
-        catalog: Arc::new(store),
-        cors: Cors::new(vec!["*".into()]),
-    }
+    Endpoint::new(
+        OrderTotal {
+            catalog: Arc::new(store),
+        },
+        Cors::new(vec!["*".into()]),
+    )
 }
 
-async fn post(app: &OrderTotal, body: &str) -> (u16, serde_json::Value) {
+async fn post(app: &Endpoint<OrderTotal>, body: &str) -> (u16, serde_json::Value) {
     let customer = principal("alice", "orders:write", None);
-    let response = handler(
-        app,
-        request(
+    let response = app
+        .call(request(
             "POST",
             "/orders/total",
             "/orders/total",
             customer,
             Some(body),
             &[],
-        ),
-    )
-    .await;
+        ))
+        .await;
     let (status, headers, json) = parts(&response);
     assert_eq!(headers["access-control-allow-origin"], "*");
     (status, json)
@@ -124,18 +124,16 @@ async fn body_limits_and_media_type() {
     let app = app().await;
     let customer = principal("alice", "orders:write", None);
     let big = format!(r#"{{"items": [], "pad": "{}"}}"#, "x".repeat(64 * 1024));
-    let response = handler(
-        &app,
-        request(
+    let response = app
+        .call(request(
             "POST",
             "/orders/total",
             "/orders/total",
             customer.clone(),
             Some(&big),
             &[],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(parts(&response).0, 413);
     let form = request(
         "POST",
@@ -145,5 +143,5 @@ async fn body_limits_and_media_type() {
         Some("a=b"),
         &[("content-type", "application/x-www-form-urlencoded")],
     );
-    assert_eq!(parts(&handler(&app, form).await).0, 415);
+    assert_eq!(parts(&app.call(form).await).0, 415);
 }

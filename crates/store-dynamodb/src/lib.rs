@@ -35,8 +35,6 @@ mod orders;
 pub mod schema;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 
 /// The names of the three tables, from configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +44,9 @@ pub struct Tables {
     pub carriers: String,
 }
 
-/// The adapter: one client, three tables. Cheap to clone.
+/// The adapter: one client, three tables. Cheap to clone. The client comes from the
+/// composition root (`crates/composition`), which builds every SDK client of a process from one
+/// configuration.
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
@@ -69,39 +69,11 @@ impl DynamoStore {
 
 impl Tables {
     /// From `PRODUCTS_TABLE`, `ORDERS_TABLE` and `CARRIERS_TABLE`.
-    pub fn from_env(source: &impl config::Source) -> Result<Tables, config::ConfigError> {
+    pub fn from_settings(source: &dyn settings::Source) -> Result<Tables, settings::ConfigError> {
         Ok(Tables {
-            products: config::required(source, "PRODUCTS_TABLE")?,
-            orders: config::required(source, "ORDERS_TABLE")?,
-            carriers: config::required(source, "CARRIERS_TABLE")?,
+            products: settings::required(source, "PRODUCTS_TABLE")?,
+            orders: settings::required(source, "ORDERS_TABLE")?,
+            carriers: settings::required(source, "CARRIERS_TABLE")?,
         })
     }
-}
-
-/// The adapter for a Lambda: table names from the environment, and the SDK's own
-/// configuration chain (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` for an emulator).
-pub async fn from_env(source: &impl config::Source) -> Result<DynamoStore, config::ConfigError> {
-    let tables = Tables::from_env(source)?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Ok(DynamoStore::new(Client::new(&sdk), tables))
-}
-
-/// A client for a DynamoDB-compatible endpoint on this machine (the embedded dynoxide of
-/// `delivery-local` and of the tests): static dummy credentials, no retries, so that a fault
-/// surfaces at once instead of hiding behind backoff.
-pub fn local_client(endpoint_url: &str) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint_url)
-        .credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "delivery-local",
-        ))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    Client::from_conf(config)
 }

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use domain::order::{CarrierRef, Delivery, Order, OrderLine, OrderStatus, RejectReason, timestamp};
-use domain::ports::{OrderStore, Page, PageRequest, RecordOutcome};
+use domain::ports::{Claim, OrderStore, Page, PageRequest, RecordOutcome};
 use domain::{CarrierId, CustomerId, Money, OrderId, Phone, PortError};
 
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
@@ -306,7 +306,7 @@ impl OrderStore for DynamoStore {
         claimant: &str,
         at: DateTime<Utc>,
         lease: chrono::Duration,
-    ) -> Result<bool, PortError> {
+    ) -> Result<Claim, PortError> {
         let result = self
             .client
             .update_item()
@@ -324,8 +324,8 @@ impl OrderStore for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Ok(_) => Ok(Claim::Taken),
+            Err(e) if is_conditional_failure(&e) => Ok(Claim::Held),
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use domain::carrier::Carrier;
 use domain::order::{CarrierRef, Delivery, Order, OrderLine, OrderStatus, RejectReason};
-use domain::ports::{Carriers, Catalog, OrderStore, PageRequest, RecordOutcome};
+use domain::ports::{Carriers, Catalog, Claim, OrderStore, PageRequest, RecordOutcome};
 use domain::product::Product;
 use domain::{
     CarrierId, CompanyId, Currency, CustomerId, Money, OrderId, Phone, PortError, ProductId,
 };
 use store_dynamodb::schema::create_tables;
-use store_dynamodb::{DynamoStore, Tables, local_client};
+use store_dynamodb::{DynamoStore, Tables};
 
 async fn store() -> DynamoStore {
     let store = test_support::store().await;
@@ -384,37 +384,42 @@ async fn dispatch_is_idempotent_and_only_for_accepted_orders() {
 
     // One claimant at a time; the same claimant again; another once the lease ran out.
     let lease = Duration::seconds(60);
-    assert!(
+    assert_eq!(
         store
             .claim_dispatch(o.id, "event-1", at, lease)
             .await
-            .unwrap()
+            .unwrap(),
+        Claim::Taken
     );
-    assert!(
-        !store
+    assert_eq!(
+        store
             .claim_dispatch(o.id, "event-2", at, lease)
             .await
-            .unwrap()
+            .unwrap(),
+        Claim::Held
     );
-    assert!(
+    assert_eq!(
         store
             .claim_dispatch(o.id, "event-1", at, lease)
             .await
-            .unwrap()
+            .unwrap(),
+        Claim::Taken
     );
-    assert!(
+    assert_eq!(
         store
             .claim_dispatch(o.id, "event-2", at + Duration::seconds(61), lease)
             .await
-            .unwrap()
+            .unwrap(),
+        Claim::Taken
     );
 
     let dispatched = store.mark_dispatched(o.id, &fast, at).await.unwrap();
-    assert!(
-        !store
+    assert_eq!(
+        store
             .claim_dispatch(o.id, "event-3", at + Duration::hours(1), lease)
             .await
             .unwrap(),
+        Claim::Held,
         "dispatched: no claim"
     );
     assert_eq!(dispatched.status, OrderStatus::Dispatched);
@@ -466,7 +471,9 @@ async fn an_unreachable_endpoint_is_transient() {
         .local_addr()
         .unwrap()
         .port();
-    let client = local_client(&format!("http://127.0.0.1:{port}"));
+    let client = aws_sdk_dynamodb::Client::new(&composition::local_sdk_config(&format!(
+        "http://127.0.0.1:{port}"
+    )));
     let store = DynamoStore::new(
         client,
         Tables {

@@ -1,20 +1,33 @@
-//! Helpers for handler tests: the real DynamoDB adapter on an in-process dynoxide, API Gateway
-//! REST (v1) events built the way the local gateway builds them, and small fixtures.
+//! Helpers for handler tests: the composition root's adapters over an in-process dynoxide (the
+//! real DynamoDB adapter) and an in-memory embedded bus, API Gateway REST (v1) events built the
+//! way the local gateway builds them, and small fixtures.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use bus_embedded::{Bus, EmbeddedMessaging};
 use chrono::{DateTime, Utc};
+use composition::Adapters;
 use domain::product::Product;
 use domain::{CompanyId, Currency, Money, ProductId};
 use http::Method;
 use http_kit::events::ProxyEvent;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
+use store_dynamodb::DynamoStore;
 use store_dynamodb::schema::create_tables;
-use store_dynamodb::{DynamoStore, Tables, local_client};
 
-/// The DynamoDB adapter over a fresh in-memory dynoxide served on a loopback port.
-pub async fn store() -> DynamoStore {
+/// The settings of the tests' tables.
+pub const SETTINGS: [(&str, &str); 4] = [
+    ("PRODUCTS_TABLE", "products"),
+    ("ORDERS_TABLE", "orders"),
+    ("CARRIERS_TABLE", "carriers"),
+    ("CORS_ALLOWED_ORIGINS", "*"),
+];
+
+/// The composition root's adapters, as `delivery-local` builds them, over a fresh in-memory
+/// dynoxide served on a loopback port (its tables created) and an in-memory bus.
+pub async fn adapters() -> (Adapters, Bus) {
     let db = dynoxide::Database::memory().expect("in-memory dynoxide");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -25,14 +38,25 @@ pub async fn store() -> DynamoStore {
         db,
         std::future::pending(),
     ));
-    let client = local_client(&format!("http://{addr}"));
-    let tables = Tables {
-        products: "products".into(),
-        orders: "orders".into(),
-        carriers: "carriers".into(),
-    };
-    create_tables(&client, &tables).await.expect("tables");
-    DynamoStore::new(client, tables)
+    let sdk = composition::local_sdk_config(&format!("http://{addr}"));
+    let bus = Bus::memory().expect("in-memory bus");
+    let messaging = Arc::new(EmbeddedMessaging { bus: bus.clone() });
+    let adapters = Adapters::new(sdk, Arc::new(SETTINGS), messaging);
+    let store = adapters.store().await.expect("the tables are set");
+    create_tables(store.client(), store.tables())
+        .await
+        .expect("tables");
+    (adapters, bus)
+}
+
+/// The DynamoDB adapter over a fresh in-memory dynoxide.
+pub async fn store() -> DynamoStore {
+    adapters()
+        .await
+        .0
+        .store()
+        .await
+        .expect("the tables are set")
 }
 
 pub fn time() -> DateTime<Utc> {

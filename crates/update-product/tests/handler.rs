@@ -2,19 +2,20 @@
 
 use std::sync::Arc;
 
+use http_kit::{Cors, Endpoint};
 use serde_json::{Value, json};
 use test_support::{error_fields, parts, principal, request, store};
-use update_product::{UpdateProduct, handler};
+use update_product::UpdateProduct;
 
-async fn app() -> Arc<UpdateProduct> {
-    Arc::new(UpdateProduct {
+async fn app() -> Arc<Endpoint<UpdateProduct>> {
+    let function = UpdateProduct {
         catalog: Arc::new(store().await),
-        cors: http_kit::Cors::new(vec!["*".into()]),
-    })
+    };
+    Arc::new(Endpoint::new(function, Cors::new(vec!["*".into()])))
 }
 
 async fn call(
-    app: &UpdateProduct,
+    app: &Endpoint<UpdateProduct>,
     method: &str,
     id: &str,
     company: &str,
@@ -35,7 +36,7 @@ async fn call(
         Some(&body.to_string()),
         &headers,
     );
-    let response = handler(app, req).await;
+    let response = app.call(req).await;
     let (status, headers, json) = parts(&response);
     let etag = headers.get("etag").map(|v| v.to_str().unwrap().to_owned());
     (status, etag, json)
@@ -138,7 +139,7 @@ async fn another_companys_product_is_403() {
         Some(&margherita().to_string()),
         &[],
     );
-    assert_eq!(parts(&handler(&app, req).await).0, 403);
+    assert_eq!(parts(&app.call(req).await).0, 403);
 }
 
 #[tokio::test]

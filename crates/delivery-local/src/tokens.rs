@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use serde::Serialize;
 use token_signer::{Claims, SigningKey};
 
 use crate::TokenArgs;
@@ -54,51 +55,63 @@ pub fn print_token(args: &TokenArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// A demo principal: `sub`, who it is, its scopes, its company.
-pub type DemoPrincipal = (
-    &'static str,
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-);
+/// A demo principal of the banner and the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct DemoPrincipal {
+    pub sub: &'static str,
+    /// Who it is, in words.
+    pub who: &'static str,
+    pub scope: &'static str,
+    pub company_id: Option<&'static str>,
+}
+
+/// A demo principal with a fresh token.
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoToken {
+    #[serde(flatten)]
+    pub principal: DemoPrincipal,
+    pub token: String,
+}
 
 /// How long the demo principals' tokens (the banner's, the page's) stay valid.
 const DEMO_TOKEN_SECONDS: i64 = 24 * 3600;
 
 /// Each demo principal with a fresh token.
-pub fn demo_tokens(key: &SigningKey) -> Result<Vec<(DemoPrincipal, String)>, String> {
+pub fn demo_tokens(key: &SigningKey) -> Result<Vec<DemoToken>, String> {
     DEMO_PRINCIPALS
         .into_iter()
-        .map(|p @ (sub, _, scope, company)| {
-            mint(key, sub, scope, company, DEMO_TOKEN_SECONDS).map(|t| (p, t))
+        .map(|principal| {
+            let p = principal;
+            mint(key, p.sub, p.scope, p.company_id, DEMO_TOKEN_SECONDS)
+                .map(|token| DemoToken { principal, token })
         })
         .collect()
 }
 
 /// The demo principals of the banner and the page (SPEC §8).
 pub const DEMO_PRINCIPALS: [DemoPrincipal; 4] = [
-    (
-        "alice",
-        "customer",
-        "products:read orders:read orders:write",
-        None,
-    ),
-    (
-        "acme-admin",
-        "company user of acme",
-        "products:read products:write",
-        Some("acme"),
-    ),
-    (
-        "globex-admin",
-        "company user of globex",
-        "products:read products:write",
-        Some("globex"),
-    ),
-    (
-        "ops",
-        "operator, every scope",
-        "products:read products:write orders:read orders:write simulations:run",
-        Some("acme"),
-    ),
+    DemoPrincipal {
+        sub: "alice",
+        who: "customer",
+        scope: "products:read orders:read orders:write",
+        company_id: None,
+    },
+    DemoPrincipal {
+        sub: "acme-admin",
+        who: "company user of acme",
+        scope: "products:read products:write",
+        company_id: Some("acme"),
+    },
+    DemoPrincipal {
+        sub: "globex-admin",
+        who: "company user of globex",
+        scope: "products:read products:write",
+        company_id: Some("globex"),
+    },
+    DemoPrincipal {
+        sub: "ops",
+        who: "operator, every scope",
+        scope: "products:read products:write orders:read orders:write simulations:run",
+        company_id: Some("acme"),
+    },
 ];

@@ -1,6 +1,9 @@
 //! The one configuration loader (SPEC §6): settings come from environment variables with the
 //! same names in Lambda and locally, and a missing or malformed one fails at start with an
-//! error naming it.
+//! error naming it. (Named `settings`, not `config`, so that it shadows no crates.io crate.)
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 /// A setting that is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,8 +45,41 @@ impl<const N: usize> Source for [(&str, &str); N] {
     }
 }
 
+/// A source that remembers every setting asked of it: the test that proves each function's
+/// declared settings (`[package.metadata.lambda]`) are the ones its wiring reads.
+pub struct Recorder<S> {
+    inner: S,
+    asked: Mutex<BTreeSet<String>>,
+}
+
+impl<S: Source> Recorder<S> {
+    pub fn new(inner: S) -> Recorder<S> {
+        Recorder {
+            inner,
+            asked: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// The names asked so far, sorted.
+    pub fn asked(&self) -> Vec<String> {
+        self.asked
+            .lock()
+            .map(|a| a.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl<S: Source> Source for Recorder<S> {
+    fn get(&self, name: &str) -> Option<String> {
+        if let Ok(mut asked) = self.asked.lock() {
+            asked.insert(name.to_owned());
+        }
+        self.inner.get(name)
+    }
+}
+
 /// A required, non-blank setting.
-pub fn required(source: &impl Source, name: &'static str) -> Result<String, ConfigError> {
+pub fn required(source: &dyn Source, name: &'static str) -> Result<String, ConfigError> {
     match source.get(name) {
         Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
         Some(_) => Err(ConfigError::malformed(name, "is blank")),
@@ -52,7 +88,7 @@ pub fn required(source: &impl Source, name: &'static str) -> Result<String, Conf
 }
 
 /// An optional setting; blank counts as absent.
-pub fn optional(source: &impl Source, name: &'static str) -> Option<String> {
+pub fn optional(source: &dyn Source, name: &'static str) -> Option<String> {
     source
         .get(name)
         .map(|v| v.trim().to_owned())
@@ -60,7 +96,7 @@ pub fn optional(source: &impl Source, name: &'static str) -> Option<String> {
 }
 
 /// A required comma-separated list of non-blank items.
-pub fn list(source: &impl Source, name: &'static str) -> Result<Vec<String>, ConfigError> {
+pub fn list(source: &dyn Source, name: &'static str) -> Result<Vec<String>, ConfigError> {
     let items: Vec<String> = required(source, name)?
         .split(',')
         .map(|s| s.trim().to_owned())
@@ -89,5 +125,13 @@ mod tests {
         assert_eq!(optional(&src, "BLANK"), None);
         assert_eq!(list(&src, "L").unwrap(), ["a", "b"]);
         assert!(list(&src, "BAD").unwrap_err().to_string().contains("BAD"));
+    }
+
+    #[test]
+    fn a_recorder_remembers_what_was_asked() {
+        let recorder = Recorder::new([("A", "x")]);
+        assert_eq!(optional(&recorder, "B"), None);
+        assert_eq!(required(&recorder, "A").unwrap(), "x");
+        assert_eq!(recorder.asked(), ["A", "B"]);
     }
 }

@@ -34,31 +34,48 @@ impl Client {
     }
 }
 
-/// `(accepted, rejected, dead-lettered)` so far.
-fn progress(client: &Client) -> Result<(u64, u64, u64), String> {
-    let s = client.get("/_local/stats")?;
-    let n = |v: &Value| v.as_u64().unwrap_or(0);
-    Ok((
-        n(&s["events"]["accepted"]),
-        n(&s["events"]["rejected"]),
-        n(&s["dead_letters"]),
-    ))
+/// What became of the orders so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Progress {
+    accepted: u64,
+    rejected: u64,
+    dead_lettered: u64,
 }
 
-pub fn run(args: &SimulateArgs) -> Result<(), String> {
+impl Progress {
+    fn read(client: &Client) -> Result<Progress, String> {
+        let s = client.get("/_local/stats")?;
+        let n = |v: &Value| v.as_u64().unwrap_or(0);
+        Ok(Progress {
+            accepted: n(&s["events"]["accepted"]),
+            rejected: n(&s["events"]["rejected"]),
+            dead_lettered: n(&s["dead_letters"]),
+        })
+    }
+
+    fn since(self, before: Progress) -> Progress {
+        Progress {
+            accepted: self.accepted.saturating_sub(before.accepted),
+            rejected: self.rejected.saturating_sub(before.rejected),
+            dead_lettered: self.dead_lettered.saturating_sub(before.dead_lettered),
+        }
+    }
+
+    fn done(self) -> u64 {
+        self.accepted + self.rejected + self.dead_lettered
+    }
+}
+
+/// What the simulation put on the queue.
+struct Enqueued {
+    orders: u64,
+    invalid: u64,
+}
+
+/// `POST /simulations` with an operator token signed by the data dir's key.
+fn start(client: &Client, args: &SimulateArgs) -> Result<Enqueued, String> {
     let key = tokens::key(&args.data_dir)?;
     let token = tokens::mint(&key, "ops", "simulations:run", None, 3600)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let client = Client {
-        agent,
-        base: format!("http://127.0.0.1:{}", args.port),
-    };
-    let before = progress(&client)?;
-
-    let started = Instant::now();
     let mut body = json!({"orders": args.orders, "invalid_ratio": args.invalid_ratio});
     if let Some(seed) = args.seed {
         body["seed"] = json!(seed);
@@ -78,10 +95,14 @@ pub fn run(args: &SimulateArgs) -> Result<(), String> {
             reply["detail"].as_str().unwrap_or("no detail")
         ));
     }
-    let enqueued = reply["enqueued"].as_u64().unwrap_or(0);
-    let invalid = reply["invalid"].as_u64().unwrap_or(0);
-    let enqueue_time = started.elapsed();
+    Ok(Enqueued {
+        orders: reply["enqueued"].as_u64().unwrap_or(0),
+        invalid: reply["invalid"].as_u64().unwrap_or(0),
+    })
+}
 
+/// Follows the pipeline with a progress bar until every enqueued order is accounted for.
+fn follow(client: &Client, before: Progress, enqueued: u64) -> Result<Progress, String> {
     let bar = ProgressBar::new(enqueued);
     bar.set_style(
         ProgressStyle::with_template(
@@ -90,21 +111,17 @@ pub fn run(args: &SimulateArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?,
     );
     let (mut last_done, mut last_move) = (0, Instant::now());
-    let (accepted, rejected, dead) = loop {
-        let (a, r, d) = progress(&client)?;
-        let counts = (
-            a.saturating_sub(before.0),
-            r.saturating_sub(before.1),
-            d.saturating_sub(before.2),
-        );
-        let done = counts.0 + counts.1 + counts.2;
+    loop {
+        let now = Progress::read(client)?.since(before);
+        let done = now.done();
         bar.set_position(done.min(enqueued));
         bar.set_message(format!(
             "accepted {}, rejected {}, dead-lettered {}",
-            counts.0, counts.1, counts.2
+            now.accepted, now.rejected, now.dead_lettered
         ));
         if done >= enqueued {
-            break counts;
+            bar.finish();
+            return Ok(now);
         }
         if done > last_done {
             (last_done, last_move) = (done, Instant::now());
@@ -116,12 +133,32 @@ pub fn run(args: &SimulateArgs) -> Result<(), String> {
             ));
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn run(args: &SimulateArgs) -> Result<(), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let client = Client {
+        agent,
+        base: format!("http://127.0.0.1:{}", args.port),
     };
-    bar.finish();
+    let before = Progress::read(&client)?;
+    let started = Instant::now();
+    let enqueued = start(&client, args)?;
+    let enqueue_time = started.elapsed();
+    let end = follow(&client, before, enqueued.orders)?;
     let elapsed = started.elapsed().as_secs_f64();
     println!(
-        "Simulated {enqueued} orders ({invalid} malformed) in {elapsed:.1} s: {accepted} accepted, {rejected} rejected, {dead} dead-lettered; {:.0} orders/s end to end (enqueued in {:.1} s)",
-        enqueued as f64 / elapsed.max(0.001),
+        "Simulated {} orders ({} malformed) in {elapsed:.1} s: {} accepted, {} rejected, {} dead-lettered; {:.0} orders/s end to end (enqueued in {:.1} s)",
+        enqueued.orders,
+        enqueued.invalid,
+        end.accepted,
+        end.rejected,
+        end.dead_lettered,
+        enqueued.orders as f64 / elapsed.max(0.001),
         enqueue_time.as_secs_f64()
     );
     Ok(())

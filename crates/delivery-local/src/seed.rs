@@ -109,10 +109,19 @@ fn invalid(what: &str) -> PortError {
     PortError::Permanent(format!("invalid demo data: {what}"))
 }
 
+/// What the first start found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seed {
+    /// The data dir was empty: the demo catalog and carriers were written.
+    Seeded,
+    /// Data was there already: kept as it is.
+    Kept,
+}
+
 /// Seeds the demo data unless the store already holds carriers (not a first start).
-pub async fn seed_if_empty(store: &DynamoStore) -> Result<bool, PortError> {
+pub async fn seed_if_empty(store: &DynamoStore) -> Result<Seed, PortError> {
     if !Carriers::list(store).await?.is_empty() {
-        return Ok(false);
+        return Ok(Seed::Kept);
     }
     for (id, company, name, description, minor, stock) in PRODUCTS {
         let product = Product {
@@ -140,5 +149,5 @@ pub async fn seed_if_empty(store: &DynamoStore) -> Result<bool, PortError> {
         };
         store.put(&carrier).await?;
     }
-    Ok(true)
+    Ok(Seed::Seeded)
 }

@@ -1,6 +1,8 @@
 //! `delivery-local`: the whole delivery backend on one machine (SPEC §8).
 
 mod gateway;
+mod local_routes;
+mod policies;
 mod seed;
 mod serve;
 mod simulate;

@@ -5,16 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_lambda_events::sns::{MessageAttribute, SnsEvent, SnsMessage, SnsRecord};
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use bus_embedded::{Bus, EmbeddedTopic, MAX_BATCH, NOTIFICATIONS, ORDERS, Received};
-use domain::PortError;
-use domain::order::{EventType, OrderEvent};
-use domain::ports::EventPublisher;
+use bus_embedded::{Bus, MAX_BATCH, NOTIFICATIONS, ORDERS, Received};
+use composition::lambda::EventFunction;
 use notify_carrier::NotifyCarrier;
 use order_processor::Processor;
 use tokio::sync::watch;
@@ -24,32 +20,6 @@ const TOPIC_ARN: &str = "arn:aws:sns:local:000000000000:order-events";
 /// Concurrent pollers of the orders queue, like the event source's maximum concurrency.
 pub const ORDER_WORKERS: usize = 4;
 const IDLE: Duration = Duration::from_millis(20);
-
-/// Counts of events published, for `/_local/stats` and `simulate`'s summary.
-#[derive(Default)]
-pub struct Counters {
-    pub accepted: AtomicU64,
-    pub rejected: AtomicU64,
-}
-
-/// The topic, counting what it publishes.
-pub struct CountingTopic {
-    pub topic: EmbeddedTopic,
-    pub counters: Arc<Counters>,
-}
-
-#[async_trait]
-impl EventPublisher for CountingTopic {
-    async fn publish(&self, event: &OrderEvent) -> Result<(), PortError> {
-        self.topic.publish(event).await?;
-        let counter = match event.kind {
-            EventType::OrderAccepted => &self.counters.accepted,
-            EventType::OrderRejected => &self.counters.rejected,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
 
 fn sqs_event(batch: &[Received]) -> SqsEvent {
     let mut event = SqsEvent::default();
@@ -112,7 +82,7 @@ async fn idle(stop: &mut watch::Receiver<bool>) -> bool {
 }
 
 /// Polls the orders queue into `order-processor` until `stop`.
-pub async fn orders(bus: Bus, processor: Arc<Processor>, mut stop: watch::Receiver<bool>) {
+async fn orders(bus: Bus, processor: Arc<Processor>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
         let batch = match bus.receive(ORDERS, MAX_BATCH) {
             Ok(batch) if !batch.is_empty() => batch,
@@ -130,7 +100,10 @@ pub async fn orders(bus: Bus, processor: Arc<Processor>, mut stop: watch::Receiv
                 continue;
             }
         };
-        let response = order_processor::handler(&processor, sqs_event(&batch)).await;
+        let response = match processor.handle(sqs_event(&batch)).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
         let failed: HashSet<&str> = response
             .batch_item_failures
             .iter()
@@ -150,11 +123,7 @@ pub async fn orders(bus: Bus, processor: Arc<Processor>, mut stop: watch::Receiv
 }
 
 /// Delivers the `notify-carrier` subscription, one invocation per event, until `stop`.
-pub async fn notifications(
-    bus: Bus,
-    notifier: Arc<NotifyCarrier>,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn notifications(bus: Bus, notifier: Arc<NotifyCarrier>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
         let batch = match bus.receive(NOTIFICATIONS, MAX_BATCH) {
             Ok(batch) if !batch.is_empty() => batch,
@@ -170,7 +139,7 @@ pub async fn notifications(
         };
         let invocations = batch.iter().map(|m| {
             let notifier = Arc::clone(&notifier);
-            async move { (m, notify_carrier::handler(&notifier, sns_event(m)).await) }
+            async move { (m, notifier.handle(sns_event(m)).await) }
         });
         for (message, result) in futures::future::join_all(invocations).await {
             let ack = match result {
@@ -183,6 +152,37 @@ pub async fn notifications(
             if let Err(e) = ack {
                 tracing::error!(error = %e, message_id = %message.id, "acknowledging a notification");
             }
+        }
+    }
+}
+
+/// The event sources, running until stopped.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// [`ORDER_WORKERS`] pollers of the orders queue, and the notifications subscription.
+    pub fn start(bus: &Bus, processor: Processor, notifier: NotifyCarrier) -> Workers {
+        let (stop, stopping) = watch::channel(false);
+        let processor = Arc::new(processor);
+        let mut tasks: Vec<_> = (0..ORDER_WORKERS)
+            .map(|_| tokio::spawn(orders(bus.clone(), processor.clone(), stopping.clone())))
+            .collect();
+        tasks.push(tokio::spawn(notifications(
+            bus.clone(),
+            Arc::new(notifier),
+            stopping,
+        )));
+        Workers { stop, tasks }
+    }
+
+    /// Lets each finish the batch in hand: what it has not acknowledged is redelivered.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
         }
     }
 }

@@ -1,0 +1,68 @@
+//! The one way a function meets the Lambda runtime: logs set up (JSON when the function's
+//! `AWS_LAMBDA_LOG_FORMAT` says so, as the runtime's own subscriber does), the adapters built
+//! once for the process, the app built from them, then every invocation handed to it inside a
+//! span carrying the invocation's request id. A missing or malformed setting stops the start
+//! with an error naming it.
+
+use std::convert::Infallible;
+use std::fmt::{Debug, Display};
+use std::future::Future;
+
+use http_kit::{Endpoint, HttpFunction};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::{Adapters, App, endpoint};
+
+/// A function triggered by an event (SQS, SNS, an authorizer request, a direct invocation).
+pub trait EventFunction: App {
+    type Event: DeserializeOwned + Send;
+    type Output: Serialize + Send;
+    type Error: Display + Debug + Send;
+
+    fn handle(
+        &self,
+        event: Self::Event,
+    ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
+
+    /// What Lambda records of a failed invocation.
+    fn diagnostic(error: &Self::Error) -> Diagnostic {
+        Diagnostic {
+            error_type: "Error".to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+async fn start<A: App>() -> Result<A, lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    Ok(A::new(&Adapters::aws()).await?)
+}
+
+/// Runs an HTTP function behind API Gateway (REST, proxy integration).
+pub async fn serve_http<F: App + HttpFunction>() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let endpoint = endpoint::<F>(&Adapters::aws()).await?;
+    let endpoint: &'static Endpoint<F> = Box::leak(Box::new(endpoint));
+    lambda_http::run(lambda_http::service_fn(move |request| async move {
+        Ok::<_, Infallible>(endpoint.call(request).await)
+    }))
+    .await
+}
+
+/// Runs an event function.
+pub async fn serve_events<F: EventFunction>() -> Result<(), lambda_runtime::Error> {
+    let app: &'static F = Box::leak(Box::new(start::<F>().await?));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<F::Event>| async move {
+            let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
+            app.handle(event.payload)
+                .instrument(span)
+                .await
+                .map_err(|e| F::diagnostic(&e))
+        },
+    ))
+    .await
+}

@@ -1,0 +1,213 @@
+//! The composition root (ARCHITECTURE "Layers"): the one place that builds adapters and hands
+//! each function its app.
+//!
+//! - [`Adapters`] holds one AWS SDK configuration, loaded once per process (or pointed at an
+//!   embedded emulator) with its retry policy explicit, one client per service shared by every
+//!   port, the settings, and the messaging set: SQS and SNS in AWS ([`AwsMessaging`]), the
+//!   embedded bus locally (`bus-embedded`). Each port is built when a function asks for it, so a
+//!   function reads only the settings of the ports it uses, and one that uses no AWS service
+//!   (the authorizer) never loads the SDK configuration at all.
+//! - [`App`] is a function's one constructor from [`Adapters`]; [`lambda`] hands an app to the
+//!   Lambda runtime, so every `main.rs` is one line of wiring.
+
+pub mod lambda;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use bus_aws::{SnsSms, SnsTopic, SqsQueue};
+use domain::ports::{Carriers, Catalog, EventPublisher, OrderQueue, OrderStore, SmsSender};
+use http_kit::{Cors, Endpoint, HttpFunction};
+use settings::{ConfigError, Source};
+use store_dynamodb::{DynamoStore, Tables};
+use tokio::sync::OnceCell;
+
+/// Attempts per SDK call (the first and two retries), with the SDK's exponential backoff and
+/// full jitter between them: the same in Lambda and locally.
+pub const SDK_MAX_ATTEMPTS: u32 = 3;
+const SDK_INITIAL_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The SDK's retry policy, explicit rather than the default of whatever SDK version is linked.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(SDK_MAX_ATTEMPTS)
+        .with_initial_backoff(SDK_INITIAL_BACKOFF)
+}
+
+/// The SDK configuration of an AWS-compatible endpoint on this machine (the embedded DynamoDB
+/// of `delivery-local` and of the tests): a fixed region, static dummy credentials, and the
+/// same retry policy as in Lambda.
+pub fn local_sdk_config(endpoint_url: &str) -> SdkConfig {
+    use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+    let credentials = Credentials::new("local", "local", None, None, "delivery-local");
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .retry_config(retry_config())
+        .build()
+}
+
+/// The messaging ports: the orders queue (with its DLQ), the events topic, and SMS.
+pub trait Messaging: Send + Sync {
+    fn order_queue(&self, settings: &dyn Source) -> Result<Arc<dyn OrderQueue>, ConfigError>;
+    fn events(&self, settings: &dyn Source) -> Result<Arc<dyn EventPublisher>, ConfigError>;
+    fn sms(&self) -> Arc<dyn SmsSender>;
+}
+
+/// Messaging on SQS and SNS, with clients from the process's one SDK configuration.
+pub struct AwsMessaging {
+    sqs: aws_sdk_sqs::Client,
+    sns: aws_sdk_sns::Client,
+}
+
+impl AwsMessaging {
+    pub fn new(sdk: &SdkConfig) -> AwsMessaging {
+        AwsMessaging {
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+        }
+    }
+}
+
+impl Messaging for AwsMessaging {
+    fn order_queue(&self, settings: &dyn Source) -> Result<Arc<dyn OrderQueue>, ConfigError> {
+        Ok(Arc::new(SqsQueue {
+            client: self.sqs.clone(),
+            queue_url: settings::required(settings, "ORDERS_QUEUE_URL")?,
+            dlq_url: settings::required(settings, "ORDERS_DLQ_URL")?,
+        }))
+    }
+
+    fn events(&self, settings: &dyn Source) -> Result<Arc<dyn EventPublisher>, ConfigError> {
+        Ok(Arc::new(SnsTopic {
+            client: self.sns.clone(),
+            topic_arn: settings::required(settings, "EVENTS_TOPIC_ARN")?,
+        }))
+    }
+
+    fn sms(&self) -> Arc<dyn SmsSender> {
+        Arc::new(SnsSms {
+            client: self.sns.clone(),
+        })
+    }
+}
+
+/// Everything a function's app is built from.
+pub struct Adapters {
+    settings: Arc<dyn Source + Send + Sync>,
+    /// In Lambda, loaded on first use; locally, given.
+    sdk: OnceCell<SdkConfig>,
+    dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
+    /// In Lambda, SQS and SNS from `sdk` on first use; locally, the embedded bus.
+    messaging: OnceCell<Arc<dyn Messaging>>,
+}
+
+impl Adapters {
+    /// In Lambda: settings from the environment; the SDK configuration loaded once, on first
+    /// use, from the environment (region, credentials, `AWS_ENDPOINT_URL`) with
+    /// [`retry_config`]; SQS and SNS.
+    pub fn aws() -> Adapters {
+        Adapters {
+            settings: Arc::new(settings::Env),
+            sdk: OnceCell::new(),
+            dynamodb: OnceCell::new(),
+            messaging: OnceCell::new(),
+        }
+    }
+
+    /// Adapters over a given SDK configuration, settings source and messaging set (locally:
+    /// the embedded DynamoDB's endpoint and the embedded bus).
+    pub fn new(
+        sdk: SdkConfig,
+        settings: Arc<dyn Source + Send + Sync>,
+        messaging: Arc<dyn Messaging>,
+    ) -> Adapters {
+        Adapters {
+            settings,
+            sdk: OnceCell::new_with(Some(sdk)),
+            dynamodb: OnceCell::new(),
+            messaging: OnceCell::new_with(Some(messaging)),
+        }
+    }
+
+    pub fn settings(&self) -> &dyn Source {
+        self.settings.as_ref()
+    }
+
+    async fn sdk(&self) -> &SdkConfig {
+        self.sdk
+            .get_or_init(|| {
+                aws_config::defaults(BehaviorVersion::latest())
+                    .retry_config(retry_config())
+                    .load()
+            })
+            .await
+    }
+
+    async fn messaging(&self) -> &dyn Messaging {
+        self.messaging
+            .get_or_init(|| async {
+                Arc::new(AwsMessaging::new(self.sdk().await)) as Arc<dyn Messaging>
+            })
+            .await
+            .as_ref()
+    }
+
+    /// The DynamoDB adapter over the three tables named by the settings.
+    pub async fn store(&self) -> Result<DynamoStore, ConfigError> {
+        let tables = Tables::from_settings(self.settings())?;
+        let client = self
+            .dynamodb
+            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.sdk().await) })
+            .await;
+        Ok(DynamoStore::new(client.clone(), tables))
+    }
+
+    pub async fn catalog(&self) -> Result<Arc<dyn Catalog>, ConfigError> {
+        Ok(Arc::new(self.store().await?))
+    }
+
+    pub async fn order_store(&self) -> Result<Arc<dyn OrderStore>, ConfigError> {
+        Ok(Arc::new(self.store().await?))
+    }
+
+    pub async fn carriers(&self) -> Result<Arc<dyn Carriers>, ConfigError> {
+        Ok(Arc::new(self.store().await?))
+    }
+
+    pub async fn order_queue(&self) -> Result<Arc<dyn OrderQueue>, ConfigError> {
+        self.messaging().await.order_queue(self.settings())
+    }
+
+    pub async fn events(&self) -> Result<Arc<dyn EventPublisher>, ConfigError> {
+        self.messaging().await.events(self.settings())
+    }
+
+    pub async fn sms(&self) -> Arc<dyn SmsSender> {
+        self.messaging().await.sms()
+    }
+
+    pub fn cors(&self) -> Result<Cors, ConfigError> {
+        Cors::from_env(self.settings())
+    }
+}
+
+/// A function's app, with its one constructor from the adapters.
+pub trait App: Sized + Send + Sync + 'static {
+    /// The function's crate name, as declared in its `[package.metadata.lambda]`.
+    const NAME: &'static str;
+
+    fn new(adapters: &Adapters) -> impl Future<Output = Result<Self, ConfigError>> + Send;
+}
+
+/// An HTTP function's app behind its endpoint, with the deployment's CORS policy.
+pub async fn endpoint<F: App + HttpFunction>(
+    adapters: &Adapters,
+) -> Result<Endpoint<F>, ConfigError> {
+    Ok(Endpoint::new(F::new(adapters).await?, adapters.cors()?))
+}

@@ -1,0 +1,303 @@
+//! The API Gateway emulator: REST API semantics in front of the same handlers Lambda runs.
+//!
+//! For each request: CORS preflight, the 64 KiB limit (413), routing from the shared route
+//! table (404/405), the TOKEN authorizer fed the event API Gateway sends and its policy
+//! enforced and cached per token the same way (401/403), then the function's endpoint fed the
+//! v1 proxy event built from the request. Gateway answers are problem+json with CORS headers,
+//! as the deployed gateway responses are.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use authorizer::{AuthorizerResponse, policy_allows};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use composition::{Adapters, App, endpoint};
+use domain::Error;
+use domain::auth::{Function, Route, RouteMatch, resolve};
+use http::{HeaderValue, Method, StatusCode, header};
+use http_kit::events::ProxyEvent;
+use http_kit::{Cors, Endpoint, MAX_BODY_BYTES, problem_response};
+use lambda_http::{Body, Request};
+use serde_json::Value;
+use settings::ConfigError;
+
+use crate::local_routes::LocalRoutes;
+use crate::policies::PolicyCache;
+use crate::site;
+
+const STAGE: &str = "local";
+const ARN_BASE: &str = "arn:aws:execute-api:local:000000000000:delivery-local/local";
+
+/// Every HTTP function, behind its endpoint, built by the composition root.
+pub struct Endpoints {
+    list_products: Endpoint<list_products::ListProducts>,
+    order_total: Endpoint<order_total::OrderTotal>,
+    update_product: Endpoint<update_product::UpdateProduct>,
+    place_order: Endpoint<place_order::PlaceOrder>,
+    get_order: Endpoint<get_order::GetOrder>,
+    simulator: Endpoint<order_simulator::Simulator>,
+}
+
+impl Endpoints {
+    pub async fn new(adapters: &Adapters) -> Result<Endpoints, ConfigError> {
+        Ok(Endpoints {
+            list_products: endpoint(adapters).await?,
+            order_total: endpoint(adapters).await?,
+            update_product: endpoint(adapters).await?,
+            place_order: endpoint(adapters).await?,
+            get_order: endpoint(adapters).await?,
+            simulator: endpoint(adapters).await?,
+        })
+    }
+
+    async fn call(&self, function: Function, request: Request) -> lambda_http::Response<Body> {
+        match function {
+            Function::ListProducts => self.list_products.call(request).await,
+            Function::OrderTotal => self.order_total.call(request).await,
+            Function::UpdateProduct => self.update_product.call(request).await,
+            Function::PlaceOrder => self.place_order.call(request).await,
+            Function::GetOrder => self.get_order.call(request).await,
+            Function::OrderSimulator => self.simulator.call(request).await,
+        }
+    }
+}
+
+pub struct Gateway {
+    pub authorizer: authorizer::Authorizer,
+    pub cors: Cors,
+    pub endpoints: Endpoints,
+    pub local: LocalRoutes,
+    pub policies: PolicyCache,
+}
+
+impl Gateway {
+    pub async fn new(adapters: &Adapters, local: LocalRoutes) -> Result<Gateway, ConfigError> {
+        Ok(Gateway {
+            authorizer: authorizer::Authorizer::new(adapters).await?,
+            cors: adapters.cors()?,
+            endpoints: Endpoints::new(adapters).await?,
+            local,
+            policies: PolicyCache::default(),
+        })
+    }
+}
+
+/// Who answered a request, which decides the CORS headers it gets.
+enum Answer {
+    /// A function: the proxy integration passes its response (and its CORS headers) through.
+    Function(axum::response::Response),
+    /// The gateway itself (refusals, local routes, the page): CORS added, as its gateway
+    /// responses have.
+    Gateway(axum::response::Response),
+    /// A CORS preflight.
+    Preflight,
+}
+
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new().fallback(handle).with_state(gateway)
+}
+
+async fn handle(
+    State(gw): State<Arc<Gateway>>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (method, raw_path) = (parts.method.clone(), parts.uri.path().to_owned());
+    let response = match answer(&gw, parts, body).await {
+        Answer::Function(response) => response,
+        Answer::Gateway(mut response) => {
+            gw.cors.apply(origin.as_deref(), response.headers_mut());
+            response
+        }
+        Answer::Preflight => {
+            let mut response = empty(StatusCode::NO_CONTENT);
+            gw.cors
+                .apply_preflight(origin.as_deref(), response.headers_mut());
+            response
+        }
+    };
+    tracing::info!(%method, path = %raw_path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+/// The gateway's problem+json answer to a refused request.
+pub fn gateway_error(error: &Error) -> axum::response::Response {
+    let mut response = to_axum(problem_response(error));
+    if matches!(error, Error::Unauthorized(_)) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+async fn answer(gw: &Gateway, parts: http::request::Parts, body: axum::body::Body) -> Answer {
+    let Ok(path) = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8() else {
+        return Answer::Gateway(gateway_error(&no_route()));
+    };
+    let path = path.into_owned();
+    if path.starts_with("/_local/") {
+        return Answer::Gateway(gw.local.answer(&parts, &path));
+    }
+    if matches!(parts.method, Method::GET | Method::HEAD)
+        && let Some(page) = site::serve(&path)
+    {
+        return Answer::Gateway(page);
+    }
+    if parts.method == Method::OPTIONS {
+        return Answer::Preflight;
+    }
+    match invoke(gw, &parts, path, body).await {
+        Ok(response) => Answer::Function(response),
+        Err(refusal) => Answer::Gateway(gateway_error(&refusal)),
+    }
+}
+
+fn no_route() -> Error {
+    Error::NotFound("No such route".to_owned())
+}
+
+/// What API Gateway does for an API route: body limit, routing, authorization, integration.
+async fn invoke(
+    gw: &Gateway,
+    parts: &http::request::Parts,
+    path: String,
+    body: axum::body::Body,
+) -> Result<axum::response::Response, Error> {
+    let bytes = read_body(&parts.headers, body).await?;
+    let (route, params) = match resolve(parts.method.as_str(), &path) {
+        RouteMatch::Found { route, params } => (route, params),
+        RouteMatch::MethodNotAllowed { allowed } => {
+            return Err(Error::MethodNotAllowed { allowed });
+        }
+        RouteMatch::NotFound => return Err(no_route()),
+    };
+    let method_arn = format!("{ARN_BASE}/{}{path}", parts.method);
+    let auth = authorize(gw, &parts.headers, &method_arn)?;
+    let event = proxy_event(parts, path, route, params, &bytes, &auth);
+    let request = event
+        .to_request()
+        .map_err(|e| Error::validation("request", e))?;
+    Ok(to_axum(gw.endpoints.call(route.function, request).await))
+}
+
+/// The body, at most 64 KiB (413 otherwise, by the declared length or the bytes read).
+async fn read_body(headers: &http::HeaderMap, body: axum::body::Body) -> Result<Bytes, Error> {
+    let too_large = Error::PayloadTooLarge {
+        limit: MAX_BODY_BYTES,
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large);
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large)
+}
+
+/// The authorizer's answer for the request's token (401), and its policy enforced (403).
+fn authorize(
+    gw: &Gateway,
+    headers: &http::HeaderMap,
+    method_arn: &str,
+) -> Result<AuthorizerResponse, Error> {
+    let Some(authorization) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(Error::Unauthorized(
+            "An Authorization: Bearer token is required".to_owned(),
+        ));
+    };
+    let auth = gw
+        .policies
+        .authorize(&gw.authorizer, authorization, method_arn)
+        .ok_or_else(|| {
+            Error::Unauthorized(
+                "The token is missing, malformed, badly signed or expired".to_owned(),
+            )
+        })?;
+    if !policy_allows(&auth.policy_document, method_arn) {
+        return Err(Error::Forbidden(
+            "The token's scopes do not allow this route".to_owned(),
+        ));
+    }
+    Ok(auth)
+}
+
+/// The v1 proxy event API Gateway sends the integration.
+fn proxy_event(
+    parts: &http::request::Parts,
+    path: String,
+    route: &Route,
+    params: Vec<(&'static str, String)>,
+    body: &[u8],
+    auth: &AuthorizerResponse,
+) -> ProxyEvent {
+    ProxyEvent {
+        method: parts.method.clone(),
+        path,
+        resource: route.resource.to_owned(),
+        path_parameters: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        query: parts
+            .uri
+            .query()
+            .and_then(|q| serde_urlencoded::from_str(q).ok())
+            .unwrap_or_default(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_owned(), v.to_owned()))
+            })
+            .collect(),
+        body: (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned()),
+        authorizer: context(auth),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        stage: STAGE.to_owned(),
+    }
+}
+
+/// The authorizer context as API Gateway hands it to the integration.
+fn context(auth: &AuthorizerResponse) -> HashMap<String, Value> {
+    let mut fields: HashMap<String, Value> = match serde_json::to_value(&auth.context) {
+        Ok(Value::Object(map)) => map.into_iter().collect(),
+        _ => HashMap::new(),
+    };
+    fields.insert(
+        "principalId".to_owned(),
+        Value::from(auth.principal_id.clone().unwrap_or_default()),
+    );
+    fields
+}
+
+fn empty(status: StatusCode) -> axum::response::Response {
+    let mut response = axum::response::Response::new(axum::body::Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// A Lambda HTTP response as the gateway sends it on.
+pub fn to_axum(response: lambda_http::Response<Body>) -> axum::response::Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(s) => Bytes::from(s),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}

@@ -1,0 +1,252 @@
+//! `serve`: embedded DynamoDB on the data dir, tables and demo data, the gateway, the banner.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use bus_embedded::{Bus, EmbeddedMessaging, NOTIFICATIONS, ORDERS};
+use composition::{Adapters, App};
+use notify_carrier::NotifyCarrier;
+use order_processor::Processor;
+use settings::Source;
+use store_dynamodb::schema::create_tables;
+use tokio::net::TcpListener;
+
+use crate::gateway::{self, Gateway};
+use crate::local_routes::LocalRoutes;
+use crate::seed::{self, Seed};
+use crate::workers::Workers;
+use crate::{ServeArgs, tokens};
+
+const DB_FILE: &str = "delivery.sqlite";
+
+/// Settings from forced values, then the environment, then defaults.
+struct LocalSettings {
+    forced: HashMap<&'static str, String>,
+    defaults: HashMap<&'static str, String>,
+}
+
+impl Source for LocalSettings {
+    fn get(&self, name: &str) -> Option<String> {
+        self.forced
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+            .or_else(|| self.defaults.get(name).cloned())
+    }
+}
+
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,dynoxide=error,aws_smithy_runtime=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the runtime: {e}"))?;
+    runtime.block_on(serve(args))
+}
+
+fn remove_data(dir: &Path) -> Result<(), String> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let path = dir.join(format!("{DB_FILE}{suffix}"));
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("removing {}: {e}", path.display())),
+        }
+    }
+    Ok(())
+}
+
+/// The embedded DynamoDB: dynoxide on the data dir's SQLite file, served in-process on a
+/// loopback port and reached through the same aws-sdk-dynamodb adapter production uses.
+struct EmbeddedDynamo {
+    endpoint: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl EmbeddedDynamo {
+    async fn start(db_path: &Path) -> Result<EmbeddedDynamo, String> {
+        let db = dynoxide::Database::new(&db_path.to_string_lossy())
+            .map_err(|e| format!("opening {}: {e}", db_path.display()))?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("binding DynamoDB: {e}"))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(dynoxide::server::serve_with_shutdown(listener, db, async {
+            let _ = stopped.await;
+        }));
+        Ok(EmbeddedDynamo {
+            endpoint: format!("http://{address}"),
+            stop,
+            task,
+        })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Settings as Lambda gets them (SPEC §6), with local defaults for the tables and CORS; the JWT
+/// settings are always the data dir's own key, so that `delivery-local token` tokens are
+/// trusted.
+fn local_settings(key: &token_signer::SigningKey, port: u16) -> LocalSettings {
+    LocalSettings {
+        forced: HashMap::from([
+            ("JWKS", key.jwks()),
+            ("JWT_ISSUER", tokens::ISSUER.to_owned()),
+            ("JWT_AUDIENCE", tokens::AUDIENCE.to_owned()),
+        ]),
+        defaults: HashMap::from([
+            ("PRODUCTS_TABLE", "delivery-products".to_owned()),
+            ("ORDERS_TABLE", "delivery-orders".to_owned()),
+            ("CARRIERS_TABLE", "delivery-carriers".to_owned()),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                format!("http://127.0.0.1:{port},http://localhost:{port}"),
+            ),
+        ]),
+    }
+}
+
+/// The tables, created if missing, and the demo data on a first start.
+async fn prepare_store(adapters: &Adapters) -> Result<Seed, String> {
+    let store = adapters.store().await.map_err(|e| e.to_string())?;
+    create_tables(store.client(), store.tables())
+        .await
+        .map_err(|e| format!("creating tables: {e}"))?;
+    seed::seed_if_empty(&store)
+        .await
+        .map_err(|e| format!("seeding demo data: {e}"))
+}
+
+/// The queue, topic and SMS outbox, in the same database file; messages in flight at a stop
+/// are released, since their only consumer is gone.
+fn open_bus(db_path: &Path) -> Result<Bus, String> {
+    let bus = Bus::open(db_path).map_err(|e| format!("opening the message bus: {e}"))?;
+    for queue in [ORDERS.name, NOTIFICATIONS.name] {
+        bus.release_in_flight(queue)
+            .map_err(|e| format!("recovering the {queue} queue: {e}"))?;
+    }
+    Ok(bus)
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let dir = &args.data_dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("creating the data dir {}: {e}", dir.display()))?;
+    if args.fresh {
+        remove_data(dir)?;
+    }
+    let key = Arc::new(tokens::key(dir)?);
+    let db_path = dir.join(DB_FILE);
+    let dynamo = EmbeddedDynamo::start(&db_path).await?;
+    let listener = TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on 127.0.0.1:{}: {e} (choose another with --port)",
+                args.port
+            )
+        })?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let bus = open_bus(&db_path)?;
+    let adapters = Adapters::new(
+        composition::local_sdk_config(&dynamo.endpoint),
+        Arc::new(local_settings(&key, port)),
+        Arc::new(EmbeddedMessaging { bus: bus.clone() }),
+    );
+    let seed = prepare_store(&adapters).await?;
+    let workers = start_workers(&adapters, &bus).await?;
+    let local = LocalRoutes {
+        bus,
+        key: key.clone(),
+    };
+    let gateway = Gateway::new(&adapters, local)
+        .await
+        .map_err(|e| e.to_string())?;
+    banner(port, dir, &key, seed)?;
+    axum::serve(listener, gateway::router(Arc::new(gateway)))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("serving: {e}"))?;
+    workers.stop().await;
+    dynamo.stop().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn start_workers(adapters: &Adapters, bus: &Bus) -> Result<Workers, String> {
+    let processor = Processor::new(adapters).await.map_err(|e| e.to_string())?;
+    let notifier = NotifyCarrier::new(adapters)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Workers::start(bus, processor, notifier))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn banner(port: u16, dir: &Path, key: &token_signer::SigningKey, seed: Seed) -> Result<(), String> {
+    let url = format!("http://127.0.0.1:{port}");
+    let mut out = String::new();
+    out.push_str(&format!("delivery-local listening on {url}\n"));
+    out.push_str(&format!(
+        "the web page: open {url}/ in a browser and pick a demo principal\n"
+    ));
+    out.push_str(&format!(
+        "data dir: {}{}\n\n",
+        dir.display(),
+        if seed == Seed::Seeded {
+            " (demo data seeded)"
+        } else {
+            ""
+        }
+    ));
+    out.push_str("Tokens (valid 24 h; more with `delivery-local token --help`):\n");
+    let mut alice = String::new();
+    for demo in tokens::demo_tokens(key)? {
+        let (sub, who, token) = (demo.principal.sub, demo.principal.who, demo.token);
+        out.push_str(&format!("  {sub} ({who}):\n    {token}\n"));
+        if sub == "alice" {
+            alice = token;
+        }
+    }
+    out.push_str(&format!(
+        "\nTry:\n  curl -H 'Authorization: Bearer {alice}' {url}/products\n\nPress Ctrl-C to stop.\n"
+    ));
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| e.to_string())
+}

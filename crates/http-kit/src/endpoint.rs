@@ -1,0 +1,167 @@
+//! The one way an HTTP function meets API Gateway: [`Endpoint`] admits a request by the route
+//! table (404, 405), the authorizer's principal (401) and the route's scope (403), runs the
+//! handler inside a span carrying the request id, turns errors into problem+json, and adds the
+//! CORS headers. Handlers ([`HttpFunction`]) keep only their own logic.
+
+use std::future::Future;
+
+use domain::Error;
+use domain::auth::{Function, ROUTES, Route};
+use lambda_http::{Body, Request, Response};
+use tracing::Instrument;
+
+use crate::problem::{is_server_fault, status};
+use crate::request::{ApiRequest, principal, request_id_and_resource};
+use crate::response::problem_response;
+use crate::{Cors, Reply};
+
+/// An HTTP function's own logic, for the routes of [`ROUTES`] that name its [`Function`].
+pub trait HttpFunction: Send + Sync + 'static {
+    const FUNCTION: Function;
+
+    fn handle(&self, request: ApiRequest) -> impl Future<Output = Result<Reply, Error>> + Send;
+}
+
+/// An HTTP function with the CORS policy of its deployment.
+pub struct Endpoint<F> {
+    function: F,
+    cors: Cors,
+}
+
+impl<F: HttpFunction> Endpoint<F> {
+    pub fn new(function: F, cors: Cors) -> Endpoint<F> {
+        Endpoint { function, cors }
+    }
+
+    pub fn function(&self) -> &F {
+        &self.function
+    }
+
+    /// The response to one API Gateway proxy request, as Lambda and `delivery-local` call it.
+    pub async fn call(&self, request: Request) -> Response<Body> {
+        let origin = request
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let (request_id, resource) = request_id_and_resource(&request);
+        let span = tracing::info_span!(
+            "request",
+            %request_id,
+            method = %request.method(),
+            %resource,
+            order_id = tracing::field::Empty,
+        );
+        let mut response = self.respond(request, &resource).instrument(span).await;
+        self.cors.apply(origin.as_deref(), response.headers_mut());
+        response
+    }
+
+    async fn respond(&self, request: Request, resource: &str) -> Response<Body> {
+        let outcome = match admit::<F>(request, resource) {
+            Ok(admitted) => self.function.handle(admitted).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(reply) => reply.into_response(),
+            Err(e) if is_server_fault(&e) => {
+                tracing::error!(error = %e, "request failed");
+                problem_response(&e)
+            }
+            Err(e) => {
+                tracing::info!(status = status(&e), error = %e, "request refused");
+                problem_response(&e)
+            }
+        }
+    }
+}
+
+/// The route the request matched among `F`'s, and its principal holding the route's scope.
+fn admit<F: HttpFunction>(request: Request, resource: &str) -> Result<ApiRequest, Error> {
+    let route = route::<F>(request.method().as_str(), resource)?;
+    let principal = principal(&request)?;
+    principal.require(route.scope)?;
+    Ok(ApiRequest::new(route, principal, request))
+}
+
+/// `F`'s route for `method` on `resource`: 404 if the resource is none of `F`'s, 405 (with the
+/// methods it has) if the method is not.
+fn route<F: HttpFunction>(method: &str, resource: &str) -> Result<&'static Route, Error> {
+    let on_resource: Vec<&'static Route> = ROUTES
+        .iter()
+        .filter(|r| r.function == F::FUNCTION && r.resource == resource)
+        .collect();
+    if on_resource.is_empty() {
+        return Err(Error::NotFound("No such route".to_owned()));
+    }
+    on_resource
+        .iter()
+        .find(|r| r.method == method)
+        .copied()
+        .ok_or_else(|| Error::MethodNotAllowed {
+            allowed: on_resource.iter().map(|r| r.method).collect(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::ProxyEvent;
+    use serde_json::{Value, json};
+    use std::collections::HashMap;
+
+    /// Answers with what it was admitted with.
+    struct Echo;
+
+    impl HttpFunction for Echo {
+        const FUNCTION: Function = Function::UpdateProduct;
+
+        async fn handle(&self, request: ApiRequest) -> Result<Reply, Error> {
+            let id = request.path_param("id").unwrap_or_default().to_owned();
+            Ok(Reply::json(200, &json!({"method": request.route.method, "id": id})).etag(2))
+        }
+    }
+
+    fn call(method: &str, resource: &str, scope: &str) -> Response<Body> {
+        let event = ProxyEvent {
+            method: http::Method::from_bytes(method.as_bytes()).unwrap(),
+            path: "/products/p1".into(),
+            resource: resource.into(),
+            path_parameters: vec![("id".into(), "p1".into())],
+            headers: vec![("origin".into(), "https://a.example".into())],
+            authorizer: HashMap::from([
+                ("sub".to_owned(), Value::from("u1")),
+                ("scope".to_owned(), Value::from(scope)),
+            ]),
+            ..ProxyEvent::default()
+        };
+        let endpoint = Endpoint::new(Echo, Cors::new(vec!["https://a.example".into()]));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(endpoint.call(event.to_request().unwrap()))
+    }
+
+    #[test]
+    fn admits_by_the_route_table_and_adds_cors() {
+        let ok = call("PATCH", "/products/{id}", "products:write");
+        assert_eq!(ok.status(), 200);
+        assert_eq!(ok.headers()["etag"], "\"2\"");
+        assert_eq!(
+            ok.headers()["access-control-allow-origin"],
+            "https://a.example"
+        );
+        let body: Value = serde_json::from_slice(ok.body().as_ref()).unwrap();
+        assert_eq!(body, json!({"method": "PATCH", "id": "p1"}));
+
+        let wrong_method = call("DELETE", "/products/{id}", "products:write");
+        assert_eq!(wrong_method.status(), 405);
+        assert_eq!(wrong_method.headers()["allow"], "PUT, PATCH");
+        assert_eq!(
+            wrong_method.headers()["access-control-allow-origin"],
+            "https://a.example"
+        );
+        assert_eq!(call("GET", "/orders", "products:write").status(), 404);
+        assert_eq!(call("PUT", "/products/{id}", "products:read").status(), 403);
+    }
+}
