@@ -100,6 +100,14 @@ struct PublishedCounters {
     rejected: AtomicU64,
 }
 
+/// What deleting by a receipt did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    /// The message was received again since (or dead-lettered): this receipt deletes nothing.
+    StaleReceipt,
+}
+
 /// The bus: one SQLite connection, shared. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
@@ -148,8 +156,63 @@ fn db(e: rusqlite::Error) -> PortError {
     }
 }
 
-/// A ready message as read: seq, id, body, attributes, sent at, receive count, last error.
-type Candidate = (i64, String, String, String, i64, u32, Option<String>);
+/// A visible message, as read before it is received.
+struct Candidate {
+    seq: i64,
+    id: String,
+    body: String,
+    attributes: String,
+    sent_at: i64,
+    receive_count: u32,
+    last_error: Option<String>,
+}
+
+impl Candidate {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Candidate> {
+        Ok(Candidate {
+            seq: r.get(0)?,
+            id: r.get(1)?,
+            body: r.get(2)?,
+            attributes: r.get(3)?,
+            sent_at: r.get(4)?,
+            receive_count: r.get(5)?,
+            last_error: r.get(6)?,
+        })
+    }
+
+    /// Receives it (hidden for the visibility timeout, one more receive counted), or moves it
+    /// to the DLQ if it has been received `max_receive_count` times already.
+    fn take(
+        self,
+        tx: &rusqlite::Transaction<'_>,
+        spec: QueueSpec,
+        now: i64,
+    ) -> rusqlite::Result<Option<Received>> {
+        let count = self.receive_count;
+        if count >= spec.max_receive_count {
+            let reason = exhausted(count, spec.max_receive_count, self.last_error.as_deref());
+            tx.execute(
+                "UPDATE delivery_local_messages SET dead_reason = ?2, dead_at = ?3, receipt = NULL WHERE seq = ?1",
+                params![self.seq, reason, now],
+            )?;
+            return Ok(None);
+        }
+        let receipt = uuid::Uuid::new_v4().to_string();
+        let visible_at = now + spec.visibility_timeout.as_millis() as i64;
+        tx.execute(
+            "UPDATE delivery_local_messages SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3 WHERE seq = ?1",
+            params![self.seq, visible_at, receipt],
+        )?;
+        Ok(Some(Received {
+            id: self.id,
+            receipt,
+            body: self.body,
+            attributes: serde_json::from_str(&self.attributes).unwrap_or_default(),
+            receive_count: count + 1,
+            sent_at_ms: self.sent_at,
+        }))
+    }
+}
 
 fn exhausted(count: u32, max: u32, last_error: Option<&str>) -> String {
     let base = format!("received {count} times without success (maxReceiveCount {max})");
@@ -277,37 +340,16 @@ impl Bus {
                         "SELECT seq, id, body, attributes, sent_at, receive_count, last_error FROM delivery_local_messages
                          WHERE queue = ?1 AND dead_reason IS NULL AND visible_at <= ?2 AND seq > ?4 ORDER BY seq LIMIT ?3",
                     )?;
-                    stmt.query_map(params![spec.name, now, (max - received.len()) as i64, after_seq], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-                    })?
-                    .collect::<rusqlite::Result<_>>()?
+                    let limit = (max - received.len()) as i64;
+                    stmt.query_map(params![spec.name, now, limit, after_seq], Candidate::from_row)?
+                        .collect::<rusqlite::Result<_>>()?
                 };
                 if candidates.is_empty() {
                     break;
                 }
-                for (seq, id, body, attributes, sent_at, count, last_error) in candidates {
-                    after_seq = seq;
-                    if count >= spec.max_receive_count {
-                        tx.execute(
-                            "UPDATE delivery_local_messages SET dead_reason = ?2, dead_at = ?3, receipt = NULL WHERE seq = ?1",
-                            params![seq, exhausted(count, spec.max_receive_count, last_error.as_deref()), now],
-                        )?;
-                        continue;
-                    }
-                    let receipt = uuid::Uuid::new_v4().to_string();
-                    let visible_at = now + spec.visibility_timeout.as_millis() as i64;
-                    tx.execute(
-                        "UPDATE delivery_local_messages SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3 WHERE seq = ?1",
-                        params![seq, visible_at, receipt],
-                    )?;
-                    received.push(Received {
-                        id,
-                        receipt,
-                        body,
-                        attributes: serde_json::from_str(&attributes).unwrap_or_default(),
-                        receive_count: count + 1,
-                        sent_at_ms: sent_at,
-                    });
+                for candidate in candidates {
+                    after_seq = candidate.seq;
+                    received.extend(candidate.take(&tx, spec, now)?);
                 }
                 if received.len() >= max {
                     break;
@@ -342,12 +384,17 @@ impl Bus {
     }
 
     /// Deletes a processed message by its receipt handle (a stale receipt deletes nothing).
-    pub fn delete(&self, receipt: &str) -> Result<bool, PortError> {
+    pub fn delete(&self, receipt: &str) -> Result<Deletion, PortError> {
         self.with(|conn| {
-            Ok(conn.execute(
+            let deleted = conn.execute(
                 "DELETE FROM delivery_local_messages WHERE receipt = ?1 AND dead_reason IS NULL",
                 [receipt],
-            )? > 0)
+            )?;
+            Ok(if deleted > 0 {
+                Deletion::Deleted
+            } else {
+                Deletion::StaleReceipt
+            })
         })
     }
 
@@ -477,9 +524,12 @@ mod tests {
             }
         );
         for m in &first {
-            assert!(bus.delete(&m.receipt).unwrap());
+            assert_eq!(bus.delete(&m.receipt).unwrap(), Deletion::Deleted);
         }
-        assert!(!bus.delete(&first[0].receipt).unwrap());
+        assert_eq!(
+            bus.delete(&first[0].receipt).unwrap(),
+            Deletion::StaleReceipt
+        );
         assert_eq!(bus.counts("q").unwrap().in_flight, 10);
     }
 

@@ -49,7 +49,13 @@ pub struct FunctionCrate {
 pub fn declared_functions(workspace: &Path) -> Result<Vec<FunctionCrate>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = std::process::Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(workspace)
         .output()
         .map_err(|e| format!("running cargo metadata: {e}"))?;

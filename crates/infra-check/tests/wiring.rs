@@ -74,10 +74,7 @@ fn the_repository_terraform_is_wired_to_the_code() {
 
 #[test]
 fn the_nine_functions_are_declared() {
-    let names: Vec<String> = declared()
-        .into_iter()
-        .map(|f| f.name)
-        .collect();
+    let names: Vec<String> = declared().into_iter().map(|f| f.name).collect();
     assert_eq!(
         names,
         [
@@ -112,13 +109,19 @@ fn a_declared_function_missing_from_terraform_is_caught() {
         settings: vec!["PRODUCTS_TABLE".into()],
     });
     let findings = check(&functions, &repo().join("terraform"));
-    assert_named(&findings, &["import-catalog", "no lambda-function instance"]);
+    assert_named(
+        &findings,
+        &["import-catalog", "no lambda-function instance"],
+    );
 }
 
 #[test]
 fn a_route_declared_on_the_wrong_function_is_caught() {
     let mut functions = declared();
-    let get_order = functions.iter_mut().find(|f| f.name == "get-order").unwrap();
+    let get_order = functions
+        .iter_mut()
+        .find(|f| f.name == "get-order")
+        .unwrap();
     get_order.routes.retain(|r| r != "GET /orders/{id}");
     let list_products = functions
         .iter_mut()
@@ -126,8 +129,14 @@ fn a_route_declared_on_the_wrong_function_is_caught() {
         .unwrap();
     list_products.routes.push("GET /orders/{id}".into());
     let findings = check(&functions, &repo().join("terraform"));
-    assert_named(&findings, &["GET /orders/{id}", "get-order", "does not declare"]);
-    assert_named(&findings, &["list-products", "declares route GET /orders/{id}"]);
+    assert_named(
+        &findings,
+        &["GET /orders/{id}", "get-order", "does not declare"],
+    );
+    assert_named(
+        &findings,
+        &["list-products", "declares route GET /orders/{id}"],
+    );
 }
 
 #[test]
