@@ -1,4 +1,8 @@
-//! `delivery-local`: the whole delivery backend on one machine (SPEC §8).
+//! `delivery-local`: the whole delivery backend on one machine (SPEC §8). It is a composition
+//! root (the same `composition::Adapters`, pointed at an embedded DynamoDB and the embedded bus,
+//! builds the same apps Lambda runs) plus an API Gateway emulator (`gateway`), the event
+//! sources (`workers`) and a local-only HTTP surface (`local_routes`, the page). It holds no
+//! business logic.
 
 mod gateway;
 mod local_routes;
