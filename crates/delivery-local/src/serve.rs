@@ -20,6 +20,8 @@ use crate::workers::Workers;
 use crate::{ServeArgs, tokens};
 
 const DB_FILE: &str = "delivery.sqlite";
+/// Locked while a server uses the data dir.
+const LOCK_FILE: &str = "server.lock";
 
 /// Settings from forced values, then the environment, then defaults.
 struct LocalSettings {
@@ -141,16 +143,33 @@ fn open_bus(db_path: &Path) -> Result<Bus, String> {
     Ok(bus)
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
-    let dir = &args.data_dir;
+/// Holds the data dir for this server: an OS lock on `LOCK_FILE`, released when the process
+/// ends (even by `kill -9`). A second server on the same dir is refused before it touches
+/// anything, `--fresh` included.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File, String> {
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("creating the data dir {}: {e}", dir.display()))?;
-    if args.fresh {
-        remove_data(dir)?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("opening {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "the data dir {} is in use by another delivery-local; stop it, or choose another --data-dir (nothing was changed)",
+            dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("locking {}: {e}", path.display())),
     }
-    let key = Arc::new(tokens::key(dir)?);
-    let db_path = dir.join(DB_FILE);
-    let dynamo = EmbeddedDynamo::start(&db_path).await?;
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let dir = &args.data_dir;
+    let _lock = lock_data_dir(dir)?;
+    // Listen before anything is deleted: a refused port must not cost the data.
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .await
         .map_err(|e| {
@@ -160,6 +179,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             )
         })?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    if args.fresh {
+        remove_data(dir)?;
+    }
+    let key = Arc::new(tokens::key(dir)?);
+    let db_path = dir.join(DB_FILE);
+    let dynamo = EmbeddedDynamo::start(&db_path).await?;
     let bus = open_bus(&db_path)?;
     let adapters = Adapters::new(
         composition::local_sdk_config(&dynamo.endpoint),
