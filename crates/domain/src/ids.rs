@@ -94,8 +94,13 @@ string_id!(
     "must be 1 to 128 visible ASCII characters"
 );
 
+/// The carrier-phone rule as a regular expression, for the places that validate phones without
+/// this crate (Terraform's `carriers` variable; the wiring check keeps it equal to this).
+/// [`Phone::parse`] applies exactly this rule.
+pub const PHONE_PATTERN: &str = r"^\+[1-9][0-9]{7,14}$";
+
 string_id!(
-    /// A phone number in E.164: `+`, then 8 to 15 digits, the first not 0.
+    /// A phone number in E.164: `+`, then 8 to 15 digits, the first not 0 ([`PHONE_PATTERN`]).
     Phone,
     |s| {
         let digits = s.strip_prefix('+').unwrap_or("");

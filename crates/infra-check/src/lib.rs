@@ -99,6 +99,7 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
     check_routes(&delivery, &locals, &mut findings);
     check_queue_trigger(crates, &delivery, &mut findings);
     check_topic_trigger(crates, &delivery, &mut findings);
+    check_carrier_phones(&delivery, &mut findings);
     match load(&terraform_dir.join("modules/tables")) {
         Ok(tables) => check_tables(&tables, &mut findings),
         Err(e) => findings.push(e),
@@ -505,6 +506,26 @@ fn check_topic_trigger(crates: &[FunctionCrate], delivery: &Body, findings: &mut
         findings.push(
             format!("{subscriber} needs an async-invoke configuration whose on_failure destination is the notifications DLQ"),
         );
+    }
+}
+
+/// Terraform validates carrier phones with the domain's own rule.
+fn check_carrier_phones(delivery: &Body, findings: &mut Vec<String>) {
+    let condition = blocks(delivery, "variable", "carriers")
+        .flat_map(|v| v.body().blocks())
+        .filter(|b| b.identifier() == "validation")
+        .find_map(|v| attr(v, "condition").map(text))
+        .unwrap_or_default();
+    // The pattern as written in HCL: a quoted string with `\\` for each backslash.
+    let pattern = condition
+        .split_once("regex(\"")
+        .and_then(|(_, rest)| rest.split_once("\","))
+        .map(|(literal, _)| literal.replace("\\\\", "\\"));
+    if pattern.as_deref() != Some(domain::ids::PHONE_PATTERN) {
+        findings.push(format!(
+            "{DELIVERY}: variable \"carriers\" must validate phones with regex(\"{}\", …), the domain's rule (domain::ids::PHONE_PATTERN), not {pattern:?}",
+            domain::ids::PHONE_PATTERN.replace('\\', "\\\\")
+        ));
     }
 }
 

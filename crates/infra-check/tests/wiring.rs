@@ -232,6 +232,16 @@ fn a_changed_topic_trigger_is_caught() {
 }
 
 #[test]
+fn a_carrier_phone_rule_unlike_the_domain_is_caught() {
+    let findings = findings_after(&[(
+        "modules/delivery/variables.tf",
+        "[0-9]{7,14}$",
+        "[0-9]{6,14}$",
+    )]);
+    assert_named(&findings, &["carriers", "PHONE_PATTERN"]);
+}
+
+#[test]
 fn a_table_unlike_the_adapter_is_caught() {
     let findings = findings_after(&[(
         "modules/tables/main.tf",

@@ -33,6 +33,7 @@ fn carrier_from_item(item: &Item) -> Result<Carrier, PortError> {
 
 #[async_trait]
 impl Carriers for DynamoStore {
+    /// Every carrier that parses; one that does not is logged and skipped.
     async fn list(&self) -> Result<Vec<Carrier>, PortError> {
         // The carriers table is small: read all of it, page by page.
         let mut carriers = Vec::new();
@@ -47,8 +48,12 @@ impl Carriers for DynamoStore {
                 .send()
                 .await
                 .map_err(|e| classify("Scan", e))?;
+            // A row that does not parse is one carrier fewer, never every SMS stopped.
             for item in out.items() {
-                carriers.push(carrier_from_item(item)?);
+                match carrier_from_item(item) {
+                    Ok(carrier) => carriers.push(carrier),
+                    Err(e) => tracing::warn!(error = %e, "carrier row skipped"),
+                }
             }
             start = out.last_evaluated_key;
             if start.is_none() {

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use domain::carrier::Carrier;
 use domain::order::{CarrierRef, Delivery, Order, OrderLine, OrderStatus, RejectReason};
@@ -458,6 +459,18 @@ async fn carriers_round_trip() {
     for c in &carriers {
         store.put(c).await.unwrap();
     }
+    // A row written by hand with a 7-digit phone: skipped, never stopping the others.
+    store
+        .client()
+        .put_item()
+        .table_name(&store.tables().carriers)
+        .item("id", AttributeValue::S("bad".into()))
+        .item("name", AttributeValue::S("Bad phone".into()))
+        .item("phone", AttributeValue::S("+1555123".into()))
+        .item("active", AttributeValue::Bool(true))
+        .send()
+        .await
+        .unwrap();
     let mut listed = Carriers::list(&store).await.unwrap();
     listed.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(listed, carriers);
