@@ -305,9 +305,12 @@ impl Order {
 
     /// This order, rejected for `reason` (stock untouched).
     pub fn rejected(&self, reason: RejectReason) -> Order {
+        // As when the bill itself refuses it: a rejected order is never billed, so it has no
+        // total, whichever path rejected it.
         Order {
             status: OrderStatus::Rejected,
             reason: Some(reason),
+            total: None,
             ..self.clone()
         }
     }
@@ -487,8 +490,8 @@ mod tests {
         let mut catalog = HashMap::from([(product.id.clone(), product)]);
         let order = Order::decide(&msg, &basket, &catalog);
         assert_eq!(
-            (order.status, order.reason),
-            (OrderStatus::Rejected, Some(RejectReason::OutOfStock))
+            (order.status, order.reason, order.total),
+            (OrderStatus::Rejected, Some(RejectReason::OutOfStock), None)
         );
         assert_eq!(order.lines[0].unit_price.unwrap().amount_string(), "12.50");
         catalog.values_mut().for_each(|p| p.stock = 2);
@@ -496,6 +499,12 @@ mod tests {
         assert_eq!(order.status, OrderStatus::Accepted);
         assert_eq!(order.total.unwrap().amount_string(), "25.00");
         assert_eq!(order.item_count(), 2);
+        // Refused at the store (stock taken meanwhile): rejected like the bill does, no total.
+        let refused = order.rejected(RejectReason::OutOfStock);
+        assert_eq!(
+            (refused.status, refused.total, refused.lines.len()),
+            (OrderStatus::Rejected, None, 1)
+        );
         let event = serde_json::to_value(OrderEvent::for_order(&order)).unwrap();
         assert_eq!(event["type"], "order.accepted");
         assert_eq!(event["order"]["status"], "accepted");
