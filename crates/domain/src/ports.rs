@@ -155,6 +155,9 @@ pub trait OrderStore: Send + Sync {
         at: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Claim, PortError>;
+    /// Gives up a claim the claimant holds (it failed before texting), so that a retry may
+    /// claim the order at once. A claim it does not hold is left as it is.
+    async fn release_dispatch_claim(&self, id: OrderId, claimant: &str) -> Result<(), PortError>;
     /// Marks an accepted order dispatched. Idempotent: an order already dispatched is returned
     /// as it is (first carrier and time kept).
     async fn mark_dispatched(

@@ -1,20 +1,24 @@
 //! `notify-carrier`: on `order.accepted` (SPEC §5), picks an active carrier deterministically
 //! from the order id, sends it the order by SMS, and marks the order dispatched. Any failure
 //! fails the invocation, so it is retried and what still fails lands in the notifications DLQ.
-//! An order already dispatched is not texted again.
+//! An order already dispatched is not texted again, and two deliveries of one event (even at
+//! once) send one SMS: each delivery attempt claims the order under its own id, releases the
+//! claim when it fails before texting, and retries while another attempt holds it.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
 use chrono::Utc;
 use composition::lambda::EventFunction;
 use composition::{Adapters, App};
-use domain::PortError;
 use domain::carrier::pick_carrier;
-use domain::order::{EventType, OrderEvent, OrderStatus};
+use domain::order::{EventType, Order, OrderEvent, OrderStatus};
 use domain::ports::{Carriers, Claim, OrderStore, SmsSender};
 use domain::sms::carrier_sms;
+use domain::{OrderId, PortError};
 use lambda_runtime::Diagnostic;
+use retry_policy::PIPELINE;
 use settings::ConfigError;
 use tracing::Instrument;
 
@@ -72,6 +76,14 @@ impl EventFunction for NotifyCarrier {
     }
 }
 
+/// A port call, with transient failures retried inside the invocation.
+async fn retried<T, Fut>(what: &str, call: impl FnMut() -> Fut) -> Result<T, PortError>
+where
+    Fut: Future<Output = Result<T, PortError>>,
+{
+    PIPELINE.run(what, PortError::is_transient, call).await
+}
+
 async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<(), PortError> {
     let event: OrderEvent = serde_json::from_str(message).map_err(|e| {
         PortError::Permanent(format!("message {message_id} is not an order event: {e}"))
@@ -85,32 +97,75 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
     }
     let order_id = event.order.id;
     tracing::Span::current().record("order_id", order_id.to_string());
-    let order = app
-        .orders
-        .get(order_id)
+    let order = retried("read the order", || app.orders.get(order_id))
         .await?
         .ok_or_else(|| PortError::Transient(format!("order {order_id} not readable yet")))?;
     if order.status != OrderStatus::Accepted {
         tracing::info!(status = order.status.as_str(), "already handled; no SMS");
         return Ok(());
     }
-    let claim = app
-        .orders
-        .claim_dispatch(order_id, message_id, Utc::now(), CLAIM_LEASE)
-        .await?;
+    // Unique to this delivery attempt: two deliveries of one message (SQS and SNS are at least
+    // once, and may overlap) never both hold the claim.
+    let claimant = uuid::Uuid::new_v4().to_string();
+    let claim = retried("claim the order", || {
+        app.orders
+            .claim_dispatch(order_id, &claimant, Utc::now(), CLAIM_LEASE)
+    })
+    .await?;
     if claim == Claim::Held {
-        tracing::info!("another delivery of this order is notifying the carrier; no second SMS");
+        return held(app, order_id).await;
+    }
+    match text_carrier(app, &order).await {
+        Ok(()) => Ok(()),
+        Err(Failure::BeforeSms(e)) => {
+            // Nothing was sent: let the retry claim the order at once.
+            let _ = app.orders.release_dispatch_claim(order_id, &claimant).await;
+            Err(e)
+        }
+        // The SMS is out: the claim stays, so no retry texts again before its lease ends.
+        Err(Failure::AfterSms(e)) => Err(e),
+    }
+}
+
+/// Where notifying the carrier failed.
+enum Failure {
+    BeforeSms(PortError),
+    AfterSms(PortError),
+}
+
+/// Another delivery holds the claim: done if it dispatched the order, else retried later, so
+/// that an SMS is never lost to a claimant that failed.
+async fn held(app: &NotifyCarrier, order_id: OrderId) -> Result<(), PortError> {
+    let order = retried("read the order", || app.orders.get(order_id)).await?;
+    if order.is_some_and(|o| o.status == OrderStatus::Dispatched) {
+        tracing::info!("dispatched by another delivery; no second SMS");
         return Ok(());
     }
-    let carriers = app.carriers.list().await?;
-    let carrier = pick_carrier(order_id, &carriers)
-        .ok_or_else(|| PortError::Transient("no active carrier".to_owned()))?;
-    let text = carrier_sms(&order);
-    app.sms.send(&carrier.phone, &text, order_id).await?;
+    Err(PortError::Transient(format!(
+        "another delivery is notifying the carrier of order {order_id}; retried until it is dispatched"
+    )))
+}
+
+/// Sends the SMS to the carrier picked for the order, then marks it dispatched.
+async fn text_carrier(app: &NotifyCarrier, order: &Order) -> Result<(), Failure> {
+    let carriers = retried("list the carriers", || app.carriers.list())
+        .await
+        .map_err(Failure::BeforeSms)?;
+    let carrier = pick_carrier(order.id, &carriers)
+        .ok_or_else(|| Failure::BeforeSms(PortError::Transient("no active carrier".to_owned())))?;
+    let text = carrier_sms(order);
+    retried("send the SMS", || {
+        app.sms.send(&carrier.phone, &text, order.id)
+    })
+    .await
+    .map_err(Failure::BeforeSms)?;
     telemetry::count("SmsSent");
-    app.orders
-        .mark_dispatched(order_id, &carrier.reference(), Utc::now())
-        .await?;
+    let reference = carrier.reference();
+    retried("mark the order dispatched", || {
+        app.orders.mark_dispatched(order.id, &reference, Utc::now())
+    })
+    .await
+    .map_err(Failure::AfterSms)?;
     tracing::info!(carrier = %carrier.id, "carrier notified, order dispatched");
     Ok(())
 }

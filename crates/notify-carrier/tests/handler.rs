@@ -133,6 +133,49 @@ async fn no_active_carrier_fails_the_invocation_so_it_is_retried() {
             .status,
         OrderStatus::Accepted
     );
+    // The failed attempt gave up its claim: once a carrier is active, the retry texts at once.
+    let carrier = Carrier {
+        id: CarrierId::parse("fast").unwrap(),
+        name: "FAST".into(),
+        phone: Phone::parse("+15550100001").unwrap(),
+        active: true,
+    };
+    store.put(&carrier).await.unwrap();
+    app.handle(sns_event("m-1", &OrderEvent::for_order(&order)))
+        .await
+        .unwrap();
+    assert_eq!(bus.sms().unwrap().len(), 1);
+}
+
+/// Two deliveries of the same message at once (SQS and SNS are at least once): one SMS. The
+/// delivery that loses the claim fails (to be retried) or finds the order dispatched.
+#[tokio::test]
+async fn overlapping_deliveries_of_one_message_send_one_sms() {
+    let (app, store, bus) = setup(true).await;
+    let mut pizza = Catalog::get(&store, &ProductId::parse("pizza").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    pizza.stock = 100;
+    pizza.version += 1;
+    store.save(&pizza, Some(pizza.version - 1)).await.unwrap();
+    for _ in 0..5 {
+        let order = accepted_order(&store).await;
+        let event = OrderEvent::for_order(&order);
+        let (a, b) = tokio::join!(
+            app.handle(sns_event("m-1", &event)),
+            app.handle(sns_event("m-1", &event))
+        );
+        assert!(a.is_ok() || b.is_ok(), "{a:?} {b:?}");
+        for outcome in [a, b] {
+            if let Err(e) = outcome {
+                assert!(e.is_transient(), "{e}");
+            }
+        }
+        let stored = OrderStore::get(&store, order.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, OrderStatus::Dispatched);
+    }
+    assert_eq!(bus.sms().unwrap().len(), 5);
 }
 
 #[tokio::test]

@@ -6,8 +6,10 @@
 //!   stock of every line (accepted) or touches none (rejected, with the reason);
 //! - the `order.accepted` / `order.rejected` event is published, again on a redelivery (an
 //!   event may repeat; it is never lost);
-//! - a transient failure is a batch item failure: the queue retries that message alone, and
-//!   after `maxReceiveCount` moves it to the DLQ.
+//! - a transient failure (a throttle, a transaction conflict, an unknown outcome) is retried
+//!   inside the invocation with exponential backoff and full jitter (`retry-policy`); what still
+//!   fails is a batch item failure: the queue retries that message alone, and after
+//!   `maxReceiveCount` moves it to the DLQ.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -20,6 +22,7 @@ use composition::{Adapters, App};
 use domain::PortError;
 use domain::order::{Order, OrderEvent, OrderPlaced};
 use domain::ports::{Catalog, EventPublisher, OrderQueue, OrderStore, RecordOutcome};
+use retry_policy::PIPELINE;
 use settings::ConfigError;
 use telemetry::{Unit, count, record};
 use tracing::Instrument;
@@ -76,7 +79,11 @@ async fn process(app: &Processor, message: &SqsMessage) -> Result<(), PortError>
     let (placed, basket) = match OrderPlaced::parse(body) {
         Ok(parsed) => parsed,
         Err(reason) => {
-            app.queue.dead_letter(body, &reason).await?;
+            PIPELINE
+                .run("dead-letter", PortError::is_transient, || {
+                    app.queue.dead_letter(body, &reason)
+                })
+                .await?;
             tracing::warn!(%reason, "malformed message dead-lettered");
             count("OrdersDeadLettered");
             return Ok(());
@@ -84,12 +91,26 @@ async fn process(app: &Processor, message: &SqsMessage) -> Result<(), PortError>
     };
     let order_id = placed.order_id;
     tracing::Span::current().record("order_id", order_id.to_string());
-    let products = app.catalog.get_many(&basket.product_ids()).await?;
+    let ids = basket.product_ids();
+    let products = PIPELINE
+        .run("read the products", PortError::is_transient, || {
+            app.catalog.get_many(&ids)
+        })
+        .await?;
     let catalog: HashMap<_, _> = products.into_iter().map(|p| (p.id.clone(), p)).collect();
     let proposal = Order::decide(&placed, &basket, &catalog);
-    let outcome = app.orders.record(&proposal).await?;
-    app.events
-        .publish(&OrderEvent::for_order(outcome.order()))
+    // A conflict or a throttle is retried here, at once, rather than after a whole visibility
+    // timeout; a retry after an unknown outcome finds the order recorded and reads it back.
+    let outcome = PIPELINE
+        .run("record the order", PortError::is_transient, || {
+            app.orders.record(&proposal)
+        })
+        .await?;
+    let event = OrderEvent::for_order(outcome.order());
+    PIPELINE
+        .run("publish the event", PortError::is_transient, || {
+            app.events.publish(&event)
+        })
         .await?;
     let order = outcome.order();
     match &outcome {

@@ -330,6 +330,24 @@ impl OrderStore for DynamoStore {
         }
     }
 
+    async fn release_dispatch_claim(&self, id: OrderId, claimant: &str) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.orders)
+            .set_key(Some(key(id)))
+            .update_expression("REMOVE dispatch_claim, dispatch_claimed_at")
+            .condition_expression("dispatch_claim = :claimant")
+            .expression_attribute_values(":claimant", s(claimant))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
     async fn mark_dispatched(
         &self,
         id: OrderId,
