@@ -38,10 +38,11 @@ pub const ORDERS: QueueSpec = QueueSpec {
 };
 
 /// The `notify-carrier` subscription: Lambda's async invoke makes 3 attempts, then the
-/// on-failure destination (the notifications DLQ).
+/// on-failure destination (the notifications DLQ). The visibility timeout stands for the
+/// function's timeout: an invocation still running is never delivered again.
 pub const NOTIFICATIONS: QueueSpec = QueueSpec {
     name: "notify-carrier",
-    visibility_timeout: Duration::from_secs(1),
+    visibility_timeout: Duration::from_secs(10),
     max_receive_count: 3,
 };
 

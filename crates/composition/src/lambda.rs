@@ -7,8 +7,10 @@
 use std::convert::Infallible;
 use std::fmt::{Debug, Display};
 use std::future::Future;
+use std::time::Duration;
 
 use http_kit::{Endpoint, HttpFunction};
+use lambda_http::RequestExt;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -46,9 +48,16 @@ pub async fn serve_http<F: App + HttpFunction>() -> Result<(), lambda_runtime::E
     lambda_runtime::tracing::init_default_subscriber();
     let endpoint = endpoint::<F>(&Adapters::aws()).await?;
     let endpoint: &'static Endpoint<F> = Box::leak(Box::new(endpoint));
-    lambda_http::run(lambda_http::service_fn(move |request| async move {
-        Ok::<_, Infallible>(endpoint.call(request).await)
-    }))
+    lambda_http::run(lambda_http::service_fn(
+        move |request: lambda_http::Request| async move {
+            let deadline = request.lambda_context_ref().map(deadline);
+            let response = match deadline {
+                Some(deadline) => retry_policy::within(deadline, endpoint.call(request)).await,
+                None => endpoint.call(request).await,
+            };
+            Ok::<_, Infallible>(response)
+        },
+    ))
     .await
 }
 
@@ -58,11 +67,21 @@ pub async fn serve_events<F: EventFunction>() -> Result<(), lambda_runtime::Erro
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<F::Event>| async move {
             let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
-            app.handle(event.payload)
-                .instrument(span)
+            let work = app.handle(event.payload).instrument(span);
+            retry_policy::within(deadline(&event.context), work)
                 .await
                 .map_err(|e| F::diagnostic(&e))
         },
     ))
     .await
+}
+
+/// The invocation's deadline (Lambda gives it in milliseconds since the epoch), for the
+/// retries inside it.
+fn deadline(context: &lambda_runtime::Context) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let left = Duration::from_millis(context.deadline.saturating_sub(now_ms));
+    tokio::time::Instant::now() + left
 }

@@ -97,9 +97,45 @@ impl Messaging for AwsMessaging {
     }
 }
 
+/// A layer around the ports (locally, the fault layer of SPEC §11): each port a function gets
+/// passes through it. The handlers and adapters never know it is there.
+pub trait PortLayer: Send + Sync {
+    fn catalog(&self, port: Arc<dyn Catalog>) -> Arc<dyn Catalog>;
+    fn order_store(&self, port: Arc<dyn OrderStore>) -> Arc<dyn OrderStore>;
+    fn carriers(&self, port: Arc<dyn Carriers>) -> Arc<dyn Carriers>;
+    fn order_queue(&self, port: Arc<dyn OrderQueue>) -> Arc<dyn OrderQueue>;
+    fn events(&self, port: Arc<dyn EventPublisher>) -> Arc<dyn EventPublisher>;
+    fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender>;
+}
+
+/// No layer: the ports as the adapters are.
+struct Bare;
+
+impl PortLayer for Bare {
+    fn catalog(&self, port: Arc<dyn Catalog>) -> Arc<dyn Catalog> {
+        port
+    }
+    fn order_store(&self, port: Arc<dyn OrderStore>) -> Arc<dyn OrderStore> {
+        port
+    }
+    fn carriers(&self, port: Arc<dyn Carriers>) -> Arc<dyn Carriers> {
+        port
+    }
+    fn order_queue(&self, port: Arc<dyn OrderQueue>) -> Arc<dyn OrderQueue> {
+        port
+    }
+    fn events(&self, port: Arc<dyn EventPublisher>) -> Arc<dyn EventPublisher> {
+        port
+    }
+    fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender> {
+        port
+    }
+}
+
 /// Everything a function's app is built from.
 pub struct Adapters {
     settings: Arc<dyn Source + Send + Sync>,
+    layer: Arc<dyn PortLayer>,
     /// In Lambda, loaded on first use; locally, given.
     sdk: OnceCell<SdkConfig>,
     dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
@@ -114,6 +150,7 @@ impl Adapters {
     pub fn aws() -> Adapters {
         Adapters {
             settings: Arc::new(settings::Env),
+            layer: Arc::new(Bare),
             sdk: OnceCell::new(),
             dynamodb: OnceCell::new(),
             messaging: OnceCell::new(),
@@ -129,10 +166,17 @@ impl Adapters {
     ) -> Adapters {
         Adapters {
             settings,
+            layer: Arc::new(Bare),
             sdk: OnceCell::new_with(Some(sdk)),
             dynamodb: OnceCell::new(),
             messaging: OnceCell::new_with(Some(messaging)),
         }
+    }
+
+    /// The same adapters, with every port a function gets passing through `layer`.
+    pub fn with_layer(mut self, layer: Arc<dyn PortLayer>) -> Adapters {
+        self.layer = layer;
+        self
     }
 
     pub fn settings(&self) -> &dyn Source {
@@ -158,7 +202,8 @@ impl Adapters {
             .as_ref()
     }
 
-    /// The DynamoDB adapter over the three tables named by the settings.
+    /// The DynamoDB adapter over the three tables named by the settings, without the layer
+    /// (for creating tables and seeding data; functions take the ports below).
     pub async fn store(&self) -> Result<DynamoStore, ConfigError> {
         let tables = Tables::from_settings(self.settings())?;
         let client = self
@@ -169,27 +214,29 @@ impl Adapters {
     }
 
     pub async fn catalog(&self) -> Result<Arc<dyn Catalog>, ConfigError> {
-        Ok(Arc::new(self.store().await?))
+        Ok(self.layer.catalog(Arc::new(self.store().await?)))
     }
 
     pub async fn order_store(&self) -> Result<Arc<dyn OrderStore>, ConfigError> {
-        Ok(Arc::new(self.store().await?))
+        Ok(self.layer.order_store(Arc::new(self.store().await?)))
     }
 
     pub async fn carriers(&self) -> Result<Arc<dyn Carriers>, ConfigError> {
-        Ok(Arc::new(self.store().await?))
+        Ok(self.layer.carriers(Arc::new(self.store().await?)))
     }
 
     pub async fn order_queue(&self) -> Result<Arc<dyn OrderQueue>, ConfigError> {
-        self.messaging().await.order_queue(self.settings())
+        let port = self.messaging().await.order_queue(self.settings())?;
+        Ok(self.layer.order_queue(port))
     }
 
     pub async fn events(&self) -> Result<Arc<dyn EventPublisher>, ConfigError> {
-        self.messaging().await.events(self.settings())
+        let port = self.messaging().await.events(self.settings())?;
+        Ok(self.layer.events(port))
     }
 
     pub async fn sms(&self) -> Arc<dyn SmsSender> {
-        self.messaging().await.sms()
+        self.layer.sms(self.messaging().await.sms())
     }
 
     pub fn cors(&self) -> Result<Cors, ConfigError> {

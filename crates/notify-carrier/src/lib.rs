@@ -35,10 +35,9 @@ impl App for NotifyCarrier {
     const NAME: &'static str = "notify-carrier";
 
     async fn new(adapters: &Adapters) -> Result<NotifyCarrier, ConfigError> {
-        let store = adapters.store().await?;
         Ok(NotifyCarrier {
-            orders: Arc::new(store.clone()),
-            carriers: Arc::new(store),
+            orders: adapters.order_store().await?,
+            carriers: adapters.carriers().await?,
             sms: adapters.sms().await,
         })
     }
@@ -107,13 +106,9 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
     // Unique to this delivery attempt: two deliveries of one message (SQS and SNS are at least
     // once, and may overlap) never both hold the claim.
     let claimant = uuid::Uuid::new_v4().to_string();
-    let claim = retried("claim the order", || {
-        app.orders
-            .claim_dispatch(order_id, &claimant, Utc::now(), CLAIM_LEASE)
-    })
-    .await?;
-    if claim == Claim::Held {
-        return held(app, order_id).await;
+    if claim(app, order_id, &claimant).await? == Claim::Held {
+        tracing::info!("dispatched by another delivery; no second SMS");
+        return Ok(());
     }
     match text_carrier(app, &order).await {
         Ok(()) => Ok(()),
@@ -133,17 +128,27 @@ enum Failure {
     AfterSms(PortError),
 }
 
-/// Another delivery holds the claim: done if it dispatched the order, else retried later, so
-/// that an SMS is never lost to a claimant that failed.
-async fn held(app: &NotifyCarrier, order_id: OrderId) -> Result<(), PortError> {
-    let order = retried("read the order", || app.orders.get(order_id)).await?;
-    if order.is_some_and(|o| o.status == OrderStatus::Dispatched) {
-        tracing::info!("dispatched by another delivery; no second SMS");
-        return Ok(());
-    }
-    Err(PortError::Transient(format!(
-        "another delivery is notifying the carrier of order {order_id}; retried until it is dispatched"
-    )))
+/// Claims the order for this delivery attempt: `Taken`, or `Held` once another attempt has
+/// dispatched it. While another attempt holds the claim without having dispatched the order,
+/// it waits (retried) for that attempt to finish or give the claim up; past the retries it
+/// fails, to be delivered again, so an SMS is never lost to a claimant that failed.
+async fn claim(app: &NotifyCarrier, order_id: OrderId, claimant: &str) -> Result<Claim, PortError> {
+    retried("claim the order", || async {
+        let claim = app
+            .orders
+            .claim_dispatch(order_id, claimant, Utc::now(), CLAIM_LEASE)
+            .await?;
+        if claim == Claim::Taken {
+            return Ok(Claim::Taken);
+        }
+        match app.orders.get(order_id).await? {
+            Some(order) if order.status == OrderStatus::Dispatched => Ok(Claim::Held),
+            _ => Err(PortError::Transient(format!(
+                "another delivery is notifying the carrier of order {order_id}"
+            ))),
+        }
+    })
+    .await
 }
 
 /// Sends the SMS to the carrier picked for the order, then marks it dispatched.

@@ -38,10 +38,9 @@ impl App for Processor {
     const NAME: &'static str = "order-processor";
 
     async fn new(adapters: &Adapters) -> Result<Processor, ConfigError> {
-        let store = adapters.store().await?;
         Ok(Processor {
-            catalog: Arc::new(store.clone()),
-            orders: Arc::new(store),
+            catalog: adapters.catalog().await?,
+            orders: adapters.order_store().await?,
             queue: adapters.order_queue().await?,
             events: adapters.events().await?,
         })

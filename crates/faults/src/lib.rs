@@ -1,0 +1,265 @@
+//! The fault layer (SPEC §11): AWS fails in known ways, and a rehearsal must meet them.
+//!
+//! [`FaultSpec`] says how often each [`Fault`] strikes (`default`, `none`, or
+//! `name=probability,…`); [`Faults`] draws from a seeded generator, so a run can be repeated,
+//! and counts what it injected. [`FaultLayer`] wraps the ports at the composition root, so the
+//! handlers and the AWS adapters run unchanged: a DynamoDB, SQS, SNS or SMS fault is what the
+//! adapter answers once the SDK's own retries are spent. The faults of the event sources
+//! (`sqs.duplicate`, `lambda.crash`, `lambda.timeout`) are drawn by `delivery-local`'s
+//! workers, which play the part of the Lambda service.
+
+mod ports;
+
+pub use ports::FaultLayer;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// A failure AWS is known for, named after what it does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// `TransactWriteItems` cancelled with reason `TransactionConflict`.
+    DynamodbConflict,
+    /// Any DynamoDB call throttled.
+    DynamodbThrottle,
+    /// Any DynamoDB call answers 500; a write's outcome is then unknown (it happened).
+    DynamodbError,
+    /// `SendMessageBatch` reports some entries as failed.
+    SqsSend,
+    /// A message delivered twice, the copies concurrently.
+    SqsDuplicate,
+    /// `Publish` to the topic throttled.
+    SnsPublish,
+    /// The SMS `Publish` throttled.
+    SmsFail,
+    /// The processor's invocation dies after some of its writes, before it answers.
+    LambdaCrash,
+    /// The invocation runs past its timeout: its answer never counts.
+    LambdaTimeout,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 9] = [
+        Fault::DynamodbConflict,
+        Fault::DynamodbThrottle,
+        Fault::DynamodbError,
+        Fault::SqsSend,
+        Fault::SqsDuplicate,
+        Fault::SnsPublish,
+        Fault::SmsFail,
+        Fault::LambdaCrash,
+        Fault::LambdaTimeout,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::DynamodbConflict => "dynamodb.conflict",
+            Fault::DynamodbThrottle => "dynamodb.throttle",
+            Fault::DynamodbError => "dynamodb.error",
+            Fault::SqsSend => "sqs.send",
+            Fault::SqsDuplicate => "sqs.duplicate",
+            Fault::SnsPublish => "sns.publish",
+            Fault::SmsFail => "sms.fail",
+            Fault::LambdaCrash => "lambda.crash",
+            Fault::LambdaTimeout => "lambda.timeout",
+        }
+    }
+
+    /// Its probability in a realistic bad day (`--faults default`): every fault, a few percent.
+    fn default_probability(self) -> f64 {
+        match self {
+            Fault::DynamodbConflict => 0.05,
+            Fault::DynamodbThrottle | Fault::DynamodbError => 0.02,
+            Fault::SqsSend | Fault::SqsDuplicate | Fault::SnsPublish | Fault::SmsFail => 0.03,
+            Fault::LambdaCrash | Fault::LambdaTimeout => 0.01,
+        }
+    }
+
+    fn index(self) -> usize {
+        Fault::ALL.iter().position(|f| *f == self).unwrap_or(0)
+    }
+}
+
+/// How often each fault strikes, from 0 to 1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    probabilities: [f64; 9],
+}
+
+impl FaultSpec {
+    pub fn none() -> FaultSpec {
+        FaultSpec {
+            probabilities: [0.0; 9],
+        }
+    }
+
+    pub fn default_day() -> FaultSpec {
+        FaultSpec {
+            probabilities: Fault::ALL.map(Fault::default_probability),
+        }
+    }
+
+    pub fn probability(&self, fault: Fault) -> f64 {
+        self.probabilities[fault.index()]
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.probabilities.iter().all(|p| *p == 0.0)
+    }
+}
+
+impl FromStr for FaultSpec {
+    type Err = String;
+
+    /// `default`, `none`, or `name=probability,…` (the others 0).
+    fn from_str(spec: &str) -> Result<FaultSpec, String> {
+        match spec.trim() {
+            "default" => return Ok(FaultSpec::default_day()),
+            "none" | "" => return Ok(FaultSpec::none()),
+            _ => {}
+        }
+        let mut parsed = FaultSpec::none();
+        for item in spec.split(',').map(str::trim) {
+            let (name, p) = item.split_once('=').ok_or_else(|| {
+                format!("{item:?}: write name=probability, e.g. sqs.duplicate=0.05")
+            })?;
+            let fault = Fault::ALL
+                .into_iter()
+                .find(|f| f.name() == name.trim())
+                .ok_or_else(|| {
+                    let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                    format!(
+                        "unknown fault {name:?}; the faults are {}",
+                        names.join(", ")
+                    )
+                })?;
+            let p: f64 = p
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p: &f64| (0.0..=1.0).contains(p))
+                .ok_or_else(|| format!("{name}: the probability must be a number from 0 to 1"))?;
+            parsed.probabilities[fault.index()] = p;
+        }
+        Ok(parsed)
+    }
+}
+
+/// The faults of a run: the spec, a seeded generator, and what was injected.
+pub struct Faults {
+    spec: FaultSpec,
+    seed: u64,
+    rng: Mutex<StdRng>,
+    injected: [AtomicU64; 9],
+}
+
+impl Faults {
+    pub fn new(spec: FaultSpec, seed: u64) -> Faults {
+        Faults {
+            spec,
+            seed,
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            injected: Default::default(),
+        }
+    }
+
+    pub fn spec(&self) -> &FaultSpec {
+        &self.spec
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Whether `fault` strikes now; counted when it does.
+    pub fn strike(&self, fault: Fault) -> bool {
+        let p = self.spec.probability(fault);
+        if p <= 0.0 {
+            return false;
+        }
+        let hit = self
+            .rng
+            .lock()
+            .map(|mut rng| rng.random_bool(p))
+            .unwrap_or(false);
+        if hit {
+            self.injected[fault.index()].fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+
+    /// A number in `0..bound`, from the run's generator (where in an invocation it crashes).
+    pub fn pick(&self, bound: u64) -> u64 {
+        self.rng
+            .lock()
+            .map(|mut rng| rng.random_range(0..bound.max(1)))
+            .unwrap_or(0)
+    }
+
+    /// How many of each fault were injected, by name.
+    pub fn injected(&self) -> BTreeMap<&'static str, u64> {
+        Fault::ALL
+            .into_iter()
+            .map(|f| (f.name(), self.injected[f.index()].load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// The probabilities, by name.
+    pub fn probabilities(&self) -> BTreeMap<&'static str, f64> {
+        Fault::ALL
+            .into_iter()
+            .map(|f| (f.name(), self.spec.probability(f)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_name_what_is_wrong() {
+        assert!("none".parse::<FaultSpec>().unwrap().is_none());
+        let day: FaultSpec = "default".parse().unwrap();
+        assert!(Fault::ALL.iter().all(|f| day.probability(*f) > 0.0));
+        let some: FaultSpec = "sqs.duplicate=0.5, dynamodb.conflict=1".parse().unwrap();
+        assert_eq!(some.probability(Fault::SqsDuplicate), 0.5);
+        assert_eq!(some.probability(Fault::DynamodbConflict), 1.0);
+        assert_eq!(some.probability(Fault::SmsFail), 0.0);
+        for (bad, says) in [
+            ("sqs.dup=0.1", "unknown fault"),
+            ("sqs.duplicate=2", "from 0 to 1"),
+            ("sqs.duplicate", "name=probability"),
+            ("sms.fail=x", "from 0 to 1"),
+        ] {
+            let e = bad.parse::<FaultSpec>().unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn strikes_at_its_rate_counted_and_repeatable_by_seed() {
+        let spec: FaultSpec = "sms.fail=0.25,sns.publish=1".parse().unwrap();
+        let draw = |seed| {
+            let faults = Faults::new(spec.clone(), seed);
+            let hits: Vec<bool> = (0..4000).map(|_| faults.strike(Fault::SmsFail)).collect();
+            assert!(faults.strike(Fault::SnsPublish));
+            assert!(!faults.strike(Fault::LambdaCrash));
+            (hits, faults.injected())
+        };
+        let (hits, injected) = draw(7);
+        let rate = hits.iter().filter(|h| **h).count() as f64 / 4000.0;
+        assert!((0.2..0.3).contains(&rate), "{rate}");
+        assert_eq!(
+            injected["sms.fail"],
+            hits.iter().filter(|h| **h).count() as u64
+        );
+        assert_eq!((injected["sns.publish"], injected["lambda.crash"]), (1, 0));
+        assert_eq!(draw(7).0, hits, "the same seed, the same faults");
+    }
+}

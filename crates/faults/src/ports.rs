@@ -1,0 +1,225 @@
+//! The ports, wrapped: each call may meet the fault AWS would answer there.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use composition::PortLayer;
+use domain::carrier::Carrier;
+use domain::order::{CarrierRef, Order, OrderEvent};
+use domain::ports::{
+    Carriers, Catalog, Claim, EventPublisher, OrderQueue, OrderStore, OutgoingMessage, Page,
+    PageRequest, RecordOutcome, SendFailure, SmsSender,
+};
+use domain::product::Product;
+use domain::{CompanyId, CustomerId, OrderId, Phone, PortError, ProductId};
+
+use crate::{Fault, Faults};
+
+/// The fault layer: every port a function gets, wrapped.
+pub struct FaultLayer(pub Arc<Faults>);
+
+impl PortLayer for FaultLayer {
+    fn catalog(&self, port: Arc<dyn Catalog>) -> Arc<dyn Catalog> {
+        Arc::new(Faulty::new(port, &self.0))
+    }
+    fn order_store(&self, port: Arc<dyn OrderStore>) -> Arc<dyn OrderStore> {
+        Arc::new(Faulty::new(port, &self.0))
+    }
+    fn carriers(&self, port: Arc<dyn Carriers>) -> Arc<dyn Carriers> {
+        Arc::new(Faulty::new(port, &self.0))
+    }
+    fn order_queue(&self, port: Arc<dyn OrderQueue>) -> Arc<dyn OrderQueue> {
+        Arc::new(Faulty::new(port, &self.0))
+    }
+    fn events(&self, port: Arc<dyn EventPublisher>) -> Arc<dyn EventPublisher> {
+        Arc::new(Faulty::new(port, &self.0))
+    }
+    fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender> {
+        Arc::new(Faulty::new(port, &self.0))
+    }
+}
+
+/// A port and the faults that may strike it.
+struct Faulty<P: ?Sized> {
+    port: Arc<P>,
+    faults: Arc<Faults>,
+}
+
+fn injected(fault: Fault, what: &str) -> PortError {
+    PortError::Transient(format!("{what} (injected: {})", fault.name()))
+}
+
+impl<P: ?Sized> Faulty<P> {
+    fn new(port: Arc<P>, faults: &Arc<Faults>) -> Faulty<P> {
+        Faulty {
+            port,
+            faults: faults.clone(),
+        }
+    }
+
+    /// A DynamoDB read: throttled or failed before it reaches the table.
+    fn read(&self) -> Result<(), PortError> {
+        if self.faults.strike(Fault::DynamodbThrottle) {
+            return Err(injected(Fault::DynamodbThrottle, "ThrottlingException"));
+        }
+        if self.faults.strike(Fault::DynamodbError) {
+            return Err(injected(Fault::DynamodbError, "InternalServerError"));
+        }
+        Ok(())
+    }
+
+    /// A DynamoDB write: throttled before it is made, or (`dynamodb.error`) made and then
+    /// answered 500, so that its caller cannot know it happened.
+    async fn write<T>(
+        &self,
+        write: impl Future<Output = Result<T, PortError>>,
+    ) -> Result<T, PortError> {
+        if self.faults.strike(Fault::DynamodbThrottle) {
+            return Err(injected(Fault::DynamodbThrottle, "ThrottlingException"));
+        }
+        let outcome = write.await;
+        if self.faults.strike(Fault::DynamodbError) {
+            return Err(injected(
+                Fault::DynamodbError,
+                "InternalServerError after the write: its outcome is unknown",
+            ));
+        }
+        outcome
+    }
+}
+
+#[async_trait]
+impl Catalog for Faulty<dyn Catalog> {
+    async fn get(&self, id: &ProductId) -> Result<Option<Product>, PortError> {
+        self.read()?;
+        self.port.get(id).await
+    }
+
+    async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, PortError> {
+        self.read()?;
+        self.port.get_many(ids).await
+    }
+
+    async fn list(
+        &self,
+        company: Option<&CompanyId>,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, PortError> {
+        self.read()?;
+        self.port.list(company, page).await
+    }
+
+    async fn save(&self, product: &Product, expected: Option<u64>) -> Result<(), PortError> {
+        self.write(self.port.save(product, expected)).await
+    }
+}
+
+#[async_trait]
+impl OrderStore for Faulty<dyn OrderStore> {
+    async fn record(&self, order: &Order) -> Result<RecordOutcome, PortError> {
+        if self.faults.strike(Fault::DynamodbConflict) {
+            return Err(injected(
+                Fault::DynamodbConflict,
+                "TransactionCanceledException [TransactionConflict]",
+            ));
+        }
+        self.write(self.port.record(order)).await
+    }
+
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, PortError> {
+        self.read()?;
+        self.port.get(id).await
+    }
+
+    async fn list_for_customer(
+        &self,
+        customer: &CustomerId,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, PortError> {
+        self.read()?;
+        self.port.list_for_customer(customer, page).await
+    }
+
+    async fn claim_dispatch(
+        &self,
+        id: OrderId,
+        claimant: &str,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Claim, PortError> {
+        self.write(self.port.claim_dispatch(id, claimant, at, lease))
+            .await
+    }
+
+    async fn release_dispatch_claim(&self, id: OrderId, claimant: &str) -> Result<(), PortError> {
+        self.write(self.port.release_dispatch_claim(id, claimant))
+            .await
+    }
+
+    async fn mark_dispatched(
+        &self,
+        id: OrderId,
+        carrier: &CarrierRef,
+        at: DateTime<Utc>,
+    ) -> Result<Order, PortError> {
+        self.write(self.port.mark_dispatched(id, carrier, at)).await
+    }
+}
+
+#[async_trait]
+impl Carriers for Faulty<dyn Carriers> {
+    async fn list(&self) -> Result<Vec<Carrier>, PortError> {
+        self.read()?;
+        self.port.list().await
+    }
+
+    async fn put(&self, carrier: &Carrier) -> Result<(), PortError> {
+        self.write(self.port.put(carrier)).await
+    }
+}
+
+#[async_trait]
+impl OrderQueue for Faulty<dyn OrderQueue> {
+    /// `sqs.send`: each entry may be reported failed (and not sent), as SQS does.
+    async fn send_batch(
+        &self,
+        messages: &[OutgoingMessage],
+    ) -> Result<Vec<SendFailure>, PortError> {
+        let (refused, taken): (Vec<&OutgoingMessage>, Vec<&OutgoingMessage>) = messages
+            .iter()
+            .partition(|_| self.faults.strike(Fault::SqsSend));
+        let taken: Vec<OutgoingMessage> = taken.into_iter().cloned().collect();
+        let mut failures = self.port.send_batch(&taken).await?;
+        failures.extend(refused.into_iter().map(|m| SendFailure {
+            id: m.id.clone(),
+            reason: "ServiceUnavailable (injected: sqs.send)".to_owned(),
+            transient: true,
+        }));
+        Ok(failures)
+    }
+
+    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), PortError> {
+        self.port.dead_letter(body, reason).await
+    }
+}
+
+#[async_trait]
+impl EventPublisher for Faulty<dyn EventPublisher> {
+    async fn publish(&self, event: &OrderEvent) -> Result<(), PortError> {
+        if self.faults.strike(Fault::SnsPublish) {
+            return Err(injected(Fault::SnsPublish, "Throttling: Rate exceeded"));
+        }
+        self.port.publish(event).await
+    }
+}
+
+#[async_trait]
+impl SmsSender for Faulty<dyn SmsSender> {
+    async fn send(&self, to: &Phone, message: &str, order: OrderId) -> Result<(), PortError> {
+        if self.faults.strike(Fault::SmsFail) {
+            return Err(injected(Fault::SmsFail, "Throttling: SMS rate exceeded"));
+        }
+        self.port.send(to, message, order).await
+    }
+}
