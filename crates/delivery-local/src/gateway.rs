@@ -146,7 +146,7 @@ async fn answer(gw: &Gateway, parts: http::request::Parts, body: axum::body::Bod
     };
     let path = path.into_owned();
     if path.starts_with("/_local/") {
-        return Answer::Gateway(gw.local.answer(&parts, &path));
+        return Answer::Gateway(gw.local.answer(&parts, &path).await);
     }
     if matches!(parts.method, Method::GET | Method::HEAD)
         && let Some(page) = site::serve(&path)

@@ -1,5 +1,6 @@
 //! Local-only, unauthenticated routes under `/_local` (the server listens on loopback only):
-//! health, the SMS outbox, dead letters and their redrive, stats, and the demo tokens.
+//! health, the SMS outbox, dead letters and their redrive, stats, the faults injected, every
+//! order as stored (for a rehearsal's invariants), and the demo tokens.
 
 use std::sync::Arc;
 
@@ -7,19 +8,29 @@ use bus_embedded::{Bus, NOTIFICATIONS, ORDERS};
 use domain::{Error, PortError};
 use http::{Method, StatusCode, header};
 use serde_json::{Value, json};
+use store_dynamodb::DynamoStore;
 
 use crate::gateway::gateway_error;
 use crate::tokens;
 
 pub struct LocalRoutes {
     pub bus: Bus,
+    /// The store itself, without the fault layer (`GET /_local/orders`).
+    pub store: DynamoStore,
     /// Signs the demo principals' tokens the page offers (`GET /_local/tokens`).
     pub key: Arc<token_signer::SigningKey>,
+    /// What `--faults` injects, and has injected (`GET /_local/faults`).
+    pub faults: Arc<faults::Faults>,
 }
 
 impl LocalRoutes {
-    pub fn answer(&self, parts: &http::request::Parts, path: &str) -> axum::response::Response {
+    pub async fn answer(
+        &self,
+        parts: &http::request::Parts,
+        path: &str,
+    ) -> axum::response::Response {
         let result = match (&parts.method, path) {
+            (&Method::GET, "/_local/orders") => self.orders().await,
             (&Method::GET, "/_local/health") => Ok(json!({"status": "ok"})),
             (&Method::GET, "/_local/sms") => self.bus.sms().map(|sms| json!(sms)),
             (&Method::GET, "/_local/dlq") => self.bus.dead_letters().map(|dead| json!(dead)),
@@ -27,6 +38,11 @@ impl LocalRoutes {
                 self.bus.redrive().map(|n| json!({"redriven": n}))
             }
             (&Method::GET, "/_local/stats") => self.stats(),
+            (&Method::GET, "/_local/faults") => Ok(json!({
+                "probabilities": self.faults.probabilities(),
+                "seed": self.faults.seed(),
+                "injected": self.faults.injected(),
+            })),
             (&Method::GET, "/_local/tokens") => return self.demo_tokens(parts),
             (_, path) => return gateway_error(&refusal(path)),
         };
@@ -59,6 +75,24 @@ impl LocalRoutes {
         }
     }
 
+    /// Every order as stored, compactly: what a rehearsal's invariants are computed from.
+    async fn orders(&self) -> Result<Value, PortError> {
+        let orders = self.store.all_orders().await?;
+        Ok(Value::from(
+            orders
+                .iter()
+                .map(|o| {
+                    let lines: Vec<Value> = o
+                        .lines
+                        .iter()
+                        .map(|l| json!({"product_id": l.product_id, "quantity": l.quantity}))
+                        .collect();
+                    json!({"id": o.id, "status": o.status.as_str(), "lines": lines})
+                })
+                .collect::<Vec<_>>(),
+        ))
+    }
+
     fn stats(&self) -> Result<Value, PortError> {
         // Counted in SQL: `simulate` polls this while the tables grow.
         let (orders, notifications) = (
@@ -78,11 +112,10 @@ impl LocalRoutes {
 /// 405 on a local route with the wrong method, else 404.
 fn refusal(path: &str) -> Error {
     match path {
-        "/_local/health" | "/_local/sms" | "/_local/dlq" | "/_local/stats" | "/_local/tokens" => {
-            Error::MethodNotAllowed {
-                allowed: vec!["GET"],
-            }
-        }
+        "/_local/health" | "/_local/sms" | "/_local/dlq" | "/_local/stats" | "/_local/tokens"
+        | "/_local/faults" | "/_local/orders" => Error::MethodNotAllowed {
+            allowed: vec!["GET"],
+        },
         "/_local/dlq/redrive" => Error::MethodNotAllowed {
             allowed: vec!["POST"],
         },

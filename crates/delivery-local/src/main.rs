@@ -4,6 +4,7 @@
 //! sources (`workers`) and a local-only HTTP surface (`local_routes`, the page). It holds no
 //! business logic.
 
+mod audit;
 mod gateway;
 mod local_routes;
 mod policies;
@@ -58,6 +59,24 @@ pub struct ServeArgs {
     /// Start with empty data (the signing key is kept, so earlier tokens stay valid).
     #[arg(long)]
     pub fresh: bool,
+    /// Faults to inject, as AWS fails (SPEC §11): `none`, `default` (every fault at a few
+    /// percent: a realistic bad day), or `name=probability,...` with names dynamodb.conflict,
+    /// dynamodb.throttle, dynamodb.error, sqs.send, sqs.duplicate, sns.publish, sms.fail,
+    /// lambda.crash, lambda.timeout. `GET /_local/faults` counts what was injected.
+    #[arg(long, default_value = "none", value_parser = parse_faults)]
+    pub faults: faults::FaultSpec,
+    /// Seed of the faults' draws, to repeat a run (random when not given; the banner says it).
+    #[arg(long)]
+    pub faults_seed: Option<u64>,
+    /// The queues' visibility timeout in seconds (30 for orders, 10 for notifications when
+    /// not given). It bounds each invocation too; a short one brings a failed or crashed
+    /// message back sooner in a rehearsal.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    pub visibility_timeout: Option<u64>,
+}
+
+fn parse_faults(spec: &str) -> Result<faults::FaultSpec, String> {
+    spec.parse()
 }
 
 #[derive(Args)]

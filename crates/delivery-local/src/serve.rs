@@ -4,9 +4,11 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bus_embedded::{Bus, EmbeddedMessaging, NOTIFICATIONS, ORDERS};
 use composition::{Adapters, App};
+use faults::{FaultLayer, Faults};
 use notify_carrier::NotifyCarrier;
 use order_processor::Processor;
 use settings::Source;
@@ -16,7 +18,7 @@ use tokio::net::TcpListener;
 use crate::gateway::{self, Gateway};
 use crate::local_routes::LocalRoutes;
 use crate::seed::{self, Seed};
-use crate::workers::Workers;
+use crate::workers::{Delivery, Workers};
 use crate::{ServeArgs, tokens};
 
 const DB_FILE: &str = "delivery.sqlite";
@@ -186,21 +188,38 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let db_path = dir.join(DB_FILE);
     let dynamo = EmbeddedDynamo::start(&db_path).await?;
     let bus = open_bus(&db_path)?;
-    let adapters = Adapters::new(
+    let faults = Arc::new(Faults::new(
+        args.faults.clone(),
+        args.faults_seed
+            .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0),
+    ));
+    let mut adapters = Adapters::new(
         composition::local_sdk_config(&dynamo.endpoint),
         Arc::new(local_settings(&key, port)),
         Arc::new(EmbeddedMessaging { bus: bus.clone() }),
     );
+    if !faults.spec().is_none() {
+        adapters = adapters.with_layer(Arc::new(FaultLayer(faults.clone())));
+    }
     let seed = prepare_store(&adapters).await?;
-    let workers = start_workers(&adapters, &bus).await?;
+    let delivery = Delivery {
+        faults: faults.clone(),
+        visibility: args.visibility_timeout.map(Duration::from_secs),
+    };
+    let workers = start_workers(&adapters, &bus, &delivery).await?;
     let local = LocalRoutes {
+        store: adapters.store().await.map_err(|e| e.to_string())?,
         bus,
         key: key.clone(),
+        faults: faults.clone(),
     };
     let gateway = Gateway::new(&adapters, local)
         .await
         .map_err(|e| e.to_string())?;
     banner(port, dir, &key, seed)?;
+    if !faults.spec().is_none() {
+        tracing::warn!(faults = ?faults.probabilities(), seed = faults.seed(), "injecting faults (GET /_local/faults counts them)");
+    }
     axum::serve(listener, gateway::router(Arc::new(gateway)))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -211,12 +230,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn start_workers(adapters: &Adapters, bus: &Bus) -> Result<Workers, String> {
+async fn start_workers(
+    adapters: &Adapters,
+    bus: &Bus,
+    delivery: &Delivery,
+) -> Result<Workers, String> {
     let processor = Processor::new(adapters).await.map_err(|e| e.to_string())?;
     let notifier = NotifyCarrier::new(adapters)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Workers::start(bus, processor, notifier))
+    Ok(Workers::start(bus, processor, notifier, delivery))
 }
 
 async fn shutdown_signal() {

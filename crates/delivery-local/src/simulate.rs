@@ -1,29 +1,41 @@
 //! `simulate`: floods the running stack with synthetic orders through `POST /simulations`,
-//! follows them through the pipeline with a progress bar, and prints a summary.
+//! follows them through the pipeline with a progress bar until the queues drain, then checks
+//! the invariants of SPEC §11 from the stores themselves (the orders table, the stock, the SMS
+//! outbox, the dead letters), never from its own counters, and exits non-zero when one fails.
 
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
+use crate::audit::{Audit, Snapshot};
 use crate::{SimulateArgs, tokens};
 
 /// Giving up when nothing moves for this long.
 const STALL: Duration = Duration::from_secs(60);
+/// Polls in a row that must find both queues empty before the run counts as drained.
+const QUIET_POLLS: u32 = 3;
 
-struct Client {
+pub struct Client {
     agent: ureq::Agent,
     base: String,
+    token: String,
 }
 
 impl Client {
-    fn get(&self, path: &str) -> Result<Value, String> {
+    pub fn get(&self, path: &str) -> Result<Value, String> {
         let mut r = self
             .agent
             .get(format!("{}{path}", self.base))
+            .header("authorization", &format!("Bearer {}", self.token))
             .call()
             .map_err(|e| self.unreachable(e))?;
-        r.body_mut().read_json().map_err(|e| e.to_string())
+        let status = r.status().as_u16();
+        let body: Value = r.body_mut().read_json().map_err(|e| e.to_string())?;
+        if status != 200 {
+            return Err(format!("GET {path} answered {status}: {body}"));
+        }
+        Ok(body)
     }
 
     fn unreachable(&self, e: ureq::Error) -> String {
@@ -34,48 +46,15 @@ impl Client {
     }
 }
 
-/// What became of the orders so far.
-#[derive(Clone, Copy, Debug, Default)]
-struct Progress {
-    accepted: u64,
-    rejected: u64,
-    dead_lettered: u64,
-}
-
-impl Progress {
-    fn read(client: &Client) -> Result<Progress, String> {
-        let s = client.get("/_local/stats")?;
-        let n = |v: &Value| v.as_u64().unwrap_or(0);
-        Ok(Progress {
-            accepted: n(&s["events"]["accepted"]),
-            rejected: n(&s["events"]["rejected"]),
-            dead_lettered: n(&s["dead_letters"]),
-        })
-    }
-
-    fn since(self, before: Progress) -> Progress {
-        Progress {
-            accepted: self.accepted.saturating_sub(before.accepted),
-            rejected: self.rejected.saturating_sub(before.rejected),
-            dead_lettered: self.dead_lettered.saturating_sub(before.dead_lettered),
-        }
-    }
-
-    fn done(self) -> u64 {
-        self.accepted + self.rejected + self.dead_lettered
-    }
-}
-
 /// What the simulation put on the queue.
-struct Enqueued {
-    orders: u64,
-    invalid: u64,
+pub struct Enqueued {
+    pub orders: u64,
+    pub invalid: u64,
+    pub order_ids: Vec<String>,
 }
 
-/// `POST /simulations` with an operator token signed by the data dir's key.
+/// `POST /simulations`.
 fn start(client: &Client, args: &SimulateArgs) -> Result<Enqueued, String> {
-    let key = tokens::key(&args.data_dir)?;
-    let token = tokens::mint(&key, "ops", "simulations:run", None, 3600)?;
     let mut body = json!({"orders": args.orders, "invalid_ratio": args.invalid_ratio});
     if let Some(seed) = args.seed {
         body["seed"] = json!(seed);
@@ -83,7 +62,7 @@ fn start(client: &Client, args: &SimulateArgs) -> Result<Enqueued, String> {
     let mut response = client
         .agent
         .post(format!("{}/simulations", client.base))
-        .header("authorization", &format!("Bearer {token}"))
+        .header("authorization", &format!("Bearer {}", client.token))
         .header("content-type", "application/json")
         .send(body.to_string())
         .map_err(|e| client.unreachable(e))?;
@@ -98,37 +77,64 @@ fn start(client: &Client, args: &SimulateArgs) -> Result<Enqueued, String> {
     Ok(Enqueued {
         orders: reply["enqueued"].as_u64().unwrap_or(0),
         invalid: reply["invalid"].as_u64().unwrap_or(0),
+        order_ids: reply["order_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .collect(),
     })
 }
 
-/// Follows the pipeline with a progress bar until every enqueued order is accounted for.
-fn follow(client: &Client, before: Progress, enqueued: u64) -> Result<Progress, String> {
-    let bar = ProgressBar::new(enqueued);
+/// Orders handled so far (events published, dead letters): for the progress bar only.
+fn handled(stats: &Value) -> u64 {
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    n(&stats["events"]["accepted"]) + n(&stats["events"]["rejected"]) + n(&stats["dead_letters"])
+}
+
+/// Messages waiting or in flight on both queues.
+fn busy(stats: &Value) -> u64 {
+    ["orders_queue", "notifications_queue"]
+        .iter()
+        .map(|q| {
+            stats[q]["visible"].as_u64().unwrap_or(0) + stats[q]["in_flight"].as_u64().unwrap_or(0)
+        })
+        .sum()
+}
+
+fn progress_bar(len: u64) -> Result<ProgressBar, String> {
+    let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} orders ({per_sec}) {msg}",
         )
         .map_err(|e| e.to_string())?,
     );
-    let (mut last_done, mut last_move) = (0, Instant::now());
+    Ok(bar)
+}
+
+/// Follows the pipeline until both queues are empty (retries, redeliveries and notifications
+/// included), with a progress bar.
+fn follow(client: &Client, enqueued: u64) -> Result<(), String> {
+    let start = handled(&client.get("/_local/stats")?);
+    let bar = progress_bar(enqueued)?;
+    let (mut quiet, mut last_busy, mut last_move) = (0, u64::MAX, Instant::now());
     loop {
-        let now = Progress::read(client)?.since(before);
-        let done = now.done();
+        let stats = client.get("/_local/stats")?;
+        let (done, waiting) = (handled(&stats).saturating_sub(start), busy(&stats));
         bar.set_position(done.min(enqueued));
-        bar.set_message(format!(
-            "accepted {}, rejected {}, dead-lettered {}",
-            now.accepted, now.rejected, now.dead_lettered
-        ));
-        if done >= enqueued {
+        bar.set_message(format!("{waiting} messages in the queues"));
+        quiet = if waiting == 0 { quiet + 1 } else { 0 };
+        if quiet >= QUIET_POLLS {
             bar.finish();
-            return Ok(now);
+            return Ok(());
         }
-        if done > last_done {
-            (last_done, last_move) = (done, Instant::now());
+        if waiting != last_busy {
+            (last_busy, last_move) = (waiting, Instant::now());
         } else if last_move.elapsed() > STALL {
             bar.abandon();
             return Err(format!(
-                "no progress for {} s at {done}/{enqueued}; is the server still running?",
+                "no progress for {} s with {waiting} messages in the queues; is the server still running?",
                 STALL.as_secs()
             ));
         }
@@ -137,6 +143,8 @@ fn follow(client: &Client, before: Progress, enqueued: u64) -> Result<Progress, 
 }
 
 pub fn run(args: &SimulateArgs) -> Result<(), String> {
+    let key = tokens::key(&args.data_dir)?;
+    let token = tokens::mint(&key, "ops", "products:read simulations:run", None, 3600)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -144,22 +152,29 @@ pub fn run(args: &SimulateArgs) -> Result<(), String> {
     let client = Client {
         agent,
         base: format!("http://127.0.0.1:{}", args.port),
+        token,
     };
-    let before = Progress::read(&client)?;
+    let before = Snapshot::take(&client)?;
     let started = Instant::now();
     let enqueued = start(&client, args)?;
     let enqueue_time = started.elapsed();
-    let end = follow(&client, before, enqueued.orders)?;
+    follow(&client, enqueued.orders)?;
     let elapsed = started.elapsed().as_secs_f64();
+    let audit = Audit::of(&before, &Snapshot::take(&client)?, &enqueued);
     println!(
-        "Simulated {} orders ({} malformed) in {elapsed:.1} s: {} accepted, {} rejected, {} dead-lettered; {:.0} orders/s end to end (enqueued in {:.1} s)",
+        "Simulated {} orders ({} malformed) in {elapsed:.1} s: {} accepted ({} dispatched), {} rejected, {} dead-lettered; {:.0} orders/s end to end (enqueued in {:.1} s)",
         enqueued.orders,
         enqueued.invalid,
-        end.accepted,
-        end.rejected,
-        end.dead_lettered,
+        audit.accepted + audit.dispatched,
+        audit.dispatched,
+        audit.rejected,
+        audit.dead_lettered,
         enqueued.orders as f64 / elapsed.max(0.001),
         enqueue_time.as_secs_f64()
     );
-    Ok(())
+    print!("{}", audit.report());
+    match audit.failures() {
+        failures if failures.is_empty() => Ok(()),
+        failures => Err(format!("invariants failed: {}", failures.join("; "))),
+    }
 }

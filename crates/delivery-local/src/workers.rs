@@ -1,7 +1,9 @@
 //! The event sources of `delivery-local`, as AWS wires them: the orders queue polled in
 //! batches of at most 10 into `order-processor` (real `SqsEvent`s, partial batch failures
 //! honoured), and the `notify-carrier` subscription delivering each event to `notify-carrier`
-//! (real `SnsEvent`s, retried, then dead-lettered).
+//! (real `SnsEvent`s, retried, then dead-lettered). They play the Lambda service too: each
+//! invocation runs within the visibility timeout, and the faults of delivery and of the
+//! service (`sqs.duplicate`, `lambda.crash`, `lambda.timeout`) strike here.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -9,8 +11,9 @@ use std::time::Duration;
 
 use aws_lambda_events::sns::{MessageAttribute, SnsEvent, SnsMessage, SnsRecord};
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use bus_embedded::{Bus, MAX_BATCH, NOTIFICATIONS, ORDERS, Received};
+use bus_embedded::{Bus, MAX_BATCH, NOTIFICATIONS, ORDERS, QueueSpec, Received};
 use composition::lambda::EventFunction;
+use faults::{Fault, Faults};
 use notify_carrier::NotifyCarrier;
 use order_processor::Processor;
 use tokio::sync::watch;
@@ -81,28 +84,99 @@ async fn idle(stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
+/// How the event sources deliver: the queues' visibility timeout (which stands for the
+/// functions' timeout, as Lambda requires it to be no longer), and the faults of the Lambda
+/// service and of delivery (`sqs.duplicate`, `lambda.crash`, `lambda.timeout`).
+#[derive(Clone)]
+pub struct Delivery {
+    pub faults: Arc<Faults>,
+    /// `--visibility-timeout`: both queues' visibility timeout, when given.
+    pub visibility: Option<Duration>,
+}
+
+impl Delivery {
+    fn spec(&self, queue: QueueSpec) -> QueueSpec {
+        QueueSpec {
+            visibility_timeout: self.visibility.unwrap_or(queue.visibility_timeout),
+            ..queue
+        }
+    }
+}
+
+/// The next batch, or `None` when there is none yet (or on `stop`, which the caller checks).
+async fn next_batch(
+    bus: &Bus,
+    spec: QueueSpec,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Vec<Received>> {
+    match bus.receive(spec, MAX_BATCH) {
+        Ok(batch) if !batch.is_empty() => return Some(batch),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, queue = spec.name, "receiving"),
+    }
+    idle(stop).await;
+    None
+}
+
+/// One invocation as the Lambda service runs it: within its timeout, and, when a fault
+/// strikes, dying at a random moment (its writes so far stay written) or answering too late.
+/// `None`: no answer, so the messages come back after the visibility timeout.
+async fn invocation<T>(
+    delivery: &Delivery,
+    timeout: Duration,
+    crashes: bool,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    let work = retry_policy::within(tokio::time::Instant::now() + timeout, work);
+    if crashes && delivery.faults.strike(Fault::LambdaCrash) {
+        let dies_after = Duration::from_millis(delivery.faults.pick(50));
+        let _ = tokio::time::timeout(dies_after, work).await;
+        return None;
+    }
+    let answer = work.await;
+    (!delivery.faults.strike(Fault::LambdaTimeout)).then_some(answer)
+}
+
+/// The messages struck by `sqs.duplicate`: each is delivered a second time, at once.
+fn duplicates<'a>(delivery: &Delivery, batch: &'a [Received]) -> Vec<&'a Received> {
+    batch
+        .iter()
+        .filter(|_| delivery.faults.strike(Fault::SqsDuplicate))
+        .collect()
+}
+
 /// Polls the orders queue into `order-processor` until `stop`.
-async fn orders(bus: Bus, processor: Arc<Processor>, mut stop: watch::Receiver<bool>) {
-    while !*stop.borrow() {
-        let batch = match bus.receive(ORDERS, MAX_BATCH) {
-            Ok(batch) if !batch.is_empty() => batch,
-            Ok(_) => {
-                if idle(&mut stop).await {
-                    break;
-                }
-                continue;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "receiving from the orders queue");
-                if idle(&mut stop).await {
-                    break;
-                }
-                continue;
-            }
-        };
-        let response = match processor.handle(sqs_event(&batch)).await {
+async fn orders(
+    bus: Bus,
+    processor: Arc<Processor>,
+    delivery: Delivery,
+    mut stop: watch::Receiver<bool>,
+) {
+    let spec = delivery.spec(ORDERS);
+    let timeout = spec.visibility_timeout;
+    let process = |event: SqsEvent| async {
+        match processor.handle(event).await {
             Ok(response) => response,
             Err(never) => match never {},
+        }
+    };
+    while !*stop.borrow() {
+        let Some(batch) = next_batch(&bus, spec, &mut stop).await else {
+            continue;
+        };
+        // A copy's answer is not the queue's to hear: its delivery was the duplicate.
+        let copies = duplicates(&delivery, &batch).into_iter().map(|m| {
+            invocation(
+                &delivery,
+                timeout,
+                true,
+                process(sqs_event(std::slice::from_ref(m))),
+            )
+        });
+        let primary = invocation(&delivery, timeout, true, process(sqs_event(&batch)));
+        let (answer, _) = tokio::join!(primary, futures::future::join_all(copies));
+        let Some(response) = answer else {
+            continue;
         };
         let failed: HashSet<&str> = response
             .batch_item_failures
@@ -123,28 +197,35 @@ async fn orders(bus: Bus, processor: Arc<Processor>, mut stop: watch::Receiver<b
 }
 
 /// Delivers the `notify-carrier` subscription, one invocation per event, until `stop`.
-async fn notifications(bus: Bus, notifier: Arc<NotifyCarrier>, mut stop: watch::Receiver<bool>) {
+async fn notifications(
+    bus: Bus,
+    notifier: Arc<NotifyCarrier>,
+    delivery: Delivery,
+    mut stop: watch::Receiver<bool>,
+) {
+    let spec = delivery.spec(NOTIFICATIONS);
+    let timeout = spec.visibility_timeout;
     while !*stop.borrow() {
-        let batch = match bus.receive(NOTIFICATIONS, MAX_BATCH) {
-            Ok(batch) if !batch.is_empty() => batch,
-            other => {
-                if let Err(e) = other {
-                    tracing::error!(error = %e, "receiving notifications");
-                }
-                if idle(&mut stop).await {
-                    break;
-                }
-                continue;
-            }
+        let Some(batch) = next_batch(&bus, spec, &mut stop).await else {
+            continue;
         };
-        let invocations = batch.iter().map(|m| {
-            let notifier = Arc::clone(&notifier);
-            async move { (m, notifier.handle(sns_event(m)).await) }
+        let copies = duplicates(&delivery, &batch)
+            .into_iter()
+            .map(|m| invocation(&delivery, timeout, false, notifier.handle(sns_event(m))));
+        let (delivery, notifier) = (&delivery, &notifier);
+        let invocations = batch.iter().map(|m| async move {
+            let answer = invocation(delivery, timeout, false, notifier.handle(sns_event(m))).await;
+            (m, answer)
         });
-        for (message, result) in futures::future::join_all(invocations).await {
-            let ack = match result {
-                Ok(()) => bus.delete(&message.receipt).map(|_| ()),
-                Err(e) => {
+        let (answers, _) = tokio::join!(
+            futures::future::join_all(invocations),
+            futures::future::join_all(copies)
+        );
+        for (message, answer) in answers {
+            let ack = match answer {
+                None => continue,
+                Some(Ok(())) => bus.delete(&message.receipt).map(|_| ()),
+                Some(Err(e)) => {
                     tracing::warn!(error = %e, message_id = %message.id, attempt = message.receive_count, "notify-carrier failed; will retry");
                     bus.fail(&message.receipt, &e.to_string())
                 }
@@ -164,15 +245,28 @@ pub struct Workers {
 
 impl Workers {
     /// [`ORDER_WORKERS`] pollers of the orders queue, and the notifications subscription.
-    pub fn start(bus: &Bus, processor: Processor, notifier: NotifyCarrier) -> Workers {
+    pub fn start(
+        bus: &Bus,
+        processor: Processor,
+        notifier: NotifyCarrier,
+        delivery: &Delivery,
+    ) -> Workers {
         let (stop, stopping) = watch::channel(false);
         let processor = Arc::new(processor);
         let mut tasks: Vec<_> = (0..ORDER_WORKERS)
-            .map(|_| tokio::spawn(orders(bus.clone(), processor.clone(), stopping.clone())))
+            .map(|_| {
+                tokio::spawn(orders(
+                    bus.clone(),
+                    processor.clone(),
+                    delivery.clone(),
+                    stopping.clone(),
+                ))
+            })
             .collect();
         tasks.push(tokio::spawn(notifications(
             bus.clone(),
             Arc::new(notifier),
+            delivery.clone(),
             stopping,
         )));
         Workers { stop, tasks }

@@ -5,7 +5,6 @@
 //! retried. Reachable as `POST /simulations` and as a direct Lambda invocation.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use composition::lambda::EventFunction;
@@ -22,6 +21,7 @@ use lambda_runtime::Diagnostic;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
+use retry_policy::PIPELINE;
 use serde::Serialize;
 use serde_json::{Value, json};
 use settings::ConfigError;
@@ -31,7 +31,6 @@ pub const MAX_ORDERS: u32 = 10_000;
 pub const CUSTOMERS: u32 = 50;
 /// Batches in flight at once.
 const CONCURRENCY: usize = 16;
-const SEND_ATTEMPTS: u32 = 4;
 
 pub struct Simulator {
     pub catalog: Arc<dyn Catalog>,
@@ -107,10 +106,12 @@ impl Simulation {
 }
 
 /// What a simulation put on the queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Outcome {
     pub enqueued: u32,
     pub invalid: u32,
+    /// The valid orders' ids, so that a rehearsal can check each one's fate in the stores.
+    pub order_ids: Vec<OrderId>,
 }
 
 /// The kinds of malformed message, each refused by the processor's validation.
@@ -173,33 +174,33 @@ fn valid_order(rng: &mut StdRng, products: &[Product], n: u32) -> Option<OrderPl
     ))
 }
 
-/// Sends one batch, retrying the entries that failed.
-async fn send(queue: &dyn OrderQueue, mut batch: Vec<OutgoingMessage>) -> Result<u32, PortError> {
+/// Sends one batch, retrying (with the pipeline's backoff) the entries that failed.
+async fn send(queue: &dyn OrderQueue, batch: Vec<OutgoingMessage>) -> Result<u32, PortError> {
     let total = batch.len() as u32;
-    for attempt in 0..SEND_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-        }
-        let failures = match queue.send_batch(&batch).await {
-            Ok(f) => f,
-            Err(e) if e.is_transient() => continue,
-            Err(e) => return Err(e),
-        };
-        if failures.is_empty() {
-            return Ok(total);
-        }
+    let pending = std::sync::Mutex::new(batch);
+    let attempt = || async {
+        let batch = pending.lock().map(|b| b.clone()).unwrap_or_default();
+        let failures = queue.send_batch(&batch).await?;
         if let Some(f) = failures.iter().find(|f| !f.transient) {
             return Err(PortError::Permanent(format!(
                 "entry {} refused: {}",
                 f.id, f.reason
             )));
         }
-        batch.retain(|m| failures.iter().any(|f| f.id == m.id));
-    }
-    Err(PortError::Transient(format!(
-        "{} messages still refused after {SEND_ATTEMPTS} attempts",
-        batch.len()
-    )))
+        if failures.is_empty() {
+            return Ok(total);
+        }
+        if let Ok(mut pending) = pending.lock() {
+            pending.retain(|m| failures.iter().any(|f| f.id == m.id));
+        }
+        Err(PortError::Transient(format!(
+            "{} of the batch's messages refused",
+            failures.len()
+        )))
+    };
+    PIPELINE
+        .run("enqueue a batch", PortError::is_transient, attempt)
+        .await
 }
 
 /// Runs a simulation: generates the orders and puts them on the queue.
@@ -215,21 +216,7 @@ pub async fn simulate(
         ]));
     }
     let seed = sim.seed.unwrap_or_else(rand::random);
-    let mut rng = StdRng::seed_from_u64(seed);
-    let invalid = sim.invalid_count();
-    let mut is_invalid: Vec<bool> = (0..sim.orders).map(|i| i < invalid).collect();
-    is_invalid.shuffle(&mut rng);
-    let mut bodies = Vec::with_capacity(sim.orders as usize);
-    for (n, bad) in is_invalid.iter().enumerate() {
-        let order = valid_order(&mut rng, &products, n as u32)
-            .ok_or_else(|| Error::Internal("generating an order".to_owned()))?;
-        let body = if *bad {
-            malformed(n % MALFORMED_KINDS, &order)
-        } else {
-            serde_json::to_string(&order).map_err(|e| Error::Internal(e.to_string()))?
-        };
-        bodies.push(body);
-    }
+    let (bodies, order_ids) = generate(sim, &products, seed)?;
     let batches: Vec<Vec<OutgoingMessage>> = bodies
         .chunks(10)
         .map(|chunk| {
@@ -252,8 +239,39 @@ pub async fn simulate(
     for result in results {
         enqueued += result?;
     }
+    let invalid = sim.invalid_count();
     tracing::info!(enqueued, invalid, seed, "simulation enqueued");
-    Ok(Outcome { enqueued, invalid })
+    Ok(Outcome {
+        enqueued,
+        invalid,
+        order_ids,
+    })
+}
+
+/// The messages of a simulation, the chosen share malformed, and the valid orders' ids.
+fn generate(
+    sim: &Simulation,
+    products: &[Product],
+    seed: u64,
+) -> Result<(Vec<String>, Vec<OrderId>), Error> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let invalid = sim.invalid_count();
+    let mut is_invalid: Vec<bool> = (0..sim.orders).map(|i| i < invalid).collect();
+    is_invalid.shuffle(&mut rng);
+    let mut bodies = Vec::with_capacity(sim.orders as usize);
+    let mut order_ids = Vec::with_capacity(sim.orders as usize);
+    for (n, bad) in is_invalid.iter().enumerate() {
+        let order = valid_order(&mut rng, products, n as u32)
+            .ok_or_else(|| Error::Internal("generating an order".to_owned()))?;
+        let body = if *bad {
+            malformed(n % MALFORMED_KINDS, &order)
+        } else {
+            order_ids.push(order.order_id);
+            serde_json::to_string(&order).map_err(|e| Error::Internal(e.to_string()))?
+        };
+        bodies.push(body);
+    }
+    Ok((bodies, order_ids))
 }
 
 /// `POST /simulations`.

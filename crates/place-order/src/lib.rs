@@ -11,8 +11,9 @@ use domain::auth::Function;
 use domain::bill::quote;
 use domain::order::{OrderPlaced, OrderRequest};
 use domain::ports::{Catalog, OrderQueue, OutgoingMessage};
-use domain::{Error, IdempotencyKey, OrderId};
+use domain::{Error, IdempotencyKey, OrderId, PortError};
 use http_kit::{ApiRequest, HttpFunction, Reply};
+use retry_policy::PIPELINE;
 use serde_json::json;
 use settings::ConfigError;
 
@@ -63,21 +64,28 @@ impl HttpFunction for PlaceOrder {
 }
 
 impl PlaceOrder {
+    /// Sends the message, retrying a refused entry or a throttle inside the invocation. A
+    /// retry after an unknown outcome may enqueue the order twice: the processor records it
+    /// once (the order id is the message's).
     async fn enqueue(&self, message: &OrderPlaced) -> Result<(), Error> {
         let body = serde_json::to_string(message).map_err(|e| Error::Internal(e.to_string()))?;
-        let failures = self
-            .queue
-            .send_batch(&[OutgoingMessage {
-                id: "0".to_owned(),
-                body,
-            }])
-            .await?;
-        match failures.first() {
-            Some(failure) => Err(Error::Transient(format!(
-                "enqueueing order {}: {}",
-                message.order_id, failure.reason
-            ))),
-            None => Ok(()),
-        }
+        let entry = [OutgoingMessage {
+            id: "0".to_owned(),
+            body,
+        }];
+        let send = || async {
+            match self.queue.send_batch(&entry).await?.first() {
+                None => Ok(()),
+                Some(f) if f.transient => Err(PortError::Transient(f.reason.clone())),
+                Some(f) => Err(PortError::Permanent(f.reason.clone())),
+            }
+        };
+        PIPELINE
+            .run("enqueue the order", PortError::is_transient, send)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "the order could not be enqueued");
+                Error::from(e)
+            })
     }
 }

@@ -58,6 +58,29 @@ impl HttpFunction for UpdateProduct {
 }
 
 impl UpdateProduct {
+    /// A write whose outcome is unknown (the store failed after it, or timed out) is resolved
+    /// by reading the product back, never by writing it again.
+    async fn read_back(
+        &self,
+        next: &Product,
+        write: Write,
+        error: String,
+    ) -> Result<(Product, Write), Error> {
+        // One writer per version (writes are conditional on it): the same version with the
+        // same content is this write. (The store keeps time to the microsecond.)
+        let ours = |stored: &Product| {
+            let next = Product {
+                updated_at: stored.updated_at,
+                ..next.clone()
+            };
+            &next == stored
+        };
+        match self.catalog.get(&next.id).await {
+            Ok(Some(stored)) if ours(&stored) => Ok((stored, write)),
+            _ => Err(Error::Transient(error)),
+        }
+    }
+
     /// Read, plan (the domain's rules), conditional write. With `If-Match`, losing a race is
     /// 412; without it the write is retried against the new current version.
     async fn write(
@@ -92,6 +115,7 @@ impl UpdateProduct {
                     )));
                 }
                 Err(PortError::Conflict) => continue,
+                Err(PortError::Transient(e)) => return self.read_back(&next, write, e).await,
                 Err(e) => return Err(e.into()),
             }
         }

@@ -1,0 +1,307 @@
+//! The invariants of a rehearsal (SPEC §11), computed from the stores: the orders table, the
+//! stock, the SMS outbox and the dead letters, read before and after the run.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use crate::simulate::{Client, Enqueued};
+
+/// An order as stored: its status and the quantity of each product.
+struct StoredOrder {
+    status: String,
+    lines: Vec<(String, i64)>,
+}
+
+/// A dead letter: its queue, its reason, and the order it carries when it is one.
+struct DeadLetter {
+    reason: String,
+    order_id: Option<String>,
+}
+
+/// What the stores hold at one moment.
+pub struct Snapshot {
+    stock: HashMap<String, i64>,
+    orders: HashMap<String, StoredOrder>,
+    dead_letters: Vec<DeadLetter>,
+    /// The order id of each SMS in the outbox, oldest first.
+    sms: Vec<String>,
+}
+
+fn array(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    }
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// The order a dead letter carries: an `order.placed` message or an order event.
+fn carried_order(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    v["order_id"]
+        .as_str()
+        .or(v["order"]["id"].as_str())
+        .map(str::to_owned)
+}
+
+impl Snapshot {
+    pub fn take(client: &Client) -> Result<Snapshot, String> {
+        Ok(Snapshot {
+            stock: stock(client)?,
+            orders: array(client.get("/_local/orders")?)
+                .iter()
+                .map(|o| {
+                    let lines = array(o["lines"].clone())
+                        .iter()
+                        .map(|l| (text(&l["product_id"]), l["quantity"].as_i64().unwrap_or(0)))
+                        .collect();
+                    let status = text(&o["status"]);
+                    (text(&o["id"]), StoredOrder { status, lines })
+                })
+                .collect(),
+            dead_letters: array(client.get("/_local/dlq")?)
+                .iter()
+                .map(|d| DeadLetter {
+                    reason: text(&d["reason"]),
+                    order_id: carried_order(d["body"].as_str().unwrap_or_default()),
+                })
+                .collect(),
+            sms: array(client.get("/_local/sms")?)
+                .iter()
+                .map(|s| text(&s["order_id"]))
+                .collect(),
+        })
+    }
+}
+
+/// Every product's stock, through the API.
+fn stock(client: &Client) -> Result<HashMap<String, i64>, String> {
+    let mut stock = HashMap::new();
+    let mut path = "/products?limit=100".to_owned();
+    loop {
+        let page = client.get(&path)?;
+        for p in array(page["items"].clone()) {
+            stock.insert(text(&p["id"]), p["stock"].as_i64().unwrap_or(0));
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/products?limit=100&cursor={cursor}"),
+            None => return Ok(stock),
+        }
+    }
+}
+
+/// The invariants of one run.
+#[derive(Debug, Default)]
+pub struct Audit {
+    pub accepted: u64,
+    pub dispatched: u64,
+    pub rejected: u64,
+    pub dead_lettered: u64,
+    valid: u64,
+    recorded: u64,
+    lost: u64,
+    unexpected: u64,
+    valid_in_dlq: u64,
+    products: usize,
+    stock_mismatches: Vec<String>,
+    sms_missing: u64,
+    sms_repeats: u64,
+    invalid: u64,
+    malformed_in_dlq: u64,
+    without_reason: u64,
+}
+
+impl Audit {
+    pub fn of(before: &Snapshot, after: &Snapshot, run: &Enqueued) -> Audit {
+        let ids: HashSet<&str> = run.order_ids.iter().map(String::as_str).collect();
+        let mut audit = Audit {
+            valid: ids.len() as u64,
+            invalid: run.invalid,
+            ..Audit::default()
+        };
+        audit.count_orders(after, &ids);
+        audit.unexpected = after
+            .orders
+            .keys()
+            .filter(|id| !before.orders.contains_key(*id) && !ids.contains(id.as_str()))
+            .count() as u64;
+        audit.check_dead_letters(before, after, &ids);
+        audit.check_stock(before, after, &ids);
+        audit.check_sms(before, after, &ids);
+        audit
+    }
+
+    fn count_orders(&mut self, after: &Snapshot, ids: &HashSet<&str>) {
+        for id in ids {
+            match after.orders.get(*id).map(|o| o.status.as_str()) {
+                Some("accepted") => self.accepted += 1,
+                Some("dispatched") => self.dispatched += 1,
+                Some("rejected") => self.rejected += 1,
+                Some(_) => {}
+                None => {
+                    self.lost += 1;
+                    continue;
+                }
+            }
+            self.recorded += 1;
+        }
+    }
+
+    fn check_dead_letters(&mut self, before: &Snapshot, after: &Snapshot, ids: &HashSet<&str>) {
+        let new = &after.dead_letters[before.dead_letters.len().min(after.dead_letters.len())..];
+        self.dead_lettered = new.len() as u64;
+        for dead in new {
+            let valid = dead.order_id.as_deref().is_some_and(|id| ids.contains(id));
+            if valid {
+                self.valid_in_dlq += 1;
+            } else {
+                self.malformed_in_dlq += 1;
+            }
+            if dead.reason.trim().is_empty() {
+                self.without_reason += 1;
+            }
+        }
+    }
+
+    /// Stock before − what the run's orders reserved = stock after, for every product.
+    fn check_stock(&mut self, before: &Snapshot, after: &Snapshot, ids: &HashSet<&str>) {
+        let mut reserved: HashMap<&str, i64> = HashMap::new();
+        for id in ids {
+            let Some(order) = after.orders.get(*id) else {
+                continue;
+            };
+            if matches!(order.status.as_str(), "accepted" | "dispatched") {
+                for (product, quantity) in &order.lines {
+                    *reserved.entry(product).or_default() += quantity;
+                }
+            }
+        }
+        self.products = before.stock.len();
+        for (product, stock) in &before.stock {
+            let expected = stock - reserved.get(product.as_str()).copied().unwrap_or(0);
+            let actual = after.stock.get(product).copied().unwrap_or(0);
+            if expected != actual {
+                self.stock_mismatches
+                    .push(format!("{product}: expected {expected}, found {actual}"));
+            }
+        }
+    }
+
+    /// One SMS per dispatched order of the run, among the SMS sent during it.
+    fn check_sms(&mut self, before: &Snapshot, after: &Snapshot, ids: &HashSet<&str>) {
+        let mut sent: HashMap<&str, u64> = HashMap::new();
+        for order_id in &after.sms[before.sms.len().min(after.sms.len())..] {
+            *sent.entry(order_id).or_default() += 1;
+        }
+        for id in ids {
+            if after
+                .orders
+                .get(*id)
+                .is_some_and(|o| o.status == "dispatched")
+            {
+                match sent.get(id).copied().unwrap_or(0) {
+                    0 => self.sms_missing += 1,
+                    n => self.sms_repeats += n - 1,
+                }
+            }
+        }
+    }
+
+    /// Each invariant that does not hold, in words.
+    pub fn failures(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        let mut fail = |holds: bool, what: String| {
+            if !holds {
+                failures.push(what);
+            }
+        };
+        fail(self.lost == 0, format!("{} valid orders lost", self.lost));
+        fail(
+            self.unexpected == 0,
+            format!("{} orders recorded that nobody placed", self.unexpected),
+        );
+        fail(
+            self.accepted == 0,
+            format!("{} orders stuck accepted, never dispatched", self.accepted),
+        );
+        fail(
+            self.valid_in_dlq == 0,
+            format!("{} valid orders in a DLQ", self.valid_in_dlq),
+        );
+        fail(
+            self.stock_mismatches.is_empty(),
+            format!("stock not conserved: {}", self.stock_mismatches.join(", ")),
+        );
+        fail(
+            self.sms_missing == 0,
+            format!("{} dispatched orders without an SMS", self.sms_missing),
+        );
+        fail(
+            self.malformed_in_dlq >= self.invalid,
+            format!(
+                "{} of {} malformed messages in the DLQ",
+                self.malformed_in_dlq, self.invalid
+            ),
+        );
+        fail(
+            self.without_reason == 0,
+            format!("{} dead letters without a reason", self.without_reason),
+        );
+        failures
+    }
+
+    /// The invariants, one per line, each marked `ok` or `FAILED`.
+    pub fn report(&self) -> String {
+        let mark = |holds: bool| if holds { "ok" } else { "FAILED" };
+        let lines = [
+            (
+                self.lost == 0 && self.unexpected == 0,
+                format!(
+                    "valid orders recorded exactly once: {} of {} (lost {}, duplicated {})",
+                    self.recorded, self.valid, self.lost, self.unexpected
+                ),
+            ),
+            (
+                self.accepted == 0,
+                format!("none stuck: {} accepted but not dispatched", self.accepted),
+            ),
+            (
+                self.valid_in_dlq == 0,
+                format!("no valid order in a DLQ: {}", self.valid_in_dlq),
+            ),
+            (
+                self.stock_mismatches.is_empty(),
+                format!(
+                    "stock conserved: {} products, before - accepted = after ({} differ)",
+                    self.products,
+                    self.stock_mismatches.len()
+                ),
+            ),
+            (
+                self.sms_missing == 0,
+                format!(
+                    "SMS exactly once per dispatched order: {} dispatched, {} without SMS, {} repeated",
+                    self.dispatched, self.sms_missing, self.sms_repeats
+                ),
+            ),
+            (
+                self.malformed_in_dlq >= self.invalid && self.without_reason == 0,
+                format!(
+                    "malformed messages in the DLQ with their reasons: {} of {} ({} dead letters in all)",
+                    self.malformed_in_dlq.min(self.invalid),
+                    self.invalid,
+                    self.dead_lettered
+                ),
+            ),
+        ];
+        let mut out = String::from("Invariants, from the stores:\n");
+        for (holds, line) in lines {
+            out.push_str(&format!("  [{}] {line}\n", mark(holds)));
+        }
+        out
+    }
+}
