@@ -1,10 +1,12 @@
 //! Local-only, unauthenticated routes under `/_local` (the server listens on loopback only):
 //! health, the SMS outbox, dead letters and their redrive, stats, the faults injected, every
-//! order as stored (for a rehearsal's invariants), and the demo tokens.
+//! order and every product's stock as stored (for a rehearsal's invariants, read past the
+//! fault layer), and the demo tokens.
 
 use std::sync::Arc;
 
 use bus_embedded::{Bus, NOTIFICATIONS, ORDERS};
+use domain::ports::{Catalog, PageRequest};
 use domain::{Error, PortError};
 use http::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -31,6 +33,7 @@ impl LocalRoutes {
     ) -> axum::response::Response {
         let result = match (&parts.method, path) {
             (&Method::GET, "/_local/orders") => self.orders().await,
+            (&Method::GET, "/_local/stock") => self.stock().await,
             (&Method::GET, "/_local/health") => Ok(json!({"status": "ok"})),
             (&Method::GET, "/_local/sms") => self.bus.sms().map(|sms| json!(sms)),
             (&Method::GET, "/_local/dlq") => self.bus.dead_letters().map(|dead| json!(dead)),
@@ -93,6 +96,25 @@ impl LocalRoutes {
         ))
     }
 
+    /// Every product's stock, as stored: `{"product id": stock}`.
+    async fn stock(&self) -> Result<Value, PortError> {
+        let mut stock = serde_json::Map::new();
+        let mut page = PageRequest {
+            limit: 100,
+            cursor: None,
+        };
+        loop {
+            let listed = self.store.list(None, &page).await?;
+            for product in listed.items {
+                stock.insert(product.id.to_string(), json!(product.stock));
+            }
+            match listed.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => return Ok(Value::Object(stock)),
+            }
+        }
+    }
+
     fn stats(&self) -> Result<Value, PortError> {
         // Counted in SQL: `simulate` polls this while the tables grow.
         let (orders, notifications) = (
@@ -113,7 +135,7 @@ impl LocalRoutes {
 fn refusal(path: &str) -> Error {
     match path {
         "/_local/health" | "/_local/sms" | "/_local/dlq" | "/_local/stats" | "/_local/tokens"
-        | "/_local/faults" | "/_local/orders" => Error::MethodNotAllowed {
+        | "/_local/faults" | "/_local/orders" | "/_local/stock" => Error::MethodNotAllowed {
             allowed: vec!["GET"],
         },
         "/_local/dlq/redrive" => Error::MethodNotAllowed {

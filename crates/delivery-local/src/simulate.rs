@@ -144,7 +144,7 @@ fn follow(client: &Client, enqueued: u64) -> Result<(), String> {
 
 pub fn run(args: &SimulateArgs) -> Result<(), String> {
     let key = tokens::key(&args.data_dir)?;
-    let token = tokens::mint(&key, "ops", "products:read simulations:run", None, 3600)?;
+    let token = tokens::mint(&key, "ops", "simulations:run", None, 3600)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

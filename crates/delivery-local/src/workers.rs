@@ -118,7 +118,7 @@ async fn next_batch(
     None
 }
 
-/// One invocation as the Lambda service runs it: within its timeout, and, when a fault
+/// One invocation as the Lambda service runs it: stopped at its timeout, and, when a fault
 /// strikes, dying at a random moment (its writes so far stay written) or answering too late.
 /// `None`: no answer, so the messages come back after the visibility timeout.
 async fn invocation<T>(
@@ -133,7 +133,7 @@ async fn invocation<T>(
         let _ = tokio::time::timeout(dies_after, work).await;
         return None;
     }
-    let answer = work.await;
+    let answer = tokio::time::timeout(timeout, work).await.ok()?;
     (!delivery.faults.strike(Fault::LambdaTimeout)).then_some(answer)
 }
 

@@ -22,7 +22,8 @@ use retry_policy::PIPELINE;
 use settings::ConfigError;
 use tracing::Instrument;
 
-/// How long a claim to notify the carrier holds before another delivery may take over.
+/// How long a claim to notify the carrier holds before another delivery may take over, when
+/// the invocation's deadline is not known.
 const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
 pub struct NotifyCarrier {
@@ -106,7 +107,12 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
     // Unique to this delivery attempt: two deliveries of one message (SQS and SNS are at least
     // once, and may overlap) never both hold the claim.
     let claimant = uuid::Uuid::new_v4().to_string();
-    if claim(app, order_id, &claimant).await? == Claim::Held {
+    // A claim older than an invocation's timeout belongs to an invocation that was stopped
+    // (Lambda ends it at its timeout): the time this one has left, at its start, stands for it.
+    let lease = retry_policy::remaining()
+        .and_then(|left| chrono::Duration::from_std(left).ok())
+        .unwrap_or(CLAIM_LEASE);
+    if claim(app, order_id, &claimant, lease).await? == Claim::Held {
         tracing::info!("dispatched by another delivery; no second SMS");
         return Ok(());
     }
@@ -132,11 +138,16 @@ enum Failure {
 /// dispatched it. While another attempt holds the claim without having dispatched the order,
 /// it waits (retried) for that attempt to finish or give the claim up; past the retries it
 /// fails, to be delivered again, so an SMS is never lost to a claimant that failed.
-async fn claim(app: &NotifyCarrier, order_id: OrderId, claimant: &str) -> Result<Claim, PortError> {
+async fn claim(
+    app: &NotifyCarrier,
+    order_id: OrderId,
+    claimant: &str,
+    lease: chrono::Duration,
+) -> Result<Claim, PortError> {
     retried("claim the order", || async {
         let claim = app
             .orders
-            .claim_dispatch(order_id, claimant, Utc::now(), CLAIM_LEASE)
+            .claim_dispatch(order_id, claimant, Utc::now(), lease)
             .await?;
         if claim == Claim::Taken {
             return Ok(Claim::Taken);

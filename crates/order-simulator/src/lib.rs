@@ -145,7 +145,11 @@ async fn products(catalog: &dyn Catalog) -> Result<Vec<Product>, PortError> {
         cursor: None,
     };
     loop {
-        let listed = catalog.list(None, &page).await?;
+        let listed = PIPELINE
+            .run("list the catalog", PortError::is_transient, || {
+                catalog.list(None, &page)
+            })
+            .await?;
         all.extend(listed.items.into_iter().filter(|p| p.available));
         match listed.next_cursor {
             Some(c) => page.cursor = Some(c),

@@ -61,9 +61,11 @@ async fn enqueues_exactly_the_requested_share_of_malformed_orders() {
         .await;
     let (status, _, json) = parts(&response);
     assert_eq!(
-        (status, json),
-        (202, json!({"enqueued": 250, "invalid": 25}))
+        (status, &json["enqueued"], &json["invalid"]),
+        (202, &json!(250), &json!(25))
     );
+    let valid_ids = json["order_ids"].as_array().unwrap();
+    assert_eq!(valid_ids.len(), 225);
     let bodies = drain(&bus);
     assert_eq!(bodies.len(), 250);
     let valid: Vec<OrderPlaced> = bodies
@@ -71,6 +73,14 @@ async fn enqueues_exactly_the_requested_share_of_malformed_orders() {
         .filter_map(|b| OrderPlaced::parse(b).ok().map(|(p, _)| p))
         .collect();
     assert_eq!(valid.len(), 225, "exactly the invalid ones are malformed");
+    let mut enqueued_ids: Vec<String> = valid.iter().map(|o| o.order_id.to_string()).collect();
+    let mut answered: Vec<String> = valid_ids
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    enqueued_ids.sort();
+    answered.sort();
+    assert_eq!(answered, enqueued_ids, "the answer names the valid orders");
     assert!(
         valid
             .iter()
