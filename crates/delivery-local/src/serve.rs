@@ -193,14 +193,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         args.faults_seed
             .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0),
     ));
-    let mut adapters = Adapters::new(
-        composition::local_sdk_config(&dynamo.endpoint),
-        Arc::new(local_settings(&key, port)),
-        Arc::new(EmbeddedMessaging { bus: bus.clone() }),
-    );
-    if !faults.spec().is_none() {
-        adapters = adapters.with_layer(Arc::new(FaultLayer(faults.clone())));
-    }
+    let adapters = local_adapters(&dynamo, &bus, local_settings(&key, port), &faults);
     let seed = prepare_store(&adapters).await?;
     let delivery = Delivery {
         faults: faults.clone(),
@@ -228,6 +221,26 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     dynamo.stop().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The composition root's adapters, over the embedded DynamoDB and bus, with the fault layer
+/// when faults are asked for.
+fn local_adapters(
+    dynamo: &EmbeddedDynamo,
+    bus: &Bus,
+    settings: LocalSettings,
+    faults: &Arc<Faults>,
+) -> Adapters {
+    let adapters = Adapters::new(
+        composition::local_sdk_config(&dynamo.endpoint),
+        Arc::new(settings),
+        Arc::new(EmbeddedMessaging { bus: bus.clone() }),
+    );
+    if faults.spec().is_none() {
+        adapters
+    } else {
+        adapters.with_layer(Arc::new(FaultLayer(faults.clone())))
+    }
 }
 
 async fn start_workers(
