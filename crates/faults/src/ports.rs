@@ -223,3 +223,97 @@ impl SmsSender for Faulty<dyn SmsSender> {
         self.port.send(to, message, order).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FaultSpec;
+    use std::sync::Mutex;
+
+    /// A catalog in memory that remembers what was written.
+    #[derive(Default)]
+    struct Memory(Mutex<Vec<Product>>);
+
+    #[async_trait]
+    impl Catalog for Memory {
+        async fn get(&self, id: &ProductId) -> Result<Option<Product>, PortError> {
+            Ok(self.0.lock().unwrap().iter().find(|p| &p.id == id).cloned())
+        }
+        async fn get_many(&self, _: &[ProductId]) -> Result<Vec<Product>, PortError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        async fn list(
+            &self,
+            _: Option<&CompanyId>,
+            _: &PageRequest,
+        ) -> Result<Page<Product>, PortError> {
+            Ok(Page {
+                items: self.0.lock().unwrap().clone(),
+                next_cursor: None,
+            })
+        }
+        async fn save(&self, product: &Product, _: Option<u64>) -> Result<(), PortError> {
+            self.0.lock().unwrap().push(product.clone());
+            Ok(())
+        }
+    }
+
+    fn product() -> Product {
+        Product {
+            id: ProductId::parse("p1").unwrap(),
+            company_id: CompanyId::parse("acme").unwrap(),
+            name: "P".into(),
+            description: String::new(),
+            price: domain::Money::from_minor(100, domain::Currency::Usd),
+            stock: 1,
+            available: true,
+            version: 1,
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn layered(spec: &str) -> (Arc<Memory>, Arc<dyn Catalog>, Arc<Faults>) {
+        let faults = Arc::new(Faults::new(spec.parse::<FaultSpec>().unwrap(), 1));
+        let memory = Arc::new(Memory::default());
+        let port = FaultLayer(faults.clone()).catalog(memory.clone());
+        (memory, port, faults)
+    }
+
+    #[tokio::test]
+    async fn a_500_after_a_write_leaves_the_write_made_and_its_caller_unknowing() {
+        let (memory, port, faults) = layered("dynamodb.error=1");
+        let err = port.save(&product(), None).await.unwrap_err();
+        assert!(
+            err.is_transient() && err.to_string().contains("dynamodb.error"),
+            "{err}"
+        );
+        assert_eq!(memory.0.lock().unwrap().len(), 1, "the write happened");
+        assert!(
+            port.get(&product().id).await.is_err(),
+            "reads fail before the table"
+        );
+        assert_eq!(faults.injected()["dynamodb.error"], 2);
+    }
+
+    #[tokio::test]
+    async fn a_throttle_refuses_the_write_before_it_is_made() {
+        let (memory, port, _) = layered("dynamodb.throttle=1");
+        assert!(
+            port.save(&product(), None)
+                .await
+                .unwrap_err()
+                .is_transient()
+        );
+        assert!(memory.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_fault_is_no_change() {
+        let (memory, port, faults) = layered("none");
+        port.save(&product(), None).await.unwrap();
+        let stored = port.get(&product().id).await.unwrap().unwrap();
+        assert_eq!(stored.id, product().id);
+        assert_eq!(memory.0.lock().unwrap().len(), 1);
+        assert!(faults.injected().values().all(|n| *n == 0));
+    }
+}
