@@ -89,9 +89,10 @@ impl Gateway {
 enum Answer {
     /// A function: the proxy integration passes its response (and its CORS headers) through.
     Function(axum::response::Response),
-    /// The gateway itself (refusals, local routes, the page): CORS added, as its gateway
-    /// responses have.
+    /// The gateway itself (refusals, the page): CORS added, as its gateway responses have.
     Gateway(axum::response::Response),
+    /// A local-only route: no CORS grant, so no other site's page may read it.
+    Local(axum::response::Response),
     /// A CORS preflight.
     Preflight,
 }
@@ -113,7 +114,7 @@ async fn handle(
         .map(str::to_owned);
     let (method, raw_path) = (parts.method.clone(), parts.uri.path().to_owned());
     let response = match answer(&gw, parts, body).await {
-        Answer::Function(response) => response,
+        Answer::Function(response) | Answer::Local(response) => response,
         Answer::Gateway(mut response) => {
             gw.cors.apply(origin.as_deref(), response.headers_mut());
             response
@@ -146,7 +147,7 @@ async fn answer(gw: &Gateway, parts: http::request::Parts, body: axum::body::Bod
     };
     let path = path.into_owned();
     if path.starts_with("/_local/") {
-        return Answer::Gateway(gw.local.answer(&parts, &path).await);
+        return Answer::Local(gw.local.answer(&parts, &path).await);
     }
     if matches!(parts.method, Method::GET | Method::HEAD)
         && let Some(page) = site::serve(&path)

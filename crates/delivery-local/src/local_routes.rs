@@ -26,11 +26,17 @@ pub struct LocalRoutes {
 }
 
 impl LocalRoutes {
+    /// The answer of a local route, to a request addressed to this machine by name (a page
+    /// that rebinds its DNS name to 127.0.0.1 gets nothing) and, for a `POST`, sent from a
+    /// loopback page (no other site can trigger a redrive).
     pub async fn answer(
         &self,
         parts: &http::request::Parts,
         path: &str,
     ) -> axum::response::Response {
+        if let Err(refusal) = guard(parts) {
+            return gateway_error(&refusal);
+        }
         let result = match (&parts.method, path) {
             (&Method::GET, "/_local/orders") => self.orders().await,
             (&Method::GET, "/_local/stock") => self.stock().await,
@@ -46,7 +52,7 @@ impl LocalRoutes {
                 "seed": self.faults.seed(),
                 "injected": self.faults.injected(),
             })),
-            (&Method::GET, "/_local/tokens") => return self.demo_tokens(parts),
+            (&Method::GET, "/_local/tokens") => return self.demo_tokens(),
             (_, path) => return gateway_error(&refusal(path)),
         };
         match result {
@@ -55,23 +61,8 @@ impl LocalRoutes {
         }
     }
 
-    /// The demo principals with fresh tokens, for the page's one-click sign-in. Only for a
-    /// request addressed to this machine by name (`Host: 127.0.0.1:…` or `localhost:…`): a
-    /// page elsewhere that rebinds its DNS name to 127.0.0.1 gets nothing.
-    fn demo_tokens(&self, parts: &http::request::Parts) -> axum::response::Response {
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default();
-        let loopback = ["127.0.0.1", "localhost", "[::1]"]
-            .iter()
-            .any(|name| host == *name || host.starts_with(&format!("{name}:")));
-        if !loopback {
-            return gateway_error(&Error::Forbidden(
-                "Demo tokens are only for http://127.0.0.1 or http://localhost".to_owned(),
-            ));
-        }
+    /// The demo principals with fresh tokens, for the page's one-click sign-in.
+    fn demo_tokens(&self) -> axum::response::Response {
         match tokens::demo_tokens(&self.key) {
             Ok(tokens) => json_response(&json!(tokens)),
             Err(e) => gateway_error(&Error::Internal(e)),
@@ -131,6 +122,48 @@ impl LocalRoutes {
     }
 }
 
+/// Whether `host` (a `Host` header, or an origin's host) names this machine: `127.0.0.1`,
+/// `localhost` or `[::1]`, with or without a port.
+fn is_loopback(host: &str) -> bool {
+    ["127.0.0.1", "localhost", "[::1]"].iter().any(|name| {
+        host.strip_prefix(name).is_some_and(|rest| {
+            rest.is_empty()
+                || rest
+                    .strip_prefix(':')
+                    .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        })
+    })
+}
+
+/// The local routes answer only requests addressed to this machine by name; a `POST` only
+/// from a page on this machine (its `Origin`, when a browser sends one, is a loopback origin).
+fn guard(parts: &http::request::Parts) -> Result<(), Error> {
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|h: &http::HeaderValue| h.to_str().ok())
+    };
+    if !header(header::HOST).is_some_and(is_loopback) {
+        return Err(Error::Forbidden(
+            "The local routes answer only requests to http://127.0.0.1 or http://localhost"
+                .to_owned(),
+        ));
+    }
+    let cross_site = header(header::ORIGIN).is_some_and(|origin| {
+        let host = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        !host.is_some_and(is_loopback)
+    });
+    if parts.method == Method::POST && cross_site {
+        return Err(Error::Forbidden(
+            "A local route takes a POST only from a page on this machine".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// 405 on a local route with the wrong method, else 404.
 fn refusal(path: &str) -> Error {
     match path {
@@ -151,4 +184,50 @@ fn json_response(value: &Value) -> axum::response::Response {
         .header(header::CONTENT_TYPE, "application/json")
         .body(axum::body::Body::from(value.to_string()))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, host: &str, origin: Option<&str>) -> http::request::Parts {
+        let mut request = http::Request::builder().method(method).header("host", host);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn only_this_machine_by_name_and_no_cross_site_post() {
+        for host in ["127.0.0.1:3000", "localhost", "localhost:1", "[::1]:8080"] {
+            assert!(guard(&parts("GET", host, None)).is_ok(), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "127.0.0.1.evil.example",
+            "localhost:1@evil",
+            "127.0.0.2",
+        ] {
+            assert!(guard(&parts("GET", host, None)).is_err(), "{host}");
+        }
+        let host = "127.0.0.1:3000";
+        assert!(guard(&parts("POST", host, Some("http://127.0.0.1:3000"))).is_ok());
+        assert!(guard(&parts("POST", host, Some("http://localhost:5173"))).is_ok());
+        assert!(
+            guard(&parts("POST", host, None)).is_ok(),
+            "curl sends no Origin"
+        );
+        for origin in [
+            "https://evil.example",
+            "http://localhost.evil.example",
+            "null",
+        ] {
+            assert!(
+                guard(&parts("POST", host, Some(origin))).is_err(),
+                "{origin}"
+            );
+        }
+        assert!(guard(&parts("GET", host, Some("https://evil.example"))).is_ok());
+    }
 }

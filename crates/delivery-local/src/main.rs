@@ -90,8 +90,10 @@ pub struct TokenArgs {
     /// The company a company user acts for (needed for products:write).
     #[arg(long)]
     pub company: Option<String>,
-    /// Lifetime in seconds; a negative value makes an already expired token (for tests).
-    #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
+    /// Lifetime in seconds, at most ten years either way; a negative value makes an already
+    /// expired token (for tests).
+    #[arg(long, default_value_t = 3600, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(-315_360_000..=315_360_000))]
     pub expires_in: i64,
     /// The data dir whose signing key signs the token.
     #[arg(long, default_value = "./.delivery")]

@@ -590,3 +590,63 @@ fn the_web_page_and_its_demo_tokens() {
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(!answer.contains("eyJ"), "{answer}");
 }
+
+/// Every `/_local` route: this machine by name only, no CORS grant, no cross-site POST.
+#[test]
+fn local_routes_are_for_this_machine_only() {
+    use std::io::{Read, Write};
+    let server = Server::start();
+    let raw = |request: String| {
+        let address = server.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    for path in [
+        "/_local/sms",
+        "/_local/dlq",
+        "/_local/stats",
+        "/_local/orders",
+    ] {
+        let answer = raw(format!(
+            "GET {path} HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+        ));
+        assert!(answer.starts_with("HTTP/1.1 403"), "{path}: {answer}");
+        let local = server.call("GET", path, None, None, &[]);
+        assert_eq!(local.status, 200, "{path}");
+        assert_eq!(local.header("access-control-allow-origin"), "", "{path}");
+    }
+    let cross_site = server.call(
+        "POST",
+        "/_local/dlq/redrive",
+        None,
+        None,
+        &[("origin", "https://evil.example")],
+    );
+    assert_eq!(cross_site.status, 403);
+    assert_eq!(
+        server
+            .call("POST", "/_local/dlq/redrive", None, None, &[])
+            .status,
+        200,
+        "from this machine"
+    );
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "token",
+            "--sub",
+            "u",
+            "--scope",
+            "x",
+            "--expires-in",
+            "9223372036854775807",
+        ])
+        .arg("--data-dir")
+        .arg(server.dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--expires-in"));
+}

@@ -106,8 +106,13 @@ impl Server {
             .into();
         let mut req = ureq::http::Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("origin", ORIGIN);
+            .uri(format!("{}{path}", self.base));
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("origin"))
+        {
+            req = req.header("origin", ORIGIN);
+        }
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
