@@ -270,6 +270,8 @@ fn proxy_event(
         authorizer: context(auth),
         request_id: uuid::Uuid::new_v4().to_string(),
         stage: STAGE.to_owned(),
+        // Locally the API is served at the root: no stage in its URLs.
+        base_path: String::new(),
     }
 }
 

@@ -11,7 +11,7 @@ use lambda_http::{Body, Request, Response};
 use tracing::Instrument;
 
 use crate::problem::{is_server_fault, status};
-use crate::request::{ApiRequest, principal, request_id_and_resource};
+use crate::request::{ApiRequest, base_path, principal, request_id_and_resource};
 use crate::response::problem_response;
 use crate::{Cors, Reply};
 
@@ -58,12 +58,13 @@ impl<F: HttpFunction> Endpoint<F> {
     }
 
     async fn respond(&self, request: Request, resource: &str) -> Response<Body> {
+        let base_path = base_path(&request);
         let outcome = match admit::<F>(request, resource) {
             Ok(admitted) => self.function.handle(admitted).await,
             Err(e) => Err(e),
         };
         match outcome {
-            Ok(reply) => reply.into_response(),
+            Ok(reply) => reply.under(&base_path).into_response(),
             Err(e) if is_server_fault(&e) => {
                 tracing::error!(error = %e, "request failed");
                 problem_response(&e)
@@ -118,7 +119,8 @@ mod tests {
 
         async fn handle(&self, request: ApiRequest) -> Result<Reply, Error> {
             let id = request.path_param("id").unwrap_or_default().to_owned();
-            Ok(Reply::json(200, &json!({"method": request.route.method, "id": id})).etag(2))
+            let reply = Reply::json(200, &json!({"method": request.route.method, "id": id}));
+            Ok(reply.etag(2).location(&format!("/products/{id}")))
         }
     }
 
@@ -129,6 +131,9 @@ mod tests {
             resource: resource.into(),
             path_parameters: vec![("id".into(), "p1".into())],
             headers: vec![("origin".into(), "https://a.example".into())],
+            // Served at https://abc.execute-api…/v1: the stage is in the client's URLs.
+            stage: "v1".into(),
+            base_path: "/v1".into(),
             authorizer: HashMap::from([
                 ("sub".to_owned(), Value::from("u1")),
                 ("scope".to_owned(), Value::from(scope)),
@@ -147,6 +152,11 @@ mod tests {
         let ok = call("PATCH", "/products/{id}", "products:write");
         assert_eq!(ok.status(), 200);
         assert_eq!(ok.headers()["etag"], "\"2\"");
+        assert_eq!(
+            ok.headers()["location"],
+            "/v1/products/p1",
+            "under the stage"
+        );
         assert_eq!(
             ok.headers()["access-control-allow-origin"],
             "https://a.example"

@@ -25,6 +25,9 @@ pub struct ProxyEvent {
     pub authorizer: HashMap<String, Value>,
     pub request_id: String,
     pub stage: String,
+    /// What the client's URL has before the API's own paths: `/prod` on the execute-api
+    /// endpoint (the stage), a custom domain's base path, or nothing (`delivery-local`).
+    pub base_path: String,
 }
 
 impl ProxyEvent {
@@ -47,7 +50,7 @@ impl ProxyEvent {
         ctx.request_id = Some(self.request_id.clone());
         ctx.stage = Some(self.stage.clone());
         ctx.resource_path = Some(self.resource.clone());
-        ctx.path = Some(format!("/{}{}", self.stage, self.path));
+        ctx.path = Some(format!("{}{}", self.base_path, self.path));
         ctx.http_method = self.method.clone();
         ctx.authorizer.fields = self.authorizer.clone();
         let mut event = ApiGatewayProxyRequest::default();

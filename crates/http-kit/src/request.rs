@@ -81,6 +81,20 @@ pub(crate) fn principal(req: &Request) -> Result<Principal, Error> {
     Principal::from_claims(sub, text("scope").unwrap_or(""), text("company_id"))
 }
 
+/// What the client's URL has before the API's paths: the request context's path less the
+/// event's own path (`/prod/orders` less `/orders` is `/prod`; a custom domain's base path the
+/// same way; nothing locally).
+pub(crate) fn base_path(req: &Request) -> String {
+    let Some(RequestContext::ApiGatewayV1(ctx)) = req.request_context_ref() else {
+        return String::new();
+    };
+    let full = ctx.path.as_deref().unwrap_or_default();
+    full.strip_suffix(req.raw_http_path())
+        .filter(|base| base.starts_with('/') && !base.ends_with('/'))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The API Gateway request id and matched resource (e.g. `/products/{id}`).
 pub(crate) fn request_id_and_resource(req: &Request) -> (String, String) {
     match req.request_context_ref() {

@@ -32,9 +32,25 @@ impl Reply {
         self.header(ETAG, &domain::product::etag(version))
     }
 
-    /// The `Location` of the resource the request created or queued.
+    /// The `Location` of the resource the request created or queued, as a path of the API
+    /// (`/orders/…`); the endpoint puts the client's base path (the stage) in front.
     pub fn location(self, path: &str) -> Reply {
         self.header(LOCATION, path)
+    }
+
+    /// The reply as the client addresses the API: its `Location` under `base_path`.
+    pub(crate) fn under(self, base_path: &str) -> Reply {
+        let location = self
+            .0
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .filter(|l| l.starts_with('/'))
+            .map(|l| format!("{base_path}{l}"));
+        match location {
+            Some(location) => self.header(LOCATION, &location),
+            None => self,
+        }
     }
 
     fn header(mut self, name: http::HeaderName, value: &str) -> Reply {

@@ -141,6 +141,7 @@ pub fn request(
         authorizer,
         request_id: "test-request".to_owned(),
         stage: "test".to_owned(),
+        base_path: "/test".to_owned(),
     }
     .to_request()
     .expect("a valid event")
