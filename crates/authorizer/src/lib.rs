@@ -11,8 +11,9 @@ mod jwks_url;
 mod policy;
 mod verifier;
 
+pub use jwks_url::{FETCH_BUDGET, JwksUrl};
 pub use policy::{MethodArn, policy_allows, policy_for};
-pub use verifier::Verifier;
+pub use verifier::{REFRESH, Refresh, Verifier};
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerResponse,

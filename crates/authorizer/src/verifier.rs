@@ -1,6 +1,11 @@
-//! JWT verification against a JWKS.
+//! JWT verification against a JWKS, and key rotation (SPEC §3): with `JWKS_URL`, a token whose
+//! `kid` is not in the cached key set triggers one refetch (at most one a minute per instance),
+//! and the set is refreshed once its cache lifetime is over. A refresh that fails keeps the keys
+//! already known.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use domain::auth::Principal;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
@@ -9,13 +14,41 @@ use serde::Deserialize;
 use settings::{ConfigError, Source};
 
 use crate::Unauthorized;
+use crate::jwks_url::JwksUrl;
 
 /// Clock leeway for `exp` and `nbf`, in seconds (SPEC §3: at most 60).
 pub const LEEWAY_SECONDS: u64 = 30;
 
-/// Verifies bearer tokens: the trusted keys by `kid`, each with its one algorithm.
+/// The trusted keys by `kid`, each with its one algorithm.
+type Keys = HashMap<String, (DecodingKey, Algorithm)>;
+
+/// When the key set of `JWKS_URL` is fetched again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refresh {
+    /// At most one fetch in this long (an unknown `kid` cannot make a fetch per request).
+    pub min_interval: Duration,
+    /// The key set is fetched again once it is this old.
+    pub lifetime: Duration,
+}
+
+/// SPEC §3: one refetch a minute at most; keys kept for ten minutes.
+pub const REFRESH: Refresh = Refresh {
+    min_interval: Duration::from_secs(60),
+    lifetime: Duration::from_secs(600),
+};
+
+/// Where the keys come from, and when they were last fetched.
+struct Remote {
+    url: JwksUrl,
+    refresh: Refresh,
+    /// When the keys in hand were fetched, and when a fetch was last tried.
+    fetched_at: Mutex<(Instant, Instant)>,
+}
+
+/// Verifies bearer tokens against the trusted keys.
 pub struct Verifier {
-    keys: HashMap<String, (DecodingKey, Algorithm)>,
+    keys: RwLock<Keys>,
+    remote: Option<Remote>,
     issuer: String,
     audience: String,
 }
@@ -49,51 +82,130 @@ fn key_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
 
 impl Verifier {
     /// From `JWT_ISSUER`, `JWT_AUDIENCE`, and `JWKS` (the JSON key set) or else `JWKS_URL`
-    /// (fetched now, once per cold start, and kept for the life of the instance).
+    /// (fetched now, then again as [`REFRESH`] says).
     pub fn from_env(source: &dyn Source) -> Result<Verifier, ConfigError> {
         let issuer = settings::required(source, "JWT_ISSUER")?;
         let audience = settings::required(source, "JWT_AUDIENCE")?;
-        let jwks = match (
+        match (
             settings::optional(source, "JWKS"),
             settings::optional(source, "JWKS_URL"),
         ) {
-            (Some(jwks), _) => jwks,
-            (None, Some(url)) => crate::jwks_url::fetch(&url)?,
-            (None, None) => return Err(ConfigError::Missing("JWKS")),
-        };
-        Verifier::new(&jwks, issuer, audience)
+            (Some(jwks), _) => Verifier::new(&jwks, issuer, audience),
+            (None, Some(url)) => {
+                Verifier::from_url(JwksUrl::parse(&url)?, REFRESH, issuer, audience)
+            }
+            (None, None) => Err(ConfigError::Missing("JWKS")),
+        }
     }
 
+    /// Trusting a fixed key set.
     pub fn new(jwks: &str, issuer: String, audience: String) -> Result<Verifier, ConfigError> {
-        let set: JwkSet = serde_json::from_str(jwks)
-            .map_err(|e| ConfigError::malformed("JWKS", format!("not a JWK set: {e}")))?;
-        let mut keys = HashMap::new();
-        for jwk in &set.keys {
-            let kid = jwk
-                .common
-                .key_id
-                .clone()
-                .ok_or_else(|| ConfigError::malformed("JWKS", "every key needs a kid"))?;
-            let algorithm = key_algorithm(jwk).ok_or_else(|| {
-                ConfigError::malformed(
-                    "JWKS",
-                    format!("key {kid}: only RS256 and ES256 (P-256) keys are accepted"),
-                )
-            })?;
-            let key = DecodingKey::from_jwk(jwk)
-                .map_err(|e| ConfigError::malformed("JWKS", format!("key {kid}: {e}")))?;
-            keys.insert(kid, (key, algorithm));
-        }
-        if keys.is_empty() {
-            return Err(ConfigError::malformed("JWKS", "has no keys"));
-        }
         Ok(Verifier {
-            keys,
+            keys: RwLock::new(parse_keys(jwks)?),
+            remote: None,
             issuer,
             audience,
         })
     }
 
+    /// Trusting the key set at `url`, fetched now and then as `refresh` says.
+    pub fn from_url(
+        url: JwksUrl,
+        refresh: Refresh,
+        issuer: String,
+        audience: String,
+    ) -> Result<Verifier, ConfigError> {
+        let keys = parse_keys(&url.fetch()?)?;
+        let now = Instant::now();
+        // The start's fetch does not count against the first unknown `kid`'s refetch.
+        let tried = now.checked_sub(refresh.min_interval).unwrap_or(now);
+        Ok(Verifier {
+            keys: RwLock::new(keys),
+            remote: Some(Remote {
+                url,
+                refresh,
+                fetched_at: Mutex::new((now, tried)),
+            }),
+            issuer,
+            audience,
+        })
+    }
+
+    /// Fetches the key set again if it is past its lifetime, or if `unknown_kid`, unless a
+    /// fetch was tried less than the minimum interval ago. A failed fetch keeps the keys.
+    fn refresh(&self, unknown_kid: bool) {
+        let Some(remote) = &self.remote else {
+            return;
+        };
+        let Ok(mut times) = remote.fetched_at.lock() else {
+            return;
+        };
+        let (fetched, tried) = *times;
+        let stale = fetched.elapsed() >= remote.refresh.lifetime;
+        if !(stale || unknown_kid) || tried.elapsed() < remote.refresh.min_interval {
+            return;
+        }
+        times.1 = Instant::now();
+        match remote.url.fetch().and_then(|jwks| parse_keys(&jwks)) {
+            Ok(keys) => {
+                times.0 = Instant::now();
+                if let Ok(mut held) = self.keys.write() {
+                    *held = keys;
+                }
+                tracing::info!(url = remote.url.as_str(), unknown_kid, "key set refreshed");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "key set refresh failed; keeping the keys in hand")
+            }
+        }
+    }
+
+    /// The key and algorithm of `kid`, refreshing the key set when it is stale or lacks it.
+    fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
+        let known = |verifier: &Verifier| {
+            verifier
+                .keys
+                .read()
+                .ok()
+                .and_then(|keys| keys.get(kid).cloned())
+        };
+        // A stale set is refreshed first: a key retired meanwhile verifies nothing more.
+        self.refresh(false);
+        known(self).or_else(|| {
+            self.refresh(true);
+            known(self)
+        })
+    }
+}
+
+/// The trusted keys of a JWK set: each with a `kid`, RS256 or ES256 (P-256) only.
+fn parse_keys(jwks: &str) -> Result<Keys, ConfigError> {
+    let set: JwkSet = serde_json::from_str(jwks)
+        .map_err(|e| ConfigError::malformed("JWKS", format!("not a JWK set: {e}")))?;
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        let kid = jwk
+            .common
+            .key_id
+            .clone()
+            .ok_or_else(|| ConfigError::malformed("JWKS", "every key needs a kid"))?;
+        let algorithm = key_algorithm(jwk).ok_or_else(|| {
+            ConfigError::malformed(
+                "JWKS",
+                format!("key {kid}: only RS256 and ES256 (P-256) keys are accepted"),
+            )
+        })?;
+        let key = DecodingKey::from_jwk(jwk)
+            .map_err(|e| ConfigError::malformed("JWKS", format!("key {kid}: {e}")))?;
+        keys.insert(kid, (key, algorithm));
+    }
+    if keys.is_empty() {
+        return Err(ConfigError::malformed("JWKS", "has no keys"));
+    }
+    Ok(keys)
+}
+
+impl Verifier {
     /// The principal of a valid token, or why it is refused.
     pub fn verify(&self, token: &str) -> Result<Principal, Unauthorized> {
         let header = jsonwebtoken::decode_header(token)
@@ -103,23 +215,22 @@ impl Verifier {
             .as_deref()
             .ok_or_else(|| Unauthorized::new("token has no kid"))?;
         let (key, algorithm) = self
-            .keys
-            .get(kid)
+            .key(kid)
             .ok_or_else(|| Unauthorized::new(format!("unknown kid {kid}")))?;
         // The algorithm is the key's: a token claiming any other (HS256, none, ...) is refused.
-        if header.alg != *algorithm {
+        if header.alg != algorithm {
             return Err(Unauthorized::new(format!(
                 "algorithm {:?} is not the key's",
                 header.alg
             )));
         }
-        let mut validation = Validation::new(*algorithm);
+        let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| Unauthorized::new(format!("invalid token: {e}")))?;
         let c = data.claims;
         Principal::from_claims(&c.sub, &c.scope, c.company_id.as_deref())
