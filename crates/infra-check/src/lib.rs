@@ -261,7 +261,10 @@ fn check_functions(
                 "function crate {} has no lambda-function instance: add it to local.functions in {DELIVERY}",
                 function.name
             )),
-            Some(value) => check_environment(function, value, locals, findings),
+            Some(value) => {
+                check_environment(function, value, locals, findings);
+                check_sms_only(function, value, findings);
+            }
         }
     }
     for name in declared.keys() {
@@ -287,6 +290,40 @@ fn check_functions(
     if !zip.contains("/${each.key}/bootstrap.zip") {
         findings.push(format!(
             "module \"function\" zip_path is {zip}: each function must deploy <package_dir>/<its crate>/bootstrap.zip"
+        ));
+    }
+}
+
+/// A function that may publish to `*` (SMS to phone numbers, which have no ARN) must be
+/// denied every topic, or it could publish forged events anywhere.
+fn check_sms_only(function: &FunctionCrate, declared: &Expression, findings: &mut Vec<String>) {
+    let statements = match field(declared, "statements") {
+        Some(Expression::Array(items)) => items.as_slice(),
+        _ => return,
+    };
+    let publishes = |s: &Expression| {
+        field(s, "actions")
+            .map(strings)
+            .unwrap_or_default()
+            .iter()
+            .any(|a| a == "sns:Publish")
+    };
+    let effect = |s: &Expression| {
+        field(s, "effect")
+            .and_then(string)
+            .unwrap_or("Allow".into())
+    };
+    let resources = |s: &Expression| field(s, "resources").map(text).unwrap_or_default();
+    let to_anything = statements
+        .iter()
+        .any(|s| publishes(s) && effect(s) == "Allow" && resources(s).contains("\"*\""));
+    let topics_denied = statements
+        .iter()
+        .any(|s| publishes(s) && effect(s) == "Deny" && resources(s).contains(":sns:*:*:*"));
+    if to_anything && !topics_denied {
+        findings.push(format!(
+            "{} may sns:Publish to \"*\" (SMS): deny it every topic (effect = \"Deny\" on arn:<partition>:sns:*:*:*) in {DELIVERY}",
+            function.name
         ));
     }
 }

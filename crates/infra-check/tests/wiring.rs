@@ -232,6 +232,12 @@ fn a_changed_topic_trigger_is_caught() {
 }
 
 #[test]
+fn publishing_sms_without_denying_topics_is_caught() {
+    let findings = findings_after(&[(DELIVERY, "effect    = \"Deny\"", "effect    = \"Allow\"")]);
+    assert_named(&findings, &["notify-carrier", "sns:Publish", "Deny"]);
+}
+
+#[test]
 fn a_carrier_phone_rule_unlike_the_domain_is_caught() {
     let findings = findings_after(&[(
         "modules/delivery/variables.tf",

@@ -174,6 +174,13 @@ locals {
           resources = ["*"]
         },
         {
+          # ... and so SMS only: no publishing to any topic (no forged order events).
+          sid       = "NoTopics"
+          effect    = "Deny"
+          actions   = ["sns:Publish"]
+          resources = ["arn:${local.partition}:sns:*:*:*"]
+        },
+        {
           sid       = "FailedNotifications"
           actions   = ["sqs:SendMessage"]
           resources = [aws_sqs_queue.notifications_dlq.arn]

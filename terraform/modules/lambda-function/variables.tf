@@ -40,6 +40,7 @@ variable "policy_statements" {
   description = "Exactly the IAM statements the function's adapters need, besides logs, X-Ray and the KMS key."
   type = list(object({
     sid       = string
+    effect    = optional(string, "Allow")
     actions   = list(string)
     resources = list(string)
   }))
