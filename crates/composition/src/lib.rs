@@ -19,10 +19,12 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use bus_aws::{SnsSms, SnsTopic, SqsQueue};
-use domain::ports::{Carriers, Catalog, EventPublisher, OrderQueue, OrderStore, SmsSender};
+use domain::ports::{
+    Carriers, Catalog, EventPublisher, KeyUses, OrderQueue, OrderStore, SmsSender,
+};
 use http_kit::{Cors, Endpoint, HttpFunction};
 use settings::{ConfigError, Source};
-use store_dynamodb::{DynamoStore, Tables};
+use store_dynamodb::{DynamoStore, KeyUseTable, Tables};
 use tokio::sync::OnceCell;
 
 /// Attempts per SDK call (the first and two retries), with the SDK's exponential backoff and
@@ -211,6 +213,16 @@ impl Adapters {
             .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.sdk().await) })
             .await;
         Ok(DynamoStore::new(client.clone(), tables))
+    }
+
+    /// The uses of `Idempotency-Key`s, in the table `IDEMPOTENCY_TABLE` names.
+    pub async fn key_uses(&self) -> Result<Arc<dyn KeyUses>, ConfigError> {
+        let table = settings::required(self.settings(), "IDEMPOTENCY_TABLE")?;
+        let client = self
+            .dynamodb
+            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.sdk().await) })
+            .await;
+        Ok(Arc::new(KeyUseTable::new(client.clone(), table)))
     }
 
     pub async fn catalog(&self) -> Result<Arc<dyn Catalog>, ConfigError> {

@@ -12,7 +12,7 @@ use faults::{FaultLayer, Faults};
 use notify_carrier::NotifyCarrier;
 use order_processor::Processor;
 use settings::Source;
-use store_dynamodb::schema::create_tables;
+use store_dynamodb::schema::{IDEMPOTENCY, create_table, create_tables};
 use tokio::net::TcpListener;
 
 use crate::gateway::{self, Gateway};
@@ -115,6 +115,7 @@ fn local_settings(key: &token_signer::SigningKey, port: u16) -> LocalSettings {
             ("PRODUCTS_TABLE", "delivery-products".to_owned()),
             ("ORDERS_TABLE", "delivery-orders".to_owned()),
             ("CARRIERS_TABLE", "delivery-carriers".to_owned()),
+            ("IDEMPOTENCY_TABLE", "delivery-idempotency".to_owned()),
             (
                 "CORS_ALLOWED_ORIGINS",
                 format!("http://127.0.0.1:{port},http://localhost:{port}"),
@@ -127,6 +128,11 @@ fn local_settings(key: &token_signer::SigningKey, port: u16) -> LocalSettings {
 async fn prepare_store(adapters: &Adapters) -> Result<Seed, String> {
     let store = adapters.store().await.map_err(|e| e.to_string())?;
     create_tables(store.client(), store.tables())
+        .await
+        .map_err(|e| format!("creating tables: {e}"))?;
+    let idempotency =
+        settings::required(adapters.settings(), "IDEMPOTENCY_TABLE").map_err(|e| e.to_string())?;
+    create_table(store.client(), &idempotency, IDEMPOTENCY)
         .await
         .map_err(|e| format!("creating tables: {e}"))?;
     seed::seed_if_empty(&store)

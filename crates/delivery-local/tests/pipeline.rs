@@ -162,7 +162,17 @@ fn the_same_idempotency_key_makes_one_order_and_one_decrement() {
         &key,
     );
     assert_eq!((first.status, second.status), (202, 202));
-    assert_eq!(first.json["order_id"], second.json["order_id"]);
+    assert_eq!(first.json, second.json, "the first answer, again");
+    // The same key with another basket: refused, and nothing enqueued.
+    let other = s.call(
+        "POST",
+        "/orders",
+        Some(&alice),
+        Some(&order_body("calzone", 5)),
+        &key,
+    );
+    assert_eq!(other.status, 422, "{}", other.json);
+    assert_eq!(other.json["type"], "/problems/idempotency-key-reused");
     let id = first.json["order_id"].as_str().unwrap();
     assert_eq!(final_order(&s, &alice, id)["status"], "dispatched");
     std::thread::sleep(Duration::from_millis(500));

@@ -25,6 +25,9 @@ pub enum Error {
     /// 405: the path exists, the method does not.
     #[error("method not allowed")]
     MethodNotAllowed { allowed: Vec<&'static str> },
+    /// 422: an `Idempotency-Key` already used with another request.
+    #[error("idempotency key reused: {0}")]
+    IdempotencyKeyReused(String),
     /// 412: `If-Match` names a version that is no longer current.
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),

@@ -248,3 +248,32 @@ mod tests {
         );
     }
 }
+
+/// What a placed order's `Idempotency-Key` was first used for: the request's fingerprint and
+/// the answer it got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyUse {
+    /// The order the key names (derived from the customer and the key).
+    pub order_id: OrderId,
+    /// A digest of the request, as validated (so a retry that differs only in spacing or in
+    /// the order of its lines is the same request).
+    pub fingerprint: String,
+    /// The answer's body, as first sent.
+    pub answer: serde_json::Value,
+}
+
+/// The outcome of remembering a key's use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Remembered {
+    /// The key's first use: remembered now.
+    First,
+    /// The key was used before, for this.
+    Before(KeyUse),
+}
+
+/// The uses of `Idempotency-Key`s, kept for a day.
+#[async_trait]
+pub trait KeyUses: Send + Sync {
+    /// Remembers `use_` unless the key's order was used before; then the earlier use.
+    async fn remember(&self, key_use: &KeyUse) -> Result<Remembered, PortError>;
+}

@@ -26,6 +26,11 @@ fn parts(error: &Error) -> (u16, &'static str, &'static str) {
         Error::Forbidden(_) => (403, "forbidden", "Forbidden"),
         Error::NotFound(_) => (404, "not-found", "Not found"),
         Error::MethodNotAllowed { .. } => (405, "method-not-allowed", "Method not allowed"),
+        Error::IdempotencyKeyReused(_) => (
+            422,
+            "idempotency-key-reused",
+            "Idempotency-Key used for another request",
+        ),
         Error::PreconditionFailed(_) => (412, "precondition-failed", "Precondition failed"),
         Error::PayloadTooLarge { .. } => (413, "payload-too-large", "Payload too large"),
         Error::UnsupportedMediaType(_) => (415, "unsupported-media-type", "Unsupported media type"),
@@ -54,6 +59,7 @@ pub fn problem(error: &Error) -> Problem {
         | Error::Forbidden(d)
         | Error::NotFound(d)
         | Error::PreconditionFailed(d)
+        | Error::IdempotencyKeyReused(d)
         | Error::UnsupportedMediaType(d) => (d.clone(), None),
         Error::MethodNotAllowed { allowed } => {
             (format!("Allowed methods: {}", allowed.join(", ")), None)

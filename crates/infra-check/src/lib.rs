@@ -567,7 +567,7 @@ fn check_carrier_phones(delivery: &Body, findings: &mut Vec<String>) {
 }
 
 fn check_tables(tables: &Body, findings: &mut Vec<String>) {
-    use store_dynamodb::schema::{CARRIERS, ORDERS, PRODUCTS};
+    use store_dynamodb::schema::{CARRIERS, IDEMPOTENCY, ORDERS, PRODUCTS};
     const MODULE: &str = "terraform/modules/tables";
     let declared = locals(tables);
     let declared: BTreeMap<String, &Expression> = declared
@@ -578,11 +578,13 @@ fn check_tables(tables: &Body, findings: &mut Vec<String>) {
         .next()
         .and_then(|t| attr(t, "hash_key"))
         .and_then(string);
-    for (name, spec) in [
+    let specs = [
         ("products", PRODUCTS),
         ("orders", ORDERS),
         ("carriers", CARRIERS),
-    ] {
+        ("idempotency", IDEMPOTENCY),
+    ];
+    for (name, spec) in specs {
         if hash_key.as_deref() != Some(spec.hash_key) {
             findings.push(format!(
                 "{MODULE}: table {name} must have hash key {} (store_dynamodb::schema)",
@@ -614,7 +616,7 @@ fn check_tables(tables: &Body, findings: &mut Vec<String>) {
         }
     }
     for name in declared.keys() {
-        if !["products", "orders", "carriers"].contains(&name.as_str()) {
+        if !specs.iter().any(|(known, _)| known == name) {
             findings.push(format!(
                 "{MODULE}: local.tables has {name}, which store_dynamodb::schema does not define"
             ));

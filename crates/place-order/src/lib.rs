@@ -10,7 +10,7 @@ use composition::{Adapters, App};
 use domain::auth::Function;
 use domain::bill::quote;
 use domain::order::{OrderPlaced, OrderRequest};
-use domain::ports::{Catalog, OrderQueue, OutgoingMessage};
+use domain::ports::{Catalog, KeyUse, KeyUses, OrderQueue, OutgoingMessage, Remembered};
 use domain::{Error, IdempotencyKey, OrderId, PortError};
 use http_kit::{ApiRequest, HttpFunction, Reply};
 use retry_policy::PIPELINE;
@@ -20,6 +20,7 @@ use settings::ConfigError;
 pub struct PlaceOrder {
     pub catalog: Arc<dyn Catalog>,
     pub queue: Arc<dyn OrderQueue>,
+    pub key_uses: Arc<dyn KeyUses>,
 }
 
 impl App for PlaceOrder {
@@ -29,6 +30,7 @@ impl App for PlaceOrder {
         Ok(PlaceOrder {
             catalog: adapters.catalog().await?,
             queue: adapters.order_queue().await?,
+            key_uses: adapters.key_uses().await?,
         })
     }
 }
@@ -52,18 +54,63 @@ impl HttpFunction for PlaceOrder {
         let customer = &request.principal.sub;
         let order_id = OrderId::for_request(customer, key.as_ref());
         tracing::Span::current().record("order_id", order_id.to_string());
+        let mut answer = json!({"order_id": order_id, "status": "queued", "total": bill.total});
+        if key.is_some() {
+            answer = self.first_answer(order_id, &order, answer).await?;
+        }
         let message = OrderPlaced::new(order_id, customer.clone(), &order, Utc::now());
+        // Again for a repeated request: its first attempt may have died before enqueueing, and
+        // the processor records an order once whatever the copies.
         self.enqueue(&message).await?;
         tracing::info!(%customer, "order queued");
-        Ok(Reply::json(
-            202,
-            &json!({"order_id": order_id, "status": "queued", "total": bill.total}),
-        )
-        .location(&format!("/orders/{order_id}")))
+        Ok(Reply::json(202, &answer).location(&format!("/orders/{order_id}")))
     }
 }
 
+/// A digest of the request as validated: the basket's lines (merged, in order) and the
+/// delivery, so that a retry differing only in spacing or key order is the same request.
+fn fingerprint(order: &OrderRequest) -> String {
+    let lines: Vec<(String, u32)> = order
+        .basket
+        .lines()
+        .iter()
+        .map(|l| (l.product_id.to_string(), l.quantity))
+        .collect();
+    let canonical = json!({"items": lines, "delivery": order.delivery}).to_string();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl PlaceOrder {
+    /// The answer for a request with an `Idempotency-Key`: this one, remembered, on the key's
+    /// first use; the first answer again for the same request; 422 for another request.
+    async fn first_answer(
+        &self,
+        order_id: OrderId,
+        order: &OrderRequest,
+        answer: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let key_use = KeyUse {
+            order_id,
+            fingerprint: fingerprint(order),
+            answer,
+        };
+        let remembered = PIPELINE
+            .run("remember the key", PortError::is_transient, || {
+                self.key_uses.remember(&key_use)
+            })
+            .await?;
+        match remembered {
+            Remembered::First => Ok(key_use.answer),
+            Remembered::Before(earlier) if earlier.fingerprint == key_use.fingerprint => {
+                Ok(earlier.answer)
+            }
+            Remembered::Before(_) => Err(Error::IdempotencyKeyReused(
+                "This Idempotency-Key was used for another order request: use a new key for a new order".to_owned(),
+            )),
+        }
+    }
+
     /// Sends the message, retrying a refused entry or a throttle inside the invocation. A
     /// retry after an unknown outcome may enqueue the order twice: the processor records it
     /// once (the order id is the message's).
@@ -87,5 +134,33 @@ impl PlaceOrder {
                 tracing::warn!(error = %e, "the order could not be enqueued");
                 Error::from(e)
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: &str) -> OrderRequest {
+        OrderRequest::from_json(&serde_json::from_str(body).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_request_as_validated() {
+        let a = request(
+            r#"{"items": [{"product_id": "p1", "quantity": 2}, {"product_id": "p2", "quantity": 1}],
+                "delivery": {"address": "1 Main St", "phone": "+15551234567"}}"#,
+        );
+        let spaced = request(
+            r#"{"delivery": {"phone": "+15551234567", "address": "1 Main St"},
+                "items": [ {"quantity": 2, "product_id": "p1"}, {"product_id": "p2", "quantity": 1} ]}"#,
+        );
+        let other = request(
+            r#"{"items": [{"product_id": "p1", "quantity": 3}, {"product_id": "p2", "quantity": 1}],
+                "delivery": {"address": "1 Main St", "phone": "+15551234567"}}"#,
+        );
+        assert_eq!(fingerprint(&a), fingerprint(&spaced));
+        assert_ne!(fingerprint(&a), fingerprint(&other));
+        assert_eq!(fingerprint(&a).len(), 64, "SHA-256, in hex");
     }
 }

@@ -14,6 +14,7 @@
 //! | products | `id` (S) | `company_id` S, `name` S, `description` S, `price_minor` N, `currency` S, `stock` N, `available` BOOL, `version` N, `updated_at` S | `by_company`: `company_id` (S) + `id` (S), all attributes |
 //! | orders | `id` (S) | `customer_id` S, `created_at` S (RFC 3339, µs, `Z`: sorts as time), `status` S, `reason` S?, `lines` S (JSON), `total_minor` N?, `currency` S?, `address` S, `phone` S, `carrier_id` S?, `carrier_name` S?, `dispatched_at` S? | `by_customer`: `customer_id` (S) + `created_at` (S), all attributes; queried newest first |
 //! | carriers | `id` (S) | `name` S, `phone` S, `active` BOOL | — |
+//! | idempotency | `id` (S): the order an `Idempotency-Key` names | `fingerprint` S, `answer` S (JSON), `expires_at` N (TTL, epoch s) | — |
 //!
 //! # Consistency
 //!
@@ -31,10 +32,13 @@ mod carriers;
 mod catalog;
 mod cursor;
 mod item;
+mod key_uses;
 mod orders;
 pub mod schema;
 
 use aws_sdk_dynamodb::Client;
+
+pub use key_uses::KeyUseTable;
 
 /// The names of the three tables, from configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -54,6 +54,12 @@ pub const CARRIERS: TableSpec = TableSpec {
     indexes: &[],
 };
 
+/// The uses of `Idempotency-Key`s (TTL on `expires_at`).
+pub const IDEMPOTENCY: TableSpec = TableSpec {
+    hash_key: "id",
+    indexes: &[],
+};
+
 /// The tables with their specs.
 pub fn specs(tables: &Tables) -> [(&str, TableSpec); 3] {
     [
@@ -82,39 +88,45 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, PortError> {
 /// Creates the tables that do not exist yet (on-demand billing). Idempotent.
 pub async fn create_tables(client: &Client, tables: &Tables) -> Result<(), PortError> {
     for (name, spec) in specs(tables) {
-        let mut attributes = vec![spec.hash_key];
-        for index in spec.indexes {
-            attributes.extend([index.hash_key, index.range_key]);
-        }
-        attributes.sort_unstable();
-        attributes.dedup();
-        let mut request = client
-            .create_table()
-            .table_name(name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key(spec.hash_key, KeyType::Hash)?);
-        for attribute in attributes {
-            request = request.attribute_definitions(string_attribute(attribute)?);
-        }
-        for index in spec.indexes {
-            let gsi = GlobalSecondaryIndex::builder()
-                .index_name(index.name)
-                .key_schema(key(index.hash_key, KeyType::Hash)?)
-                .key_schema(key(index.range_key, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .map_err(|e| PortError::Permanent(e.to_string()))?;
-            request = request.global_secondary_indexes(gsi);
-        }
-        match request.send().await {
-            Ok(_) => tracing::info!(table = name, "created table"),
-            Err(e) if e.code() == Some("ResourceInUseException") => {}
-            Err(e) => return Err(classify("CreateTable", e)),
-        }
+        create_table(client, name, spec).await?;
+    }
+    Ok(())
+}
+
+/// Creates one table unless it exists (on-demand billing). Idempotent.
+pub async fn create_table(client: &Client, name: &str, spec: TableSpec) -> Result<(), PortError> {
+    let mut attributes = vec![spec.hash_key];
+    for index in spec.indexes {
+        attributes.extend([index.hash_key, index.range_key]);
+    }
+    attributes.sort_unstable();
+    attributes.dedup();
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(spec.hash_key, KeyType::Hash)?);
+    for attribute in attributes {
+        request = request.attribute_definitions(string_attribute(attribute)?);
+    }
+    for index in spec.indexes {
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(index.name)
+            .key_schema(key(index.hash_key, KeyType::Hash)?)
+            .key_schema(key(index.range_key, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| PortError::Permanent(e.to_string()))?;
+        request = request.global_secondary_indexes(gsi);
+    }
+    match request.send().await {
+        Ok(_) => tracing::info!(table = name, "created table"),
+        Err(e) if e.code() == Some("ResourceInUseException") => {}
+        Err(e) => return Err(classify("CreateTable", e)),
     }
     Ok(())
 }

@@ -15,13 +15,14 @@ use http_kit::events::ProxyEvent;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use store_dynamodb::DynamoStore;
-use store_dynamodb::schema::create_tables;
+use store_dynamodb::schema::{IDEMPOTENCY, create_table, create_tables};
 
 /// The settings of the tests' tables.
-pub const SETTINGS: [(&str, &str); 4] = [
+pub const SETTINGS: [(&str, &str); 5] = [
     ("PRODUCTS_TABLE", "products"),
     ("ORDERS_TABLE", "orders"),
     ("CARRIERS_TABLE", "carriers"),
+    ("IDEMPOTENCY_TABLE", "idempotency"),
     ("CORS_ALLOWED_ORIGINS", "*"),
 ];
 
@@ -46,6 +47,9 @@ pub async fn adapters() -> (Adapters, Bus) {
     create_tables(store.client(), store.tables())
         .await
         .expect("tables");
+    create_table(store.client(), "idempotency", IDEMPOTENCY)
+        .await
+        .expect("the idempotency table");
     (adapters, bus)
 }
 

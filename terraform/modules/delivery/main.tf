@@ -22,6 +22,7 @@ locals {
     ORDERS_TABLE   = module.tables.names["orders"]
     CARRIERS_TABLE = module.tables.names["carriers"]
   }
+  idempotency_env = { IDEMPOTENCY_TABLE = module.tables.names["idempotency"] }
   queue_env = {
     ORDERS_QUEUE_URL = module.orders_queue.url
     ORDERS_DLQ_URL   = module.orders_queue.dlq_url
@@ -77,12 +78,17 @@ locals {
     place-order = {
       memory_mb       = 256
       timeout_seconds = 10
-      environment     = merge(local.log_env, local.table_env, local.queue_env, local.cors_env)
+      environment     = merge(local.log_env, local.table_env, local.queue_env, local.idempotency_env, local.cors_env)
       statements = [
         {
           sid       = "PriceBasket"
           actions   = ["dynamodb:BatchGetItem"]
           resources = [local.products_table]
+        },
+        {
+          sid       = "RememberKeys"
+          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+          resources = [module.tables.arns["idempotency"]]
         },
         {
           sid       = "EnqueueOrders"

@@ -1,5 +1,5 @@
-# The three tables exactly as crates/store-dynamodb/src/schema.rs defines them (the wiring check
-# in crates/infra-check compares the two): string key `id`, on-demand, every index projecting all.
+# The tables exactly as crates/store-dynamodb/src/schema.rs defines them (the wiring check in
+# crates/infra-check compares the two): string key `id`, on-demand, every index projecting all.
 
 locals {
   tables = {
@@ -11,6 +11,11 @@ locals {
     }
     carriers = {
       indexes = []
+    }
+    # The uses of Idempotency-Keys, each kept a day (TTL on expires_at).
+    idempotency = {
+      indexes = []
+      ttl     = "expires_at"
     }
   }
 }
@@ -38,6 +43,14 @@ resource "aws_dynamodb_table" "this" {
       hash_key        = global_secondary_index.value.hash_key
       range_key       = global_secondary_index.value.range_key
       projection_type = "ALL"
+    }
+  }
+
+  dynamic "ttl" {
+    for_each = lookup(each.value, "ttl", null) == null ? [] : [each.value.ttl]
+    content {
+      attribute_name = ttl.value
+      enabled        = true
     }
   }
 

@@ -1,0 +1,84 @@
+//! The `KeyUses` port over the idempotency table: one item per key's order, written once
+//! (conditional put) and kept a day (DynamoDB's TTL on `expires_at`, in epoch seconds).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use chrono::Utc;
+use domain::ports::{KeyUse, KeyUses, Remembered};
+use domain::{OrderId, PortError};
+
+use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
+
+/// How long a key's first use is remembered.
+const KEPT_SECONDS: i64 = 24 * 3600;
+
+/// The idempotency table (`IDEMPOTENCY_TABLE`).
+#[derive(Clone, Debug)]
+pub struct KeyUseTable {
+    client: Client,
+    table: String,
+}
+
+impl KeyUseTable {
+    pub fn new(client: Client, table: String) -> KeyUseTable {
+        KeyUseTable { client, table }
+    }
+
+    async fn earlier(&self, order_id: OrderId) -> Result<Option<KeyUse>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(order_id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let r = Reader {
+            item: &item,
+            what: "key use",
+        };
+        Ok(Some(KeyUse {
+            order_id,
+            fingerprint: r.s("fingerprint")?.to_owned(),
+            answer: serde_json::from_str(r.s("answer")?)
+                .map_err(|e| PortError::Permanent(format!("a stored answer: {e}")))?,
+        }))
+    }
+}
+
+#[async_trait]
+impl KeyUses for KeyUseTable {
+    async fn remember(&self, key_use: &KeyUse) -> Result<Remembered, PortError> {
+        let now = Utc::now().timestamp();
+        let item = Item::from([
+            ("id".to_owned(), s(key_use.order_id.to_string())),
+            ("fingerprint".to_owned(), s(&key_use.fingerprint)),
+            ("answer".to_owned(), s(key_use.answer.to_string())),
+            ("expires_at".to_owned(), n(now + KEPT_SECONDS)),
+        ]);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            // A use past its day (TTL deletes lazily) counts as gone.
+            .condition_expression("attribute_not_exists(id) OR expires_at < :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Remembered::First),
+            Err(e) if is_conditional_failure(&e) => match self.earlier(key_use.order_id).await? {
+                Some(earlier) => Ok(Remembered::Before(earlier)),
+                None => Err(PortError::Transient(
+                    "a key use vanished while being read; retry".to_owned(),
+                )),
+            },
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+}
