@@ -155,7 +155,9 @@ impl Verifier {
                 tracing::info!(url = remote.url.as_str(), unknown_kid, "key set refreshed");
             }
             Err(e) => {
-                tracing::warn!(error = %e, "key set refresh failed; keeping the keys in hand")
+                // A fault of the authorizer's own (its alarm), unlike a refused token.
+                telemetry::count("AuthorizerFaults");
+                tracing::warn!(error = %e, "key set refresh failed; keeping the keys in hand");
             }
         }
     }

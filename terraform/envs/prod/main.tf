@@ -40,6 +40,7 @@ module "delivery" {
   alarm_email               = var.alarm_email
   carriers                  = var.carriers
   manage_account_settings   = var.manage_account_settings
+  sms_monthly_spend_limit   = var.sms_monthly_spend_limit
   deletion_protection       = true
   throttling_rate_limit     = 500
   throttling_burst_limit    = 1000

@@ -54,6 +54,11 @@ variable "carriers" {
   default = []
 }
 
+variable "sms_monthly_spend_limit" {
+  description = "The account's SMS spend limit in USD per month, region-wide: AWS stops sending at it (deploy.yml: the repository variable SMS_MONTHLY_SPEND_LIMIT)."
+  type        = number
+}
+
 variable "manage_account_settings" {
   description = "Manage region-wide account settings (API Gateway logging role, SMS preferences): one environment per account."
   type        = bool

@@ -1,5 +1,6 @@
-# Alarms to one encrypted SNS topic: any dead letter, any function error or throttle, API 5xx,
-# and API p99 latency.
+# Alarms to one encrypted SNS topic, one per entry of the pure alarm table (./table, checked by
+# `terraform test`): dead letters, function errors and throttles, the authorizer's faults, API 5xx
+# and p99 latency, failed deliveries of the events topic, SMS spend and SMS success rates.
 
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name_prefix}-alarms"
@@ -13,60 +14,22 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = var.alarm_email
 }
 
-locals {
-  api = { ApiName = var.api_name, Stage = var.api_stage }
+module "table" {
+  source = "./table"
 
-  # Every alarm, by name: what it watches and when it fires. One resource below raises them all.
-  alarms = merge(
-    {
-      for role, queue in var.dead_letter_queues : "${role}-dead-letters" => {
-        description = "Messages are waiting in ${queue}: inspect their reasons, fix, then redrive."
-        namespace   = "AWS/SQS"
-        metric      = "ApproximateNumberOfMessagesVisible"
-        dimensions  = { QueueName = queue }
-        statistic   = "Maximum"
-        threshold   = 0
-        periods     = 1
-      }
-    },
-    merge([
-      for f in var.function_names : {
-        for metric in ["Errors", "Throttles"] : "${f}-${lower(metric)}" => {
-          description = "${f}: ${metric} above zero."
-          namespace   = "AWS/Lambda"
-          metric      = metric
-          dimensions  = { FunctionName = f }
-          statistic   = "Sum"
-          threshold   = 0
-          periods     = 1
-        }
-      }
-    ]...),
-    {
-      api-5xx = {
-        description = "The API answered 5xx: a real fault (no client input may cause one)."
-        namespace   = "AWS/ApiGateway"
-        metric      = "5XXError"
-        dimensions  = local.api
-        statistic   = "Sum"
-        threshold   = 0
-        periods     = 1
-      }
-      api-p99-latency = {
-        description = "API p99 latency above ${var.api_p99_latency_ms} ms for three periods."
-        namespace   = "AWS/ApiGateway"
-        metric      = "Latency"
-        dimensions  = local.api
-        statistic   = "p99"
-        threshold   = var.api_p99_latency_ms
-        periods     = 3
-      }
-    },
-  )
+  dead_letter_queues       = var.dead_letter_queues
+  function_names           = var.function_names
+  authorizer_function_name = var.authorizer_function_name
+  api_name                 = var.api_name
+  api_stage                = var.api_stage
+  api_p99_latency_ms       = var.api_p99_latency_ms
+  events_topic_name        = var.events_topic_name
+  sms_monthly_spend_limit  = var.sms_monthly_spend_limit
+  sms_countries            = var.sms_countries
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {
-  for_each = local.alarms
+  for_each = module.table.alarms
 
   alarm_name          = "${var.name_prefix}-${each.key}"
   alarm_description   = each.value.description
@@ -77,7 +40,7 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   extended_statistic  = startswith(each.value.statistic, "p") ? each.value.statistic : null
   period              = var.period_seconds
   evaluation_periods  = each.value.periods
-  comparison_operator = "GreaterThanThreshold"
+  comparison_operator = each.value.comparison
   threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]

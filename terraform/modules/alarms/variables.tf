@@ -24,6 +24,26 @@ variable "function_names" {
   type        = list(string)
 }
 
+variable "authorizer_function_name" {
+  description = "The authorizer, whose own faults (not its refused tokens) raise an alarm."
+  type        = string
+}
+
+variable "events_topic_name" {
+  description = "The order-events topic, whose failed deliveries raise an alarm."
+  type        = string
+}
+
+variable "sms_monthly_spend_limit" {
+  description = "The account's SMS spend limit in USD per month (80 % of it raises an alarm)."
+  type        = number
+}
+
+variable "sms_countries" {
+  description = "Countries (ISO 3166-1 alpha-2) of the carriers' phones, for the SMS success-rate alarms."
+  type        = list(string)
+}
+
 variable "api_name" {
   description = "The REST API's name."
   type        = string

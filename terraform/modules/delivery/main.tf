@@ -339,8 +339,12 @@ module "alarms" {
     orders        = module.orders_queue.dlq_name
     notifications = aws_sqs_queue.notifications_dlq.name
   }
-  function_names     = [for f in module.function : f.function_name]
-  api_name           = module.api.name
-  api_stage          = module.api.stage_name
-  api_p99_latency_ms = var.api_p99_latency_ms
+  function_names           = [for f in module.function : f.function_name]
+  authorizer_function_name = module.function["authorizer"].function_name
+  events_topic_name        = module.events.name
+  sms_monthly_spend_limit  = var.sms_monthly_spend_limit
+  sms_countries            = var.sms_countries
+  api_name                 = module.api.name
+  api_stage                = module.api.stage_name
+  api_p99_latency_ms       = var.api_p99_latency_ms
 }

@@ -115,9 +115,18 @@ variable "manage_account_settings" {
 }
 
 variable "sms_monthly_spend_limit" {
-  description = "Account SMS spend limit in USD per month (with manage_account_settings)."
+  description = "The account's SMS spend limit in USD per month, region-wide (applied with manage_account_settings). At the limit AWS stops sending every SMS of the account: set it to a month of carriers' texts with room to spare; 80 % of it raises an alarm."
   type        = number
-  default     = 1
+  validation {
+    condition     = var.sms_monthly_spend_limit > 0
+    error_message = "sms_monthly_spend_limit must be a positive number of USD."
+  }
+}
+
+variable "sms_countries" {
+  description = "Countries (ISO 3166-1 alpha-2) of the carriers' phones, for the SMS success-rate alarms."
+  type        = list(string)
+  default     = ["US"]
 }
 
 variable "carriers" {

@@ -27,4 +27,49 @@ resource "aws_sns_sms_preferences" "this" {
   default_sms_type    = "Transactional"
   monthly_spend_limit = var.sms_monthly_spend_limit
   default_sender_id   = var.sms_sender_id == "" ? null : var.sms_sender_id
+  # Every failed SMS, and a sample of the delivered ones, logged by SNS to CloudWatch Logs
+  # (sns/<region>/<account>/DirectPublishToPhoneNumber[/Failure]).
+  delivery_status_iam_role_arn          = aws_iam_role.sms_delivery_status[0].arn
+  delivery_status_success_sampling_rate = "10"
+}
+
+# SNS writes the SMS delivery-status logs with this role.
+data "aws_iam_policy_document" "sns_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["sns.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "sms_delivery_status" {
+  statement {
+    sid = "SmsDeliveryLogs"
+    actions = [
+      "logs:CreateLogGroup",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "logs:PutMetricFilter",
+      "logs:PutRetentionPolicy",
+    ]
+    # SNS names the SMS delivery-status log groups sns/<region>/<account>/...
+    resources = ["arn:${data.aws_partition.current.partition}:logs:*:*:log-group:sns/*"]
+  }
+}
+
+data "aws_partition" "current" {}
+
+resource "aws_iam_role" "sms_delivery_status" {
+  count              = var.manage_sms_preferences ? 1 : 0
+  name               = "${var.name}-sms-delivery-status"
+  assume_role_policy = data.aws_iam_policy_document.sns_assume.json
+}
+
+resource "aws_iam_role_policy" "sms_delivery_status" {
+  count  = var.manage_sms_preferences ? 1 : 0
+  name   = "${var.name}-sms-delivery-status"
+  role   = aws_iam_role.sms_delivery_status[0].id
+  policy = data.aws_iam_policy_document.sms_delivery_status.json
 }

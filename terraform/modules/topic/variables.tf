@@ -30,9 +30,8 @@ variable "manage_sms_preferences" {
 }
 
 variable "sms_monthly_spend_limit" {
-  description = "Account SMS spend limit in USD per month."
+  description = "Account SMS spend limit in USD per month (AWS stops sending at it): no default, an explicit choice."
   type        = number
-  default     = 1
 }
 
 variable "sms_sender_id" {

@@ -1,0 +1,115 @@
+# Every alarm of an environment, by name: what it watches and when it fires. Pure (no provider),
+# so `terraform test` checks it offline; the alarms module raises one alarm per entry.
+
+locals {
+  api = { ApiName = var.api_name, Stage = var.api_stage }
+
+  dead_letters = {
+    for role, queue in var.dead_letter_queues : "${role}-dead-letters" => {
+      description = "Messages are waiting in ${queue}: inspect their reasons, fix, then redrive (README, Operations)."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = queue }
+      statistic   = "Maximum"
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      periods     = 1
+    }
+  }
+
+  # Errors and throttles of every function; not the authorizer's errors, which are refused
+  # tokens (API Gateway's 401): its faults are the metric it emits.
+  functions = merge([
+    for f in var.function_names : {
+      for metric in(f == var.authorizer_function_name ? ["Throttles"] : ["Errors", "Throttles"]) :
+      "${f}-${lower(metric)}" => {
+        description = "${f}: ${metric} above zero."
+        namespace   = "AWS/Lambda"
+        metric      = metric
+        dimensions  = { FunctionName = f }
+        statistic   = "Sum"
+        comparison  = "GreaterThanThreshold"
+        threshold   = 0
+        periods     = 1
+      }
+    }
+  ]...)
+
+  authorizer = {
+    "${var.authorizer_function_name}-faults" = {
+      description = "The authorizer could not refresh its keys (JWKS_URL): tokens signed with a new key are refused until it can."
+      namespace   = "Delivery"
+      metric      = "AuthorizerFaults"
+      dimensions  = { Function = var.authorizer_function_name }
+      statistic   = "Sum"
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      periods     = 1
+    }
+  }
+
+  api_alarms = {
+    api-5xx = {
+      description = "The API answered 5xx: a real fault (no client input may cause one)."
+      namespace   = "AWS/ApiGateway"
+      metric      = "5XXError"
+      dimensions  = local.api
+      statistic   = "Sum"
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      periods     = 1
+    }
+    api-p99-latency = {
+      description = "API p99 latency above ${var.api_p99_latency_ms} ms for three periods."
+      namespace   = "AWS/ApiGateway"
+      metric      = "Latency"
+      dimensions  = local.api
+      statistic   = "p99"
+      comparison  = "GreaterThanThreshold"
+      threshold   = var.api_p99_latency_ms
+      periods     = 3
+    }
+  }
+
+  sms = merge(
+    {
+      events-delivery-failures = {
+        description = "The order-events topic failed to deliver to notify-carrier: carriers may not be texted."
+        namespace   = "AWS/SNS"
+        metric      = "NumberOfNotificationsFailed"
+        dimensions  = { TopicName = var.events_topic_name }
+        statistic   = "Sum"
+        comparison  = "GreaterThanThreshold"
+        threshold   = 0
+        periods     = 1
+      }
+      sms-spend = {
+        description = "SMS spend this month passed 80 % of the ${var.sms_monthly_spend_limit} USD limit: at the limit AWS stops sending, account-wide. Raise sms_monthly_spend_limit."
+        namespace   = "AWS/SNS"
+        metric      = "SMSMonthToDateSpentUSD"
+        dimensions  = {}
+        statistic   = "Maximum"
+        comparison  = "GreaterThanThreshold"
+        threshold   = 0.8 * var.sms_monthly_spend_limit
+        periods     = 1
+      }
+    },
+    {
+      for country in var.sms_countries : "sms-success-${lower(country)}" => {
+        description = "Under 90 % of the SMS to ${country} were delivered for three periods (see the SMS delivery logs)."
+        namespace   = "AWS/SNS"
+        metric      = "SMSSuccessRate"
+        dimensions  = { Country = country, SMSType = "Transactional" }
+        statistic   = "Average"
+        comparison  = "LessThanThreshold"
+        threshold   = 0.9
+        periods     = 3
+      }
+    },
+  )
+}
+
+output "alarms" {
+  description = "Every alarm by name: description, namespace, metric, dimensions, statistic, comparison, threshold, periods."
+  value       = merge(local.dead_letters, local.functions, local.authorizer, local.api_alarms, local.sms)
+}

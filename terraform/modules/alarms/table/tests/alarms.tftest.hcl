@@ -1,0 +1,54 @@
+# The alarm table, checked offline (`terraform test`): alarms that mean something.
+
+variables {
+  dead_letter_queues       = { orders = "d-orders-dlq", notifications = "d-notifications-dlq" }
+  function_names           = ["d-authorizer", "d-place-order", "d-notify-carrier"]
+  authorizer_function_name = "d-authorizer"
+  api_name                 = "d"
+  api_stage                = "v1"
+  api_p99_latency_ms       = 2000
+  events_topic_name        = "d-order-events"
+  sms_monthly_spend_limit  = 50
+  sms_countries            = ["US", "BR"]
+}
+
+run "a_refused_token_is_not_an_alarm_but_an_authorizer_fault_is" {
+  command = apply
+
+  assert {
+    condition     = !contains(keys(output.alarms), "d-authorizer-errors")
+    error_message = "The authorizer's Errors are refused tokens (401s): no alarm on them."
+  }
+
+  assert {
+    condition     = output.alarms["d-authorizer-faults"].metric == "AuthorizerFaults" && output.alarms["d-authorizer-faults"].namespace == "Delivery"
+    error_message = "The authorizer's own faults (the EMF metric it emits) raise an alarm."
+  }
+
+  assert {
+    condition     = contains(keys(output.alarms), "d-place-order-errors") && contains(keys(output.alarms), "d-authorizer-throttles")
+    error_message = "Every other function's errors, and every throttle, raise alarms."
+  }
+}
+
+run "sms_cannot_silently_stop" {
+  command = apply
+
+  assert {
+    condition     = output.alarms["sms-spend"].threshold == 40 && output.alarms["sms-spend"].metric == "SMSMonthToDateSpentUSD"
+    error_message = "Spending 80 % of the SMS limit raises an alarm, before AWS stops sending."
+  }
+
+  assert {
+    condition = alltrue([
+      for c in ["us", "br"] :
+      output.alarms["sms-success-${c}"].comparison == "LessThanThreshold" && output.alarms["sms-success-${c}"].threshold == 0.9
+    ])
+    error_message = "A low SMS success rate in any carriers' country raises an alarm."
+  }
+
+  assert {
+    condition     = output.alarms["events-delivery-failures"].dimensions.TopicName == "d-order-events"
+    error_message = "A failed delivery of the order-events topic to notify-carrier raises an alarm."
+  }
+}
