@@ -516,6 +516,11 @@ fn check_topic_trigger(crates: &[FunctionCrate], delivery: &Body, findings: &mut
             ));
         }
     }
+    if attr(topic, "subscription_dlq_arn").is_none() {
+        findings.push(format!(
+            "the order-events subscription needs a redrive policy: set subscription_dlq_arn on the topic module in {DELIVERY}"
+        ));
+    }
     let filter = attr(topic, "filter_types").map(strings).unwrap_or_default();
     if filter != ["order.accepted"] {
         findings.push(format!(

@@ -229,6 +229,12 @@ fn a_changed_topic_trigger_is_caught() {
         "",
     )]);
     assert_named(&findings, &["on_failure"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "subscription_dlq_arn     = aws_sqs_queue.notifications_dlq.arn",
+        "",
+    )]);
+    assert_named(&findings, &["redrive policy", "subscription_dlq_arn"]);
 }
 
 #[test]

@@ -43,6 +43,22 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # SNS redrives undeliverable events into the encrypted notifications DLQ.
+  statement {
+    sid       = "SnsRedrive"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["sns.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+
   # CloudWatch alarms publish to the encrypted alarm topic.
   statement {
     sid       = "CloudWatchAlarms"

@@ -274,6 +274,7 @@ module "events" {
   subscriber_function_name = module.function["notify-carrier"].function_name
   subscriber_function_arn  = module.function["notify-carrier"].arn
   filter_types             = ["order.accepted"]
+  subscription_dlq_arn     = aws_sqs_queue.notifications_dlq.arn
   manage_sms_preferences   = var.manage_account_settings
   sms_monthly_spend_limit  = var.sms_monthly_spend_limit
 }
@@ -284,6 +285,29 @@ resource "aws_sqs_queue" "notifications_dlq" {
   message_retention_seconds         = 1209600
   kms_master_key_id                 = aws_kms_key.this.arn
   kms_data_key_reuse_period_seconds = 300
+}
+
+# The events topic may put what it cannot deliver into the notifications DLQ (its redrive).
+data "aws_iam_policy_document" "notifications_dlq" {
+  statement {
+    sid       = "EventsTopicRedrive"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.notifications_dlq.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["sns.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [module.events.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "notifications_dlq" {
+  queue_url = aws_sqs_queue.notifications_dlq.id
+  policy    = data.aws_iam_policy_document.notifications_dlq.json
 }
 
 resource "aws_lambda_function_event_invoke_config" "notify_carrier" {

@@ -65,6 +65,13 @@ resource "aws_cloudwatch_log_group" "access" {
   kms_key_id        = var.kms_key_arn
 }
 
+# The execution logs' group, made here (API Gateway would make it without retention or key).
+resource "aws_cloudwatch_log_group" "execution" {
+  name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.stage_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
 resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:no response cache: answers are per principal, and stock and order status must be fresh
   #checkov:skip=CKV2_AWS_29:no WAF: clients authenticate with JWTs and the stage is throttled; add a web ACL when the budget allows
@@ -92,7 +99,7 @@ resource "aws_api_gateway_stage" "this" {
     })
   }
 
-  depends_on = [aws_api_gateway_account.this]
+  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.execution]
 }
 
 resource "aws_api_gateway_method_settings" "all" {

@@ -12,6 +12,9 @@ resource "aws_sns_topic_subscription" "subscriber" {
   endpoint            = var.subscriber_function_arn
   filter_policy_scope = "MessageAttributes"
   filter_policy       = jsonencode({ type = var.filter_types })
+  # What SNS cannot deliver to the function (throttled past its retries, or refused) waits in
+  # the dead-letter queue instead of being dropped.
+  redrive_policy = jsonencode({ deadLetterTargetArn = var.subscription_dlq_arn })
 }
 
 resource "aws_lambda_permission" "subscriber" {

@@ -18,6 +18,11 @@ variable "subscriber_function_arn" {
   type        = string
 }
 
+variable "subscription_dlq_arn" {
+  description = "The queue that keeps what SNS could not deliver to the subscriber (its policy must let this topic send)."
+  type        = string
+}
+
 variable "filter_types" {
   description = "The values of the `type` message attribute the subscriber receives."
   type        = list(string)
