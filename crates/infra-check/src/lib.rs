@@ -100,6 +100,10 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
     check_queue_trigger(crates, &delivery, &mut findings);
     check_topic_trigger(crates, &delivery, &mut findings);
     check_carrier_phones(&delivery, &mut findings);
+    match load(&terraform_dir.join("modules/edge")) {
+        Ok(edge) => check_edge(&delivery, &edge, &mut findings),
+        Err(e) => findings.push(e),
+    }
     match load(&terraform_dir.join("modules/tables")) {
         Ok(tables) => check_tables(&tables, &mut findings),
         Err(e) => findings.push(e),
@@ -568,6 +572,38 @@ fn check_carrier_phones(delivery: &Body, findings: &mut Vec<String>) {
             "{DELIVERY}: variable \"carriers\" must validate phones with regex(\"{}\", …), the domain's rule (domain::ids::PHONE_PATTERN), not {pattern:?}",
             domain::ids::PHONE_PATTERN.replace('\\', "\\\\")
         ));
+    }
+}
+
+/// The API is behind the edge's web ACL, which limits each IP's rate and the body size.
+fn check_edge(delivery: &Body, edge: &Body, findings: &mut Vec<String>) {
+    let api_acl = blocks(delivery, "module", "api")
+        .next()
+        .and_then(|m| attr(m, "web_acl_arn"))
+        .map(text)
+        .unwrap_or_default();
+    if api_acl != "module.edge.web_acl_arn" {
+        findings.push(format!(
+            "module \"api\" in {DELIVERY} must take web_acl_arn = module.edge.web_acl_arn (the WAF in front of the stage)"
+        ));
+    }
+    let statements: Vec<String> = blocks(edge, "resource", "aws_wafv2_web_acl")
+        .flat_map(|acl| acl.body().blocks())
+        .filter(|b| b.identifier() == "rule")
+        .flat_map(|rule| rule.body().blocks())
+        .filter(|b| b.identifier() == "statement")
+        .flat_map(|s| s.body().blocks().map(|b| b.identifier().to_owned()))
+        .collect();
+    for (statement, what) in [
+        ("rate_based_statement", "a per-IP rate rule"),
+        ("size_constraint_statement", "a body-size rule"),
+        ("managed_rule_group_statement", "AWS's managed rules"),
+    ] {
+        if !statements.iter().any(|s| s == statement) {
+            findings.push(format!(
+                "terraform/modules/edge: the web ACL needs {what} ({statement})"
+            ));
+        }
     }
 }
 

@@ -244,6 +244,22 @@ fn publishing_sms_without_denying_topics_is_caught() {
 }
 
 #[test]
+fn an_api_without_its_web_acl_is_caught() {
+    let findings = findings_after(&[(
+        DELIVERY,
+        "web_acl_arn             = module.edge.web_acl_arn",
+        "",
+    )]);
+    assert_named(&findings, &["web_acl_arn", "WAF"]);
+    let findings = findings_after(&[(
+        "modules/edge/main.tf",
+        "rate_based_statement {",
+        "rate_limit_missing {",
+    )]);
+    assert_named(&findings, &["per-IP rate rule"]);
+}
+
+#[test]
 fn a_carrier_phone_rule_unlike_the_domain_is_caught() {
     let findings = findings_after(&[(
         "modules/delivery/variables.tf",

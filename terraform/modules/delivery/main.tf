@@ -28,7 +28,8 @@ locals {
     ORDERS_DLQ_URL   = module.orders_queue.dlq_url
   }
   # The web page's origin is always allowed, besides the configured ones.
-  cors_origins = distinct(concat(var.cors_allowed_origins, [module.site.origin]))
+  # First, the page's: the origin the gateway's own error answers name.
+  cors_origins = distinct(concat([module.site.origin], var.cors_allowed_origins))
   cors_env     = { CORS_ALLOWED_ORIGINS = join(",", local.cors_origins) }
   jwt_env = merge(
     { JWT_ISSUER = var.jwt_issuer, JWT_AUDIENCE = var.jwt_audience },
@@ -340,11 +341,21 @@ module "api" {
     cache_ttl_seconds = var.authorizer_cache_ttl_seconds
   }
   cors_allowed_origins    = local.cors_origins
+  web_acl_arn             = module.edge.web_acl_arn
   throttling_rate_limit   = var.throttling_rate_limit
   throttling_burst_limit  = var.throttling_burst_limit
   kms_key_arn             = aws_kms_key.this.arn
   log_retention_days      = var.log_retention_days
   manage_account_settings = var.manage_account_settings
+}
+
+module "edge" {
+  source = "../edge"
+
+  name                          = var.name
+  requests_per_ip_per_5_minutes = var.requests_per_ip_per_5_minutes
+  kms_key_arn                   = aws_kms_key.this.arn
+  log_retention_days            = var.log_retention_days
 }
 
 module "site" {

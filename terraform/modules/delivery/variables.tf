@@ -144,3 +144,9 @@ variable "carriers" {
     error_message = "Every carrier phone must be E.164: +, then 8 to 15 digits, the first not 0 (like +15551234567)."
   }
 }
+
+variable "requests_per_ip_per_5_minutes" {
+  description = "The web ACL's per-IP rate limit: requests one client IP may make in five minutes."
+  type        = number
+  default     = 1000
+}

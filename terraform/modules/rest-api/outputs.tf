@@ -22,3 +22,8 @@ output "execution_arn" {
   description = "The API's execution ARN."
   value       = aws_api_gateway_rest_api.this.execution_arn
 }
+
+output "stage_arn" {
+  description = "The stage's ARN (what the edge's web ACL protects)."
+  value       = aws_api_gateway_stage.this.arn
+}

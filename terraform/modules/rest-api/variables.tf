@@ -63,3 +63,8 @@ variable "manage_account_settings" {
   type        = bool
   default     = true
 }
+
+variable "web_acl_arn" {
+  description = "The WAF web ACL in front of the stage (the edge module's)."
+  type        = string
+}

@@ -6,12 +6,11 @@ locals {
   expose_headers = "ETag,Location"
   any_origin     = contains(var.cors_allowed_origins, "*")
 
-  # The gateway's own answers (errors, preflight, 405) carry CORS like the functions' do:
-  # "*" when any origin is allowed, the one origin when there is one, and otherwise the caller's
-  # Origin (these are error bodies without credentials; the preflight below checks the list).
-  allow_origin = local.any_origin ? "'*'" : (
-    length(var.cors_allowed_origins) == 1 ? "'${var.cors_allowed_origins[0]}'" : "method.request.header.Origin"
-  )
+  # The gateway's own answers (errors, 405) carry CORS: "*" when any origin is allowed, else the
+  # first configured origin (the web page's). A gateway response cannot choose among origins,
+  # and it never echoes the caller's Origin, which would grant any site. (The preflight below
+  # does choose: it answers an allowed Origin with itself.)
+  allow_origin = local.any_origin ? "'*'" : "'${var.cors_allowed_origins[0]}'"
 
   # Preflight: answer with the caller's Origin only when it is allowed.
   preflight_template = join("", [
@@ -50,13 +49,6 @@ locals {
     "Vary"                        = { schema = { type = "string" } }
   }
 
-  problem = {
-    "application/json" = join("", [
-      "{\"type\":\"about:blank\",\"title\":\"$context.error.responseType\",",
-      "\"detail\":$context.error.messageString,\"request_id\":\"$context.requestId\"}",
-    ])
-  }
-
   # Gateway responses (the answers API Gateway gives before or instead of a function), all
   # problem+json with CORS, typed and titled as the functions' own (domain::Error's table).
   # MISSING_AUTHENTICATION_TOKEN is what REST APIs answer for a path that matches no resource:
@@ -78,6 +70,12 @@ locals {
     AUTHORIZER_CONFIGURATION_ERROR = { status = 500, type = "internal", title = "Internal server error" }
     INTEGRATION_FAILURE            = { status = 502, type = "bad-gateway", title = "Bad gateway" }
     INTEGRATION_TIMEOUT            = { status = 504, type = "gateway-timeout", title = "Gateway timeout" }
+    INVALID_API_KEY                = { status = 403, type = "forbidden", title = "Forbidden" }
+    WAF_FILTERED                   = { status = 403, type = "forbidden", title = "Forbidden" }
+    API_CONFIGURATION_ERROR        = { status = 500, type = "internal", title = "Internal server error" }
+    # Anything else: a problem of its class (API Gateway has no other response types today).
+    DEFAULT_4XX = { status = 400, type = "bad-request", title = "Bad request" }
+    DEFAULT_5XX = { status = 500, type = "internal", title = "Internal server error" }
   }
 
   gateway_response_parameters = {
@@ -212,11 +210,6 @@ locals {
           }
         }
       },
-      {
-        # Anything not listed above keeps its own status code.
-        DEFAULT_4XX = { responseParameters = local.gateway_response_parameters, responseTemplates = local.problem }
-        DEFAULT_5XX = { responseParameters = local.gateway_response_parameters, responseTemplates = local.problem }
-      }
     )
   }
 }

@@ -90,6 +90,23 @@ run "gateway_answers_are_problems_with_cors" {
   }
 
   assert {
+    condition = alltrue([
+      for type, r in jsondecode(output.document)["x-amazon-apigateway-gateway-responses"] :
+      alltrue([for field in ["\"type\":", "\"title\":", "\"status\":", "\"detail\":"] : strcontains(r.responseTemplates["application/json"], field)])
+      && can(tonumber(r.statusCode))
+    ])
+    error_message = "Every gateway response, DEFAULT_4XX and DEFAULT_5XX included, must be a full problem (type, title, status, detail) with its status."
+  }
+
+  assert {
+    condition = alltrue([
+      for type, r in jsondecode(output.document)["x-amazon-apigateway-gateway-responses"] :
+      r.responseParameters["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://shop.example.com'"
+    ])
+    error_message = "A gateway response grants only a configured origin, never the caller's Origin."
+  }
+
+  assert {
     condition     = jsondecode(output.document)["x-amazon-apigateway-gateway-responses"].UNAUTHORIZED.responseParameters["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
     error_message = "A 401 must say Bearer."
   }
