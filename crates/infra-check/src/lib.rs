@@ -100,6 +100,10 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
     check_queue_trigger(crates, &delivery, &mut findings);
     check_topic_trigger(crates, &delivery, &mut findings);
     check_carrier_phones(&delivery, &mut findings);
+    match load(&terraform_dir.join("modules/rest-api")) {
+        Ok(api) => check_execution_logs(&api, &mut findings),
+        Err(e) => findings.push(e),
+    }
     match load(&terraform_dir.join("modules/edge")) {
         Ok(edge) => check_edge(&delivery, &edge, &mut findings),
         Err(e) => findings.push(e),
@@ -572,6 +576,31 @@ fn check_carrier_phones(delivery: &Body, findings: &mut Vec<String>) {
             "{DELIVERY}: variable \"carriers\" must validate phones with regex(\"{}\", …), the domain's rule (domain::ids::PHONE_PATTERN), not {pattern:?}",
             domain::ids::PHONE_PATTERN.replace('\\', "\\\\")
         ));
+    }
+}
+
+/// API Gateway's execution logs go to a log group made with retention and the key (else API
+/// Gateway makes one that keeps everything, unencrypted).
+fn check_execution_logs(api: &Body, findings: &mut Vec<String>) {
+    let managed = api
+        .blocks()
+        .filter(|b| {
+            b.identifier() == "resource"
+                && b.labels()
+                    .first()
+                    .is_some_and(|l| l.as_str() == "aws_cloudwatch_log_group")
+        })
+        .any(|group| {
+            attr(group, "name")
+                .map(text)
+                .is_some_and(|n| n.contains("API-Gateway-Execution-Logs_"))
+                && attr(group, "retention_in_days").is_some()
+                && attr(group, "kms_key_id").is_some()
+        });
+    if !managed {
+        findings.push(
+            "terraform/modules/rest-api must make the execution logs' group (API-Gateway-Execution-Logs_<api id>/<stage>) with retention_in_days and kms_key_id".to_owned(),
+        );
     }
 }
 

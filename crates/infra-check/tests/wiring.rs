@@ -244,6 +244,16 @@ fn publishing_sms_without_denying_topics_is_caught() {
 }
 
 #[test]
+fn unmanaged_execution_logs_are_caught() {
+    let findings = findings_after(&[(
+        "modules/rest-api/main.tf",
+        "name              = \"API-Gateway-Execution-Logs_",
+        "name              = \"execution-",
+    )]);
+    assert_named(&findings, &["execution logs"]);
+}
+
+#[test]
 fn an_api_without_its_web_acl_is_caught() {
     let findings = findings_after(&[(
         DELIVERY,
