@@ -535,6 +535,16 @@ fn check_topic_trigger(crates: &[FunctionCrate], delivery: &Body, findings: &mut
             "notify-carrier must receive only type = order.accepted, but the filter is {filter:?}"
         ));
     }
+    check_on_failure_destination(subscriber, &subscriber_ref, delivery, findings);
+}
+
+/// The subscriber's failed invocations go to the notifications DLQ, after Lambda's retries.
+fn check_on_failure_destination(
+    subscriber: &str,
+    subscriber_ref: &str,
+    delivery: &Body,
+    findings: &mut Vec<String>,
+) {
     let retries = blocks(
         delivery,
         "resource",
@@ -543,7 +553,7 @@ fn check_topic_trigger(crates: &[FunctionCrate], delivery: &Body, findings: &mut
     .find(|b| {
         attr(b, "function_name")
             .map(text)
-            .is_some_and(|t| t.starts_with(&subscriber_ref))
+            .is_some_and(|t| t.starts_with(subscriber_ref))
     });
     let has_destination = retries.is_some_and(|b| {
         b.body()
