@@ -35,31 +35,19 @@ fn carrier_from_item(item: &Item) -> Result<Carrier, PortError> {
 impl Carriers for DynamoStore {
     /// Every carrier that parses; one that does not is logged and skipped.
     async fn list(&self) -> Result<Vec<Carrier>, PortError> {
-        // The carriers table is small: read all of it, page by page.
-        let mut carriers = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.tables.carriers)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Scan", e))?;
-            // A row that does not parse is one carrier fewer, never every SMS stopped.
-            for item in out.items() {
-                match carrier_from_item(item) {
-                    Ok(carrier) => carriers.push(carrier),
-                    Err(e) => tracing::warn!(error = %e, "carrier row skipped"),
+        // The carriers table is small: read all of it. A row that does not parse is one
+        // carrier fewer, never every SMS stopped.
+        let items = self.scan_all(&self.tables.carriers).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| match carrier_from_item(item) {
+                Ok(carrier) => Some(carrier),
+                Err(e) => {
+                    tracing::warn!(error = %e, "carrier row skipped");
+                    None
                 }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(carriers);
-            }
-        }
+            })
+            .collect())
     }
 
     async fn put(&self, carrier: &Carrier) -> Result<(), PortError> {

@@ -37,6 +37,7 @@ mod orders;
 pub mod schema;
 
 use aws_sdk_dynamodb::Client;
+use domain::PortError;
 
 pub use key_uses::KeyUseTable;
 
@@ -68,6 +69,29 @@ impl DynamoStore {
 
     pub fn tables(&self) -> &Tables {
         &self.tables
+    }
+
+    /// Every item of `table`, page by page (a consistent Scan): for the small carriers table
+    /// and an operator's audit, never on a request's path over a large table.
+    pub(crate) async fn scan_all(&self, table: &str) -> Result<Vec<item::Item>, PortError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| item::classify("Scan", e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
     }
 }
 

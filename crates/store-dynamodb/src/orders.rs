@@ -237,26 +237,11 @@ impl DynamoStore {
     /// Every order, page by page (a consistent Scan): for an operator's audit of a rehearsal
     /// (`delivery-local`), never on a request's path.
     pub async fn all_orders(&self) -> Result<Vec<Order>, PortError> {
-        let mut orders = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.tables.orders)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Scan", e))?;
-            for item in out.items() {
-                orders.push(order_from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(orders);
-            }
-        }
+        self.scan_all(&self.tables.orders)
+            .await?
+            .iter()
+            .map(order_from_item)
+            .collect()
     }
 }
 
