@@ -187,10 +187,10 @@ impl Adapters {
 
     async fn sdk(&self) -> &SdkConfig {
         self.sdk
-            .get_or_init(|| {
-                aws_config::defaults(BehaviorVersion::latest())
-                    .retry_config(retry_config())
-                    .load()
+            .get_or_init(|| async {
+                // The one load of the process; its retry policy, whatever the environment says.
+                let loaded = aws_config::load_defaults(BehaviorVersion::latest()).await;
+                loaded.into_builder().retry_config(retry_config()).build()
             })
             .await
     }
