@@ -108,6 +108,7 @@ pub trait PortLayer: Send + Sync {
     fn order_queue(&self, port: Arc<dyn OrderQueue>) -> Arc<dyn OrderQueue>;
     fn events(&self, port: Arc<dyn EventPublisher>) -> Arc<dyn EventPublisher>;
     fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender>;
+    fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses>;
 }
 
 /// No layer: the ports as the adapters are.
@@ -130,6 +131,9 @@ impl PortLayer for Bare {
         port
     }
     fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender> {
+        port
+    }
+    fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses> {
         port
     }
 }
@@ -222,7 +226,9 @@ impl Adapters {
             .dynamodb
             .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.sdk().await) })
             .await;
-        Ok(Arc::new(KeyUseTable::new(client.clone(), table)))
+        Ok(self
+            .layer
+            .key_uses(Arc::new(KeyUseTable::new(client.clone(), table))))
     }
 
     pub async fn catalog(&self) -> Result<Arc<dyn Catalog>, ConfigError> {

@@ -8,8 +8,8 @@ use composition::PortLayer;
 use domain::carrier::Carrier;
 use domain::order::{CarrierRef, Order, OrderEvent};
 use domain::ports::{
-    Carriers, Catalog, Claim, EventPublisher, OrderQueue, OrderStore, OutgoingMessage, Page,
-    PageRequest, RecordOutcome, SendFailure, SmsSender,
+    Carriers, Catalog, Claim, EventPublisher, KeyUse, KeyUses, OrderQueue, OrderStore,
+    OutgoingMessage, Page, PageRequest, RecordOutcome, Remembered, SendFailure, SmsSender,
 };
 use domain::product::Product;
 use domain::{CompanyId, CustomerId, OrderId, Phone, PortError, ProductId};
@@ -36,6 +36,9 @@ impl PortLayer for FaultLayer {
         Arc::new(Faulty::new(port, &self.0))
     }
     fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender> {
+        Arc::new(Faulty::new(port, &self.0))
+    }
+    fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses> {
         Arc::new(Faulty::new(port, &self.0))
     }
 }
@@ -164,6 +167,13 @@ impl OrderStore for Faulty<dyn OrderStore> {
         at: DateTime<Utc>,
     ) -> Result<Order, PortError> {
         self.write(self.port.mark_dispatched(id, carrier, at)).await
+    }
+}
+
+#[async_trait]
+impl KeyUses for Faulty<dyn KeyUses> {
+    async fn remember(&self, key_use: &KeyUse) -> Result<Remembered, PortError> {
+        self.write(self.port.remember(key_use)).await
     }
 }
 
