@@ -19,12 +19,13 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use bus_aws::{SnsSms, SnsTopic, SqsQueue};
+use domain::PortError;
 use domain::ports::{
     Carriers, Catalog, EventPublisher, KeyUses, OrderQueue, OrderStore, SmsSender,
 };
 use http_kit::{Cors, Endpoint, HttpFunction};
 use settings::{ConfigError, Source};
-use store_dynamodb::{DynamoStore, KeyUseTable, Tables};
+use store_dynamodb::{DynamoStore, KeyUseTable, Tables, schema};
 use tokio::sync::OnceCell;
 
 /// Attempts per SDK call (the first and two retries), with the SDK's exponential backoff and
@@ -208,27 +209,39 @@ impl Adapters {
             .as_ref()
     }
 
+    /// The process's one DynamoDB client.
+    async fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
+        self.dynamodb
+            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.sdk().await) })
+            .await
+    }
+
     /// The DynamoDB adapter over the three tables named by the settings, without the layer
-    /// (for creating tables and seeding data; functions take the ports below).
+    /// (for seeding data; functions take the ports below).
     pub async fn store(&self) -> Result<DynamoStore, ConfigError> {
         let tables = Tables::from_settings(self.settings())?;
-        let client = self
-            .dynamodb
-            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.sdk().await) })
-            .await;
-        Ok(DynamoStore::new(client.clone(), tables))
+        Ok(DynamoStore::new(self.dynamodb().await.clone(), tables))
+    }
+
+    fn idempotency_table(&self) -> Result<String, ConfigError> {
+        settings::required(self.settings(), "IDEMPOTENCY_TABLE")
     }
 
     /// The uses of `Idempotency-Key`s, in the table `IDEMPOTENCY_TABLE` names.
     pub async fn key_uses(&self) -> Result<Arc<dyn KeyUses>, ConfigError> {
-        let table = settings::required(self.settings(), "IDEMPOTENCY_TABLE")?;
-        let client = self
-            .dynamodb
-            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.sdk().await) })
-            .await;
-        Ok(self
-            .layer
-            .key_uses(Arc::new(KeyUseTable::new(client.clone(), table))))
+        let table = self.idempotency_table()?;
+        let port = KeyUseTable::new(self.dynamodb().await.clone(), table);
+        Ok(self.layer.key_uses(Arc::new(port)))
+    }
+
+    /// Creates every table the settings name, where missing (`delivery-local` and the tests;
+    /// in AWS, Terraform makes them).
+    pub async fn create_tables(&self) -> Result<(), PortError> {
+        let unset = |e: ConfigError| PortError::Permanent(e.to_string());
+        let store = self.store().await.map_err(unset)?;
+        schema::create_tables(store.client(), store.tables()).await?;
+        let idempotency = self.idempotency_table().map_err(unset)?;
+        schema::create_table(store.client(), &idempotency, schema::IDEMPOTENCY).await
     }
 
     pub async fn catalog(&self) -> Result<Arc<dyn Catalog>, ConfigError> {

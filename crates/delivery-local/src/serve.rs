@@ -12,7 +12,6 @@ use faults::{FaultLayer, Faults};
 use notify_carrier::NotifyCarrier;
 use order_processor::Processor;
 use settings::Source;
-use store_dynamodb::schema::{IDEMPOTENCY, create_table, create_tables};
 use tokio::net::TcpListener;
 
 use crate::gateway::{self, Gateway};
@@ -126,15 +125,11 @@ fn local_settings(key: &token_signer::SigningKey, port: u16) -> LocalSettings {
 
 /// The tables, created if missing, and the demo data on a first start.
 async fn prepare_store(adapters: &Adapters) -> Result<Seed, String> {
+    adapters
+        .create_tables()
+        .await
+        .map_err(|e| format!("creating tables: {e}"))?;
     let store = adapters.store().await.map_err(|e| e.to_string())?;
-    create_tables(store.client(), store.tables())
-        .await
-        .map_err(|e| format!("creating tables: {e}"))?;
-    let idempotency =
-        settings::required(adapters.settings(), "IDEMPOTENCY_TABLE").map_err(|e| e.to_string())?;
-    create_table(store.client(), &idempotency, IDEMPOTENCY)
-        .await
-        .map_err(|e| format!("creating tables: {e}"))?;
     seed::seed_if_empty(&store)
         .await
         .map_err(|e| format!("seeding demo data: {e}"))

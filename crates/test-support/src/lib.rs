@@ -15,7 +15,6 @@ use http_kit::events::ProxyEvent;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use store_dynamodb::DynamoStore;
-use store_dynamodb::schema::{IDEMPOTENCY, create_table, create_tables};
 
 /// The settings of the tests' tables.
 pub const SETTINGS: [(&str, &str); 5] = [
@@ -43,13 +42,7 @@ pub async fn adapters() -> (Adapters, Bus) {
     let bus = Bus::memory().expect("in-memory bus");
     let messaging = Arc::new(EmbeddedMessaging { bus: bus.clone() });
     let adapters = Adapters::new(sdk, Arc::new(SETTINGS), messaging);
-    let store = adapters.store().await.expect("the tables are set");
-    create_tables(store.client(), store.tables())
-        .await
-        .expect("tables");
-    create_table(store.client(), "idempotency", IDEMPOTENCY)
-        .await
-        .expect("the idempotency table");
+    adapters.create_tables().await.expect("tables");
     (adapters, bus)
 }
 
