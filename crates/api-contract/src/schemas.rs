@@ -1,0 +1,338 @@
+//! The document's schemas (`components.schemas`), written from the domain's own limits so that
+//! a limit changed in the domain changes the document with it.
+
+use domain::auth::Scope;
+use domain::bill::{MAX_LINES, MAX_QUANTITY};
+use domain::ids::PHONE_PATTERN;
+use domain::money::Currency;
+use domain::order::ADDRESS_LEN;
+use domain::ports::MAX_PAGE_LIMIT;
+use domain::product::{DESCRIPTION_LEN, MAX_STOCK, NAME_LEN};
+use serde_json::{Map, Value, json};
+
+/// `[A-Za-z0-9_-]`, 1–64: product, company and carrier ids.
+pub const SLUG: &str = "^[A-Za-z0-9_-]{1,64}$";
+/// A cursor as listings issue it: URL-safe base64, at most 2,048 characters.
+pub const CURSOR: &str = "^[A-Za-z0-9_-]{1,2048}$";
+/// 1–128 visible ASCII characters: the `Idempotency-Key` header.
+pub const VISIBLE_ASCII_128: &str = "^[!-~]{1,128}$";
+/// A quoted version, as `ETag` gives it: the `If-Match` header.
+pub const QUOTED_VERSION: &str = "^\"[0-9]{1,19}\"$";
+/// One line of text: no control characters (the domain's `text` rule).
+const ONE_LINE: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+/// Text that may hold newlines and tabs, but no other control character.
+const MULTI_LINE: &str = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$";
+/// An order id: a UUID in its hyphenated lower-case form.
+pub const UUID: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+pub fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": required,
+        "properties": properties,
+    })
+}
+
+fn text((min, max): (usize, usize), pattern: &str) -> Value {
+    json!({"type": "string", "minLength": min, "maxLength": max, "pattern": pattern})
+}
+
+fn currencies(exponent: u32) -> Vec<&'static str> {
+    Currency::ALL
+        .into_iter()
+        .filter(|c| c.exponent() == exponent)
+        .map(Currency::code)
+        .collect()
+}
+
+/// A price as a write accepts it: strictly positive, exactly the currency's minor digits, and
+/// small enough that its minor units fit the domain's 64-bit integer (16 + 2 digits; 18).
+fn price() -> Value {
+    let cents = object(
+        &["amount", "currency"],
+        json!({
+            "amount": {"type": "string", "pattern": "^(0\\.(0[1-9]|[1-9][0-9])|[1-9][0-9]{0,15}\\.[0-9]{2})$"},
+            "currency": {"type": "string", "enum": currencies(2)},
+        }),
+    );
+    let whole = object(
+        &["amount", "currency"],
+        json!({
+            "amount": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"},
+            "currency": {"type": "string", "enum": currencies(0)},
+        }),
+    );
+    json!({
+        "description": "Exact money: the amount is a decimal string with exactly the currency's minor digits (2 for USD, EUR, GBP, BRL; 0 for JPY), greater than zero.",
+        "oneOf": [cents, whole],
+    })
+}
+
+/// Money as the API answers it (totals may be any amount the domain can hold).
+fn money() -> Value {
+    let mut money = object(
+        &["amount", "currency"],
+        json!({
+            "amount": {"type": "string", "pattern": "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?$", "examples": ["12.50"]},
+            "currency": {"type": "string", "enum": currencies(2).into_iter().chain(currencies(0)).collect::<Vec<_>>()},
+        }),
+    );
+    money["description"] = json!("Exact money: a decimal string amount and an ISO 4217 currency.");
+    money
+}
+
+fn product() -> Value {
+    object(
+        &[
+            "id",
+            "company_id",
+            "name",
+            "description",
+            "price",
+            "stock",
+            "available",
+            "version",
+            "updated_at",
+        ],
+        json!({
+            "id": {"type": "string", "pattern": SLUG},
+            "company_id": {"type": "string", "pattern": SLUG},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "price": reference("Money"),
+            "stock": {"type": "integer", "minimum": 0},
+            "available": {"type": "boolean"},
+            "version": {"type": "integer", "minimum": 1, "description": "Bumped by every write; the ETag."},
+            "updated_at": {"type": "string", "format": "date-time"},
+        }),
+    )
+}
+
+fn product_fields() -> Value {
+    json!({
+        "name": text(NAME_LEN, ONE_LINE),
+        "description": text(DESCRIPTION_LEN, MULTI_LINE),
+        "price": reference("Price"),
+        "stock": {"type": "integer", "minimum": 0, "maximum": MAX_STOCK},
+        "available": {"type": "boolean", "default": true},
+    })
+}
+
+fn product_patch() -> Value {
+    let mut patch = object(&[], product_fields());
+    patch["minProperties"] = json!(1);
+    patch["description"] = json!("The fields to change; at least one.");
+    patch
+}
+
+fn basket_line() -> Value {
+    object(
+        &["product_id", "quantity"],
+        json!({
+            "product_id": {"type": "string", "pattern": SLUG},
+            "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
+        }),
+    )
+}
+
+fn items() -> Value {
+    json!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_LINES,
+        "items": reference("BasketLine"),
+        "description": "Lines of the same product are merged; a merged line over the quantity limit, or an order of more than 99 different products, is a 422.",
+    })
+}
+
+fn delivery() -> Value {
+    object(
+        &["address", "phone"],
+        json!({
+            "address": text(ADDRESS_LEN, ONE_LINE),
+            "phone": {"type": "string", "pattern": PHONE_PATTERN, "description": "E.164"},
+        }),
+    )
+}
+
+fn bill_line() -> Value {
+    object(
+        &["product_id", "name", "quantity", "unit_price", "line_total"],
+        json!({
+            "product_id": {"type": "string"},
+            "name": {"type": "string"},
+            "quantity": {"type": "integer"},
+            "unit_price": reference("Money"),
+            "line_total": reference("Money"),
+        }),
+    )
+}
+
+fn nullable(schema: Value) -> Value {
+    json!({"oneOf": [schema, {"type": "null"}]})
+}
+
+fn order_line() -> Value {
+    object(
+        &["product_id", "name", "quantity", "unit_price", "line_total"],
+        json!({
+            "product_id": {"type": "string"},
+            "name": {"type": ["string", "null"]},
+            "quantity": {"type": "integer"},
+            "unit_price": nullable(reference("Money")),
+            "line_total": nullable(reference("Money")),
+        }),
+    )
+}
+
+fn order() -> Value {
+    object(
+        &[
+            "id",
+            "customer_id",
+            "lines",
+            "total",
+            "delivery",
+            "status",
+            "reason",
+            "carrier",
+            "created_at",
+            "dispatched_at",
+        ],
+        json!({
+            "id": {"type": "string", "pattern": UUID},
+            "customer_id": {"type": "string"},
+            "lines": {"type": "array", "items": reference("OrderLine")},
+            "total": nullable(reference("Money")),
+            "delivery": reference("Delivery"),
+            "status": {"type": "string", "enum": ["accepted", "rejected", "dispatched"]},
+            "reason": {"type": ["string", "null"], "enum": ["out_of_stock", "unavailable", "unknown_product", null]},
+            "carrier": nullable(object(&["id", "name"], json!({"id": {"type": "string"}, "name": {"type": "string"}}))),
+            "created_at": {"type": "string", "format": "date-time"},
+            "dispatched_at": {"type": ["string", "null"], "format": "date-time"},
+        }),
+    )
+}
+
+fn page(item: &str) -> Value {
+    object(
+        &["items", "next_cursor"],
+        json!({
+            "items": {"type": "array", "maxItems": MAX_PAGE_LIMIT, "items": reference(item)},
+            "next_cursor": {"type": ["string", "null"], "pattern": CURSOR, "description": "Pass as `cursor` for the next page; null on the last."},
+        }),
+    )
+}
+
+fn problem() -> Value {
+    let mut problem = object(
+        &["type", "title", "status", "detail"],
+        json!({
+            "type": {"type": "string", "examples": ["/problems/validation-error"]},
+            "title": {"type": "string"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": {"type": "string"},
+            "errors": {"type": "array", "items": reference("FieldError"), "description": "For 400 and 422: every offending field."},
+            "request_id": {"type": "string", "description": "Set on the gateway's own answers."},
+        }),
+    );
+    problem["description"] = json!("An RFC 9457 problem document.");
+    problem
+}
+
+fn simulation() -> Value {
+    object(
+        &["orders"],
+        json!({
+            "orders": {"type": "integer", "minimum": 1, "maximum": 10_000},
+            "invalid_ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
+            "seed": {"type": ["integer", "null"], "minimum": 0},
+        }),
+    )
+}
+
+/// Every schema of the document, by name.
+pub fn all() -> Map<String, Value> {
+    let schemas = [
+        ("Money", money()),
+        ("Price", price()),
+        ("Product", product()),
+        ("ProductPage", page("Product")),
+        (
+            "ProductInput",
+            object(&["name", "price", "stock"], product_fields()),
+        ),
+        ("ProductPatch", product_patch()),
+        ("BasketLine", basket_line()),
+        ("Basket", object(&["items"], json!({"items": items()}))),
+        ("BillLine", bill_line()),
+        (
+            "Bill",
+            object(
+                &["lines", "total"],
+                json!({"lines": {"type": "array", "items": reference("BillLine")}, "total": reference("Money")}),
+            ),
+        ),
+        ("Delivery", delivery()),
+        (
+            "OrderRequest",
+            object(
+                &["items", "delivery"],
+                json!({"items": items(), "delivery": reference("Delivery")}),
+            ),
+        ),
+        (
+            "OrderQueued",
+            object(
+                &["order_id", "status", "total"],
+                json!({"order_id": {"type": "string", "pattern": UUID}, "status": {"const": "queued"}, "total": reference("Money")}),
+            ),
+        ),
+        ("OrderLine", order_line()),
+        ("Order", order()),
+        ("OrderPage", page("Order")),
+        ("Simulation", simulation()),
+        (
+            "SimulationOutcome",
+            object(
+                &["enqueued", "invalid", "order_ids"],
+                json!({"enqueued": {"type": "integer"}, "invalid": {"type": "integer"}, "order_ids": {"type": "array", "items": {"type": "string", "pattern": UUID}}}),
+            ),
+        ),
+        (
+            "FieldError",
+            object(
+                &["field", "message"],
+                json!({"field": {"type": "string", "examples": ["items[0].quantity"]}, "message": {"type": "string"}}),
+            ),
+        ),
+        ("Problem", problem()),
+    ];
+    schemas
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+/// The scopes of SPEC §3, as the security scheme describes them.
+pub fn scopes() -> Map<String, Value> {
+    Scope::ALL
+        .into_iter()
+        .map(|s| (s.as_str().to_owned(), Value::from(scope_meaning(s))))
+        .collect()
+}
+
+fn scope_meaning(scope: Scope) -> &'static str {
+    match scope {
+        Scope::ProductsRead => "List and read products",
+        Scope::ProductsWrite => "Create and change the token's company's products",
+        Scope::OrdersRead => "Read the caller's orders",
+        Scope::OrdersWrite => "Get bills and place orders",
+        Scope::SimulationsRun => "Flood the queue with simulated orders",
+    }
+}
