@@ -2,7 +2,8 @@
 //!
 //! For each request: CORS preflight, the 64 KiB limit (413), routing from the shared route
 //! table (404/405), the TOKEN authorizer fed the event API Gateway sends and its policy
-//! enforced and cached per token the same way (401/403), then the function's endpoint fed the
+//! enforced and cached per token the same way (401/403), the request validator of the API's
+//! document (400), then the function's endpoint fed the
 //! v1 proxy event built from the request. Gateway answers are problem+json with CORS headers,
 //! as the deployed gateway responses are.
 
@@ -10,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use api_contract::RequestValidator;
 use authorizer::{AuthorizerResponse, policy_allows};
 use axum::Router;
 use axum::body::Bytes;
@@ -19,7 +21,7 @@ use domain::Error;
 use domain::auth::{Function, Route, RouteMatch, resolve};
 use http::{HeaderValue, Method, StatusCode, header};
 use http_kit::events::ProxyEvent;
-use http_kit::{Cors, Endpoint, MAX_BODY_BYTES, problem_response};
+use http_kit::{Cors, Endpoint, MAX_BODY_BYTES, is_json, problem_response};
 use lambda_http::{Body, Request};
 use serde_json::Value;
 use settings::ConfigError;
@@ -71,16 +73,20 @@ pub struct Gateway {
     pub endpoints: Endpoints,
     pub local: LocalRoutes,
     pub policies: PolicyCache,
+    /// API Gateway's request validators, from the API's document.
+    pub contract: RequestValidator,
 }
 
 impl Gateway {
-    pub async fn new(adapters: &Adapters, local: LocalRoutes) -> Result<Gateway, ConfigError> {
+    pub async fn new(adapters: &Adapters, local: LocalRoutes) -> Result<Gateway, String> {
+        let config = |e: ConfigError| e.to_string();
         Ok(Gateway {
-            authorizer: authorizer::Authorizer::new(adapters).await?,
-            cors: adapters.cors()?,
-            endpoints: Endpoints::new(adapters).await?,
+            authorizer: authorizer::Authorizer::new(adapters).await.map_err(config)?,
+            cors: adapters.cors().map_err(config)?,
+            endpoints: Endpoints::new(adapters).await.map_err(config)?,
             local,
             policies: PolicyCache::default(),
+            contract: RequestValidator::new()?,
         })
     }
 }
@@ -184,6 +190,7 @@ async fn invoke(
     };
     let method_arn = format!("{ARN_BASE}/{}{path}", parts.method);
     let auth = authorize(gw, &parts.headers, &method_arn)?;
+    validate_body(&gw.contract, &parts.headers, route, &bytes)?;
     let event = proxy_event(parts, path, route, params, &bytes, &auth);
     let request = event
         .to_request()
@@ -236,6 +243,35 @@ fn authorize(
         ));
     }
     Ok(auth)
+}
+
+/// API Gateway's request validator, after the authorizer: a JSON body must fit the operation's
+/// model, or the request is a 400 naming each field and no function runs. A body of another
+/// content type has no model to meet; the function answers it 415.
+fn validate_body(
+    contract: &RequestValidator,
+    headers: &http::HeaderMap,
+    route: &Route,
+    body: &[u8],
+) -> Result<(), Error> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json);
+    if !json || !contract.has_body(route.method, route.resource) {
+        return Ok(());
+    }
+    if body.is_empty() {
+        return Err(Error::validation("body", "is required"));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Error::validation("body", format!("is not valid JSON: {e}")))?;
+    let errors = contract.body_errors(route.method, route.resource, &value);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
 }
 
 /// The v1 proxy event API Gateway sends the integration.

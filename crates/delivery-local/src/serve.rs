@@ -207,9 +207,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         key: key.clone(),
         faults: faults.clone(),
     };
-    let gateway = Gateway::new(&adapters, local)
-        .await
-        .map_err(|e| e.to_string())?;
+    let gateway = Gateway::new(&adapters, local).await?;
     banner(port, dir, &key, seed)?;
     if !faults.spec().is_none() {
         tracing::warn!(faults = ?faults.probabilities(), seed = faults.seed(), "injecting faults (GET /_local/faults counts them)");

@@ -1,11 +1,17 @@
 //! The web page (the top-level `web/` folder), compiled into the binary and served at `/` on the
-//! API's own origin, with the security headers the deployed CloudFront adds.
+//! API's own origin, with the security headers the deployed CloudFront adds; and the API's
+//! document at `/openapi.json` with its reference page at `/docs` (a vendored renderer, so it
+//! works offline).
 
 use http::{HeaderValue, StatusCode, header};
 
 const INDEX: &str = include_str!("../../../web/index.html");
 const APP_JS: &str = include_str!("../../../web/app.js");
 const APP_CSS: &str = include_str!("../../../web/app.css");
+const DOCS: &str = include_str!("../../../web/docs.html");
+const RAPIDOC: &str = include_str!("../../../web/vendor/rapidoc-min.js");
+/// The committed document, which `api-contract`'s test proves is the one the code builds.
+const OPENAPI: &str = include_str!("../../../openapi.json");
 /// Locally the API is this origin, and the demo principals' tokens are offered.
 const CONFIG: &str = r#"{"apiBaseUrl": "", "local": true}"#;
 
@@ -14,6 +20,12 @@ const CONFIG: &str = r#"{"apiBaseUrl": "", "local": true}"#;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The API reference page's policy: RapiDoc styles its components inline, so styles may be
+/// inline there; scripts are still only the page's own, and it shows only the API's document.
+const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'none'; \
+     base-uri 'none'; frame-ancestors 'none'";
+
 /// The page's file at `path`, if it is one: content type and body.
 fn asset(path: &str) -> Option<(&'static str, &'static str)> {
     Some(match path {
@@ -21,6 +33,9 @@ fn asset(path: &str) -> Option<(&'static str, &'static str)> {
         "/app.js" => ("text/javascript; charset=utf-8", APP_JS),
         "/app.css" => ("text/css; charset=utf-8", APP_CSS),
         "/config.json" => ("application/json", CONFIG),
+        "/openapi.json" => ("application/json", OPENAPI),
+        "/docs" => ("text/html; charset=utf-8", DOCS),
+        "/vendor/rapidoc-min.js" => ("text/javascript; charset=utf-8", RAPIDOC),
         _ => return None,
     })
 }
@@ -33,9 +48,13 @@ pub fn serve(path: &str) -> Option<axum::response::Response> {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let policy = match path {
+        "/docs" => DOCS_CONTENT_SECURITY_POLICY,
+        _ => CONTENT_SECURITY_POLICY,
+    };
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        HeaderValue::from_static(policy),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -61,6 +80,9 @@ mod tests {
             ("/app.js", "text/javascript"),
             ("/app.css", "text/css"),
             ("/config.json", "application/json"),
+            ("/openapi.json", "application/json"),
+            ("/docs", "text/html"),
+            ("/vendor/rapidoc-min.js", "text/javascript"),
         ] {
             let response = serve(path).unwrap();
             let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
@@ -73,6 +95,12 @@ mod tests {
         }
         assert!(serve("/products").is_none());
         assert!(serve("/app.js.map").is_none());
+    }
+
+    #[test]
+    fn the_served_document_is_the_one_the_code_builds() {
+        let served: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(served, api_contract::document());
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod response;
 pub use cors::Cors;
 pub use endpoint::{Endpoint, HttpFunction};
 pub use problem::{Problem, is_server_fault, problem, status};
-pub use request::ApiRequest;
+pub use request::{ApiRequest, is_json};
 pub use response::{Reply, json_response, problem_response};
 
 /// Largest accepted request body (SPEC §4): larger is 413.

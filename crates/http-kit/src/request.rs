@@ -106,7 +106,8 @@ pub(crate) fn request_id_and_resource(req: &Request) -> (String, String) {
     }
 }
 
-fn is_json(content_type: &str) -> bool {
+/// Whether a `Content-Type` is JSON (`application/json`, or any `application/*+json`).
+pub fn is_json(content_type: &str) -> bool {
     let media = content_type
         .split(';')
         .next()
