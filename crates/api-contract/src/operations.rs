@@ -4,7 +4,7 @@ use domain::auth::{ROUTES, Route};
 use domain::ports::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use serde_json::{Map, Value, json};
 
-use crate::schemas::{CURSOR, QUOTED_VERSION, SLUG, UUID, VISIBLE_ASCII_128, reference};
+use crate::schemas::{CURSOR, IF_MATCH, QUOTED_VERSION, SLUG, UUID, VISIBLE_ASCII_128, reference};
 
 /// What an operation is, beyond its route: its id, words, inputs and answers.
 struct Operation {
@@ -47,7 +47,7 @@ fn path_id(pattern: &str, description: &str) -> Value {
 }
 
 fn if_match() -> Value {
-    json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string", "pattern": QUOTED_VERSION},
+    json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string", "pattern": IF_MATCH},
         "description": "The version last seen (its `ETag`); a stale one is a 412 and changes nothing."})
 }
 

@@ -14,10 +14,13 @@ use serde_json::{Map, Value, json};
 pub const SLUG: &str = "^[A-Za-z0-9_-]{1,64}$";
 /// A cursor as listings issue it: URL-safe base64, at most 2,048 characters.
 pub const CURSOR: &str = "^[A-Za-z0-9_-]{1,2048}$";
-/// 1–128 visible ASCII characters: the `Idempotency-Key` header.
-pub const VISIBLE_ASCII_128: &str = "^[!-~]{1,128}$";
-/// A quoted version, as `ETag` gives it: the `If-Match` header.
+/// 1–128 visible ASCII characters: the `Idempotency-Key` header. (A request header's value may
+/// have whitespace around it, which HTTP strips before the API sees it.)
+pub const VISIBLE_ASCII_128: &str = "^[ \t]*[!-~]{1,128}[ \t]*$";
+/// A quoted version, as `ETag` gives it.
 pub const QUOTED_VERSION: &str = "^\"[0-9]{1,19}\"$";
+/// The `If-Match` header: the quoted version of an `ETag`, whitespace around it stripped.
+pub const IF_MATCH: &str = "^[ \t]*\"[0-9]{1,19}\"[ \t]*$";
 /// One line of text: no control characters (the domain's `text` rule).
 const ONE_LINE: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
 /// Text that may hold newlines and tabs, but no other control character.

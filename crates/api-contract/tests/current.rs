@@ -63,6 +63,18 @@ fn every_route_is_documented_and_nothing_else() {
             .as_array()
             .map_or(0, |p| p.iter().filter(|p| p["in"] == "path").count());
         assert_eq!(declared, path_params, "{} {}", route.method, route.resource);
+        let query: Vec<&str> = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(
+            query, route.query,
+            "{} {} documents the query it reads",
+            route.method, route.resource
+        );
     }
 }
 

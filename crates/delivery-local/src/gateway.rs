@@ -81,7 +81,9 @@ impl Gateway {
     pub async fn new(adapters: &Adapters, local: LocalRoutes) -> Result<Gateway, String> {
         let config = |e: ConfigError| e.to_string();
         Ok(Gateway {
-            authorizer: authorizer::Authorizer::new(adapters).await.map_err(config)?,
+            authorizer: authorizer::Authorizer::new(adapters)
+                .await
+                .map_err(config)?,
             cors: adapters.cors().map_err(config)?,
             endpoints: Endpoints::new(adapters).await.map_err(config)?,
             local,

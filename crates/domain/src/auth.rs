@@ -128,13 +128,15 @@ impl Function {
     }
 }
 
-/// One route of the HTTP API: API Gateway's method + resource path, its function and scope.
+/// One route of the HTTP API: API Gateway's method + resource path, its function and scope,
+/// and the query parameters it reads (any other is refused, as an unknown body field is).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     pub method: &'static str,
     pub resource: &'static str,
     pub function: Function,
     pub scope: Scope,
+    pub query: &'static [&'static str],
 }
 
 const fn route(
@@ -148,16 +150,32 @@ const fn route(
         resource,
         function,
         scope,
+        query: &[],
+    }
+}
+
+/// The query parameters of a paginated listing.
+pub const PAGING: &[&str] = &["limit", "cursor"];
+
+const fn listing(
+    resource: &'static str,
+    function: Function,
+    scope: Scope,
+    query: &'static [&'static str],
+) -> Route {
+    Route {
+        query,
+        ..route("GET", resource, function, scope)
     }
 }
 
 /// Every route of the API (SPEC §3, §4). The authorizer's policy and the gateway derive from it.
 pub const ROUTES: &[Route] = &[
-    route(
-        "GET",
+    listing(
         "/products",
         Function::ListProducts,
         Scope::ProductsRead,
+        &["limit", "cursor", "company_id"],
     ),
     route(
         "GET",
@@ -184,7 +202,7 @@ pub const ROUTES: &[Route] = &[
         Scope::OrdersWrite,
     ),
     route("POST", "/orders", Function::PlaceOrder, Scope::OrdersWrite),
-    route("GET", "/orders", Function::GetOrder, Scope::OrdersRead),
+    listing("/orders", Function::GetOrder, Scope::OrdersRead, PAGING),
     route("GET", "/orders/{id}", Function::GetOrder, Scope::OrdersRead),
     route(
         "POST",

@@ -34,6 +34,9 @@ pub struct BasketLine {
 pub struct Basket {
     lines: Vec<BasketLine>,
     indexes: Vec<usize>,
+    /// What the merged basket exceeds (a product's total quantity, the number of different
+    /// products): the request is well-formed, but cannot be served as a whole (a 422).
+    over_limits: Vec<FieldError>,
 }
 
 impl Basket {
@@ -62,25 +65,27 @@ impl Basket {
         let mut basket = Basket {
             lines: Vec::new(),
             indexes: Vec::new(),
+            over_limits: Vec::new(),
         };
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             match parse_line(item, i, errors) {
-                Some(line) => ok &= basket.merge(line, i, errors),
+                Some(line) => basket.merge(line, i),
                 None => ok = false,
             }
         }
         if basket.lines.len() > max_products {
-            errors.add(
+            basket.over_limits.push(FieldError::new(
                 "items",
                 format!("an order may contain at most {max_products} different products"),
-            );
-            ok = false;
+            ));
         }
         ok.then_some(basket)
     }
 
-    fn merge(&mut self, line: BasketLine, index: usize, errors: &mut FieldErrors) -> bool {
+    /// Adds a line, merged into an earlier one of the same product. (At most 100 lines of at
+    /// most 1,000 each: the sum cannot overflow.)
+    fn merge(&mut self, line: BasketLine, index: usize) {
         let Some(pos) = self
             .lines
             .iter()
@@ -88,21 +93,24 @@ impl Basket {
         else {
             self.lines.push(line);
             self.indexes.push(index);
-            return true;
+            return;
         };
         let merged = self.lines[pos].quantity + line.quantity;
         if merged > MAX_QUANTITY {
-            errors.add(
+            self.over_limits.push(FieldError::new(
                 format!("items[{index}].quantity"),
                 format!(
                     "with earlier lines, product {} totals {merged}; at most {MAX_QUANTITY}",
                     line.product_id
                 ),
-            );
-            return false;
+            ));
         }
         self.lines[pos].quantity = merged;
-        true
+    }
+
+    /// What the merged basket exceeds, each naming its field; empty when it is within limits.
+    pub fn over_limits(&self) -> &[FieldError] {
+        &self.over_limits
     }
 
     pub fn lines(&self) -> &[BasketLine] {
@@ -229,6 +237,9 @@ pub fn reject_reason(issues: &[LineIssue]) -> Option<RejectReason> {
 /// The bill for a basket at the catalog's current prices: 422 naming each line that cannot be
 /// served. The one pricing path of the bill and of `POST /orders`.
 pub async fn quote(catalog: &dyn Catalog, basket: &Basket) -> Result<Bill, Error> {
+    if !basket.over_limits.is_empty() {
+        return Err(Error::Unprocessable(basket.over_limits.clone()));
+    }
     let products = catalog.get_many(&basket.product_ids()).await?;
     let by_id: HashMap<ProductId, Product> =
         products.into_iter().map(|p| (p.id.clone(), p)).collect();
@@ -380,11 +391,13 @@ mod tests {
                 "items[4]"
             ]
         );
-        let errors = Basket::from_json(&json!({"items": [
+        // Well-formed, but over the limit once merged: the basket parses, and cannot be served.
+        let merged = Basket::from_json(&json!({"items": [
             {"product_id": "p1", "quantity": 600}, {"product_id": "p1", "quantity": 600}
         ]}))
-        .unwrap_err();
-        assert_eq!(errors[0].field, "items[1].quantity");
+        .unwrap();
+        assert_eq!(merged.over_limits()[0].field, "items[1].quantity");
+        assert_eq!(merged.lines()[0].quantity, 1200);
     }
 
     #[test]

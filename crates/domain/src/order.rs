@@ -156,6 +156,10 @@ fn parse_placed(obj: &JsonObject<'_>, errors: &mut FieldErrors) -> Option<(Order
     let order_id = parse_with(obj, "order_id", OrderId::parse, errors);
     let customer_id = parse_with(obj, "customer_id", CustomerId::parse, errors);
     let basket = Basket::from_items(obj, MAX_ORDER_PRODUCTS, errors);
+    // A message over the limits never becomes servable: it is dead-lettered like a malformed one.
+    for e in basket.iter().flat_map(Basket::over_limits) {
+        errors.add(e.field.clone(), e.message.clone());
+    }
     let delivery = Delivery::from_obj(obj, errors);
     let placed_at = parse_with(
         obj,

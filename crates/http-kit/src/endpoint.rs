@@ -7,7 +7,8 @@ use std::future::Future;
 
 use domain::Error;
 use domain::auth::{Function, ROUTES, Route};
-use lambda_http::{Body, Request, Response};
+use domain::validation::FieldError;
+use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
 use crate::problem::{is_server_fault, status};
@@ -82,7 +83,28 @@ fn admit<F: HttpFunction>(request: Request, resource: &str) -> Result<ApiRequest
     let route = route::<F>(request.method().as_str(), resource)?;
     let principal = principal(&request)?;
     principal.require(route.scope)?;
+    refuse_unknown_query(&request, route)?;
     Ok(ApiRequest::new(route, principal, request))
+}
+
+/// A query parameter the route does not read is a 400, as an unknown body field is: `?limt=5`
+/// must not silently mean the default.
+fn refuse_unknown_query(request: &Request, route: &Route) -> Result<(), Error> {
+    let mut unknown: Vec<FieldError> = Vec::new();
+    for (name, _) in request
+        .query_string_parameters_ref()
+        .into_iter()
+        .flat_map(|q| q.iter())
+    {
+        if !route.query.contains(&name) && !unknown.iter().any(|e| e.field == name) {
+            unknown.push(FieldError::new(name, "is not a known query parameter"));
+        }
+    }
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(unknown))
+    }
 }
 
 /// `F`'s route for `method` on `resource`: 404 if the resource is none of `F`'s, 405 (with the

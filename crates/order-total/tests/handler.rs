@@ -145,3 +145,13 @@ async fn body_limits_and_media_type() {
     );
     assert_eq!(parts(&app.call(form).await).0, 415);
 }
+
+#[tokio::test]
+async fn a_product_over_the_quantity_limit_once_merged_is_unprocessable() {
+    let app = app().await;
+    // Each line is within 1–1000, so the body fits its schema; merged, pizza totals 1,200.
+    let body = json!({"items": [{"product_id": "pizza", "quantity": 600}, {"product_id": "pizza", "quantity": 600}]});
+    let (status, problem) = post(&app, &body.to_string()).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(error_fields(&problem), ["items[1].quantity"]);
+}
