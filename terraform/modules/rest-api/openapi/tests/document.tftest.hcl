@@ -111,3 +111,57 @@ run "gateway_answers_are_problems_with_cors" {
     error_message = "A 401 must say Bearer."
   }
 }
+
+run "every_method_is_validated_at_the_gateway" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for r in var.routes :
+      jsondecode(output.document).paths[r.path][lower(r.method)]["x-amazon-apigateway-request-validator"] == "body-and-parameters"
+    ])
+    error_message = "Every route's method must name the request validator."
+  }
+
+  assert {
+    condition = (
+      jsondecode(output.document)["x-amazon-apigateway-request-validators"]["body-and-parameters"].validateRequestBody &&
+      jsondecode(output.document)["x-amazon-apigateway-request-validators"]["body-and-parameters"].validateRequestParameters
+    )
+    error_message = "The validator must check bodies and parameters."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in var.routes :
+      contains(["PUT", "PATCH", "POST"], r.method) == can(jsondecode(output.document).paths[r.path][lower(r.method)].requestBody.content["application/json"].schema["$ref"])
+    ])
+    error_message = "Every method with a body must have the API document's model for it, and no other."
+  }
+
+  assert {
+    condition = alltrue([
+      for name in ["ProductInput", "ProductPatch", "Price", "OrderRequest", "Delivery", "BasketLine"] :
+      can(jsondecode(output.document).components.schemas[name])
+    ])
+    error_message = "The body models come from the API's document."
+  }
+
+  assert {
+    condition     = jsondecode(output.document).components.schemas.ProductInput.additionalProperties == false
+    error_message = "A body with an unknown field must be refused at the gateway."
+  }
+
+  assert {
+    condition = alltrue([
+      for p in [jsondecode(output.document).paths["/products"].get.parameters] :
+      length([for param in p : param if param.in == "query"]) == 3
+    ])
+    error_message = "The listing's query parameters come from the API's document."
+  }
+
+  assert {
+    condition     = strcontains(jsondecode(output.document)["x-amazon-apigateway-gateway-responses"].BAD_REQUEST_BODY.responseTemplates["application/json"], "\"errors\":[{\"field\":\"body\"")
+    error_message = "A body refused by the validator must be a problem naming the body."
+  }
+}
