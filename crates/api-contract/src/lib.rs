@@ -5,8 +5,10 @@
 //! - [`gateway_document`], the same operations in the form API Gateway imports, from which
 //!   Terraform builds the REST API with a request validator on every method;
 //! - [`RequestValidator`], the validation the local gateway applies, compiled from that same
-//!   gateway form, so that the two gateways refuse the same requests.
+//!   gateway form, so that the two gateways refuse the same requests;
+//! - [`Conformance`], which the tests hold every answer of `delivery-local` to.
 
+mod conformance;
 mod gateway;
 mod operations;
 mod schemas;
@@ -14,6 +16,7 @@ mod validate;
 
 use serde_json::{Value, json};
 
+pub use conformance::Conformance;
 pub use gateway::gateway_document;
 pub use validate::RequestValidator;
 
