@@ -206,3 +206,29 @@ test("a product name that is HTML renders as text", async () => {
   assert.deepEqual(problems.console.filter((m) => !/status of 400/.test(m)), []);
   await context.close();
 });
+
+test("the API reference renders the API's own document, offline", async () => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const problems = { console: [], exceptions: [], outside: [] };
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.console.push(message.text());
+  });
+  page.on("pageerror", (error) => problems.exceptions.push(String(error)));
+  // Nothing may come from anywhere but the server itself: no CDN, no web font.
+  page.on("request", (request) => {
+    if (!request.url().startsWith(base) && !request.url().startsWith("data:")) problems.outside.push(request.url());
+  });
+  await page.goto(`${base}/docs`);
+  const doc = page.locator("rapi-doc");
+  await page.waitForFunction(() => document.querySelector("rapi-doc")?.shadowRoot?.textContent.includes("/orders/total"));
+  const text = await doc.evaluate((el) => el.shadowRoot.textContent);
+  const served = await (await fetch(`${base}/openapi.json`)).json();
+  assert.ok(text.includes(served.info.title), "the document's title is shown");
+  for (const path of Object.keys(served.paths)) assert.ok(text.includes(path), `${path} is listed`);
+  await page.screenshot({ path: path.join(shots, "api-reference.png"), fullPage: false });
+  assert.deepEqual(problems.exceptions, []);
+  assert.deepEqual(problems.console, []);
+  assert.deepEqual(problems.outside, []);
+  await context.close();
+});

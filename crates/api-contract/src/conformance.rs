@@ -42,7 +42,9 @@ impl Conformance {
         };
         let content_type = header("content-type").unwrap_or_default();
         if !content_type.starts_with(media_type.as_str()) {
-            departures.push(format!("{status}: Content-Type {content_type}, documented {media_type}"));
+            departures.push(format!(
+                "{status}: Content-Type {content_type}, documented {media_type}"
+            ));
         }
         departures.extend(self.schema_departures(&media["schema"], body, status));
         for (name, spec) in response["headers"].as_object().into_iter().flatten() {
@@ -56,7 +58,10 @@ impl Conformance {
 
     fn schema_departures(&self, schema: &Value, body: &Value, status: u16) -> Vec<String> {
         let root = json!({"allOf": [schema], "components": self.document["components"]});
-        match jsonschema::options().with_draft(Draft::Draft202012).build(&root) {
+        match jsonschema::options()
+            .with_draft(Draft::Draft202012)
+            .build(&root)
+        {
             Ok(validator) => validator
                 .iter_errors(body)
                 .map(|e| format!("{status}: {} at '{}'", e, e.instance_path().as_str()))
@@ -96,7 +101,10 @@ mod tests {
 
     #[test]
     fn a_documented_answer_conforms() {
-        assert_eq!(departures(200, &product(), Some("\"2\"")), Vec::<String>::new());
+        assert_eq!(
+            departures(200, &product(), Some("\"2\"")),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -104,11 +112,19 @@ mod tests {
         let mut extra = product();
         extra["internal_cost"] = json!("3.10");
         assert!(!departures(200, &extra, Some("\"2\"")).is_empty());
-        assert!(!departures(200, &product(), None).is_empty(), "ETag is required");
+        assert!(
+            !departures(200, &product(), None).is_empty(),
+            "ETag is required"
+        );
         assert!(!departures(418, &product(), Some("\"2\"")).is_empty());
         let problem = json!({"type": "/problems/not-found", "title": "Not found", "status": 404, "detail": "No product p9"});
-        let header = |name: &str| (name == "content-type").then(|| "application/problem+json".to_owned());
+        let header =
+            |name: &str| (name == "content-type").then(|| "application/problem+json".to_owned());
         let conformance = Conformance::default();
-        assert!(conformance.departures("GET", "/products/{id}", 404, header, &problem).is_empty());
+        assert!(
+            conformance
+                .departures("GET", "/products/{id}", 404, header, &problem)
+                .is_empty()
+        );
     }
 }

@@ -28,6 +28,29 @@ const MULTI_LINE: &str = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$";
 /// An order id: a UUID in its hyphenated lower-case form.
 pub const UUID: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 
+/// The amount of a price in a currency with cents: positive, two decimals, fits 64 bits.
+const CENTS: &str = "^(0\\.(0[1-9]|[1-9][0-9])|[1-9][0-9]{0,15}\\.[0-9]{2})$";
+/// The amount of a price in a currency without minor units (JPY).
+const WHOLE: &str = "^[1-9][0-9]{0,17}$";
+
+/// What a value that misses one of the document's patterns is told, in the domain's words.
+pub fn pattern_message(pattern: &str) -> Option<&'static str> {
+    Some(match pattern {
+        SLUG => "must be 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'",
+        CURSOR => "is not a cursor returned by this listing",
+        VISIBLE_ASCII_128 => "must be 1 to 128 visible ASCII characters",
+        IF_MATCH | QUOTED_VERSION => "must be a quoted version such as \"3\"",
+        ONE_LINE | MULTI_LINE => "must not contain control characters",
+        UUID => "must be an order id",
+        CENTS => {
+            "must be a decimal string with exactly 2 decimal digits, greater than zero, like \"12.50\""
+        }
+        WHOLE => "must be a whole number string greater than zero, like \"1200\"",
+        PHONE_PATTERN => "must be an E.164 phone number: '+' and 8 to 15 digits",
+        _ => return None,
+    })
+}
+
 pub fn reference(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
@@ -59,14 +82,14 @@ fn price() -> Value {
     let cents = object(
         &["amount", "currency"],
         json!({
-            "amount": {"type": "string", "pattern": "^(0\\.(0[1-9]|[1-9][0-9])|[1-9][0-9]{0,15}\\.[0-9]{2})$"},
+            "amount": {"type": "string", "pattern": CENTS},
             "currency": {"type": "string", "enum": currencies(2)},
         }),
     );
     let whole = object(
         &["amount", "currency"],
         json!({
-            "amount": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"},
+            "amount": {"type": "string", "pattern": WHOLE},
             "currency": {"type": "string", "enum": currencies(0)},
         }),
     );
@@ -259,6 +282,53 @@ fn simulation() -> Value {
     )
 }
 
+fn bill() -> Value {
+    let lines = json!({"type": "array", "items": reference("BillLine")});
+    object(
+        &["lines", "total"],
+        json!({"lines": lines, "total": reference("Money")}),
+    )
+}
+
+fn field_error() -> Value {
+    object(
+        &["field", "message"],
+        json!({
+            "field": {"type": "string", "examples": ["items[0].quantity"]},
+            "message": {"type": "string"},
+        }),
+    )
+}
+
+fn order_queued() -> Value {
+    object(
+        &["order_id", "status", "total"],
+        json!({
+            "order_id": {"type": "string", "pattern": UUID},
+            "status": {"const": "queued"},
+            "total": reference("Money"),
+        }),
+    )
+}
+
+fn simulation_outcome() -> Value {
+    object(
+        &["enqueued", "invalid", "order_ids"],
+        json!({
+            "enqueued": {"type": "integer"},
+            "invalid": {"type": "integer"},
+            "order_ids": {"type": "array", "items": {"type": "string", "pattern": UUID}},
+        }),
+    )
+}
+
+fn order_request() -> Value {
+    object(
+        &["items", "delivery"],
+        json!({"items": items(), "delivery": reference("Delivery")}),
+    )
+}
+
 /// Every schema of the document, by name.
 pub fn all() -> Map<String, Value> {
     let schemas = [
@@ -274,46 +344,16 @@ pub fn all() -> Map<String, Value> {
         ("BasketLine", basket_line()),
         ("Basket", object(&["items"], json!({"items": items()}))),
         ("BillLine", bill_line()),
-        (
-            "Bill",
-            object(
-                &["lines", "total"],
-                json!({"lines": {"type": "array", "items": reference("BillLine")}, "total": reference("Money")}),
-            ),
-        ),
+        ("Bill", bill()),
         ("Delivery", delivery()),
-        (
-            "OrderRequest",
-            object(
-                &["items", "delivery"],
-                json!({"items": items(), "delivery": reference("Delivery")}),
-            ),
-        ),
-        (
-            "OrderQueued",
-            object(
-                &["order_id", "status", "total"],
-                json!({"order_id": {"type": "string", "pattern": UUID}, "status": {"const": "queued"}, "total": reference("Money")}),
-            ),
-        ),
+        ("OrderRequest", order_request()),
+        ("OrderQueued", order_queued()),
         ("OrderLine", order_line()),
         ("Order", order()),
         ("OrderPage", page("Order")),
         ("Simulation", simulation()),
-        (
-            "SimulationOutcome",
-            object(
-                &["enqueued", "invalid", "order_ids"],
-                json!({"enqueued": {"type": "integer"}, "invalid": {"type": "integer"}, "order_ids": {"type": "array", "items": {"type": "string", "pattern": UUID}}}),
-            ),
-        ),
-        (
-            "FieldError",
-            object(
-                &["field", "message"],
-                json!({"field": {"type": "string", "examples": ["items[0].quantity"]}, "message": {"type": "string"}}),
-            ),
-        ),
+        ("SimulationOutcome", simulation_outcome()),
+        ("FieldError", field_error()),
         ("Problem", problem()),
     ];
     schemas

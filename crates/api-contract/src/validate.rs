@@ -6,11 +6,13 @@
 use std::collections::HashMap;
 
 use domain::validation::FieldError;
+use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{Draft, Validator};
 use serde_json::{Value, json};
 
 use crate::gateway_document;
+use crate::schemas::pattern_message;
 
 /// Each operation's body validator, by `(METHOD, resource)`.
 pub struct RequestValidator {
@@ -56,30 +58,56 @@ impl RequestValidator {
         };
         let mut errors: Vec<FieldError> = Vec::new();
         for error in validator.iter_errors(body) {
-            let at = field(error.instance_path().segments().map(|s| s.to_string()));
-            let found = match error.kind() {
-                ValidationErrorKind::Required { property } => {
-                    vec![FieldError::new(
-                        child(&at, property.as_str().unwrap_or_default()),
-                        "is required",
-                    )]
-                }
-                ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
-                    .iter()
-                    .map(|name| FieldError::new(child(&at, name), "is not a known field"))
-                    .collect(),
-                _ => vec![FieldError::new(
-                    name_or_body(&at),
-                    message(&error.to_string()),
-                )],
-            };
-            for e in found {
+            for e in field_errors(&error) {
                 if !errors.contains(&e) {
                     errors.push(e);
                 }
             }
         }
         errors
+    }
+}
+
+/// One validator error as the domain would word it, each naming its field. For a `oneOf` or
+/// `anyOf` (a price in cents or in yen), the errors of the branch the body came closest to.
+fn field_errors(error: &ValidationError<'_>) -> Vec<FieldError> {
+    let at = field(error.instance_path().segments().map(|s| s.to_string()));
+    match error.kind() {
+        ValidationErrorKind::Required { property } => vec![FieldError::new(
+            child(&at, property.as_str().unwrap_or_default()),
+            "is required",
+        )],
+        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|name| FieldError::new(child(&at, name), "is not a known field"))
+            .collect(),
+        ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
+            // A branch refused by its discriminator (the currency's `enum`) is the wrong branch.
+            let distance = |branch: &&Vec<ValidationError<'static>>| {
+                let wrong = branch
+                    .iter()
+                    .filter(|e| matches!(e.kind(), ValidationErrorKind::Enum { .. }))
+                    .count();
+                (wrong, branch.len())
+            };
+            match context.iter().min_by_key(distance) {
+                Some(closest) if !closest.is_empty() => {
+                    closest.iter().flat_map(field_errors).collect()
+                }
+                _ => vec![FieldError::new(
+                    name_or_body(&at),
+                    message(&error.to_string()),
+                )],
+            }
+        }
+        ValidationErrorKind::Pattern { pattern } => vec![FieldError::new(
+            name_or_body(&at),
+            pattern_message(pattern).unwrap_or("does not have the required form"),
+        )],
+        _ => vec![FieldError::new(
+            name_or_body(&at),
+            message(&error.to_string()),
+        )],
     }
 }
 
@@ -169,9 +197,30 @@ mod tests {
         let missing = json!({"name": "A", "price": {"amount": "12.5", "currency": "USD"}});
         let fields = errors("PUT", "/products/{id}", missing);
         assert!(fields.contains(&"stock".to_owned()), "{fields:?}");
-        assert!(fields.iter().any(|f| f.starts_with("price")), "{fields:?}");
+        assert!(fields.contains(&"price.amount".to_owned()), "{fields:?}");
         assert_eq!(errors("PATCH", "/products/{id}", json!({})), ["body"]);
         assert_eq!(errors("POST", "/simulations", json!([])), ["body"]);
+    }
+
+    #[test]
+    fn a_price_is_refused_in_the_words_of_the_currency_it_names() {
+        let validator = RequestValidator::new().unwrap();
+        let refuse = |price: Value| {
+            validator.body_errors("PATCH", "/products/{id}", &json!({"price": price}))
+        };
+        let cents = refuse(json!({"amount": "9.999", "currency": "USD"}));
+        assert_eq!(cents[0].field, "price.amount");
+        assert!(cents[0].message.contains("2 decimal digits"), "{cents:?}");
+        let yen = refuse(json!({"amount": "12.00", "currency": "JPY"}));
+        assert_eq!(yen[0].field, "price.amount");
+        assert!(yen[0].message.contains("whole number"), "{yen:?}");
+        let phone = validator.body_errors(
+            "POST",
+            "/orders",
+            &json!({"items": [{"product_id": "p", "quantity": 1}], "delivery": {"address": "a", "phone": "555"}}),
+        );
+        assert_eq!(phone[0].field, "delivery.phone");
+        assert!(phone[0].message.contains("E.164"), "{phone:?}");
     }
 
     #[test]

@@ -97,6 +97,53 @@ mod tests {
         assert!(serve("/app.js.map").is_none());
     }
 
+    /// The `(METHOD, resource)` of every `api("METHOD", path…)` call of the page, with each
+    /// `${…}` path segment read as the route's `{id}`.
+    fn page_calls() -> Vec<(String, String)> {
+        APP_JS
+            .split("api(\"")
+            .skip(1)
+            .filter_map(|call| {
+                let (method, rest) = call.split_once('"')?;
+                let path = rest.trim_start_matches([',', ' ']).get(1..)?;
+                let end = path.find(['?', '`', '"']).unwrap_or(path.len());
+                let resource = path[..end]
+                    .split('/')
+                    .map(|s| if s.starts_with("${") { "{id}" } else { s })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                Some((method.to_owned(), resource))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_page_calls_only_what_the_document_describes() {
+        let document = api_contract::document();
+        let calls = page_calls();
+        assert!(calls.len() >= 5, "{calls:?}");
+        for (method, resource) in calls {
+            let operation = &document["paths"][&resource][method.to_ascii_lowercase()];
+            assert!(operation.is_object(), "the page calls {method} {resource}");
+        }
+        // The query parameters and request headers it sends are the documented ones.
+        let documented = |name: &str| {
+            document
+                .to_string()
+                .contains(&format!("\"name\":\"{name}\""))
+        };
+        for name in [
+            "limit",
+            "cursor",
+            "company_id",
+            "If-Match",
+            "Idempotency-Key",
+        ] {
+            assert!(APP_JS.contains(name), "{name}");
+            assert!(documented(name), "{name} is documented");
+        }
+    }
+
     #[test]
     fn the_served_document_is_the_one_the_code_builds() {
         let served: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();

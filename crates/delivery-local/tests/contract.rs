@@ -27,7 +27,9 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Reply {
         let text = body.map(Value::to_string);
-        let reply = self.server.call(method, path, token, text.as_deref(), headers);
+        let reply = self
+            .server
+            .call(method, path, token, text.as_deref(), headers);
         let header = |name: &str| {
             reply
                 .headers
@@ -35,11 +37,12 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        for departure in self
-            .conformance
-            .departures(method, resource, reply.status, header, &reply.json)
+        for departure in
+            self.conformance
+                .departures(method, resource, reply.status, header, &reply.json)
         {
-            self.departures.push(format!("{method} {path}: {departure}"));
+            self.departures
+                .push(format!("{method} {path}: {departure}"));
         }
         reply
     }
@@ -63,11 +66,25 @@ fn products(c: &mut Client, customer: &str, acme: &str) {
     assert_eq!(c.call(none, Some(customer), None, &[]).status, 404);
 
     let put = ("PUT", "/products/{id}", "/products/contract-pizza");
-    assert_eq!(c.call(put, Some(acme), Some(&product("9.50")), &[]).status, 201);
-    assert_eq!(c.call(put, Some(acme), Some(&product("9.75")), &[]).status, 200);
-    assert_eq!(c.call(put, Some(customer), Some(&product("1.00")), &[]).status, 403);
+    assert_eq!(
+        c.call(put, Some(acme), Some(&product("9.50")), &[]).status,
+        201
+    );
+    assert_eq!(
+        c.call(put, Some(acme), Some(&product("9.75")), &[]).status,
+        200
+    );
+    assert_eq!(
+        c.call(put, Some(customer), Some(&product("1.00")), &[])
+            .status,
+        403
+    );
     let text = [("content-type", "text/plain")];
-    assert_eq!(c.call(put, Some(acme), Some(&product("1.00")), &text).status, 415);
+    assert_eq!(
+        c.call(put, Some(acme), Some(&product("1.00")), &text)
+            .status,
+        415
+    );
     let huge = json!({"name": "x".repeat(70_000)});
     assert_eq!(c.call(put, Some(acme), Some(&huge), &[]).status, 413);
     let cents = json!({"name": "A", "price": {"amount": "9.5", "currency": "USD"}, "stock": 1});
@@ -97,8 +114,15 @@ fn orders(c: &mut Client, customer: &str) {
     let placed = c.call(place, Some(customer), Some(&order), &key);
     assert_eq!(placed.status, 202);
     let other = json!({"items": [{"product_id": "garlic-bread", "quantity": 1}], "delivery": order["delivery"]});
-    assert_eq!(c.call(place, Some(customer), Some(&other), &key).status, 422);
-    assert_eq!(c.call(place, Some(customer), Some(&json!({"items": []})), &[]).status, 400);
+    assert_eq!(
+        c.call(place, Some(customer), Some(&other), &key).status,
+        422
+    );
+    assert_eq!(
+        c.call(place, Some(customer), Some(&json!({"items": []})), &[])
+            .status,
+        400
+    );
 
     let id = placed.json["order_id"].as_str().unwrap().to_owned();
     let path = format!("/orders/{id}");
@@ -129,6 +153,9 @@ fn every_answer_is_one_the_document_describes() {
     let simulate = ("POST", "/simulations", "/simulations");
     let run = json!({"orders": 3, "invalid_ratio": 0, "seed": 7});
     assert_eq!(c.call(simulate, Some(&ops), Some(&run), &[]).status, 202);
-    assert_eq!(c.call(simulate, Some(&customer), Some(&run), &[]).status, 403);
+    assert_eq!(
+        c.call(simulate, Some(&customer), Some(&run), &[]).status,
+        403
+    );
     assert!(c.departures.is_empty(), "{:#?}", c.departures);
 }
