@@ -155,7 +155,10 @@ async fn answer(gw: &Gateway, parts: http::request::Parts, body: axum::body::Bod
     };
     let path = path.into_owned();
     if path.starts_with("/_local/") {
-        return Answer::Local(gw.local.answer(&parts, &path).await);
+        return match read_body(&parts.headers, body).await {
+            Ok(bytes) => Answer::Local(gw.local.answer(&parts, &path, &bytes).await),
+            Err(refusal) => Answer::Local(gateway_error(&refusal)),
+        };
     }
     if matches!(parts.method, Method::GET | Method::HEAD)
         && let Some(page) = site::serve(&path)

@@ -1,9 +1,11 @@
 //! Local-only, unauthenticated routes under `/_local` (the server listens on loopback only):
 //! health, the SMS outbox, dead letters and their redrive, stats, the faults injected, every
 //! order and every product's stock as stored (for a rehearsal's invariants, read past the
-//! fault layer), and the demo tokens.
+//! fault layer), the demo tokens; and for the operator console, the metrics stream, the fault
+//! profile, and a rehearsal's invariants (a baseline before it, the verdict after).
 
-use std::sync::Arc;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use bus_embedded::{Bus, NOTIFICATIONS, ORDERS};
 use domain::ports::{Catalog, PageRequest};
@@ -12,7 +14,10 @@ use http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use store_dynamodb::DynamoStore;
 
+use crate::audit::{Audit, Snapshot};
 use crate::gateway::gateway_error;
+use crate::metrics::Metrics;
+use crate::simulate::{Client, Enqueued};
 use crate::tokens;
 
 pub struct LocalRoutes {
@@ -23,6 +28,13 @@ pub struct LocalRoutes {
     pub key: Arc<token_signer::SigningKey>,
     /// What `--faults` injects, and has injected (`GET /_local/faults`).
     pub faults: Arc<faults::Faults>,
+    /// The console's samples (`GET /_local/metrics/stream`).
+    pub metrics: Arc<Metrics>,
+    /// This server's own URL: a rehearsal's invariants are read from the local routes, as
+    /// `simulate` reads them.
+    pub base: String,
+    /// The stores before the console's rehearsal.
+    pub baseline: Mutex<Option<Snapshot>>,
 }
 
 impl LocalRoutes {
@@ -33,11 +45,16 @@ impl LocalRoutes {
         &self,
         parts: &http::request::Parts,
         path: &str,
+        body: &[u8],
     ) -> axum::response::Response {
         if let Err(refusal) = guard(parts) {
             return gateway_error(&refusal);
         }
         let result = match (&parts.method, path) {
+            (&Method::GET, "/_local/metrics/stream") => return self.metrics.stream(),
+            (&Method::POST, "/_local/faults") => return self.set_faults(body),
+            (&Method::POST, "/_local/rehearsal/baseline") => return self.baseline().await,
+            (&Method::POST, "/_local/rehearsal/verdict") => return self.verdict(body).await,
             (&Method::GET, "/_local/orders") => self.orders().await,
             (&Method::GET, "/_local/stock") => self.stock().await,
             (&Method::GET, "/_local/health") => Ok(json!({"status": "ok"})),
@@ -58,6 +75,70 @@ impl LocalRoutes {
         match result {
             Ok(value) => json_response(&value),
             Err(e) => gateway_error(&Error::from(e)),
+        }
+    }
+
+    /// `{"faults": "default" | "none" | "name=p,…"}`: the fault profile from now on.
+    fn set_faults(&self, body: &[u8]) -> axum::response::Response {
+        let spec = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v["faults"].as_str().map(str::to_owned))
+            .ok_or_else(|| Error::validation("faults", "is required: default, none or name=p,…"))
+            .and_then(|s| {
+                faults::FaultSpec::from_str(&s).map_err(|e| Error::validation("faults", e))
+            });
+        match spec {
+            Ok(spec) => {
+                self.faults.set_spec(spec);
+                tracing::warn!(faults = ?self.faults.probabilities(), "fault profile changed");
+                json_response(&json!({"probabilities": self.faults.probabilities()}))
+            }
+            Err(e) => gateway_error(&e),
+        }
+    }
+
+    /// The stores as they are before a rehearsal (replacing any earlier baseline).
+    async fn baseline(&self) -> axum::response::Response {
+        let client = Client::local(&self.base);
+        match tokio::task::spawn_blocking(move || Snapshot::take(&client)).await {
+            Ok(Ok(snapshot)) => {
+                if let Ok(mut baseline) = self.baseline.lock() {
+                    *baseline = Some(snapshot);
+                }
+                json_response(&json!({"baseline": "taken"}))
+            }
+            Ok(Err(e)) => gateway_error(&Error::Internal(e)),
+            Err(e) => gateway_error(&Error::Internal(e.to_string())),
+        }
+    }
+
+    /// `{"invalid": n, "order_ids": [...]}` (what `POST /simulations` answered), once the
+    /// queues have drained: the invariants of SPEC §11 against the baseline.
+    async fn verdict(&self, body: &[u8]) -> axum::response::Response {
+        let Some(run) = enqueued(body) else {
+            return gateway_error(&Error::validation(
+                "body",
+                "must be POST /simulations's answer",
+            ));
+        };
+        let Some(before) = self.baseline.lock().ok().and_then(|mut b| b.take()) else {
+            return gateway_error(&Error::PreconditionFailed(
+                "Take a baseline (POST /_local/rehearsal/baseline) before the rehearsal".to_owned(),
+            ));
+        };
+        let client = Client::local(&self.base);
+        match tokio::task::spawn_blocking(move || Snapshot::take(&client)).await {
+            Ok(Ok(after)) => {
+                let audit = Audit::of(&before, &after, &run);
+                let failures = audit.failures();
+                json_response(&json!({
+                    "passed": failures.is_empty(),
+                    "failures": failures,
+                    "invariants": audit.report().lines().collect::<Vec<_>>(),
+                }))
+            }
+            Ok(Err(e)) => gateway_error(&Error::Internal(e)),
+            Err(e) => gateway_error(&Error::Internal(e.to_string())),
         }
     }
 
@@ -120,6 +201,22 @@ impl LocalRoutes {
             "events": self.bus.published(),
         }))
     }
+}
+
+/// A simulation's answer, as the console hands it back for the verdict.
+fn enqueued(body: &[u8]) -> Option<Enqueued> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let order_ids: Vec<String> = v["order_ids"]
+        .as_array()?
+        .iter()
+        .filter_map(|id| id.as_str().map(str::to_owned))
+        .collect();
+    let invalid = v["invalid"].as_u64()?;
+    Some(Enqueued {
+        orders: order_ids.len() as u64 + invalid,
+        invalid,
+        order_ids,
+    })
 }
 
 /// Whether `host` (a `Host` header, or an origin's host) names this machine: `127.0.0.1`,

@@ -7,6 +7,7 @@
 mod audit;
 mod gateway;
 mod local_routes;
+mod metrics;
 mod policies;
 mod seed;
 mod serve;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bus_embedded::{Bus, EmbeddedMessaging, NOTIFICATIONS, ORDERS};
@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::gateway::{self, Gateway};
 use crate::local_routes::LocalRoutes;
+use crate::metrics::Metrics;
 use crate::seed::{self, Seed};
 use crate::workers::{Delivery, Workers};
 use crate::{ServeArgs, tokens};
@@ -201,11 +202,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         visibility: args.visibility_timeout.map(Duration::from_secs),
     };
     let workers = start_workers(&adapters, &bus, &delivery).await?;
+    let metrics = console_metrics(&bus, &faults);
     let local = LocalRoutes {
         store: adapters.store().await.map_err(|e| e.to_string())?,
         bus,
         key: key.clone(),
         faults: faults.clone(),
+        metrics: metrics.clone(),
+        base: format!("http://127.0.0.1:{port}"),
+        baseline: Mutex::new(None),
     };
     let gateway = Gateway::new(&adapters, local).await?;
     banner(port, dir, &key, seed)?;
@@ -213,7 +218,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         tracing::warn!(faults = ?faults.probabilities(), seed = faults.seed(), "injecting faults (GET /_local/faults counts them)");
     }
     axum::serve(listener, gateway::router(Arc::new(gateway)))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Open consoles' streams end, or they would hold the shutdown open.
+            metrics.close();
+        })
         .await
         .map_err(|e| format!("serving: {e}"))?;
     workers.stop().await;
@@ -222,8 +231,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The composition root's adapters, over the embedded DynamoDB and bus, with the fault layer
-/// when faults are asked for.
+/// The composition root's adapters, over the embedded DynamoDB and bus, behind the fault layer.
+/// The layer is always there (with no fault, it only reads a probability of 0) so that the
+/// operator console can switch the fault profile of a running server.
 fn local_adapters(
     dynamo: &EmbeddedDynamo,
     bus: &Bus,
@@ -235,11 +245,16 @@ fn local_adapters(
         Arc::new(settings),
         Arc::new(EmbeddedMessaging { bus: bus.clone() }),
     );
-    if faults.spec().is_none() {
-        adapters
-    } else {
-        adapters.with_layer(Arc::new(FaultLayer(faults.clone())))
-    }
+    adapters.with_layer(Arc::new(FaultLayer(faults.clone())))
+}
+
+/// The operator console's metrics: the functions' own data points, sampled every second.
+fn console_metrics(bus: &Bus, faults: &Arc<Faults>) -> Arc<Metrics> {
+    let metrics = Metrics::new();
+    let sink = metrics.clone();
+    telemetry::set_sink(move |metric, value, unit| sink.observe(metric, value, unit));
+    metrics.start(bus.clone(), faults.clone());
+    metrics
 }
 
 async fn start_workers(

@@ -14,8 +14,8 @@ pub use ports::FaultLayer;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -152,7 +152,8 @@ impl FromStr for FaultSpec {
 
 /// The faults of a run: the spec, a seeded generator, and what was injected.
 pub struct Faults {
-    spec: FaultSpec,
+    /// Changed at run time by the operator console (`POST /_local/faults`).
+    spec: RwLock<FaultSpec>,
     seed: u64,
     rng: Mutex<StdRng>,
     injected: [AtomicU64; 9],
@@ -161,15 +162,32 @@ pub struct Faults {
 impl Faults {
     pub fn new(spec: FaultSpec, seed: u64) -> Faults {
         Faults {
-            spec,
+            spec: RwLock::new(spec),
             seed,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             injected: Default::default(),
         }
     }
 
-    pub fn spec(&self) -> &FaultSpec {
-        &self.spec
+    pub fn spec(&self) -> FaultSpec {
+        self.spec
+            .read()
+            .map(|spec| spec.clone())
+            .unwrap_or_else(|_| FaultSpec::none())
+    }
+
+    /// From now on, faults strike as `spec` says (what was injected stays counted).
+    pub fn set_spec(&self, spec: FaultSpec) {
+        if let Ok(mut current) = self.spec.write() {
+            *current = spec;
+        }
+    }
+
+    fn probability(&self, fault: Fault) -> f64 {
+        self.spec
+            .read()
+            .map(|s| s.probability(fault))
+            .unwrap_or(0.0)
     }
 
     pub fn seed(&self) -> u64 {
@@ -178,7 +196,7 @@ impl Faults {
 
     /// Whether `fault` strikes now; counted when it does.
     pub fn strike(&self, fault: Fault) -> bool {
-        let p = self.spec.probability(fault);
+        let p = self.probability(fault);
         if p <= 0.0 {
             return false;
         }
@@ -213,7 +231,7 @@ impl Faults {
     pub fn probabilities(&self) -> BTreeMap<&'static str, f64> {
         Fault::ALL
             .into_iter()
-            .map(|f| (f.name(), self.spec.probability(f)))
+            .map(|f| (f.name(), self.probability(f)))
             .collect()
     }
 }

@@ -182,6 +182,7 @@ async fn text_carrier(app: &NotifyCarrier, order: &Order) -> Result<(), Failure>
     })
     .await
     .map_err(Failure::AfterSms)?;
+    telemetry::count("OrdersDispatched");
     tracing::info!(carrier = %carrier.id, "carrier notified, order dispatched");
     Ok(())
 }

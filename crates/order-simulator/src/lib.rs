@@ -244,6 +244,12 @@ pub async fn simulate(
         enqueued += result?;
     }
     let invalid = sim.invalid_count();
+    // The valid ones are orders placed, as place-order counts its own.
+    telemetry::record(
+        "OrdersPlaced",
+        (enqueued - invalid.min(enqueued)) as f64,
+        telemetry::Unit::Count,
+    );
     tracing::info!(enqueued, invalid, seed, "simulation enqueued");
     Ok(Outcome {
         enqueued,

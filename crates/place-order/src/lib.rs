@@ -62,6 +62,7 @@ impl HttpFunction for PlaceOrder {
         // Again for a repeated request: its first attempt may have died before enqueueing, and
         // the processor records an order once whatever the copies.
         self.enqueue(&message).await?;
+        telemetry::count("OrdersPlaced");
         tracing::info!(%customer, "order queued");
         Ok(Reply::json(202, &answer).location(&format!("/orders/{order_id}")))
     }

@@ -1,14 +1,29 @@
 //! Metrics as CloudWatch Embedded Metric Format (EMF) lines (SPEC §7): one JSON line on stdout
 //! per data point, which CloudWatch Logs turns into metrics of namespace `Delivery`, with the
 //! function name as the dimension. Outside Lambda (`delivery-local`, tests) the same data
-//! point is a debug log event instead, so that a terminal is not flooded.
+//! point is a debug log event instead, so that a terminal is not flooded, and goes to the
+//! process's [`set_sink`] if it has one (`delivery-local`'s operator console): the console and
+//! CloudWatch see the same metrics under the same names.
+
+use std::sync::OnceLock;
 
 use serde_json::json;
 
 pub const NAMESPACE: &str = "Delivery";
 
+/// Where a process outside Lambda sends its data points.
+type Sink = Box<dyn Fn(&str, f64, Unit) + Send + Sync>;
+
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// Sends every later data point of this process to `sink` too (once per process; `false` if a
+/// sink was already set). Lambda functions never set one: their data points are EMF lines.
+pub fn set_sink(sink: impl Fn(&str, f64, Unit) + Send + Sync + 'static) -> bool {
+    SINK.set(Box::new(sink)).is_ok()
+}
+
 /// A metric's unit, as CloudWatch names it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unit {
     Count,
     Milliseconds,
@@ -53,7 +68,12 @@ pub fn record(metric: &str, value: f64, unit: Unit) {
                 chrono::Utc::now().timestamp_millis()
             )
         ),
-        Err(_) => tracing::debug!(metric, value, unit = unit.as_str(), "metric"),
+        Err(_) => {
+            tracing::debug!(metric, value, unit = unit.as_str(), "metric");
+            if let Some(sink) = SINK.get() {
+                sink(metric, value, unit);
+            }
+        }
     }
 }
 
