@@ -1,8 +1,11 @@
 // The delivery web page: customers browse, get a live bill, order and follow their orders;
-// company users edit their own products. Plain DOM, no framework.
+// company users edit their own products; locally, operators watch and rehearse on the console
+// (console.js). Plain DOM, no framework.
 //
 // Data from the API (product names and descriptions come from companies: untrusted) only ever
 // reaches the page as text nodes and property values, never as HTML.
+
+import { startConsole } from "./console.js";
 
 const state = {
   config: { apiBaseUrl: "", local: false },
@@ -20,6 +23,7 @@ const state = {
   idempotencyKey: null, // kept until the order is accepted, so a retry never orders twice
   ordersCursor: null,
   pollTimer: null,
+  console: null, // the operator console, served by delivery-local only
 };
 
 const $ = (id) => document.getElementById(id);
@@ -166,6 +170,7 @@ function signIn(token) {
   renderBasket();
   if (can("products:read")) loadProducts(0);
   if (can("orders:read")) loadOrders(true);
+  state.console?.signedIn();
 }
 
 function signOut() {
@@ -175,6 +180,7 @@ function signOut() {
   clearTimeout(state.pollTimer);
   $("who").textContent = "Not signed in";
   for (const id of ["catalog", "basket", "orders"]) show($(id), false);
+  state.console?.signedIn();
 }
 
 async function loadDemoPrincipals() {
@@ -391,20 +397,26 @@ function renderBasket() {
   });
   $("bill-lines").replaceChildren(...lines);
   $("bill-total").textContent = state.bill ? money(state.bill.total) : "—";
-  if (!empty) scheduleBill();
+  scheduleBill();
 }
 
 const basketItems = () => [...state.basket.entries()].map(([product_id, quantity]) => ({ product_id, quantity }));
 
+/** Prices the basket shortly; an empty basket has no bill to ask for (and a bill already on its
+ * way for an earlier basket is dropped when it comes). */
 function scheduleBill() {
   clearTimeout(state.billTimer);
-  if (state.basket.size === 0) return;
+  if (state.basket.size === 0) {
+    state.billSeq++;
+    return;
+  }
   state.billTimer = setTimeout(updateBill, 200);
 }
 
 async function updateBill() {
   const seq = ++state.billSeq;
   const items = basketItems();
+  if (items.length === 0) return;
   try {
     const bill = await api("POST", "/orders/total", { body: { items } });
     if (seq !== state.billSeq) return; // a newer basket is being priced
@@ -566,6 +578,11 @@ async function start() {
     if (holder) holder.textContent = "";
   });
   $("orders-refresh").addEventListener("click", () => loadOrders(true));
+  if (state.config.local) {
+    show($("console"), true);
+    state.console = startConsole({ $, el, api, can, showProblem, clearProblems, ApiError });
+    state.console.signedIn();
+  }
   $("orders-more").addEventListener("click", () => loadOrders(false));
   await loadDemoPrincipals();
   const saved = sessionStorage.getItem("token");

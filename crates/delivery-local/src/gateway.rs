@@ -31,6 +31,9 @@ use crate::policies::PolicyCache;
 use crate::site;
 
 const STAGE: &str = "local";
+/// A local route's body may be larger than an API request's: a rehearsal's verdict carries the
+/// ids of up to 10,000 orders.
+const LOCAL_BODY_BYTES: usize = 1024 * 1024;
 const ARN_BASE: &str = "arn:aws:execute-api:local:000000000000:delivery-local/local";
 
 /// Every HTTP function, behind its endpoint, built by the composition root.
@@ -155,7 +158,7 @@ async fn answer(gw: &Gateway, parts: http::request::Parts, body: axum::body::Bod
     };
     let path = path.into_owned();
     if path.starts_with("/_local/") {
-        return match read_body(&parts.headers, body).await {
+        return match read_body(&parts.headers, body, LOCAL_BODY_BYTES).await {
             Ok(bytes) => Answer::Local(gw.local.answer(&parts, &path, &bytes).await),
             Err(refusal) => Answer::Local(gateway_error(&refusal)),
         };
@@ -185,7 +188,7 @@ async fn invoke(
     path: String,
     body: axum::body::Body,
 ) -> Result<axum::response::Response, Error> {
-    let bytes = read_body(&parts.headers, body).await?;
+    let bytes = read_body(&parts.headers, body, MAX_BODY_BYTES).await?;
     let (route, params) = match resolve(parts.method.as_str(), &path) {
         RouteMatch::Found { route, params } => (route, params),
         RouteMatch::MethodNotAllowed { allowed } => {
@@ -203,19 +206,21 @@ async fn invoke(
     Ok(to_axum(gw.endpoints.call(route.function, request).await))
 }
 
-/// The body, at most 64 KiB (413 otherwise, by the declared length or the bytes read).
-async fn read_body(headers: &http::HeaderMap, body: axum::body::Body) -> Result<Bytes, Error> {
-    let too_large = Error::PayloadTooLarge {
-        limit: MAX_BODY_BYTES,
-    };
+/// The body, at most `limit` bytes (413 otherwise, by the declared length or the bytes read).
+async fn read_body(
+    headers: &http::HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<Bytes, Error> {
+    let too_large = Error::PayloadTooLarge { limit };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+    if declared.is_some_and(|n| n > limit) {
         return Err(too_large);
     }
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
+    axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large)
 }

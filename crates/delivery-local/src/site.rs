@@ -8,6 +8,9 @@ use http::{HeaderValue, StatusCode, header};
 const INDEX: &str = include_str!("../../../web/index.html");
 const APP_JS: &str = include_str!("../../../web/app.js");
 const APP_CSS: &str = include_str!("../../../web/app.css");
+const CONSOLE_JS: &str = include_str!("../../../web/console.js");
+const UPLOT_JS: &str = include_str!("../../../web/vendor/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../../../web/vendor/uPlot.min.css");
 const DOCS: &str = include_str!("../../../web/docs.html");
 const RAPIDOC: &str = include_str!("../../../web/vendor/rapidoc-min.js");
 /// The committed document, which `api-contract`'s test proves is the one the code builds.
@@ -32,6 +35,9 @@ fn asset(path: &str) -> Option<(&'static str, &'static str)> {
         "/" | "/index.html" => ("text/html; charset=utf-8", INDEX),
         "/app.js" => ("text/javascript; charset=utf-8", APP_JS),
         "/app.css" => ("text/css; charset=utf-8", APP_CSS),
+        "/console.js" => ("text/javascript; charset=utf-8", CONSOLE_JS),
+        "/vendor/uPlot.iife.min.js" => ("text/javascript; charset=utf-8", UPLOT_JS),
+        "/vendor/uPlot.min.css" => ("text/css; charset=utf-8", UPLOT_CSS),
         "/config.json" => ("application/json", CONFIG),
         "/openapi.json" => ("application/json", OPENAPI),
         "/docs" => ("text/html; charset=utf-8", DOCS),
@@ -161,6 +167,7 @@ mod tests {
             "document.write",
         ] {
             assert!(!APP_JS.contains(sink), "app.js uses {sink}");
+            assert!(!CONSOLE_JS.contains(sink), "console.js uses {sink}");
         }
     }
 }

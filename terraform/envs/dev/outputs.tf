@@ -47,3 +47,8 @@ output "site_distribution_id" {
   description = "The web page's CloudFront distribution."
   value       = module.delivery.site_distribution_id
 }
+
+output "dashboard_url" {
+  description = "The operator's CloudWatch dashboard."
+  value       = module.delivery.dashboard_url
+}

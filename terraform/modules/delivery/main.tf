@@ -383,3 +383,18 @@ module "alarms" {
   api_stage                = module.api.stage_name
   api_p99_latency_ms       = var.api_p99_latency_ms
 }
+
+module "dashboard" {
+  source = "../dashboard"
+
+  name      = var.name
+  region    = data.aws_region.current.region
+  functions = { for k, f in module.function : k => f.function_name }
+  # The queue module's name output is the orders queue's name.
+  orders_queue_name = module.orders_queue.name
+  dead_letter_queues = {
+    orders        = module.orders_queue.dlq_name
+    notifications = aws_sqs_queue.notifications_dlq.name
+  }
+  alarm_arns = module.alarms.alarm_arns
+}

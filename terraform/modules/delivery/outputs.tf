@@ -52,3 +52,8 @@ output "site_distribution_id" {
   description = "The web page's CloudFront distribution."
   value       = module.site.distribution_id
 }
+
+output "dashboard_url" {
+  description = "The operator's CloudWatch dashboard."
+  value       = module.dashboard.url
+}
