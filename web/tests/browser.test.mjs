@@ -37,7 +37,8 @@ async function api(method, urlPath, bearer, body, headers = {}) {
 before(async () => {
   mkdirSync(shots, { recursive: true });
   dataDir = mkdtempSync(path.join(tmpdir(), "delivery-web-"));
-  server = spawn(bin, ["serve", "--port", "0", "--data-dir", dataDir], {
+  // A short visibility timeout: a rehearsal with faults redelivers within seconds.
+  server = spawn(bin, ["serve", "--port", "0", "--data-dir", dataDir, "--visibility-timeout", "2"], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, RUST_LOG: "warn" },
   });
@@ -66,15 +67,24 @@ after(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A fresh page that records console errors, uncaught exceptions and dialogs. */
+/** A fresh page that records console errors, uncaught exceptions, dialogs, and every request
+ * that failed or was answered 4xx/5xx (`METHOD path status`), so that a test can say exactly
+ * which refusals it provoked and fail on any other. */
 async function openPage(viewport = { width: 1200, height: 900 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
-  const problems = { console: [], exceptions: [], dialogs: [] };
+  const problems = { console: [], exceptions: [], dialogs: [], failed: [] };
   page.on("console", (message) => {
-    if (message.type() === "error") problems.console.push(message.text());
+    // A refused request is also logged by the browser: it is judged by `failed` below.
+    if (message.type() === "error" && !/Failed to load resource: the server responded with a status of/.test(message.text())) {
+      problems.console.push(message.text());
+    }
   });
   page.on("pageerror", (error) => problems.exceptions.push(String(error)));
+  page.on("requestfailed", (request) => problems.failed.push(`${request.method()} ${new URL(request.url()).pathname} ${request.failure()?.errorText}`));
+  page.on("response", (response) => {
+    if (response.status() >= 400) problems.failed.push(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
+  });
   page.on("dialog", async (dialog) => {
     problems.dialogs.push(dialog.message());
     await dialog.dismiss();
@@ -124,8 +134,9 @@ test("a customer places an order and sees it dispatched", async () => {
 
   assert.deepEqual(problems.exceptions, []);
   assert.deepEqual(problems.dialogs, []);
-  // The one deliberate 400 (the bad phone) is the only failed request the console reports.
-  assert.deepEqual(problems.console.filter((m) => !/status of 400/.test(m)), []);
+  assert.deepEqual(problems.console, []);
+  // The one deliberate refusal (the bad phone); once ordered, the empty basket is not priced.
+  assert.deepEqual(problems.failed, ["POST /orders 400"]);
   await context.close();
 });
 
@@ -167,8 +178,9 @@ test("a company edits a price, then is told when someone else changed the produc
 
   assert.deepEqual(problems.exceptions, []);
   assert.deepEqual(problems.dialogs, []);
-  // The deliberate 412 and 400 are the only failed requests the console reports.
-  assert.deepEqual(problems.console.filter((m) => !/status of (412|400)/.test(m)), []);
+  assert.deepEqual(problems.console, []);
+  // The deliberate stale edit and bad price are the only refused requests.
+  assert.deepEqual(problems.failed, [`PATCH /products/${id} 412`, `PATCH /products/${id} 400`]);
   await context.close();
 });
 
@@ -203,7 +215,56 @@ test("a product name that is HTML renders as text", async () => {
 
   assert.deepEqual(problems.dialogs, []);
   assert.deepEqual(problems.exceptions, []);
-  assert.deepEqual(problems.console.filter((m) => !/status of 400/.test(m)), []);
+  assert.deepEqual(problems.console, []);
+  assert.deepEqual(problems.failed, ["GET /products 400"]);
+  await context.close();
+});
+
+test("an operator rehearses a spike with faults from the console, by keyboard, and redrives a dead letter", async () => {
+  const { page, problems, context } = await openPage({ width: 1300, height: 1000 });
+  await signInAs(page, "ops");
+  const console_ = page.locator("#console");
+  await console_.waitFor();
+  // The charts fill from the stream, a sample a second, before anything happens.
+  await page.waitForFunction(() => document.querySelector("#console-now tbody")?.rows.length > 0);
+
+  // By keyboard: type the numbers, choose the fault profile, press Enter to start.
+  await page.getByLabel("Orders", { exact: true }).focus();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type("400");
+  await page.getByLabel("Malformed ratio").fill("0.05");
+  await page.getByLabel("Faults").selectOption("default");
+  await page.getByLabel("Malformed ratio").press("Enter");
+  await page.getByText(/^Running: 400 messages enqueued \(20 malformed\)/).waitFor();
+
+  // Mid-rehearsal: the orders chart has drawn what the stream counted.
+  await page.waitForFunction(() => {
+    const row = [...document.querySelectorAll("#console-now tbody tr")].find((r) => r.textContent.includes("(OrdersPlaced)"));
+    return row && Number(row.cells[2].textContent) >= 380;
+  });
+  assert.equal(await page.locator("#chart-orders canvas").count(), 1);
+  await console_.screenshot({ path: path.join(shots, "console-rehearsal.png") });
+
+  // It drains, and the invariants of the rehearsal appear, each marked in words.
+  const invariants = page.locator("#rehearsal-invariants li");
+  await invariants.first().waitFor({ timeout: 120_000 });
+  assert.equal(await invariants.count(), 6);
+  for (const line of await invariants.allTextContents()) assert.match(line, /^\[ok\] /);
+  assert.match(await page.locator("#rehearsal-status").textContent(), /every invariant holds/);
+  await console_.screenshot({ path: path.join(shots, "console-invariants.png") });
+
+  // The malformed messages are dead letters, each with its reason; redrive them.
+  const deadLetters = page.locator("#dlq-list li");
+  await deadLetters.first().waitFor();
+  assert.match(await deadLetters.first().textContent(), /orders · \d+ receives · \S+/);
+  await page.getByRole("button", { name: "Redrive all to their queues" }).click();
+  await page.getByText(/^\d+ dead letter\(s\) sent back to their queues\.$/).waitFor();
+  assert.ok((await page.locator("#sms-list li").count()) > 0, "the SMS outbox is listed");
+
+  assert.deepEqual(problems.exceptions, []);
+  assert.deepEqual(problems.dialogs, []);
+  assert.deepEqual(problems.console, []);
+  assert.deepEqual(problems.failed, []);
   await context.close();
 });
 
