@@ -170,19 +170,19 @@ fn lock_data_dir(dir: &Path) -> Result<std::fs::File, String> {
     }
 }
 
+async fn listen(port: u16) -> Result<(TcpListener, u16), String> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+        format!("cannot listen on 127.0.0.1:{port}: {e} (choose another with --port)")
+    })?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    Ok((listener, port))
+}
+
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let dir = &args.data_dir;
     let _lock = lock_data_dir(dir)?;
     // Listen before anything is deleted: a refused port must not cost the data.
-    let listener = TcpListener::bind(("127.0.0.1", args.port))
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot listen on 127.0.0.1:{}: {e} (choose another with --port)",
-                args.port
-            )
-        })?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let (listener, port) = listen(args.port).await?;
     if args.fresh {
         remove_data(dir)?;
     }
