@@ -39,6 +39,7 @@ function value(sample, name) {
 export function startConsole({ $, el, api, can, showProblem, clearProblems, ApiError }) {
   const samples = [];
   const totals = new Map();
+  const faultTotals = new Map(); // by kind, since the console opened
   const charts = {};
   const rehearsal = { running: false, outcome: null, quiet: 0, started: 0 };
 
@@ -71,6 +72,10 @@ export function startConsole({ $, el, api, can, showProblem, clearProblems, ApiE
       .flat()
       .map(([name, label]) => el("tr", {}, el("th", { scope: "row" }, name === label || name.startsWith("p") ? label : `${label} (${name})`), el("td", {}, String(value(last, name) ?? "—")), el("td", {}, String(totals.get(name) ?? "—"))));
     $("console-now").tBodies[0].replaceChildren(...rows);
+    const kinds = Object.entries(last.Faults || {}).map(([kind, n]) =>
+      el("tr", {}, el("th", { scope: "row" }, kind), el("td", {}, String(n)), el("td", {}, String(faultTotals.get(kind) || 0))),
+    );
+    $("console-faults").tBodies[0].replaceChildren(...kinds);
   }
 
   function receive(sample) {
@@ -79,6 +84,7 @@ export function startConsole({ $, el, api, can, showProblem, clearProblems, ApiE
     for (const name of ["OrdersPlaced", "OrdersAccepted", "OrdersRejected", "OrdersDispatched", "SmsSent", "FaultsInjected"]) {
       totals.set(name, (totals.get(name) || 0) + value(sample, name));
     }
+    for (const [kind, n] of Object.entries(sample.Faults || {})) faultTotals.set(kind, (faultTotals.get(kind) || 0) + n);
     draw();
     if (rehearsal.running) watchDrain(sample);
   }
