@@ -35,6 +35,8 @@ pub struct LocalRoutes {
     pub base: String,
     /// The stores before the console's rehearsal.
     pub baseline: Mutex<Option<Snapshot>>,
+    /// The functions' settings and the DynamoDB endpoint (`GET /_local/environment`).
+    pub environment: Value,
 }
 
 impl LocalRoutes {
@@ -58,6 +60,7 @@ impl LocalRoutes {
             (&Method::GET, "/_local/orders") => self.orders().await,
             (&Method::GET, "/_local/stock") => self.stock().await,
             (&Method::GET, "/_local/health") => Ok(json!({"status": "ok"})),
+            (&Method::GET, "/_local/environment") => Ok(self.environment.clone()),
             (&Method::GET, "/_local/sms") => self.bus.sms().map(|sms| json!(sms)),
             (&Method::GET, "/_local/dlq") => self.bus.dead_letters().map(|dead| json!(dead)),
             (&Method::POST, "/_local/dlq/redrive") => {
@@ -263,16 +266,23 @@ fn guard(parts: &http::request::Parts) -> Result<(), Error> {
 
 /// 405 on a local route with the wrong method, else 404.
 fn refusal(path: &str) -> Error {
-    match path {
-        "/_local/health" | "/_local/sms" | "/_local/dlq" | "/_local/stats" | "/_local/tokens"
-        | "/_local/faults" | "/_local/orders" | "/_local/stock" => Error::MethodNotAllowed {
-            allowed: vec!["GET"],
-        },
-        "/_local/dlq/redrive" => Error::MethodNotAllowed {
-            allowed: vec!["POST"],
-        },
-        _ => Error::NotFound("No such local route".to_owned()),
-    }
+    let allowed = match path {
+        "/_local/health"
+        | "/_local/sms"
+        | "/_local/dlq"
+        | "/_local/stats"
+        | "/_local/tokens"
+        | "/_local/orders"
+        | "/_local/stock"
+        | "/_local/environment"
+        | "/_local/metrics/stream" => vec!["GET"],
+        "/_local/faults" => vec!["GET", "POST"],
+        "/_local/dlq/redrive" | "/_local/rehearsal/baseline" | "/_local/rehearsal/verdict" => {
+            vec!["POST"]
+        }
+        _ => return Error::NotFound("No such local route".to_owned()),
+    };
+    Error::MethodNotAllowed { allowed }
 }
 
 fn json_response(value: &Value) -> axum::response::Response {

@@ -124,6 +124,17 @@ fn local_settings(key: &token_signer::SigningKey, port: u16) -> LocalSettings {
     }
 }
 
+/// What a function binary needs to run against this server's DynamoDB (`GET
+/// /_local/environment`, for `scripts/bench`): the settings it gives its functions, and the
+/// endpoint of its embedded DynamoDB.
+fn environment(settings: &LocalSettings, dynamo: &EmbeddedDynamo) -> serde_json::Value {
+    let names = settings.forced.keys().chain(settings.defaults.keys());
+    let values: serde_json::Map<String, serde_json::Value> = names
+        .filter_map(|name| Some((name.to_string(), settings.get(name)?.into())))
+        .collect();
+    serde_json::json!({"settings": values, "dynamodb_endpoint": dynamo.endpoint})
+}
+
 /// The tables, created if missing, and the demo data on a first start.
 async fn prepare_store(adapters: &Adapters) -> Result<Seed, String> {
     adapters
@@ -195,7 +206,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         args.faults_seed
             .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0),
     ));
-    let adapters = local_adapters(&dynamo, &bus, local_settings(&key, port), &faults);
+    let settings = local_settings(&key, port);
+    let environment = environment(&settings, &dynamo);
+    let adapters = local_adapters(&dynamo, &bus, settings, &faults);
     let seed = prepare_store(&adapters).await?;
     let delivery = Delivery {
         faults: faults.clone(),
@@ -211,6 +224,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         metrics: metrics.clone(),
         base: format!("http://127.0.0.1:{port}"),
         baseline: Mutex::new(None),
+        environment,
     };
     let gateway = Gateway::new(&adapters, local).await?;
     banner(port, dir, &key, seed)?;

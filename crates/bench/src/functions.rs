@@ -1,0 +1,154 @@
+//! Each function binary run as Lambda runs it, under the Runtime API emulator, with its real
+//! adapters pointed at `delivery-local`'s DynamoDB and an SQS/SNS emulator: process start to
+//! first poll (the cold start), the first invocation, warm invocations, peak RSS.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::runtime_api::RuntimeApi;
+
+/// How a function is run: its environment, and the event of its `i`-th invocation.
+pub struct Subject {
+    pub name: &'static str,
+    pub env: Vec<(String, String)>,
+    pub event: Box<dyn Fn(usize) -> Value + Send + Sync>,
+}
+
+/// What one function measured, in milliseconds and MB.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Measurement {
+    pub function: String,
+    pub start_to_first_poll_ms: f64,
+    pub first_invocation_ms: f64,
+    pub cold_total_ms: f64,
+    pub warm_p50_ms: f64,
+    pub warm_p99_ms: f64,
+    pub peak_rss_mb: f64,
+    pub zip_mb: Option<f64>,
+    /// Invocations answered with an error (or a 5xx).
+    pub failures: usize,
+}
+
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+/// An answer that is a failure: an error, or an HTTP function's 5xx (its 4xx are answers).
+fn failed(ok: bool, body: &[u8]) -> bool {
+    let status = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["statusCode"].as_u64());
+    !ok || status.is_some_and(|s| s >= 500)
+}
+
+/// Runs `binary` under a fresh emulator, cold once then warm `invocations` times.
+pub async fn measure(
+    binary: &Path,
+    subject: &Subject,
+    invocations: usize,
+) -> Result<Measurement, String> {
+    let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(binary)
+        .envs(subject.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(lambda_env(subject.name, &api.address()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", binary.display()))?;
+    let pid = child.id().unwrap_or_default();
+    let first_poll = api
+        .first_poll(ANSWER_WITHIN)
+        .await
+        .ok_or_else(|| format!("{} never polled: {:?}", subject.name, api.init_error()))?;
+    let first = api
+        .invoke((subject.event)(0), ANSWER_WITHIN)
+        .await
+        .ok_or_else(|| format!("{} did not answer its first event", subject.name))?;
+    let cold_total = started.elapsed();
+    let mut failures = usize::from(failed(first.ok, &first.body));
+    let mut warm = Vec::with_capacity(invocations);
+    for i in 1..=invocations {
+        let answer = api
+            .invoke((subject.event)(i), ANSWER_WITHIN)
+            .await
+            .ok_or_else(|| format!("{} did not answer event {i}", subject.name))?;
+        failures += usize::from(failed(answer.ok, &answer.body));
+        warm.push(answer.took);
+    }
+    let peak_rss_mb = peak_rss_kb(pid).map_or(0.0, |kb| (kb as f64 / 1024.0 * 10.0).round() / 10.0);
+    let _ = child.kill().await;
+    warm.sort();
+    let rank = |p: f64| {
+        warm.get(((p * warm.len() as f64).ceil() as usize).max(1) - 1)
+            .copied()
+            .unwrap_or_default()
+    };
+    Ok(Measurement {
+        function: subject.name.to_owned(),
+        start_to_first_poll_ms: ms(first_poll.saturating_duration_since(started)),
+        first_invocation_ms: ms(first.took),
+        cold_total_ms: ms(cold_total),
+        warm_p50_ms: ms(rank(0.50)),
+        warm_p99_ms: ms(rank(0.99)),
+        peak_rss_mb,
+        zip_mb: None,
+        failures,
+    })
+}
+
+/// What Lambda sets for every function.
+fn lambda_env(name: &str, runtime_api: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api),
+        ("AWS_LAMBDA_FUNCTION_NAME", name),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "bench"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("RUST_LOG", "warn"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// The process's peak resident set (`VmHWM`), in kB.
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The table of measurements, as the README shows it.
+pub fn table(measured: &[Measurement]) -> String {
+    let mut out = String::from(
+        "| function | start → first poll | first invocation | cold total | warm p50 | warm p99 | peak RSS | zip | failures |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for m in measured {
+        let zip = m.zip_mb.map_or("—".to_owned(), |z| format!("{z:.2} MB"));
+        out.push_str(&format!(
+            "| {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms | {:.1} MB | {zip} | {} |\n",
+            m.function, m.start_to_first_poll_ms, m.first_invocation_ms, m.cold_total_ms,
+            m.warm_p50_ms, m.warm_p99_ms, m.peak_rss_mb, m.failures
+        ));
+    }
+    out
+}
+
+/// The measurements as JSON.
+pub fn json(measured: &[Measurement]) -> Value {
+    json!(measured)
+}

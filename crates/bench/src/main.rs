@@ -1,0 +1,152 @@
+//! `bench`, run by `scripts/bench` (which builds the release binaries and starts
+//! `delivery-local` and the SQS/SNS emulator): `bench functions` measures every function under
+//! the Runtime API emulator, `bench api` loads `delivery-local`'s API at fixed open-loop rates.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bench::functions::{self, Measurement, Subject};
+use bench::{load, setup};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Cold start, warm invocations, peak RSS and zip size of every function.
+    Functions(setup::FunctionsArgs),
+    /// Open-loop latency of delivery-local's API at fixed rates.
+    Api(ApiArgs),
+}
+
+#[derive(clap::Args)]
+struct ApiArgs {
+    /// delivery-local's URL.
+    #[arg(long)]
+    url: String,
+    /// A customer's token (products:read orders:write).
+    #[arg(long)]
+    token: String,
+    /// Requests per second, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "250,500,1000,2000")]
+    rates: Vec<u32>,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Where the JSON goes.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    match Cli::parse().command {
+        Command::Functions(args) => {
+            let subjects = setup::subjects(&args)?;
+            let mut measured: Vec<Measurement> = Vec::new();
+            for subject in subjects {
+                measured.push(measure(&runtime, &args, &subject)?);
+                if subject.name == "order-processor" {
+                    // notify-carrier is run on the orders the processor just accepted.
+                    let notify = setup::notify_carrier(&args)?;
+                    measured.push(measure(&runtime, &args, &notify)?);
+                }
+            }
+            println!("{}", functions::table(&measured));
+            write(&args.out, &functions::json(&measured))
+        }
+        Command::Api(args) => api(&runtime, &args),
+    }
+}
+
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    args: &setup::FunctionsArgs,
+    subject: &Subject,
+) -> Result<Measurement, String> {
+    let binary = args.bin_dir.join(subject.name);
+    let mut m = runtime.block_on(functions::measure(&binary, subject, args.invocations))?;
+    let zip = args.zip_dir.join(subject.name).join("bootstrap.zip");
+    m.zip_mb = std::fs::metadata(zip)
+        .ok()
+        .map(|z| (z.len() as f64 / 1e4).round() / 100.0);
+    eprintln!(
+        "{}: cold {:.1} ms, warm p50 {:.2} ms",
+        m.function, m.cold_total_ms, m.warm_p50_ms
+    );
+    Ok(m)
+}
+
+fn api(runtime: &tokio::runtime::Runtime, args: &ApiArgs) -> Result<(), String> {
+    let target = args
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| format!("{}: {e}", args.url))?;
+    let auth = vec![
+        ("authorization".to_owned(), format!("Bearer {}", args.token)),
+        ("content-type".to_owned(), "application/json".to_owned()),
+    ];
+    let request = |method, path: &str, body: Option<Value>| load::Request {
+        method,
+        path: path.to_owned(),
+        headers: auth.clone(),
+        body: body.map(|b| b.to_string()),
+    };
+    let basket = json!({"items": [{"product_id": "pizza-margherita", "quantity": 2}, {"product_id": "garlic-bread", "quantity": 1}]});
+    let endpoints = [
+        (
+            "GET /products/{id}",
+            request("GET", "/products/pizza-margherita", None),
+        ),
+        ("GET /products", request("GET", "/products?limit=20", None)),
+        (
+            "POST /orders/total",
+            request("POST", "/orders/total", Some(basket)),
+        ),
+    ];
+    let mut rows = Vec::new();
+    println!(
+        "| endpoint | rate | sent | ok | errors | p50 | p99 | max |\n|---|---|---|---|---|---|---|---|"
+    );
+    for (name, req) in &endpoints {
+        for rate in &args.rates {
+            let r = runtime.block_on(load::run(
+                target,
+                req,
+                *rate,
+                Duration::from_secs_f64(args.seconds),
+            ));
+            let ms = |d: Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
+            println!(
+                "| {name} | {rate}/s | {} | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+                r.sent,
+                r.ok,
+                r.errors,
+                ms(r.p50),
+                ms(r.p99),
+                ms(r.max)
+            );
+            rows.push(json!({"endpoint": name, "rate": rate, "sent": r.sent, "ok": r.ok, "errors": r.errors,
+                "p50_ms": ms(r.p50), "p99_ms": ms(r.p99), "max_ms": ms(r.max)}));
+        }
+    }
+    write(&args.out, &json!(rows))
+}
+
+fn write(path: &PathBuf, value: &Value) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(
+        path,
+        serde_json::to_string_pretty(value).unwrap_or_default(),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,225 @@
+//! What `bench functions` runs each function with: the settings `delivery-local` gives its
+//! own functions (its DynamoDB, seeded), an SQS queue and SNS topic on the emulator, and an
+//! event like the ones Lambda hands it.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::events;
+use crate::functions::Subject;
+
+#[derive(clap::Args)]
+pub struct FunctionsArgs {
+    /// delivery-local's URL (its DynamoDB, settings and API).
+    #[arg(long)]
+    pub delivery_local: String,
+    /// The SQS/SNS emulator's URL (moto).
+    #[arg(long)]
+    pub aws_endpoint: String,
+    /// A customer's token from delivery-local (alice: products:read orders:write orders:read).
+    #[arg(long)]
+    pub token: String,
+    /// Where the release binaries are.
+    #[arg(long, default_value = "target/release")]
+    pub bin_dir: PathBuf,
+    /// Where `scripts/package` leaves the zips, if it ran.
+    #[arg(long, default_value = "target/lambda")]
+    pub zip_dir: PathBuf,
+    /// Warm invocations per function.
+    #[arg(long, default_value_t = 200)]
+    pub invocations: usize,
+    /// Where the JSON goes.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+const ALICE: (&str, &str, Option<&str>) = ("alice", "products:read orders:write orders:read", None);
+const ACME: (&str, &str, Option<&str>) =
+    ("acme-admin", "products:read products:write", Some("acme"));
+/// Products with stock enough for hundreds of one-item orders.
+const STOCKED: [&str; 3] = ["sparkling-water", "garlic-bread", "pizza-margherita"];
+
+fn get(url: &str, token: Option<&str>) -> Result<Value, String> {
+    let mut request = ureq::get(url);
+    if let Some(token) = token {
+        request = request.header("authorization", &format!("Bearer {token}"));
+    }
+    request
+        .call()
+        .map_err(|e| format!("GET {url}: {e}"))?
+        .body_mut()
+        .read_json()
+        .map_err(|e| format!("GET {url}: {e}"))
+}
+
+/// `Action=…` on the emulator's query API for `service`; the text of `<element>` in its answer.
+/// (The emulator serves every service on one port and tells them apart by the credential scope.)
+fn create(
+    endpoint: &str,
+    service: &str,
+    form: &[(&str, &str)],
+    element: &str,
+) -> Result<String, String> {
+    let scope = format!(
+        "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let text = ureq::post(endpoint)
+        .header("authorization", &scope)
+        .send_form(form.iter().copied())
+        .map_err(|e| format!("{form:?}: {e}"))?
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    let open = format!("<{element}>");
+    let start = text
+        .find(&open)
+        .ok_or_else(|| format!("no {element} in {text}"))?
+        + open.len();
+    let end = text[start..].find('<').ok_or("unterminated")? + start;
+    Ok(text[start..end].to_owned())
+}
+
+/// Every setting a function reads, pointed at delivery-local's DynamoDB and the emulator.
+fn environment(args: &FunctionsArgs) -> Result<Vec<(String, String)>, String> {
+    let local = get(&format!("{}/_local/environment", args.delivery_local), None)?;
+    let mut env: Vec<(String, String)> = local["settings"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect();
+    let aws = args.aws_endpoint.as_str();
+    let queue = |name| {
+        create(
+            aws,
+            "sqs",
+            &[
+                ("Action", "CreateQueue"),
+                ("QueueName", name),
+                ("Version", "2012-11-05"),
+            ],
+            "QueueUrl",
+        )
+    };
+    let topic = create(
+        aws,
+        "sns",
+        &[
+            ("Action", "CreateTopic"),
+            ("Name", "bench-order-events"),
+            ("Version", "2010-03-31"),
+        ],
+        "TopicArn",
+    )?;
+    env.extend([
+        ("ORDERS_QUEUE_URL".to_owned(), queue("bench-orders")?),
+        ("ORDERS_DLQ_URL".to_owned(), queue("bench-orders-dlq")?),
+        ("EVENTS_TOPIC_ARN".to_owned(), topic),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
+            local["dynamodb_endpoint"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        ("AWS_ENDPOINT_URL_SQS".to_owned(), aws.to_owned()),
+        ("AWS_ENDPOINT_URL_SNS".to_owned(), aws.to_owned()),
+    ]);
+    Ok(env)
+}
+
+fn fixed(event: Value) -> Box<dyn Fn(usize) -> Value + Send + Sync> {
+    Box::new(move |_| event.clone())
+}
+
+/// The HTTP functions' events: a customer reads, bills and orders; a company writes.
+fn http_events() -> Vec<(&'static str, Box<dyn Fn(usize) -> Value + Send + Sync>)> {
+    let basket = json!({"items": [{"product_id": "pizza-margherita", "quantity": 2},
+                                  {"product_id": "garlic-bread", "quantity": 1}]});
+    let order = json!({"items": [{"product_id": "tiramisu", "quantity": 1}],
+                       "delivery": {"address": "1 Bench Street", "phone": "+15551234567"}});
+    let product = ("GET", "/products/{id}", "/products/pizza-margherita");
+    vec![
+        ("list-products", fixed(events::http(product, ALICE, None))),
+        (
+            "order-total",
+            fixed(events::http(
+                ("POST", "/orders/total", "/orders/total"),
+                ALICE,
+                Some(basket),
+            )),
+        ),
+        (
+            "update-product",
+            Box::new(|i| {
+                let stock = json!({"stock": 30 + i % 10});
+                events::http(
+                    ("PATCH", "/products/{id}", "/products/tiramisu"),
+                    ACME,
+                    Some(stock),
+                )
+            }),
+        ),
+        (
+            "get-order",
+            fixed(events::http(("GET", "/orders", "/orders"), ALICE, None)),
+        ),
+        (
+            "place-order",
+            fixed(events::http(
+                ("POST", "/orders", "/orders"),
+                ALICE,
+                Some(order),
+            )),
+        ),
+    ]
+}
+
+/// Every function but notify-carrier (which needs the orders the processor accepts).
+pub fn subjects(args: &FunctionsArgs) -> Result<Vec<Subject>, String> {
+    let env = environment(args)?;
+    let token = args.token.clone();
+    let mut runs: Vec<(&'static str, Box<dyn Fn(usize) -> Value + Send + Sync>)> =
+        vec![("authorizer", Box::new(move |_| events::authorizer(&token)))];
+    runs.extend(http_events());
+    runs.push((
+        "order-simulator",
+        fixed(json!({"orders": 10, "invalid_ratio": 0})),
+    ));
+    runs.push((
+        "order-processor",
+        Box::new(|i| events::order_placed("alice", STOCKED[i % STOCKED.len()]).1),
+    ));
+    Ok(runs
+        .into_iter()
+        .map(|(name, event)| Subject {
+            name,
+            env: env.clone(),
+            event,
+        })
+        .collect())
+}
+
+/// notify-carrier, on the orders the processor accepted (as `GET /orders` shows them).
+pub fn notify_carrier(args: &FunctionsArgs) -> Result<Subject, String> {
+    let listed = get(
+        &format!("{}/orders?limit=100", args.delivery_local),
+        Some(&args.token),
+    )?;
+    let accepted: Vec<Value> = listed["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["status"] == "accepted")
+        .cloned()
+        .collect();
+    if accepted.is_empty() {
+        return Err("no accepted order to notify a carrier of".to_owned());
+    }
+    Ok(Subject {
+        name: "notify-carrier",
+        env: environment(args)?,
+        event: Box::new(move |i| events::order_accepted(&accepted[i % accepted.len()])),
+    })
+}
