@@ -10,11 +10,14 @@ use serde_json::{Value, json};
 
 use crate::runtime_api::RuntimeApi;
 
-/// How a function is run: its environment, and the event of its `i`-th invocation.
+/// The event of a function's `i`-th invocation.
+pub type EventFor = Box<dyn Fn(usize) -> Value + Send + Sync>;
+
+/// How a function is run: its environment, and its events.
 pub struct Subject {
     pub name: &'static str,
     pub env: Vec<(String, String)>,
-    pub event: Box<dyn Fn(usize) -> Value + Send + Sync>,
+    pub event: EventFor,
 }
 
 /// What one function measured, in milliseconds and MB.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::events;
-use crate::functions::Subject;
+use crate::functions::{EventFor, Subject};
 
 #[derive(clap::Args)]
 pub struct FunctionsArgs {
@@ -129,12 +129,12 @@ fn environment(args: &FunctionsArgs) -> Result<Vec<(String, String)>, String> {
     Ok(env)
 }
 
-fn fixed(event: Value) -> Box<dyn Fn(usize) -> Value + Send + Sync> {
+fn fixed(event: Value) -> EventFor {
     Box::new(move |_| event.clone())
 }
 
 /// The HTTP functions' events: a customer reads, bills and orders; a company writes.
-fn http_events() -> Vec<(&'static str, Box<dyn Fn(usize) -> Value + Send + Sync>)> {
+fn http_events() -> Vec<(&'static str, EventFor)> {
     let basket = json!({"items": [{"product_id": "pizza-margherita", "quantity": 2},
                                   {"product_id": "garlic-bread", "quantity": 1}]});
     let order = json!({"items": [{"product_id": "tiramisu", "quantity": 1}],
@@ -180,7 +180,7 @@ fn http_events() -> Vec<(&'static str, Box<dyn Fn(usize) -> Value + Send + Sync>
 pub fn subjects(args: &FunctionsArgs) -> Result<Vec<Subject>, String> {
     let env = environment(args)?;
     let token = args.token.clone();
-    let mut runs: Vec<(&'static str, Box<dyn Fn(usize) -> Value + Send + Sync>)> =
+    let mut runs: Vec<(&'static str, EventFor)> =
         vec![("authorizer", Box::new(move |_| events::authorizer(&token)))];
     runs.extend(http_events());
     runs.push((
