@@ -7,3 +7,4 @@ pub mod functions;
 pub mod load;
 pub mod runtime_api;
 pub mod setup;
+pub mod store;

@@ -22,6 +22,33 @@ enum Command {
     Functions(setup::FunctionsArgs),
     /// Open-loop latency of delivery-local's API at fixed rates.
     Api(ApiArgs),
+    /// The store's own rate of the processor's order transaction: the pipeline's ceiling.
+    Store(StoreArgs),
+    /// Sets every product's stock (before a pipeline run that should accept, or reject, all).
+    Stock {
+        /// delivery-local's URL.
+        #[arg(long)]
+        delivery_local: String,
+        /// The stock every product gets.
+        #[arg(long)]
+        set: u32,
+    },
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// delivery-local's URL (its DynamoDB endpoint and table names).
+    #[arg(long)]
+    delivery_local: String,
+    /// Concurrent writers, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    concurrency: Vec<usize>,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Where the JSON goes.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -61,6 +88,16 @@ fn main() -> Result<(), String> {
             write(&args.out, &functions::json(&measured))
         }
         Command::Api(args) => api(&runtime, &args),
+        Command::Store(args) => store(&runtime, &args),
+        Command::Stock {
+            delivery_local,
+            set,
+        } => {
+            let (endpoint, tables) = setup::store_of(&delivery_local)?;
+            let n = runtime.block_on(bench::store::set_stock(&endpoint, tables, set))?;
+            eprintln!("{n} products now have a stock of {set}");
+            Ok(())
+        }
     }
 }
 
@@ -136,6 +173,27 @@ fn api(runtime: &tokio::runtime::Runtime, args: &ApiArgs) -> Result<(), String> 
             rows.push(json!({"endpoint": name, "rate": rate, "sent": r.sent, "ok": r.ok, "errors": r.errors,
                 "p50_ms": ms(r.p50), "p99_ms": ms(r.p99), "max_ms": ms(r.max)}));
         }
+    }
+    write(&args.out, &json!(rows))
+}
+
+fn store(runtime: &tokio::runtime::Runtime, args: &StoreArgs) -> Result<(), String> {
+    let (endpoint, tables) = setup::store_of(&args.delivery_local)?;
+    println!("| writers | orders recorded | errors | orders/s |\n|---|---|---|---|");
+    let mut rows = Vec::new();
+    for concurrency in &args.concurrency {
+        let duration = Duration::from_secs_f64(args.seconds);
+        let c = runtime.block_on(bench::store::ceiling(
+            &endpoint,
+            tables.clone(),
+            *concurrency,
+            duration,
+        ))?;
+        println!(
+            "| {} | {} | {} | {:.0} |",
+            c.concurrency, c.orders, c.errors, c.orders_per_second
+        );
+        rows.push(c);
     }
     write(&args.out, &json!(rows))
 }

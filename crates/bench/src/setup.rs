@@ -53,6 +53,27 @@ fn get(url: &str, token: Option<&str>) -> Result<Value, String> {
         .map_err(|e| format!("GET {url}: {e}"))
 }
 
+/// delivery-local's DynamoDB endpoint and table names.
+pub fn store_of(delivery_local: &str) -> Result<(String, store_dynamodb::Tables), String> {
+    let local = get(&format!("{delivery_local}/_local/environment"), None)?;
+    let setting = |name: &str| {
+        local["settings"][name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("delivery-local gives no {name}"))
+    };
+    let tables = store_dynamodb::Tables {
+        products: setting("PRODUCTS_TABLE")?,
+        orders: setting("ORDERS_TABLE")?,
+        carriers: setting("CARRIERS_TABLE")?,
+    };
+    let endpoint = local["dynamodb_endpoint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok((endpoint, tables))
+}
+
 /// `Action=…` on the emulator's query API for `service`; the text of `<element>` in its answer.
 /// (The emulator serves every service on one port and tells them apart by the credential scope.)
 fn create(
