@@ -89,18 +89,13 @@ pub async fn measure(
     let peak_rss_mb = peak_rss_kb(pid).map_or(0.0, |kb| (kb as f64 / 1024.0 * 10.0).round() / 10.0);
     let _ = child.kill().await;
     warm.sort();
-    let rank = |p: f64| {
-        warm.get(((p * warm.len() as f64).ceil() as usize).max(1) - 1)
-            .copied()
-            .unwrap_or_default()
-    };
     Ok(Measurement {
         function: subject.name.to_owned(),
         start_to_first_poll_ms: ms(first_poll.saturating_duration_since(started)),
         first_invocation_ms: ms(first.took),
         cold_total_ms: ms(cold_total),
-        warm_p50_ms: ms(rank(0.50)),
-        warm_p99_ms: ms(rank(0.99)),
+        warm_p50_ms: ms(crate::nearest_rank(&warm, 0.50)),
+        warm_p99_ms: ms(crate::nearest_rank(&warm, 0.99)),
         peak_rss_mb,
         zip_mb: None,
         failures,

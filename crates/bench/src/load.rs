@@ -86,12 +86,8 @@ pub async fn run(target: SocketAddr, request: &Request, rate: u32, duration: Dur
         }
     }
     latencies.sort();
-    let rank = |p: f64| {
-        let i = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len().max(1));
-        latencies.get(i - 1).copied().unwrap_or_default()
-    };
-    report.p50 = rank(0.50);
-    report.p99 = rank(0.99);
+    report.p50 = crate::nearest_rank(&latencies, 0.50);
+    report.p99 = crate::nearest_rank(&latencies, 0.99);
     report.max = latencies.last().copied().unwrap_or_default();
     report
 }
