@@ -109,6 +109,16 @@ pub enum Deletion {
     StaleReceipt,
 }
 
+/// How one received message of a batch ended, for [`Bus::settle`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled<'a> {
+    /// Processed: deleted by its receipt.
+    Processed(&'a str),
+    /// Failed, and why: it reappears after its visibility timeout, and its dead-letter reason
+    /// will say so.
+    Failed(&'a str, &'a str),
+}
+
 /// The bus: one SQLite connection, shared. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
@@ -384,6 +394,31 @@ impl Bus {
         })
     }
 
+    /// Settles a received batch in one write, as the Lambda service does with
+    /// `DeleteMessageBatch`: the processed messages deleted, each failure's reason recorded
+    /// (a stale receipt changes nothing). One commit per batch instead of one per message.
+    pub fn settle(&self, batch: &[Settled<'_>]) -> Result<(), PortError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for outcome in batch {
+                match outcome {
+                    Settled::Processed(receipt) => tx.execute(
+                        "DELETE FROM delivery_local_messages WHERE receipt = ?1 AND dead_reason IS NULL",
+                        [receipt],
+                    )?,
+                    Settled::Failed(receipt, error) => tx.execute(
+                        "UPDATE delivery_local_messages SET last_error = ?2 WHERE receipt = ?1",
+                        params![receipt, error],
+                    )?,
+                };
+            }
+            tx.commit()
+        })
+    }
+
     /// Deletes a processed message by its receipt handle (a stale receipt deletes nothing).
     pub fn delete(&self, receipt: &str) -> Result<Deletion, PortError> {
         self.with(|conn| {
@@ -532,6 +567,34 @@ mod tests {
             Deletion::StaleReceipt
         );
         assert_eq!(bus.counts("q").unwrap().in_flight, 10);
+    }
+
+    #[test]
+    fn a_batch_is_settled_in_one_write() {
+        let bus = Bus::memory().unwrap();
+        send(&bus, 3);
+        let batch = bus.receive(SLOW, 10).unwrap();
+        bus.settle(&[
+            Settled::Processed(&batch[0].receipt),
+            Settled::Failed(&batch[1].receipt, "the store was busy"),
+            Settled::Processed(&batch[2].receipt),
+            Settled::Processed("a stale receipt"),
+        ])
+        .unwrap();
+        assert_eq!(
+            bus.counts("q").unwrap(),
+            QueueCounts {
+                visible: 0,
+                in_flight: 1,
+                dead: 0
+            }
+        );
+        assert_eq!(
+            bus.delete(&batch[0].receipt).unwrap(),
+            Deletion::StaleReceipt
+        );
+        assert_eq!(bus.delete(&batch[1].receipt).unwrap(), Deletion::Deleted);
+        bus.settle(&[]).unwrap();
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use aws_lambda_events::sns::{MessageAttribute, SnsEvent, SnsMessage, SnsRecord};
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use bus_embedded::{Bus, MAX_BATCH, NOTIFICATIONS, ORDERS, QueueSpec, Received};
+use bus_embedded::{Bus, MAX_BATCH, NOTIFICATIONS, ORDERS, QueueSpec, Received, Settled};
 use composition::lambda::EventFunction;
 use faults::{Fault, Faults};
 use notify_carrier::NotifyCarrier;
@@ -183,15 +183,18 @@ async fn orders(
             .iter()
             .map(|f| f.item_identifier.as_str())
             .collect();
-        for message in &batch {
-            let result = if failed.contains(message.id.as_str()) {
-                bus.fail(&message.receipt, "reported as a batch item failure")
-            } else {
-                bus.delete(&message.receipt).map(|_| ())
-            };
-            if let Err(e) = result {
-                tracing::error!(error = %e, message_id = %message.id, "acknowledging a message");
-            }
+        let settled: Vec<Settled<'_>> = batch
+            .iter()
+            .map(|message| {
+                if failed.contains(message.id.as_str()) {
+                    Settled::Failed(&message.receipt, "reported as a batch item failure")
+                } else {
+                    Settled::Processed(&message.receipt)
+                }
+            })
+            .collect();
+        if let Err(e) = bus.settle(&settled) {
+            tracing::error!(error = %e, messages = batch.len(), "settling a batch");
         }
     }
 }
@@ -221,18 +224,29 @@ async fn notifications(
             futures::future::join_all(invocations),
             futures::future::join_all(copies)
         );
-        for (message, answer) in answers {
-            let ack = match answer {
-                None => continue,
-                Some(Ok(())) => bus.delete(&message.receipt).map(|_| ()),
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, message_id = %message.id, attempt = message.receive_count, "notify-carrier failed; will retry");
-                    bus.fail(&message.receipt, &e.to_string())
-                }
-            };
-            if let Err(e) = ack {
-                tracing::error!(error = %e, message_id = %message.id, "acknowledging a notification");
-            }
+        let errors: Vec<(&Received, String)> = answers
+            .iter()
+            .filter_map(|(m, answer)| match answer {
+                Some(Err(e)) => Some((*m, e.to_string())),
+                _ => None,
+            })
+            .collect();
+        for (message, error) in &errors {
+            tracing::warn!(error = %error, message_id = %message.id, attempt = message.receive_count, "notify-carrier failed; will retry");
+        }
+        // A stopped invocation leaves its message in flight, as Lambda's would.
+        let settled: Vec<Settled<'_>> = answers
+            .iter()
+            .filter_map(|(m, answer)| {
+                answer
+                    .as_ref()
+                    .filter(|a| a.is_ok())
+                    .map(|_| Settled::Processed(&m.receipt))
+            })
+            .chain(errors.iter().map(|(m, e)| Settled::Failed(&m.receipt, e)))
+            .collect();
+        if let Err(e) = bus.settle(&settled) {
+            tracing::error!(error = %e, messages = settled.len(), "settling notifications");
         }
     }
 }
