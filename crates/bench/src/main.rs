@@ -74,13 +74,14 @@ fn main() -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     match Cli::parse().command {
         Command::Functions(args) => {
-            let subjects = setup::subjects(&args)?;
+            let env = setup::environment(&args)?;
+            let subjects = setup::subjects(&args, &env)?;
             let mut measured: Vec<Measurement> = Vec::new();
             for subject in subjects {
                 measured.push(measure(&runtime, &args, &subject)?);
                 if subject.name == "order-processor" {
                     // notify-carrier is run on the orders the processor just accepted.
-                    let notify = setup::notify_carrier(&args)?;
+                    let notify = setup::notify_carrier(&args, &env)?;
                     measured.push(measure(&runtime, &args, &notify)?);
                 }
             }

@@ -101,8 +101,9 @@ fn create(
     Ok(text[start..end].to_owned())
 }
 
-/// Every setting a function reads, pointed at delivery-local's DynamoDB and the emulator.
-fn environment(args: &FunctionsArgs) -> Result<Vec<(String, String)>, String> {
+/// Every setting a function reads, pointed at delivery-local's DynamoDB and the emulator
+/// (read and created once per run).
+pub fn environment(args: &FunctionsArgs) -> Result<Vec<(String, String)>, String> {
     let local = get(&format!("{}/_local/environment", args.delivery_local), None)?;
     let mut env: Vec<(String, String)> = local["settings"]
         .as_object()
@@ -198,8 +199,7 @@ fn http_events() -> Vec<(&'static str, EventFor)> {
 }
 
 /// Every function but notify-carrier (which needs the orders the processor accepts).
-pub fn subjects(args: &FunctionsArgs) -> Result<Vec<Subject>, String> {
-    let env = environment(args)?;
+pub fn subjects(args: &FunctionsArgs, env: &[(String, String)]) -> Result<Vec<Subject>, String> {
     let token = args.token.clone();
     let mut runs: Vec<(&'static str, EventFor)> =
         vec![("authorizer", Box::new(move |_| events::authorizer(&token)))];
@@ -216,14 +216,14 @@ pub fn subjects(args: &FunctionsArgs) -> Result<Vec<Subject>, String> {
         .into_iter()
         .map(|(name, event)| Subject {
             name,
-            env: env.clone(),
+            env: env.to_vec(),
             event,
         })
         .collect())
 }
 
 /// notify-carrier, on the orders the processor accepted (as `GET /orders` shows them).
-pub fn notify_carrier(args: &FunctionsArgs) -> Result<Subject, String> {
+pub fn notify_carrier(args: &FunctionsArgs, env: &[(String, String)]) -> Result<Subject, String> {
     let listed = get(
         &format!("{}/orders?limit=100", args.delivery_local),
         Some(&args.token),
@@ -240,7 +240,7 @@ pub fn notify_carrier(args: &FunctionsArgs) -> Result<Subject, String> {
     }
     Ok(Subject {
         name: "notify-carrier",
-        env: environment(args)?,
+        env: env.to_vec(),
         event: Box::new(move |i| events::order_accepted(&accepted[i % accepted.len()])),
     })
 }

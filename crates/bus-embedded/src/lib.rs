@@ -109,6 +109,10 @@ pub enum Deletion {
     StaleReceipt,
 }
 
+/// Deletes a processed message by its receipt (a stale receipt deletes nothing).
+const DELETE_BY_RECEIPT: &str =
+    "DELETE FROM delivery_local_messages WHERE receipt = ?1 AND dead_reason IS NULL";
+
 /// How one received message of a batch ended, for [`Bus::settle`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settled<'a> {
@@ -373,13 +377,7 @@ impl Bus {
 
     /// Records why processing a received message failed; its dead-letter reason will say so.
     pub fn fail(&self, receipt: &str, error: &str) -> Result<(), PortError> {
-        self.with(|conn| {
-            conn.execute(
-                "UPDATE delivery_local_messages SET last_error = ?2 WHERE receipt = ?1",
-                params![receipt, error],
-            )?;
-            Ok(())
-        })
+        self.settle(&[Settled::Failed(receipt, error)])
     }
 
     /// Makes every in-flight message of `queue` visible again. For a restart of the single
@@ -405,10 +403,7 @@ impl Bus {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for outcome in batch {
                 match outcome {
-                    Settled::Processed(receipt) => tx.execute(
-                        "DELETE FROM delivery_local_messages WHERE receipt = ?1 AND dead_reason IS NULL",
-                        [receipt],
-                    )?,
+                    Settled::Processed(receipt) => tx.execute(DELETE_BY_RECEIPT, [receipt])?,
                     Settled::Failed(receipt, error) => tx.execute(
                         "UPDATE delivery_local_messages SET last_error = ?2 WHERE receipt = ?1",
                         params![receipt, error],
@@ -422,10 +417,7 @@ impl Bus {
     /// Deletes a processed message by its receipt handle (a stale receipt deletes nothing).
     pub fn delete(&self, receipt: &str) -> Result<Deletion, PortError> {
         self.with(|conn| {
-            let deleted = conn.execute(
-                "DELETE FROM delivery_local_messages WHERE receipt = ?1 AND dead_reason IS NULL",
-                [receipt],
-            )?;
+            let deleted = conn.execute(DELETE_BY_RECEIPT, [receipt])?;
             Ok(if deleted > 0 {
                 Deletion::Deleted
             } else {
