@@ -6,6 +6,7 @@ pub mod bill;
 pub mod carrier;
 pub mod error;
 pub mod ids;
+pub mod import;
 pub mod money;
 pub mod order;
 pub mod ports;

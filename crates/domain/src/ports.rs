@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::carrier::Carrier;
 use crate::error::PortError;
 use crate::ids::{CompanyId, CustomerId, OrderId, Phone, ProductId};
+use crate::import::{Import, ImportId, ObjectKey, RowError};
 use crate::order::{CarrierRef, Order, OrderEvent};
 use crate::product::Product;
 use crate::validation::FieldError;
@@ -276,4 +277,89 @@ pub enum Remembered {
 pub trait KeyUses: Send + Sync {
     /// Remembers `use_` unless the key's order was used before; then the earlier use.
     async fn remember(&self, key_use: &KeyUse) -> Result<Remembered, PortError>;
+}
+
+/// One batch of an import: the products its rows write (each conditional on the version read,
+/// as `PUT` writes), the rows it refused, and the checkpoint it moves from `from_row` to
+/// `to_row` (every row in between settled by this batch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportBatch {
+    pub import: ImportId,
+    pub from_row: u64,
+    pub to_row: u64,
+    /// Each product, with the version it replaces (`None`: it must not exist yet).
+    pub writes: Vec<(Product, Option<u64>)>,
+    /// The refused rows, counted in full; only those the report still has room for are kept.
+    pub errors: Vec<RowError>,
+    pub at: DateTime<Utc>,
+}
+
+/// What committing an import's batch did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// The products and the checkpoint were written together.
+    Committed,
+    /// Nothing was written: these products changed since they were read (read them again).
+    Changed(Vec<ProductId>),
+    /// Nothing was written: the checkpoint is no longer `from_row` (another delivery of the
+    /// same file is committing it) or the import is no longer running.
+    Superseded,
+}
+
+/// A file being read, a chunk at a time (an S3 `GetObject` body, streamed).
+#[async_trait]
+pub trait FileBody: Send {
+    /// The next bytes, or `None` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, PortError>;
+}
+
+/// Where companies' import files are stored (the imports bucket).
+#[async_trait]
+pub trait ImportFiles: Send + Sync {
+    /// The file under `key`, streamed; [`PortError::NotFound`] when there is none.
+    async fn open(&self, key: &ObjectKey) -> Result<Box<dyn FileBody>, PortError>;
+    /// A URL that lets its holder `PUT` one file under `key`, with this content type, until
+    /// `expires_at`.
+    async fn upload_url(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<UploadUrl, PortError>;
+}
+
+/// A presigned upload: the request a client makes to send its file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UploadUrl {
+    pub url: String,
+    pub method: &'static str,
+    /// Headers the request must carry as they are (they are part of the signature).
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The imports and their progress (the imports table).
+#[async_trait]
+pub trait Imports: Send + Sync {
+    /// Records a new import; [`PortError::Conflict`] if its id exists.
+    async fn create(&self, import: &Import) -> Result<(), PortError>;
+    async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError>;
+    /// Marks a pending or running import running with its file's row count, and returns it
+    /// as stored (its checkpoint says where to resume); a finished one is returned unchanged.
+    async fn start(
+        &self,
+        id: ImportId,
+        total_rows: u64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Import>, PortError>;
+    /// Writes a batch's products and moves the checkpoint, in one transaction: a row is
+    /// written once however often the file is delivered.
+    async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError>;
+    /// Ends a running import: `done`, or `failed` with the reason.
+    async fn finish(
+        &self,
+        id: ImportId,
+        failure: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError>;
 }

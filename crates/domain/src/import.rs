@@ -1,0 +1,564 @@
+//! Bulk catalog imports (SPEC §12): what a company asks for, the object key that carries its
+//! company and import, the rows of a file (CSV or JSON lines) checked with the very rules of
+//! `PUT /products/{id}`, and the report a company reads back.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::ids::{CompanyId, InvalidId, ProductId};
+use crate::product::{Product, ProductDraft, plan_put};
+use crate::validation::{FieldError, FieldErrors, JsonObject, Presence};
+
+/// The largest file an import takes: 50 MiB.
+pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
+/// The most product rows a file may hold.
+pub const MAX_ROWS: u64 = 100_000;
+/// The row errors a report keeps (the first ones); the counts cover them all.
+pub const MAX_REPORTED_ERRORS: usize = 1_000;
+/// How long an upload URL is valid.
+pub const UPLOAD_TTL: chrono::Duration = chrono::Duration::minutes(15);
+/// The longest row error message kept (a JSON parser's message can quote a long line).
+const MAX_MESSAGE_CHARS: usize = 300;
+/// The object keys of imports start with this prefix.
+pub const KEY_PREFIX: &str = "imports/";
+
+/// The columns of a CSV file, in their documented order.
+pub const CSV_COLUMNS: [&str; 7] = [
+    "id",
+    "name",
+    "description",
+    "price_amount",
+    "price_currency",
+    "stock",
+    "available",
+];
+/// The columns a CSV header must have (the others default as in `PUT`).
+const REQUIRED_COLUMNS: [&str; 5] = ["id", "name", "price_amount", "price_currency", "stock"];
+
+/// An import's id: a random UUID, named in the object key and the report's URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ImportId(Uuid);
+
+impl ImportId {
+    pub fn random() -> ImportId {
+        ImportId(Uuid::new_v4())
+    }
+
+    pub fn parse(s: &str) -> Result<ImportId, InvalidId> {
+        match Uuid::try_parse(s) {
+            Ok(u) if u.hyphenated().to_string() == s => Ok(ImportId(u)),
+            _ => Err(InvalidId("must be an import id (a lower-case UUID)")),
+        }
+    }
+}
+
+impl fmt::Display for ImportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.hyphenated())
+    }
+}
+
+impl Serialize for ImportId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ImportId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        ImportId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The format of an import's file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportFormat {
+    /// A header line, then one product per record (RFC 4180; quoted fields may span lines).
+    Csv,
+    /// One JSON object per line: a `PUT /products/{id}` body with its `id`.
+    Jsonl,
+}
+
+impl ImportFormat {
+    pub const ALL: [ImportFormat; 2] = [ImportFormat::Csv, ImportFormat::Jsonl];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportFormat::Csv => "csv",
+            ImportFormat::Jsonl => "jsonl",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ImportFormat> {
+        ImportFormat::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// The `Content-Type` the upload is signed for.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ImportFormat::Csv => "text/csv",
+            ImportFormat::Jsonl => "application/x-ndjson",
+        }
+    }
+
+    /// The validated body of `POST /imports`: `{"format": "csv" | "jsonl"}`.
+    pub fn from_json(body: &Value) -> Result<ImportFormat, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        let Some(obj) = JsonObject::root(body, &mut errors) else {
+            return Err(errors.into_vec());
+        };
+        obj.deny_unknown(&["format"], &mut errors);
+        let format = obj.string("format", Presence::Required, &mut errors);
+        let format = format.and_then(|f| {
+            ImportFormat::parse(f).or_else(|| {
+                errors.add("format", "must be \"csv\" or \"jsonl\"");
+                None
+            })
+        });
+        errors.finish(|| format)
+    }
+}
+
+/// The object key of an import's file: `imports/{company}/{import}.{csv|jsonl}`. The company
+/// an import writes for is read from here, never from the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectKey {
+    pub company: CompanyId,
+    pub import: ImportId,
+    pub format: ImportFormat,
+}
+
+impl ObjectKey {
+    pub fn parse(key: &str) -> Option<ObjectKey> {
+        let (company, file) = key.strip_prefix(KEY_PREFIX)?.split_once('/')?;
+        let (import, extension) = file.split_once('.')?;
+        Some(ObjectKey {
+            company: CompanyId::parse(company).ok()?,
+            import: ImportId::parse(import).ok()?,
+            format: ImportFormat::parse(extension)?,
+        })
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (company, import, format) = (&self.company, self.import, self.format.as_str());
+        write!(f, "{KEY_PREFIX}{company}/{import}.{format}")
+    }
+}
+
+/// Where an import stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportStatus {
+    /// Created; its file is not uploaded (or not picked up) yet.
+    Pending,
+    Running,
+    Done,
+    /// The file as a whole was refused (`reason` says why).
+    Failed,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Pending => "pending",
+            ImportStatus::Running => "running",
+            ImportStatus::Done => "done",
+            ImportStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ImportStatus> {
+        [Self::Pending, Self::Running, Self::Done, Self::Failed]
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, ImportStatus::Done | ImportStatus::Failed)
+    }
+}
+
+/// The rows of a file: how many it has (once known), how many were written, how many refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowCounts {
+    pub total: u64,
+    pub written: u64,
+    pub rejected: u64,
+}
+
+/// A refused row: its number (1 is the first product row; a CSV header is not a row), the
+/// field (a CSV column, or a JSON path) and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowError {
+    pub row: u64,
+    pub field: String,
+    pub message: String,
+}
+
+impl RowError {
+    pub fn new(row: u64, error: FieldError) -> RowError {
+        let mut message = error.message;
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(cut);
+            message.push('…');
+        }
+        RowError {
+            row,
+            field: error.field,
+            message,
+        }
+    }
+}
+
+/// An import, as stored and as reported (`GET /imports/{id}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Import {
+    #[serde(rename = "import_id")]
+    pub id: ImportId,
+    pub company_id: CompanyId,
+    pub format: ImportFormat,
+    pub status: ImportStatus,
+    pub rows: RowCounts,
+    /// The first [`MAX_REPORTED_ERRORS`] row errors, in row order.
+    pub errors: Vec<RowError>,
+    /// Why the file was refused, when `failed`.
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The checkpoint: rows before it are settled (written or refused), exactly once.
+    #[serde(skip)]
+    pub next_row: u64,
+}
+
+impl Import {
+    /// A new import, waiting for its file.
+    pub fn pending(company: CompanyId, format: ImportFormat, now: DateTime<Utc>) -> Import {
+        Import {
+            id: ImportId::random(),
+            company_id: company,
+            format,
+            status: ImportStatus::Pending,
+            rows: RowCounts::default(),
+            errors: Vec::new(),
+            reason: None,
+            created_at: now,
+            updated_at: now,
+            next_row: 1,
+        }
+    }
+
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey {
+            company: self.company_id.clone(),
+            import: self.id,
+            format: self.format,
+        }
+    }
+}
+
+/// Why a file as a whole is refused: the import's `reason`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    #[error("the file is {0} bytes; the limit is {MAX_FILE_BYTES} bytes (50 MiB)")]
+    TooLarge(u64),
+    #[error("the file has more than {MAX_ROWS} rows")]
+    TooManyRows,
+    #[error("the file is not UTF-8 (at row {0}); save it as UTF-8 and upload it again")]
+    NotUtf8(u64),
+    #[error("the file is empty: a CSV file starts with its header line")]
+    Empty,
+    #[error("the header has no `{0}` column (columns: {columns})", columns = CSV_COLUMNS.join(","))]
+    MissingColumn(&'static str),
+    #[error("the header has an unknown column `{0}` (columns: {columns})", columns = CSV_COLUMNS.join(","))]
+    UnknownColumn(String),
+    #[error("the header names the column `{0}` twice")]
+    DuplicateColumn(String),
+    #[error("the file could not be read as {format}: {1}", format = .0.as_str())]
+    Malformed(ImportFormat, String),
+}
+
+/// A row that passed the product rules: the product id and its `PUT` body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductRow {
+    pub row: u64,
+    pub id: ProductId,
+    pub draft: ProductDraft,
+}
+
+/// Where each column of a CSV file is, from its header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Columns {
+    /// Index in the record of each of [`CSV_COLUMNS`], when present.
+    at: [Option<usize>; 7],
+    width: usize,
+}
+
+impl Columns {
+    pub fn from_header<'a>(header: impl IntoIterator<Item = &'a str>) -> Result<Columns, FileError> {
+        let mut at = [None; 7];
+        let mut width = 0;
+        for (index, name) in header.into_iter().enumerate() {
+            width += 1;
+            let name = name.trim();
+            let Some(column) = CSV_COLUMNS.iter().position(|c| *c == name) else {
+                return Err(FileError::UnknownColumn(name.to_owned()));
+            };
+            if at[column].replace(index).is_some() {
+                return Err(FileError::DuplicateColumn(name.to_owned()));
+            }
+        }
+        if width == 0 {
+            return Err(FileError::Empty);
+        }
+        for required in REQUIRED_COLUMNS {
+            let column = CSV_COLUMNS.iter().position(|c| *c == required);
+            if column.is_some_and(|c| at[c].is_none()) {
+                return Err(FileError::MissingColumn(required));
+            }
+        }
+        Ok(Columns { at, width })
+    }
+
+    fn cell<'r>(&self, record: &[&'r str], column: &str) -> Option<&'r str> {
+        let column = CSV_COLUMNS.iter().position(|c| *c == column)?;
+        self.at[column].and_then(|i| record.get(i).copied())
+    }
+
+    /// A CSV record as a product row, checked with the rules of `PUT /products/{id}`. Errors
+    /// name the CSV column.
+    pub fn row(&self, row: u64, record: &[&str]) -> Result<ProductRow, Vec<RowError>> {
+        if record.len() != self.width {
+            let message = format!(
+                "has {} fields; the header has {}",
+                record.len(),
+                self.width
+            );
+            return Err(vec![RowError::new(row, FieldError::new("row", message))]);
+        }
+        let cell = |column| self.cell(record, column);
+        let mut body = Map::new();
+        body.insert("name".into(), cell("name").unwrap_or_default().into());
+        if let Some(description) = cell("description") {
+            body.insert("description".into(), description.into());
+        }
+        let price = serde_json::json!({
+            "amount": cell("price_amount").unwrap_or_default(),
+            "currency": cell("price_currency").unwrap_or_default(),
+        });
+        body.insert("price".into(), price);
+        body.insert("stock".into(), csv_integer(cell("stock").unwrap_or_default()));
+        if let Some(available) = cell("available").filter(|a| !a.trim().is_empty()) {
+            body.insert("available".into(), csv_boolean(available));
+        }
+        let errors = |errors: Vec<FieldError>| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    let field = e.field.replace("price.", "price_");
+                    RowError::new(row, FieldError::new(field, e.message))
+                })
+                .collect()
+        };
+        product_row(row, cell("id").unwrap_or_default(), &Value::Object(body), errors)
+    }
+}
+
+/// A cell as a JSON integer when it is one, else as the text (which the rules then refuse).
+fn csv_integer(cell: &str) -> Value {
+    let trimmed = cell.trim();
+    match trimmed.parse::<i64>() {
+        Ok(n) if !trimmed.starts_with('+') => Value::from(n),
+        _ => Value::from(cell),
+    }
+}
+
+/// `true`/`false` (any case) as a JSON boolean, else the text (which the rules then refuse).
+fn csv_boolean(cell: &str) -> Value {
+    match cell.trim().to_ascii_lowercase().as_str() {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => Value::from(cell),
+    }
+}
+
+/// The id and the `PUT` body of a row, each checked; `errors` turns the body's field errors
+/// into the row's.
+fn product_row(
+    row: u64,
+    id: &str,
+    body: &Value,
+    errors: impl FnOnce(Vec<FieldError>) -> Vec<RowError>,
+) -> Result<ProductRow, Vec<RowError>> {
+    let id = ProductId::parse(id).map_err(|e| FieldError::new("id", e.0));
+    match (id, ProductDraft::from_json(body)) {
+        (Ok(id), Ok(draft)) => Ok(ProductRow { row, id, draft }),
+        (id, draft) => {
+            let mut all = id.err().map(|e| vec![RowError::new(row, e)]).unwrap_or_default();
+            all.extend(draft.err().map(errors).unwrap_or_default());
+            Err(all)
+        }
+    }
+}
+
+/// A JSON line as a product row: a `PUT /products/{id}` body with its `id`. Errors name the
+/// JSON path.
+pub fn json_row(row: u64, line: &str) -> Result<ProductRow, Vec<RowError>> {
+    let refuse = |field: &str, message: String| vec![RowError::new(row, FieldError::new(field, message))];
+    let mut value: Value = serde_json::from_str(line)
+        .map_err(|e| refuse("row", format!("is not JSON: {e}")))?;
+    let Some(object) = value.as_object_mut() else {
+        return Err(refuse("row", "must be a JSON object".to_owned()));
+    };
+    let id = match object.remove("id") {
+        Some(Value::String(id)) => id,
+        Some(_) => return Err(refuse("id", "must be a string".to_owned())),
+        None => return Err(refuse("id", "is required".to_owned())),
+    };
+    product_row(row, &id, &value, |errors| {
+        errors.into_iter().map(|e| RowError::new(row, e)).collect()
+    })
+}
+
+/// The product an import row writes: a `PUT` without `If-Match`, for the key's company. A
+/// product of another company is refused (field `id`), as the API refuses it with a 403.
+pub fn plan_row(
+    current: Option<&Product>,
+    row: &ProductRow,
+    company: &CompanyId,
+    now: DateTime<Utc>,
+) -> Result<Product, RowError> {
+    match plan_put(current, &row.id, company, row.draft.clone(), None, now) {
+        Ok((product, _)) => Ok(product),
+        Err(Error::Forbidden(_)) => Err(RowError::new(
+            row.row,
+            FieldError::new("id", "is a product of another company"),
+        )),
+        Err(e) => Err(RowError::new(row.row, FieldError::new("row", e.to_string()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(header: &str) -> Result<Columns, FileError> {
+        Columns::from_header(header.split(','))
+    }
+
+    #[test]
+    fn object_keys_carry_company_import_and_format() {
+        let key = ObjectKey {
+            company: CompanyId::parse("acme").unwrap(),
+            import: ImportId::random(),
+            format: ImportFormat::Jsonl,
+        };
+        let text = key.to_string();
+        assert!(text.starts_with("imports/acme/") && text.ends_with(".jsonl"));
+        assert_eq!(ObjectKey::parse(&text), Some(key));
+        for bad in [
+            "imports/acme/not-a-uuid.csv",
+            "imports/ac me/3f2b7c1e-8d4a-4c57-9a3c-6f0e8d21b7c4.csv",
+            "imports/acme/3f2b7c1e-8d4a-4c57-9a3c-6f0e8d21b7c4.xlsx",
+            "other/acme/3f2b7c1e-8d4a-4c57-9a3c-6f0e8d21b7c4.csv",
+            "imports/acme/x/3f2b7c1e-8d4a-4c57-9a3c-6f0e8d21b7c4.csv",
+        ] {
+            assert_eq!(ObjectKey::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_request_names_a_format() {
+        assert_eq!(
+            ImportFormat::from_json(&serde_json::json!({"format": "csv"})),
+            Ok(ImportFormat::Csv)
+        );
+        for bad in [
+            serde_json::json!({"format": "xlsx"}),
+            serde_json::json!({}),
+            serde_json::json!({"format": "csv", "x": 1}),
+        ] {
+            assert!(ImportFormat::from_json(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn headers_need_the_required_columns_and_nothing_unknown() {
+        assert!(columns("id,name,price_amount,price_currency,stock").is_ok());
+        assert_eq!(
+            columns("id,name,price_amount,stock"),
+            Err(FileError::MissingColumn("price_currency"))
+        );
+        assert_eq!(
+            columns("id,name,price,price_currency,stock"),
+            Err(FileError::UnknownColumn("price".into()))
+        );
+        assert_eq!(
+            columns("id,id,name,price_amount,price_currency,stock"),
+            Err(FileError::DuplicateColumn("id".into()))
+        );
+    }
+
+    #[test]
+    fn csv_rows_follow_the_product_rules_and_name_their_columns() {
+        let columns = columns(&CSV_COLUMNS.join(",")).unwrap();
+        let row = columns
+            .row(1, &["p1", "Tea", "", "4.50", "EUR", "12", "FALSE"])
+            .unwrap();
+        assert_eq!(row.id.as_str(), "p1");
+        assert_eq!((row.draft.stock, row.draft.available), (12, false));
+        let errors = columns
+            .row(7, &["bad id", "", "", "4.5", "XXX", "-1", "maybe"])
+            .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["id", "name", "price_currency", "stock", "available"]
+        );
+        assert!(errors.iter().all(|e| e.row == 7));
+        let short = columns.row(2, &["p1", "Tea"]).unwrap_err();
+        assert_eq!(short[0].field, "row");
+    }
+
+    #[test]
+    fn json_rows_are_put_bodies_with_an_id() {
+        let line = r#"{"id":"p1","name":"Tea","price":{"amount":"4.50","currency":"EUR"},"stock":3}"#;
+        assert_eq!(json_row(1, line).unwrap().draft.stock, 3);
+        assert_eq!(json_row(2, "{not json").unwrap_err()[0].field, "row");
+        assert_eq!(json_row(3, "[1]").unwrap_err()[0].field, "row");
+        assert_eq!(json_row(4, r#"{"name":"x"}"#).unwrap_err()[0].field, "id");
+        let errors = json_row(5, r#"{"id":"p1","name":"","price":{"amount":"1","currency":"EUR"},"stock":1,"x":1}"#)
+            .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["x", "name", "price.amount"]);
+    }
+
+    #[test]
+    fn another_companys_product_is_refused_per_row() {
+        let now = Utc::now();
+        let mine = CompanyId::parse("acme").unwrap();
+        let theirs = CompanyId::parse("globex").unwrap();
+        let line = r#"{"id":"p1","name":"Tea","price":{"amount":"4.50","currency":"EUR"},"stock":3}"#;
+        let row = json_row(9, line).unwrap();
+        let (existing, _) =
+            plan_put(None, &row.id, &theirs, row.draft.clone(), None, now).unwrap();
+        let refused = plan_row(Some(&existing), &row, &mine, now).unwrap_err();
+        assert_eq!((refused.row, refused.field.as_str()), (9, "id"));
+        let written = plan_row(None, &row, &mine, now).unwrap();
+        assert_eq!((written.version, written.company_id), (1, mine));
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let error = RowError::new(1, FieldError::new("row", "x".repeat(5000)));
+        assert_eq!(error.message.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+}
