@@ -25,6 +25,9 @@ const TRANSIENT_CODES: &[&str] = &[
     "TransactionInProgressException",
     "LimitExceededException",
     "KMSThrottlingException",
+    // S3
+    "SlowDown",
+    "RequestTimeout",
 ];
 
 pub fn is_transient_code(code: &str) -> bool {

@@ -21,11 +21,13 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use bus_aws::{SnsSms, SnsTopic, SqsQueue};
 use domain::PortError;
 use domain::ports::{
-    Carriers, Catalog, EventPublisher, KeyUses, OrderQueue, OrderStore, SmsSender,
+    Carriers, Catalog, EventPublisher, ImportFiles, Imports, KeyUses, OrderQueue, OrderStore,
+    SmsSender,
 };
+use files_s3::S3Files;
 use http_kit::{Cors, Endpoint, HttpFunction};
 use settings::{ConfigError, Source};
-use store_dynamodb::{DynamoStore, KeyUseTable, Tables, schema};
+use store_dynamodb::{DynamoStore, ImportTable, KeyUseTable, Tables, schema};
 use tokio::sync::OnceCell;
 
 /// Attempts per SDK call (the first and two retries), with the SDK's exponential backoff and
@@ -110,6 +112,7 @@ pub trait PortLayer: Send + Sync {
     fn events(&self, port: Arc<dyn EventPublisher>) -> Arc<dyn EventPublisher>;
     fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender>;
     fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses>;
+    fn imports(&self, port: Arc<dyn Imports>) -> Arc<dyn Imports>;
 }
 
 /// No layer: the ports as the adapters are.
@@ -137,6 +140,9 @@ impl PortLayer for Bare {
     fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses> {
         port
     }
+    fn imports(&self, port: Arc<dyn Imports>) -> Arc<dyn Imports> {
+        port
+    }
 }
 
 /// Everything a function's app is built from.
@@ -148,6 +154,8 @@ pub struct Adapters {
     dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
     /// In Lambda, SQS and SNS from `sdk` on first use; locally, the embedded bus.
     messaging: OnceCell<Arc<dyn Messaging>>,
+    /// Locally, `delivery-local`'s own file store; in Lambda, S3 (`IMPORTS_BUCKET`).
+    files: Option<Arc<dyn ImportFiles>>,
 }
 
 impl Adapters {
@@ -161,6 +169,7 @@ impl Adapters {
             sdk: OnceCell::new(),
             dynamodb: OnceCell::new(),
             messaging: OnceCell::new(),
+            files: None,
         }
     }
 
@@ -177,12 +186,19 @@ impl Adapters {
             sdk: OnceCell::new_with(Some(sdk)),
             dynamodb: OnceCell::new(),
             messaging: OnceCell::new_with(Some(messaging)),
+            files: None,
         }
     }
 
     /// The same adapters, with every port a function gets passing through `layer`.
     pub fn with_layer(mut self, layer: Arc<dyn PortLayer>) -> Adapters {
         self.layer = layer;
+        self
+    }
+
+    /// The same adapters, with import files kept in `files` rather than on S3 (locally).
+    pub fn with_files(mut self, files: Arc<dyn ImportFiles>) -> Adapters {
+        self.files = Some(files);
         self
     }
 
@@ -234,6 +250,32 @@ impl Adapters {
         Ok(self.layer.key_uses(Arc::new(port)))
     }
 
+    /// The imports and their progress, in `IMPORTS_TABLE` (their batches write
+    /// `PRODUCTS_TABLE`).
+    pub async fn imports(&self) -> Result<Arc<dyn Imports>, ConfigError> {
+        let table = settings::required(self.settings(), "IMPORTS_TABLE")?;
+        let products = settings::required(self.settings(), "PRODUCTS_TABLE")?;
+        let port = ImportTable::new(self.dynamodb().await.clone(), table, products);
+        Ok(self.layer.imports(Arc::new(port)))
+    }
+
+    /// The import files: the bucket `IMPORTS_BUCKET` names (path-style addressing when the
+    /// SDK is pointed at an emulator), or the store given to [`Adapters::with_files`].
+    pub async fn import_files(&self) -> Result<Arc<dyn ImportFiles>, ConfigError> {
+        if let Some(files) = &self.files {
+            return Ok(files.clone());
+        }
+        let bucket = settings::required(self.settings(), "IMPORTS_BUCKET")?;
+        let sdk = self.sdk().await;
+        let config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build();
+        Ok(Arc::new(S3Files {
+            client: aws_sdk_s3::Client::from_conf(config),
+            bucket,
+        }))
+    }
+
     /// Creates every table the settings name, where missing (`delivery-local` and the tests;
     /// in AWS, Terraform makes them).
     pub async fn create_tables(&self) -> Result<(), PortError> {
@@ -241,7 +283,9 @@ impl Adapters {
         let store = self.store().await.map_err(unset)?;
         schema::create_tables(store.client(), store.tables()).await?;
         let idempotency = self.idempotency_table().map_err(unset)?;
-        schema::create_table(store.client(), &idempotency, schema::IDEMPOTENCY).await
+        schema::create_table(store.client(), &idempotency, schema::IDEMPOTENCY).await?;
+        let imports = settings::required(self.settings(), "IMPORTS_TABLE").map_err(unset)?;
+        schema::create_table(store.client(), &imports, schema::IMPORTS).await
     }
 
     pub async fn catalog(&self) -> Result<Arc<dyn Catalog>, ConfigError> {

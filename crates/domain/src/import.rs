@@ -303,7 +303,9 @@ pub struct Columns {
 }
 
 impl Columns {
-    pub fn from_header<'a>(header: impl IntoIterator<Item = &'a str>) -> Result<Columns, FileError> {
+    pub fn from_header<'a>(
+        header: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Columns, FileError> {
         let mut at = [None; 7];
         let mut width = 0;
         for (index, name) in header.into_iter().enumerate() {
@@ -337,11 +339,7 @@ impl Columns {
     /// name the CSV column.
     pub fn row(&self, row: u64, record: &[&str]) -> Result<ProductRow, Vec<RowError>> {
         if record.len() != self.width {
-            let message = format!(
-                "has {} fields; the header has {}",
-                record.len(),
-                self.width
-            );
+            let message = format!("has {} fields; the header has {}", record.len(), self.width);
             return Err(vec![RowError::new(row, FieldError::new("row", message))]);
         }
         let cell = |column| self.cell(record, column);
@@ -355,7 +353,10 @@ impl Columns {
             "currency": cell("price_currency").unwrap_or_default(),
         });
         body.insert("price".into(), price);
-        body.insert("stock".into(), csv_integer(cell("stock").unwrap_or_default()));
+        body.insert(
+            "stock".into(),
+            csv_integer(cell("stock").unwrap_or_default()),
+        );
         if let Some(available) = cell("available").filter(|a| !a.trim().is_empty()) {
             body.insert("available".into(), csv_boolean(available));
         }
@@ -368,7 +369,12 @@ impl Columns {
                 })
                 .collect()
         };
-        product_row(row, cell("id").unwrap_or_default(), &Value::Object(body), errors)
+        product_row(
+            row,
+            cell("id").unwrap_or_default(),
+            &Value::Object(body),
+            errors,
+        )
     }
 }
 
@@ -402,7 +408,10 @@ fn product_row(
     match (id, ProductDraft::from_json(body)) {
         (Ok(id), Ok(draft)) => Ok(ProductRow { row, id, draft }),
         (id, draft) => {
-            let mut all = id.err().map(|e| vec![RowError::new(row, e)]).unwrap_or_default();
+            let mut all = id
+                .err()
+                .map(|e| vec![RowError::new(row, e)])
+                .unwrap_or_default();
             all.extend(draft.err().map(errors).unwrap_or_default());
             Err(all)
         }
@@ -412,9 +421,10 @@ fn product_row(
 /// A JSON line as a product row: a `PUT /products/{id}` body with its `id`. Errors name the
 /// JSON path.
 pub fn json_row(row: u64, line: &str) -> Result<ProductRow, Vec<RowError>> {
-    let refuse = |field: &str, message: String| vec![RowError::new(row, FieldError::new(field, message))];
-    let mut value: Value = serde_json::from_str(line)
-        .map_err(|e| refuse("row", format!("is not JSON: {e}")))?;
+    let refuse =
+        |field: &str, message: String| vec![RowError::new(row, FieldError::new(field, message))];
+    let mut value: Value =
+        serde_json::from_str(line).map_err(|e| refuse("row", format!("is not JSON: {e}")))?;
     let Some(object) = value.as_object_mut() else {
         return Err(refuse("row", "must be a JSON object".to_owned()));
     };
@@ -442,7 +452,10 @@ pub fn plan_row(
             row.row,
             FieldError::new("id", "is a product of another company"),
         )),
-        Err(e) => Err(RowError::new(row.row, FieldError::new("row", e.to_string()))),
+        Err(e) => Err(RowError::new(
+            row.row,
+            FieldError::new("row", e.to_string()),
+        )),
     }
 }
 
@@ -530,13 +543,17 @@ mod tests {
 
     #[test]
     fn json_rows_are_put_bodies_with_an_id() {
-        let line = r#"{"id":"p1","name":"Tea","price":{"amount":"4.50","currency":"EUR"},"stock":3}"#;
+        let line =
+            r#"{"id":"p1","name":"Tea","price":{"amount":"4.50","currency":"EUR"},"stock":3}"#;
         assert_eq!(json_row(1, line).unwrap().draft.stock, 3);
         assert_eq!(json_row(2, "{not json").unwrap_err()[0].field, "row");
         assert_eq!(json_row(3, "[1]").unwrap_err()[0].field, "row");
         assert_eq!(json_row(4, r#"{"name":"x"}"#).unwrap_err()[0].field, "id");
-        let errors = json_row(5, r#"{"id":"p1","name":"","price":{"amount":"1","currency":"EUR"},"stock":1,"x":1}"#)
-            .unwrap_err();
+        let errors = json_row(
+            5,
+            r#"{"id":"p1","name":"","price":{"amount":"1","currency":"EUR"},"stock":1,"x":1}"#,
+        )
+        .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["x", "name", "price.amount"]);
     }
@@ -546,10 +563,10 @@ mod tests {
         let now = Utc::now();
         let mine = CompanyId::parse("acme").unwrap();
         let theirs = CompanyId::parse("globex").unwrap();
-        let line = r#"{"id":"p1","name":"Tea","price":{"amount":"4.50","currency":"EUR"},"stock":3}"#;
+        let line =
+            r#"{"id":"p1","name":"Tea","price":{"amount":"4.50","currency":"EUR"},"stock":3}"#;
         let row = json_row(9, line).unwrap();
-        let (existing, _) =
-            plan_put(None, &row.id, &theirs, row.draft.clone(), None, now).unwrap();
+        let (existing, _) = plan_put(None, &row.id, &theirs, row.draft.clone(), None, now).unwrap();
         let refused = plan_row(Some(&existing), &row, &mine, now).unwrap_err();
         assert_eq!((refused.row, refused.field.as_str()), (9, "id"));
         let written = plan_row(None, &row, &mine, now).unwrap();

@@ -6,10 +6,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use composition::PortLayer;
 use domain::carrier::Carrier;
+use domain::import::{Import, ImportId};
 use domain::order::{CarrierRef, Order, OrderEvent};
 use domain::ports::{
-    Carriers, Catalog, Claim, EventPublisher, KeyUse, KeyUses, OrderQueue, OrderStore,
-    OutgoingMessage, Page, PageRequest, RecordOutcome, Remembered, SendFailure, SmsSender,
+    BatchOutcome, Carriers, Catalog, Claim, EventPublisher, ImportBatch, Imports, KeyUse, KeyUses,
+    OrderQueue, OrderStore, OutgoingMessage, Page, PageRequest, RecordOutcome, Remembered,
+    SendFailure, SmsSender,
 };
 use domain::product::Product;
 use domain::{CompanyId, CustomerId, OrderId, Phone, PortError, ProductId};
@@ -39,6 +41,9 @@ impl PortLayer for FaultLayer {
         Arc::new(Faulty::new(port, &self.0))
     }
     fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses> {
+        Arc::new(Faulty::new(port, &self.0))
+    }
+    fn imports(&self, port: Arc<dyn Imports>) -> Arc<dyn Imports> {
         Arc::new(Faulty::new(port, &self.0))
     }
 }
@@ -325,5 +330,46 @@ mod tests {
         assert_eq!(stored.id, product().id);
         assert_eq!(memory.0.lock().unwrap().len(), 1);
         assert!(faults.injected().values().all(|n| *n == 0));
+    }
+}
+
+#[async_trait]
+impl Imports for Faulty<dyn Imports> {
+    async fn create(&self, import: &Import) -> Result<(), PortError> {
+        self.write(self.port.create(import)).await
+    }
+
+    async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError> {
+        self.read()?;
+        self.port.get(id).await
+    }
+
+    async fn start(
+        &self,
+        id: ImportId,
+        total_rows: u64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Import>, PortError> {
+        self.write(self.port.start(id, total_rows, at)).await
+    }
+
+    /// `dynamodb.conflict`: the transaction is cancelled by a concurrent one, as an order's is.
+    async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError> {
+        if self.faults.strike(Fault::DynamodbConflict) {
+            return Err(injected(
+                Fault::DynamodbConflict,
+                "TransactionCanceledException [TransactionConflict]",
+            ));
+        }
+        self.write(self.port.commit(batch)).await
+    }
+
+    async fn finish(
+        &self,
+        id: ImportId,
+        failure: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        self.write(self.port.finish(id, failure, at)).await
     }
 }

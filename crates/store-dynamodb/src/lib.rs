@@ -15,6 +15,7 @@
 //! | orders | `id` (S) | `customer_id` S, `created_at` S (RFC 3339, µs, `Z`: sorts as time), `status` S, `reason` S?, `lines` S (JSON), `total_minor` N?, `currency` S?, `address` S, `phone` S, `carrier_id` S?, `carrier_name` S?, `dispatched_at` S? | `by_customer`: `customer_id` (S) + `created_at` (S), all attributes; queried newest first |
 //! | carriers | `id` (S) | `name` S, `phone` S, `active` BOOL | — |
 //! | idempotency | `id` (S): the order an `Idempotency-Key` names | `fingerprint` S, `answer` S (JSON), `expires_at` N (TTL, epoch s) | — |
+//! | imports | `id` (S): the import id | see [`ImportTable`]; `expires_at` N (TTL, epoch s) | — |
 //!
 //! # Consistency
 //!
@@ -23,6 +24,9 @@
 //! - Recording an accepted order is one `TransactWriteItems`: per line, `stock = stock - q` on
 //!   condition `available AND stock >= q`, and the order `Put` on `attribute_not_exists(id)`.
 //!   So stock is reserved exactly once per order whatever the concurrency or redelivery.
+//! - An import's batch is one `TransactWriteItems` too: its checkpoint moves (on condition that
+//!   it has not moved since) with the batch's product writes, so a row is written once however
+//!   often its file is delivered.
 //! - Cursors are base64url JSON of DynamoDB's `LastEvaluatedKey`, bound to their listing and
 //!   validated on the way back in: a forged cursor is a 400, never a 5xx.
 //! - Throttling, timeouts and 5xx are [`PortError::Transient`](domain::PortError); the rest is
@@ -31,6 +35,7 @@
 mod carriers;
 mod catalog;
 mod cursor;
+mod imports;
 mod item;
 mod key_uses;
 mod orders;
@@ -39,6 +44,7 @@ pub mod schema;
 use aws_sdk_dynamodb::Client;
 use domain::PortError;
 
+pub use imports::ImportTable;
 pub use key_uses::KeyUseTable;
 
 /// The names of the three tables, from configuration.

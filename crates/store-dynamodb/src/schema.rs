@@ -60,6 +60,12 @@ pub const IDEMPOTENCY: TableSpec = TableSpec {
     indexes: &[],
 };
 
+/// Imports and their progress (TTL on `expires_at`).
+pub const IMPORTS: TableSpec = TableSpec {
+    hash_key: "id",
+    indexes: &[],
+};
+
 /// The tables with their specs.
 pub fn specs(tables: &Tables) -> [(&str, TableSpec); 3] {
     [

@@ -1,0 +1,213 @@
+//! `import-catalog`: consumes the `imports` queue (SPEC §12), where the imports bucket sends
+//! its `ObjectCreated` events. For each uploaded file:
+//! - the company and the import come from the object key, never from the file;
+//! - the file is read twice, streamed both times: first to refuse it whole (over 50 MiB, over
+//!   100,000 rows, not UTF-8, a header without a required column) before any row is written,
+//!   then to write it;
+//! - each row is checked with the rules of `PUT /products/{id}`; a refused row is reported
+//!   with its number and field, the valid ones are written in batches (`batch`), each batch in
+//!   one transaction with the import's checkpoint, so a redelivery resumes where the last
+//!   commit left off and never writes a row twice;
+//! - a transient failure is retried inside the invocation; what still fails is a batch item
+//!   failure, and the queue delivers the file again (after `maxReceiveCount`, to its DLQ).
+
+mod batch;
+mod read;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use aws_lambda_events::s3::S3Event;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::Utc;
+use composition::lambda::EventFunction;
+use composition::{Adapters, App};
+use domain::PortError;
+use domain::import::{FileError, Import, MAX_FILE_BYTES, ObjectKey};
+use domain::ports::{Catalog, ImportFiles, Imports};
+use retry_policy::PIPELINE;
+use settings::ConfigError;
+use telemetry::{Unit, count, record};
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+pub use read::{ReadError, read_rows};
+
+/// Rows in flight between the parser and the batches.
+const ROWS_IN_FLIGHT: usize = 256;
+
+pub struct ImportCatalog {
+    pub catalog: Arc<dyn Catalog>,
+    pub imports: Arc<dyn Imports>,
+    pub files: Arc<dyn ImportFiles>,
+}
+
+impl App for ImportCatalog {
+    const NAME: &'static str = "import-catalog";
+
+    async fn new(adapters: &Adapters) -> Result<ImportCatalog, ConfigError> {
+        Ok(ImportCatalog {
+            catalog: adapters.catalog().await?,
+            imports: adapters.imports().await?,
+            files: adapters.import_files().await?,
+        })
+    }
+}
+
+/// The handler, as Lambda and `delivery-local` call it: the messages to retry, by id.
+impl EventFunction for ImportCatalog {
+    type Event = SqsEvent;
+    type Output = SqsBatchResponse;
+    type Error = Infallible;
+
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, Infallible> {
+        let mut response = SqsBatchResponse::default();
+        // The event source's batch size is 1; a larger batch is taken one file at a time.
+        for message in &event.records {
+            let message_id = message.message_id.clone().unwrap_or_default();
+            let span = tracing::info_span!("message", %message_id);
+            if let Err(e) = self.process(message).instrument(span).await {
+                tracing::warn!(%message_id, error = %e, "the file will be delivered again");
+                response.add_failure(message_id);
+            }
+        }
+        Ok(response)
+    }
+}
+
+/// The uploaded files an S3 event names: each import file's key and size. Other keys, other
+/// events and S3's test event name none.
+pub fn uploaded_files(body: &str) -> Result<Vec<(ObjectKey, u64)>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
+        return Ok(Vec::new());
+    }
+    let event: S3Event =
+        serde_json::from_value(value).map_err(|e| format!("not an S3 event: {e}"))?;
+    let mut files = Vec::new();
+    for record in event.records {
+        let created = record.event_name.as_deref().unwrap_or_default();
+        let object = &record.s3.object;
+        let key = object.key.as_deref().unwrap_or_default();
+        // Keys in S3 events are URL-encoded, with `+` for a space.
+        let key = key.replace('+', " ");
+        let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy();
+        match ObjectKey::parse(&key) {
+            Some(key) if created.starts_with("ObjectCreated:") => {
+                files.push((key, object.size.unwrap_or_default().max(0) as u64));
+            }
+            _ => tracing::warn!(%key, event = created, "not an uploaded import file; ignored"),
+        }
+    }
+    Ok(files)
+}
+
+impl ImportCatalog {
+    async fn process(&self, message: &SqsMessage) -> Result<(), PortError> {
+        let body = message.body.as_deref().unwrap_or_default();
+        let files = match uploaded_files(body) {
+            Ok(files) => files,
+            // Only the bucket sends here: a body that is no S3 event cannot become one.
+            Err(reason) => {
+                tracing::error!(%reason, "a message that is not an S3 event; dropped");
+                return Ok(());
+            }
+        };
+        for (key, size) in files {
+            let span =
+                tracing::info_span!("import", import_id = %key.import, company_id = %key.company);
+            self.import(&key, size).instrument(span).await?;
+        }
+        Ok(())
+    }
+
+    /// Imports one file, or resumes it; a finished import is left as it is.
+    async fn import(&self, key: &ObjectKey, size: u64) -> Result<(), PortError> {
+        let import = PIPELINE
+            .run("read the import", PortError::is_transient, || {
+                self.imports.get(key.import)
+            })
+            .await?;
+        let Some(import) = import.filter(|i| i.company_id == key.company && i.format == key.format)
+        else {
+            tracing::warn!(key = %key, "a file for no known import; ignored");
+            return Ok(());
+        };
+        if import.status.is_final() {
+            return Ok(());
+        }
+        if size > MAX_FILE_BYTES {
+            return self.refuse(key, FileError::TooLarge(size)).await;
+        }
+        let total = match self.count_rows(key).await {
+            Ok(total) => total,
+            Err(ReadError::File(e)) => return self.refuse(key, e).await,
+            Err(ReadError::Port(e)) => return Err(e),
+        };
+        let started = PIPELINE
+            .run("start the import", PortError::is_transient, || {
+                self.imports.start(key.import, total, Utc::now())
+            })
+            .await?;
+        match started {
+            Some(import) if !import.status.is_final() => self.write(key, &import).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// The first reading: the whole file checked, nothing written.
+    async fn count_rows(&self, key: &ObjectKey) -> Result<u64, ReadError> {
+        let (rows, _kept_open) = mpsc::channel(1);
+        read_rows(self.files.as_ref(), key, u64::MAX, rows).await
+    }
+
+    /// The second reading: rows from the checkpoint on, written in batches.
+    async fn write(&self, key: &ObjectKey, import: &Import) -> Result<(), PortError> {
+        let mut batcher =
+            batch::Batcher::new(self.catalog.as_ref(), self.imports.as_ref(), key, import);
+        let (rows, mut parsed) = mpsc::channel(ROWS_IN_FLIGHT);
+        let reading = read_rows(self.files.as_ref(), key, batcher.next_row(), rows);
+        let writing = async {
+            while let Some((row, result)) = parsed.recv().await {
+                batcher.push(row, result).await?;
+                if batcher.finished_elsewhere {
+                    return Ok(());
+                }
+            }
+            batcher.finish().await
+        };
+        let (read, written) = tokio::join!(reading, writing);
+        record("ImportRowsWritten", batcher.written as f64, Unit::Count);
+        record("ImportRowsRejected", batcher.rejected as f64, Unit::Count);
+        written?;
+        if batcher.finished_elsewhere {
+            return Ok(());
+        }
+        match read {
+            Ok(_) => self.finish(key, None).await,
+            // The file changed between the two readings (uploaded again, say).
+            Err(ReadError::File(e)) => self.refuse(key, e).await,
+            Err(ReadError::Port(e)) => Err(e),
+        }
+    }
+
+    async fn refuse(&self, key: &ObjectKey, reason: FileError) -> Result<(), PortError> {
+        tracing::info!(%reason, "the file is refused");
+        count("ImportsFailed");
+        self.finish(key, Some(reason.to_string())).await
+    }
+
+    async fn finish(&self, key: &ObjectKey, failure: Option<String>) -> Result<(), PortError> {
+        PIPELINE
+            .run("finish the import", PortError::is_transient, || {
+                self.imports
+                    .finish(key.import, failure.as_deref(), Utc::now())
+            })
+            .await?;
+        if failure.is_none() {
+            count("ImportsDone");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,330 @@
+//! The [`Imports`] port over the imports table (and the products table, which an import's
+//! batches write in the same transaction as its checkpoint).
+//!
+//! | attribute | |
+//! |---|---|
+//! | `id` S | the import id |
+//! | `company_id` S, `format` S, `status` S | |
+//! | `total`, `written`, `rejected` N | row counts |
+//! | `errors` L of S | the kept row errors, each a JSON object |
+//! | `reason` S? | why the file was refused |
+//! | `next_row` N | the checkpoint: rows before it are settled |
+//! | `created_at`, `updated_at` S | RFC 3339 |
+//! | `expires_at` N | TTL (epoch s): 7 days, as the bucket keeps the files |
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use domain::import::{Import, ImportFormat, ImportId, ImportStatus, RowCounts, RowError};
+use domain::ports::{BatchOutcome, ImportBatch, Imports};
+use domain::{CompanyId, PortError};
+
+use crate::catalog::product_to_item;
+use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
+
+/// How long an import's record is kept.
+const KEPT_SECONDS: i64 = 7 * 24 * 3600;
+
+/// The imports table (`IMPORTS_TABLE`) and the products table its batches write.
+#[derive(Clone, Debug)]
+pub struct ImportTable {
+    client: Client,
+    imports: String,
+    products: String,
+}
+
+fn build_err(e: impl std::fmt::Display) -> PortError {
+    PortError::Permanent(e.to_string())
+}
+
+fn time(t: DateTime<Utc>) -> AttributeValue {
+    s(t.to_rfc3339())
+}
+
+fn status(status: ImportStatus) -> AttributeValue {
+    s(status.as_str())
+}
+
+fn import_to_item(import: &Import) -> Result<Item, PortError> {
+    let errors = import
+        .errors
+        .iter()
+        .map(|e| serde_json::to_string(e).map(AttributeValue::S))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(build_err)?;
+    let mut item = Item::from([
+        ("id".to_owned(), s(import.id.to_string())),
+        ("company_id".to_owned(), s(import.company_id.as_str())),
+        ("format".to_owned(), s(import.format.as_str())),
+        ("status".to_owned(), status(import.status)),
+        ("total".to_owned(), n(import.rows.total)),
+        ("written".to_owned(), n(import.rows.written)),
+        ("rejected".to_owned(), n(import.rows.rejected)),
+        ("errors".to_owned(), AttributeValue::L(errors)),
+        ("next_row".to_owned(), n(import.next_row)),
+        ("created_at".to_owned(), time(import.created_at)),
+        ("updated_at".to_owned(), time(import.updated_at)),
+        (
+            "expires_at".to_owned(),
+            n(import.created_at.timestamp() + KEPT_SECONDS),
+        ),
+    ]);
+    if let Some(reason) = &import.reason {
+        item.insert("reason".to_owned(), s(reason));
+    }
+    Ok(item)
+}
+
+fn import_from_item(item: &Item) -> Result<Import, PortError> {
+    let r = Reader {
+        item,
+        what: "import",
+    };
+    let errors = match item.get("errors") {
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|v| {
+                v.as_s()
+                    .ok()
+                    .and_then(|s| serde_json::from_str::<RowError>(s).ok())
+                    .ok_or_else(|| build_err("stored import has an invalid row error"))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => Vec::new(),
+    };
+    Ok(Import {
+        id: r.parse("id", ImportId::parse)?,
+        company_id: r.parse("company_id", CompanyId::parse)?,
+        format: r.parse("format", |f| ImportFormat::parse(f).ok_or(()))?,
+        status: r.parse("status", |f| ImportStatus::parse(f).ok_or(()))?,
+        rows: RowCounts {
+            total: r.n("total")?,
+            written: r.n("written")?,
+            rejected: r.n("rejected")?,
+        },
+        errors,
+        reason: r.opt_s("reason").map(str::to_owned),
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+        next_row: r.n("next_row")?,
+    })
+}
+
+impl ImportTable {
+    pub fn new(client: Client, imports: String, products: String) -> ImportTable {
+        ImportTable {
+            client,
+            imports,
+            products,
+        }
+    }
+
+    /// The checkpoint's move, conditional on where it stands and on the import running.
+    fn checkpoint(&self, batch: &ImportBatch) -> Result<TransactWriteItem, PortError> {
+        let written = batch.writes.len();
+        let mut set = "next_row = :to, written = written + :w, rejected = rejected + :r, \
+                       updated_at = :at"
+            .to_owned();
+        let mut update = Update::builder()
+            .table_name(&self.imports)
+            .key("id", s(batch.import.to_string()))
+            .condition_expression("next_row = :from AND #status = :running")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", n(batch.from_row))
+            .expression_attribute_values(":to", n(batch.to_row))
+            .expression_attribute_values(":w", n(written))
+            .expression_attribute_values(":r", n(rejected_rows(batch)))
+            .expression_attribute_values(":at", time(batch.at))
+            .expression_attribute_values(":running", status(ImportStatus::Running));
+        let kept: Vec<AttributeValue> = batch
+            .errors
+            .iter()
+            .map(|e| serde_json::to_string(e).map(AttributeValue::S))
+            .collect::<Result<_, _>>()
+            .map_err(build_err)?;
+        if !kept.is_empty() {
+            set.push_str(", errors = list_append(errors, :errors)");
+            update = update.expression_attribute_values(":errors", AttributeValue::L(kept));
+        }
+        let update = update
+            .update_expression(format!("SET {set}"))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    fn product_put(
+        &self,
+        product: &domain::product::Product,
+        expected: Option<u64>,
+    ) -> Result<TransactWriteItem, PortError> {
+        let put = Put::builder()
+            .table_name(&self.products)
+            .set_item(Some(product_to_item(product)));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(id)"),
+            Some(v) => put
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(v)),
+        };
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(build_err)?)
+            .build())
+    }
+}
+
+/// Rows refused by a batch: every row it settles that it does not write. (The errors it
+/// carries are only those the report keeps; a row may also have several.)
+fn rejected_rows(batch: &ImportBatch) -> u64 {
+    (batch.to_row - batch.from_row).saturating_sub(batch.writes.len() as u64)
+}
+
+/// Reads a cancelled commit: index 0 is the checkpoint, index `i + 1` the write `i`.
+fn read_cancellation(
+    batch: &ImportBatch,
+    reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+) -> Result<BatchOutcome, PortError> {
+    let failed = |r: &aws_sdk_dynamodb::types::CancellationReason| {
+        r.code() == Some("ConditionalCheckFailed")
+    };
+    if reasons.first().is_some_and(failed) {
+        return Ok(BatchOutcome::Superseded);
+    }
+    let changed: Vec<_> = reasons
+        .iter()
+        .skip(1)
+        .zip(&batch.writes)
+        .filter(|(r, _)| failed(r))
+        .map(|(_, (product, _))| product.id.clone())
+        .collect();
+    if changed.is_empty() {
+        let codes: Vec<_> = reasons.iter().filter_map(|r| r.code()).collect();
+        return Err(PortError::Transient(format!(
+            "transaction cancelled: {}",
+            codes.join(", ")
+        )));
+    }
+    Ok(BatchOutcome::Changed(changed))
+}
+
+#[async_trait]
+impl Imports for ImportTable {
+    async fn create(&self, import: &Import) -> Result<(), PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.imports)
+            .set_item(Some(import_to_item(import)?))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Err(PortError::Conflict),
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.imports)
+            .key("id", s(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        out.item.as_ref().map(import_from_item).transpose()
+    }
+
+    async fn start(
+        &self,
+        id: ImportId,
+        total_rows: u64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Import>, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.imports)
+            .key("id", s(id.to_string()))
+            .update_expression("SET #status = :running, total = :total, updated_at = :at")
+            .condition_expression("#status IN (:pending, :running)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", status(ImportStatus::Running))
+            .expression_attribute_values(":pending", status(ImportStatus::Pending))
+            .expression_attribute_values(":total", n(total_rows))
+            .expression_attribute_values(":at", time(at))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.as_ref().map(import_from_item).transpose(),
+            // Absent, or finished already: as it is.
+            Err(e) if is_conditional_failure(&e) => self.get(id).await,
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError> {
+        let mut items = vec![self.checkpoint(batch)?];
+        for (product, expected) in &batch.writes {
+            items.push(self.product_put(product, *expected)?);
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(BatchOutcome::Committed),
+            Err(e) => e,
+        };
+        match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                read_cancellation(batch, c.cancellation_reasons())
+            }
+            _ => Err(classify("TransactWriteItems", err)),
+        }
+    }
+
+    async fn finish(
+        &self,
+        id: ImportId,
+        failure: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let (end, set) = match failure {
+            None => (ImportStatus::Done, "SET #status = :end, updated_at = :at"),
+            Some(_) => (
+                ImportStatus::Failed,
+                "SET #status = :end, updated_at = :at, reason = :reason",
+            ),
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.imports)
+            .key("id", s(id.to_string()))
+            .update_expression(set)
+            .condition_expression("#status IN (:pending, :running)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":end", status(end))
+            .expression_attribute_values(":pending", status(ImportStatus::Pending))
+            .expression_attribute_values(":running", status(ImportStatus::Running))
+            .expression_attribute_values(":at", time(at));
+        if let Some(reason) = failure {
+            request = request.expression_attribute_values(":reason", s(reason));
+        }
+        match request.send().await {
+            // A finished import stays as it ended (another delivery finished it).
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+}
