@@ -32,12 +32,13 @@ pub fn document() -> Value {
         "info": {
             "title": "Delivery API",
             "version": "1",
-            "summary": "Products, bills and orders of the delivery backend.",
+            "summary": "Products, catalog imports, bills and orders of the delivery backend.",
             "description": "Every error is application/problem+json (RFC 9457); a 400 or 422 names each offending field in `errors`. Money is exact: a decimal string amount with the currency's minor digits.",
         },
         "servers": [{"url": "http://127.0.0.1:3000", "description": "delivery-local"}],
         "tags": [
             {"name": "products", "description": "The catalog: customers read it, companies keep their products in it."},
+            {"name": "imports", "description": "Bulk catalog imports: a company uploads a CSV or JSON-lines file and reads the report."},
             {"name": "orders", "description": "Bills and orders."},
             {"name": "operations", "description": "Rehearsing a sales spike."},
         ],

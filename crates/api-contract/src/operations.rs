@@ -174,8 +174,36 @@ fn orders(route: &Route) -> Option<Operation> {
     })
 }
 
+fn imports(route: &Route) -> Option<Operation> {
+    Some(match (route.method, route.resource) {
+        ("POST", "/imports") => Operation {
+            id: "startImport",
+            tag: "imports",
+            summary: "Import many products from a file: the answer says where to upload it (a presigned PUT, 15 minutes)",
+            parameters: vec![],
+            body: Some("ImportRequest"),
+            success: vec![(201, "ImportStarted", vec!["Location"])],
+            refusals: &[400, 401, 403, 413, 415, 429, 503],
+            links: json!({"GetImport": {"operationId": "getImport", "parameters": {"id": "$response.body#/import_id"}}}),
+        },
+        ("GET", "/imports/{id}") => Operation {
+            id: "getImport",
+            tag: "imports",
+            summary: "An import's progress and report: rows written and refused, each refusal with its row and field",
+            parameters: vec![path_id(UUID, "The import's id, from startImport's answer.")],
+            body: None,
+            success: vec![(200, "ImportReport", vec![])],
+            refusals: READ,
+            links: Value::Null,
+        },
+        _ => return None,
+    })
+}
+
 fn describe(route: &Route) -> Option<Operation> {
-    products(route).or_else(|| orders(route))
+    products(route)
+        .or_else(|| orders(route))
+        .or_else(|| imports(route))
 }
 
 fn header(name: &str) -> Value {

@@ -4,6 +4,7 @@
 use domain::auth::Scope;
 use domain::bill::{MAX_LINES, MAX_QUANTITY};
 use domain::ids::PHONE_PATTERN;
+use domain::import::{ImportFormat, MAX_REPORTED_ERRORS};
 use domain::money::Currency;
 use domain::order::ADDRESS_LEN;
 use domain::ports::MAX_PAGE_LIMIT;
@@ -329,6 +330,67 @@ fn order_request() -> Value {
     )
 }
 
+fn import_request() -> Value {
+    let formats: Vec<&str> = ImportFormat::ALL.iter().map(|f| f.as_str()).collect();
+    object(
+        &["format"],
+        json!({"format": {"type": "string", "enum": formats, "description": "csv: a header line (id,name,description,price_amount,price_currency,stock,available; description and available optional), then one product per record. jsonl: one PUT /products/{id} body with its `id` per line."}}),
+    )
+}
+
+fn import_started() -> Value {
+    let formats: Vec<&str> = ImportFormat::ALL.iter().map(|f| f.as_str()).collect();
+    let upload = object(
+        &["url", "method", "headers", "expires_at"],
+        json!({
+            "url": {"type": "string", "description": "Send the file here, once, before `expires_at`."},
+            "method": {"const": "PUT"},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Send these headers as they are: they are signed."},
+            "expires_at": {"type": "string", "format": "date-time"},
+        }),
+    );
+    object(
+        &["import_id", "status", "format", "upload"],
+        json!({
+            "import_id": {"type": "string", "pattern": UUID},
+            "status": {"const": "pending"},
+            "format": {"type": "string", "enum": formats},
+            "upload": upload,
+        }),
+    )
+}
+
+fn import_report() -> Value {
+    let count = || json!({"type": "integer", "minimum": 0});
+    let rows = object(
+        &["total", "written", "rejected"],
+        json!({"total": count(), "written": count(), "rejected": count()}),
+    );
+    let row_error = object(
+        &["row", "field", "message"],
+        json!({
+            "row": {"type": "integer", "minimum": 1, "description": "1 is the first product row (a CSV header is not a row)."},
+            "field": {"type": "string", "examples": ["price_amount", "price.amount", "id"]},
+            "message": {"type": "string"},
+        }),
+    );
+    let formats: Vec<&str> = ImportFormat::ALL.iter().map(|f| f.as_str()).collect();
+    object(
+        &["import_id", "company_id", "format", "status", "rows", "errors", "reason", "created_at", "updated_at"],
+        json!({
+            "import_id": {"type": "string", "pattern": UUID},
+            "company_id": {"type": "string", "pattern": SLUG},
+            "format": {"type": "string", "enum": formats},
+            "status": {"type": "string", "enum": ["pending", "running", "done", "failed"]},
+            "rows": rows,
+            "errors": {"type": "array", "maxItems": MAX_REPORTED_ERRORS, "items": row_error, "description": "The first refused rows, in row order."},
+            "reason": {"type": ["string", "null"], "description": "Why the file was refused as a whole (status `failed`)."},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        }),
+    )
+}
+
 /// Every schema of the document, by name.
 pub fn all() -> Map<String, Value> {
     let schemas = [
@@ -353,6 +415,9 @@ pub fn all() -> Map<String, Value> {
         ("OrderPage", page("Order")),
         ("Simulation", simulation()),
         ("SimulationOutcome", simulation_outcome()),
+        ("ImportRequest", import_request()),
+        ("ImportStarted", import_started()),
+        ("ImportReport", import_report()),
         ("FieldError", field_error()),
         ("Problem", problem()),
     ];

@@ -197,6 +197,18 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         "POST",
+        "/imports",
+        Function::UpdateProduct,
+        Scope::ProductsWrite,
+    ),
+    route(
+        "GET",
+        "/imports/{id}",
+        Function::UpdateProduct,
+        Scope::ProductsWrite,
+    ),
+    route(
+        "POST",
         "/orders/total",
         Function::OrderTotal,
         Scope::OrdersWrite,

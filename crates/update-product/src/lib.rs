@@ -1,13 +1,18 @@
-//! `update-product`: `PUT /products/{id}` (create 201 or replace 200) and
-//! `PATCH /products/{id}` (only the given fields), for the token's company only, with
-//! `If-Match` optimistic concurrency. Every write bumps `version` and returns the new `ETag`.
+//! `update-product`: the company's catalog API, for the token's company only.
+//! - `PUT /products/{id}` (create 201 or replace 200) and `PATCH /products/{id}` (only the
+//!   given fields), with `If-Match` optimistic concurrency. Every write bumps `version` and
+//!   returns the new `ETag`.
+//! - `POST /imports` (SPEC §12): a new import and a presigned upload URL for its file, valid
+//!   15 minutes; `import-catalog` takes the file from there. `GET /imports/{id}`: its report
+//!   (another company's import is a 404).
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use composition::{Adapters, App};
 use domain::auth::Function;
-use domain::ports::Catalog;
+use domain::import::{Import, ImportFormat, ImportId, UPLOAD_TTL};
+use domain::ports::{Catalog, ImportFiles, Imports};
 use domain::product::{Product, ProductDraft, ProductPatch, Write, plan_patch, plan_put};
 use domain::{CompanyId, Error, PortError, ProductId};
 use http_kit::{ApiRequest, HttpFunction, Reply};
@@ -18,6 +23,8 @@ const WRITE_ATTEMPTS: usize = 5;
 
 pub struct UpdateProduct {
     pub catalog: Arc<dyn Catalog>,
+    pub imports: Arc<dyn Imports>,
+    pub files: Arc<dyn ImportFiles>,
 }
 
 impl App for UpdateProduct {
@@ -26,6 +33,8 @@ impl App for UpdateProduct {
     async fn new(adapters: &Adapters) -> Result<UpdateProduct, ConfigError> {
         Ok(UpdateProduct {
             catalog: adapters.catalog().await?,
+            imports: adapters.imports().await?,
+            files: adapters.import_files().await?,
         })
     }
 }
@@ -40,6 +49,16 @@ impl HttpFunction for UpdateProduct {
     const FUNCTION: Function = Function::UpdateProduct;
 
     async fn handle(&self, request: ApiRequest) -> Result<Reply, Error> {
+        match (request.route.method, request.route.resource) {
+            ("POST", "/imports") => self.start_import(&request).await,
+            ("GET", "/imports/{id}") => self.report(&request).await,
+            _ => self.write_product(&request).await,
+        }
+    }
+}
+
+impl UpdateProduct {
+    async fn write_product(&self, request: &ApiRequest) -> Result<Reply, Error> {
         let company = request.principal.company()?;
         let id = request.path_param("id").unwrap_or_default();
         let id = ProductId::parse(id).map_err(|e| Error::validation("id", e.0))?;
@@ -55,9 +74,38 @@ impl HttpFunction for UpdateProduct {
         }
         .etag(product.version))
     }
-}
 
-impl UpdateProduct {
+    /// `POST /imports`: the import, pending, and where to upload its file.
+    async fn start_import(&self, request: &ApiRequest) -> Result<Reply, Error> {
+        let company = request.principal.company()?;
+        let format = request.json(ImportFormat::from_json)?;
+        let now = Utc::now();
+        let import = Import::pending(company.clone(), format, now);
+        self.imports.create(&import).await?;
+        let upload = self
+            .files
+            .upload_url(&import.key(), format.content_type(), now + UPLOAD_TTL)
+            .await?;
+        let body = serde_json::json!({
+            "import_id": import.id,
+            "status": import.status,
+            "format": format,
+            "upload": upload,
+        });
+        Ok(Reply::json(201, &body).location(&format!("/imports/{}", import.id)))
+    }
+
+    /// `GET /imports/{id}`: the report of one of the company's imports.
+    async fn report(&self, request: &ApiRequest) -> Result<Reply, Error> {
+        let company = request.principal.company()?;
+        let id = request.path_param("id").unwrap_or_default();
+        let id = ImportId::parse(id).map_err(|e| Error::validation("id", e.0))?;
+        match self.imports.get(id).await? {
+            Some(import) if &import.company_id == company => Ok(Reply::json(200, &import)),
+            _ => Err(Error::NotFound(format!("No import {id}"))),
+        }
+    }
+
     /// A write whose outcome is unknown (the store failed after it, or timed out) is resolved
     /// by reading the product back, never by writing it again.
     async fn read_back(
