@@ -376,7 +376,17 @@ fn import_report() -> Value {
     );
     let formats: Vec<&str> = ImportFormat::ALL.iter().map(|f| f.as_str()).collect();
     object(
-        &["import_id", "company_id", "format", "status", "rows", "errors", "reason", "created_at", "updated_at"],
+        &[
+            "import_id",
+            "company_id",
+            "format",
+            "status",
+            "rows",
+            "errors",
+            "reason",
+            "created_at",
+            "updated_at",
+        ],
         json!({
             "import_id": {"type": "string", "pattern": UUID},
             "company_id": {"type": "string", "pattern": SLUG},

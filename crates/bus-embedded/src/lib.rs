@@ -46,6 +46,14 @@ pub const NOTIFICATIONS: QueueSpec = QueueSpec {
     max_receive_count: 3,
 };
 
+/// The imports queue, where the imports bucket sends its `ObjectCreated` events: batches of 1,
+/// 5 minutes' visibility (the import function's timeout), redrive at 5 receives.
+pub const IMPORTS: QueueSpec = QueueSpec {
+    name: "imports",
+    visibility_timeout: Duration::from_secs(300),
+    max_receive_count: 5,
+};
+
 /// The largest batch a receive returns (SQS's limit).
 pub const MAX_BATCH: usize = 10;
 

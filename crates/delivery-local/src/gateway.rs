@@ -29,6 +29,7 @@ use settings::ConfigError;
 use crate::local_routes::LocalRoutes;
 use crate::policies::PolicyCache;
 use crate::site;
+use crate::uploads::Uploads;
 
 const STAGE: &str = "local";
 /// A local route's body may be larger than an API request's: a rehearsal's verdict carries the
@@ -75,13 +76,19 @@ pub struct Gateway {
     pub cors: Cors,
     pub endpoints: Endpoints,
     pub local: LocalRoutes,
+    /// The imports bucket's presigned uploads.
+    pub uploads: Uploads,
     pub policies: PolicyCache,
     /// API Gateway's request validators, from the API's document.
     pub contract: RequestValidator,
 }
 
 impl Gateway {
-    pub async fn new(adapters: &Adapters, local: LocalRoutes) -> Result<Gateway, String> {
+    pub async fn new(
+        adapters: &Adapters,
+        local: LocalRoutes,
+        uploads: Uploads,
+    ) -> Result<Gateway, String> {
         let config = |e: ConfigError| e.to_string();
         Ok(Gateway {
             authorizer: authorizer::Authorizer::new(adapters)
@@ -90,6 +97,7 @@ impl Gateway {
             cors: adapters.cors().map_err(config)?,
             endpoints: Endpoints::new(adapters).await.map_err(config)?,
             local,
+            uploads,
             policies: PolicyCache::default(),
             contract: RequestValidator::new()?,
         })
@@ -157,6 +165,9 @@ async fn answer(gw: &Gateway, parts: http::request::Parts, body: axum::body::Bod
         return Answer::Gateway(gateway_error(&no_route()));
     };
     let path = path.into_owned();
+    if let Some(key) = path.strip_prefix(files_embedded::UPLOAD_PATH) {
+        return Answer::Local(gw.uploads.put(&parts, key, body).await);
+    }
     if path.starts_with("/_local/") {
         return match read_body(&parts.headers, body, LOCAL_BODY_BYTES).await {
             Ok(bytes) => Answer::Local(gw.local.answer(&parts, &path, &bytes).await),

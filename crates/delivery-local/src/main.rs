@@ -6,6 +6,7 @@
 
 mod audit;
 mod gateway;
+mod import;
 mod local_routes;
 mod metrics;
 mod policies;
@@ -14,6 +15,7 @@ mod serve;
 mod simulate;
 mod site;
 mod tokens;
+mod uploads;
 mod workers;
 
 use std::path::PathBuf;
@@ -47,6 +49,9 @@ enum Command {
     /// Flood the running server with synthetic orders (some malformed) and report what
     /// became of them, with a progress bar and the rate.
     Simulate(SimulateArgs),
+    /// Import a company's products from a CSV or JSON-lines file through the running server
+    /// (POST /imports, the upload, then the report), and print the report.
+    Import(ImportArgs),
 }
 
 #[derive(Args, Clone)]
@@ -120,12 +125,32 @@ pub struct SimulateArgs {
     pub data_dir: PathBuf,
 }
 
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The file: CSV with the header id,name,description,price_amount,price_currency,stock,available
+    /// (description and available optional), or one JSON product per line.
+    pub file: PathBuf,
+    /// The company whose products the file writes.
+    #[arg(long)]
+    pub company: String,
+    /// csv or jsonl (by default, from the file's extension).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The port the server listens on.
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    /// The server's data dir (its key signs the company's token).
+    #[arg(long, default_value = "./.delivery")]
+    pub data_dir: PathBuf,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Token(args)) => tokens::print_token(&args),
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Simulate(args)) => simulate::run(&args),
+        Some(Command::Import(args)) => import::run(&args),
         None => serve::run(cli.serve),
     };
     match result {

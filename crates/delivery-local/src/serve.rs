@@ -6,9 +6,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bus_embedded::{Bus, EmbeddedMessaging, NOTIFICATIONS, ORDERS};
+use bus_embedded::{Bus, EmbeddedMessaging, IMPORTS, NOTIFICATIONS, ORDERS};
 use composition::{Adapters, App};
 use faults::{FaultLayer, Faults};
+use files_embedded::EmbeddedFiles;
+use import_catalog::ImportCatalog;
 use notify_carrier::NotifyCarrier;
 use order_processor::Processor;
 use settings::Source;
@@ -18,10 +20,13 @@ use crate::gateway::{self, Gateway};
 use crate::local_routes::LocalRoutes;
 use crate::metrics::Metrics;
 use crate::seed::{self, Seed};
+use crate::uploads::Uploads;
 use crate::workers::{Delivery, Workers};
 use crate::{ServeArgs, tokens};
 
 const DB_FILE: &str = "delivery.sqlite";
+/// The imports bucket's files, under the data dir.
+const FILES_DIR: &str = "files";
 /// Locked while a server uses the data dir.
 const LOCK_FILE: &str = "server.lock";
 
@@ -65,7 +70,13 @@ fn remove_data(dir: &Path) -> Result<(), String> {
             Err(e) => return Err(format!("removing {}: {e}", path.display())),
         }
     }
-    Ok(())
+    let files = dir.join(FILES_DIR);
+    match std::fs::remove_dir_all(&files) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("removing {}: {e}", files.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The embedded DynamoDB: dynoxide on the data dir's SQLite file, served in-process on a
@@ -116,6 +127,8 @@ fn local_settings(key: &token_signer::SigningKey, port: u16) -> LocalSettings {
             ("ORDERS_TABLE", "delivery-orders".to_owned()),
             ("CARRIERS_TABLE", "delivery-carriers".to_owned()),
             ("IDEMPOTENCY_TABLE", "delivery-idempotency".to_owned()),
+            ("IMPORTS_TABLE", "delivery-imports".to_owned()),
+            ("IMPORTS_BUCKET", files_embedded::BUCKET.to_owned()),
             (
                 "CORS_ALLOWED_ORIGINS",
                 format!("http://127.0.0.1:{port},http://localhost:{port}"),
@@ -151,7 +164,7 @@ async fn prepare_store(adapters: &Adapters) -> Result<Seed, String> {
 /// are released, since their only consumer is gone.
 fn open_bus(db_path: &Path) -> Result<Bus, String> {
     let bus = Bus::open(db_path).map_err(|e| format!("opening the message bus: {e}"))?;
-    for queue in [ORDERS.name, NOTIFICATIONS.name] {
+    for queue in [ORDERS.name, NOTIFICATIONS.name, IMPORTS.name] {
         bus.release_in_flight(queue)
             .map_err(|e| format!("recovering the {queue} queue: {e}"))?;
     }
@@ -208,7 +221,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     ));
     let settings = local_settings(&key, port);
     let environment = environment(&settings, &dynamo);
-    let adapters = local_adapters(&dynamo, &bus, settings, &faults);
+    let base = format!("http://127.0.0.1:{port}");
+    let files = Arc::new(EmbeddedFiles::new(&dir.join(FILES_DIR), &base));
+    let adapters = local_adapters(&dynamo, &bus, settings, &faults).with_files(files.clone());
     let seed = prepare_store(&adapters).await?;
     let delivery = Delivery {
         faults: faults.clone(),
@@ -216,17 +231,22 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let workers = start_workers(&adapters, &bus, &delivery).await?;
     let metrics = console_metrics(&bus, &faults);
+    let bus_for_uploads = bus.clone();
     let local = LocalRoutes {
         store: adapters.store().await.map_err(|e| e.to_string())?,
         bus,
         key: key.clone(),
         faults: faults.clone(),
         metrics: metrics.clone(),
-        base: format!("http://127.0.0.1:{port}"),
+        base,
         baseline: Mutex::new(None),
         environment,
     };
-    let gateway = Gateway::new(&adapters, local).await?;
+    let uploads = Uploads {
+        files,
+        bus: bus_for_uploads,
+    };
+    let gateway = Gateway::new(&adapters, local, uploads).await?;
     banner(port, dir, &key, seed)?;
     if !faults.spec().is_none() {
         tracing::warn!(faults = ?faults.probabilities(), seed = faults.seed(), "injecting faults (GET /_local/faults counts them)");
@@ -280,7 +300,10 @@ async fn start_workers(
     let notifier = NotifyCarrier::new(adapters)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Workers::start(bus, processor, notifier, delivery))
+    let importer = ImportCatalog::new(adapters)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Workers::start(bus, processor, notifier, importer, delivery))
 }
 
 async fn shutdown_signal() {

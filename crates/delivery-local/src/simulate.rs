@@ -17,7 +17,7 @@ const STALL: Duration = Duration::from_secs(60);
 const QUIET_POLLS: u32 = 3;
 
 pub struct Client {
-    agent: ureq::Agent,
+    pub agent: ureq::Agent,
     base: String,
     token: String,
 }
@@ -25,14 +25,39 @@ pub struct Client {
 impl Client {
     /// A client of this machine's server for its local routes (which take no token).
     pub fn local(base: &str) -> Client {
+        Client::with_token(base, "")
+    }
+
+    /// A client of this machine's server, with a bearer token.
+    pub fn with_token(base: &str, token: &str) -> Client {
         Client {
             agent: ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .build()
                 .into(),
             base: base.to_owned(),
-            token: String::new(),
+            token: token.to_owned(),
         }
+    }
+
+    /// `POST`s a JSON body; the answer, if its status is `expected`.
+    pub fn post(&self, path: &str, body: &Value, expected: u16) -> Result<Value, String> {
+        let mut response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("authorization", &format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        let reply: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+        if status != expected {
+            return Err(format!(
+                "POST {path} was refused ({status}): {}",
+                reply["detail"].as_str().unwrap_or("no detail")
+            ));
+        }
+        Ok(reply)
     }
 
     pub fn get(&self, path: &str) -> Result<Value, String> {
@@ -50,7 +75,7 @@ impl Client {
         Ok(body)
     }
 
-    fn unreachable(&self, e: ureq::Error) -> String {
+    pub fn unreachable(&self, e: ureq::Error) -> String {
         format!(
             "cannot reach delivery-local at {} ({e}); start it with `delivery-local serve`",
             self.base
@@ -71,21 +96,7 @@ fn start(client: &Client, args: &SimulateArgs) -> Result<Enqueued, String> {
     if let Some(seed) = args.seed {
         body["seed"] = json!(seed);
     }
-    let mut response = client
-        .agent
-        .post(format!("{}/simulations", client.base))
-        .header("authorization", &format!("Bearer {}", client.token))
-        .header("content-type", "application/json")
-        .send(body.to_string())
-        .map_err(|e| client.unreachable(e))?;
-    let status = response.status().as_u16();
-    let reply: Value = response.body_mut().read_json().unwrap_or(Value::Null);
-    if status != 202 {
-        return Err(format!(
-            "the simulation was refused ({status}): {}",
-            reply["detail"].as_str().unwrap_or("no detail")
-        ));
-    }
+    let reply = client.post("/simulations", &body, 202)?;
     Ok(Enqueued {
         orders: reply["enqueued"].as_u64().unwrap_or(0),
         invalid: reply["invalid"].as_u64().unwrap_or(0),
@@ -157,15 +168,7 @@ fn follow(client: &Client, enqueued: u64) -> Result<(), String> {
 pub fn run(args: &SimulateArgs) -> Result<(), String> {
     let key = tokens::key(&args.data_dir)?;
     let token = tokens::mint(&key, "ops", "simulations:run", None, 3600)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let client = Client {
-        agent,
-        base: format!("http://127.0.0.1:{}", args.port),
-        token,
-    };
+    let client = Client::with_token(&format!("http://127.0.0.1:{}", args.port), &token);
     let before = Snapshot::take(&client)?;
     let started = Instant::now();
     let enqueued = start(&client, args)?;

@@ -1,30 +1,32 @@
 //! The event sources of `delivery-local`, as AWS wires them: the orders queue polled in
-//! batches of at most 10 into `order-processor` (real `SqsEvent`s, partial batch failures
-//! honoured), and the `notify-carrier` subscription delivering each event to `notify-carrier`
+//! batches of at most 10 into `order-processor` and the imports queue in batches of 1 into
+//! `import-catalog` (real `SqsEvent`s, partial batch failures honoured), and the `notify-carrier` subscription delivering each event to `notify-carrier`
 //! (real `SnsEvent`s, retried, then dead-lettered). They play the Lambda service too: each
 //! invocation runs within the visibility timeout, and the faults of delivery and of the
 //! service (`sqs.duplicate`, `lambda.crash`, `lambda.timeout`) strike here.
 
 use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sns::{MessageAttribute, SnsEvent, SnsMessage, SnsRecord};
+use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use bus_embedded::{Bus, MAX_BATCH, NOTIFICATIONS, ORDERS, QueueSpec, Received, Settled};
+use bus_embedded::{Bus, IMPORTS, MAX_BATCH, NOTIFICATIONS, ORDERS, QueueSpec, Received, Settled};
 use composition::lambda::EventFunction;
 use faults::{Fault, Faults};
+use import_catalog::ImportCatalog;
 use notify_carrier::NotifyCarrier;
 use order_processor::Processor;
 use tokio::sync::watch;
 
-const QUEUE_ARN: &str = "arn:aws:sqs:local:000000000000:orders";
 const TOPIC_ARN: &str = "arn:aws:sns:local:000000000000:order-events";
 /// Concurrent pollers of the orders queue, like the event source's maximum concurrency.
 pub const ORDER_WORKERS: usize = 4;
 const IDLE: Duration = Duration::from_millis(20);
 
-fn sqs_event(batch: &[Received]) -> SqsEvent {
+fn sqs_event(batch: &[Received], queue: &str) -> SqsEvent {
     let mut event = SqsEvent::default();
     event.records = batch
         .iter()
@@ -41,7 +43,7 @@ fn sqs_event(batch: &[Received]) -> SqsEvent {
                 ("SentTimestamp".to_owned(), m.sent_at_ms.to_string()),
             ]);
             message.event_source = Some("aws:sqs".to_owned());
-            message.event_source_arn = Some(QUEUE_ARN.to_owned());
+            message.event_source_arn = Some(format!("arn:aws:sqs:local:000000000000:{queue}"));
             message.aws_region = Some("local".to_owned());
             message
         })
@@ -107,9 +109,10 @@ impl Delivery {
 async fn next_batch(
     bus: &Bus,
     spec: QueueSpec,
+    size: usize,
     stop: &mut watch::Receiver<bool>,
 ) -> Option<Vec<Received>> {
-    match bus.receive(spec, MAX_BATCH) {
+    match bus.receive(spec, size) {
         Ok(batch) if !batch.is_empty() => return Some(batch),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, queue = spec.name, "receiving"),
@@ -145,23 +148,27 @@ fn duplicates<'a>(delivery: &Delivery, batch: &'a [Received]) -> Vec<&'a Receive
         .collect()
 }
 
-/// Polls the orders queue into `order-processor` until `stop`.
-async fn orders(
+/// An SQS event source: polls `queue` in batches of at most `size` into `function` until
+/// `stop`, and settles each batch by the function's answer (partial batch failures).
+async fn sqs_source<F>(
     bus: Bus,
-    processor: Arc<Processor>,
+    function: Arc<F>,
+    (queue, size): (QueueSpec, usize),
     delivery: Delivery,
     mut stop: watch::Receiver<bool>,
-) {
-    let spec = delivery.spec(ORDERS);
+) where
+    F: EventFunction<Event = SqsEvent, Output = SqsBatchResponse, Error = Infallible>,
+{
+    let spec = delivery.spec(queue);
     let timeout = spec.visibility_timeout;
     let process = |event: SqsEvent| async {
-        match processor.handle(event).await {
+        match function.handle(event).await {
             Ok(response) => response,
             Err(never) => match never {},
         }
     };
     while !*stop.borrow() {
-        let Some(batch) = next_batch(&bus, spec, &mut stop).await else {
+        let Some(batch) = next_batch(&bus, spec, size, &mut stop).await else {
             continue;
         };
         // A copy's answer is not the queue's to hear: its delivery was the duplicate.
@@ -170,10 +177,15 @@ async fn orders(
                 &delivery,
                 timeout,
                 true,
-                process(sqs_event(std::slice::from_ref(m))),
+                process(sqs_event(std::slice::from_ref(m), spec.name)),
             )
         });
-        let primary = invocation(&delivery, timeout, true, process(sqs_event(&batch)));
+        let primary = invocation(
+            &delivery,
+            timeout,
+            true,
+            process(sqs_event(&batch, spec.name)),
+        );
         let (answer, _) = tokio::join!(primary, futures::future::join_all(copies));
         let Some(response) = answer else {
             continue;
@@ -209,7 +221,7 @@ async fn notifications(
     let spec = delivery.spec(NOTIFICATIONS);
     let timeout = spec.visibility_timeout;
     while !*stop.borrow() {
-        let Some(batch) = next_batch(&bus, spec, &mut stop).await else {
+        let Some(batch) = next_batch(&bus, spec, MAX_BATCH, &mut stop).await else {
             continue;
         };
         let copies = duplicates(&delivery, &batch)
@@ -258,25 +270,35 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// [`ORDER_WORKERS`] pollers of the orders queue, and the notifications subscription.
+    /// [`ORDER_WORKERS`] pollers of the orders queue, the notifications subscription, and one
+    /// poller of the imports queue (batches of 1).
     pub fn start(
         bus: &Bus,
         processor: Processor,
         notifier: NotifyCarrier,
+        importer: ImportCatalog,
         delivery: &Delivery,
     ) -> Workers {
         let (stop, stopping) = watch::channel(false);
         let processor = Arc::new(processor);
         let mut tasks: Vec<_> = (0..ORDER_WORKERS)
             .map(|_| {
-                tokio::spawn(orders(
+                tokio::spawn(sqs_source(
                     bus.clone(),
                     processor.clone(),
+                    (ORDERS, MAX_BATCH),
                     delivery.clone(),
                     stopping.clone(),
                 ))
             })
             .collect();
+        tasks.push(tokio::spawn(sqs_source(
+            bus.clone(),
+            Arc::new(importer),
+            (IMPORTS, 1),
+            delivery.clone(),
+            stopping.clone(),
+        )));
         tasks.push(tokio::spawn(notifications(
             bus.clone(),
             Arc::new(notifier),

@@ -4,10 +4,10 @@
 //! | attribute | |
 //! |---|---|
 //! | `id` S | the import id |
-//! | `company_id` S, `format` S, `status` S | |
-//! | `total`, `written`, `rejected` N | row counts |
-//! | `errors` L of S | the kept row errors, each a JSON object |
-//! | `reason` S? | why the file was refused |
+//! | `company_id` S, `format` S, `status` S | (`status` is a reserved word: `#status` in expressions) |
+//! | `rows_total`, `rows_written`, `rows_rejected` N | row counts |
+//! | `row_errors` L of S | the kept row errors, each a JSON object |
+//! | `failure_reason` S? | why the file was refused |
 //! | `next_row` N | the checkpoint: rows before it are settled |
 //! | `created_at`, `updated_at` S | RFC 3339 |
 //! | `expires_at` N | TTL (epoch s): 7 days, as the bucket keeps the files |
@@ -59,10 +59,10 @@ fn import_to_item(import: &Import) -> Result<Item, PortError> {
         ("company_id".to_owned(), s(import.company_id.as_str())),
         ("format".to_owned(), s(import.format.as_str())),
         ("status".to_owned(), status(import.status)),
-        ("total".to_owned(), n(import.rows.total)),
-        ("written".to_owned(), n(import.rows.written)),
-        ("rejected".to_owned(), n(import.rows.rejected)),
-        ("errors".to_owned(), AttributeValue::L(errors)),
+        ("rows_total".to_owned(), n(import.rows.total)),
+        ("rows_written".to_owned(), n(import.rows.written)),
+        ("rows_rejected".to_owned(), n(import.rows.rejected)),
+        ("row_errors".to_owned(), AttributeValue::L(errors)),
         ("next_row".to_owned(), n(import.next_row)),
         ("created_at".to_owned(), time(import.created_at)),
         ("updated_at".to_owned(), time(import.updated_at)),
@@ -72,7 +72,7 @@ fn import_to_item(import: &Import) -> Result<Item, PortError> {
         ),
     ]);
     if let Some(reason) = &import.reason {
-        item.insert("reason".to_owned(), s(reason));
+        item.insert("failure_reason".to_owned(), s(reason));
     }
     Ok(item)
 }
@@ -82,7 +82,7 @@ fn import_from_item(item: &Item) -> Result<Import, PortError> {
         item,
         what: "import",
     };
-    let errors = match item.get("errors") {
+    let errors = match item.get("row_errors") {
         Some(AttributeValue::L(list)) => list
             .iter()
             .map(|v| {
@@ -100,12 +100,12 @@ fn import_from_item(item: &Item) -> Result<Import, PortError> {
         format: r.parse("format", |f| ImportFormat::parse(f).ok_or(()))?,
         status: r.parse("status", |f| ImportStatus::parse(f).ok_or(()))?,
         rows: RowCounts {
-            total: r.n("total")?,
-            written: r.n("written")?,
-            rejected: r.n("rejected")?,
+            total: r.n("rows_total")?,
+            written: r.n("rows_written")?,
+            rejected: r.n("rows_rejected")?,
         },
         errors,
-        reason: r.opt_s("reason").map(str::to_owned),
+        reason: r.opt_s("failure_reason").map(str::to_owned),
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
         next_row: r.n("next_row")?,
@@ -124,7 +124,7 @@ impl ImportTable {
     /// The checkpoint's move, conditional on where it stands and on the import running.
     fn checkpoint(&self, batch: &ImportBatch) -> Result<TransactWriteItem, PortError> {
         let written = batch.writes.len();
-        let mut set = "next_row = :to, written = written + :w, rejected = rejected + :r, \
+        let mut set = "next_row = :to, rows_written = rows_written + :w, rows_rejected = rows_rejected + :r, \
                        updated_at = :at"
             .to_owned();
         let mut update = Update::builder()
@@ -145,7 +145,7 @@ impl ImportTable {
             .collect::<Result<_, _>>()
             .map_err(build_err)?;
         if !kept.is_empty() {
-            set.push_str(", errors = list_append(errors, :errors)");
+            set.push_str(", row_errors = list_append(row_errors, :errors)");
             update = update.expression_attribute_values(":errors", AttributeValue::L(kept));
         }
         let update = update
@@ -251,7 +251,7 @@ impl Imports for ImportTable {
             .update_item()
             .table_name(&self.imports)
             .key("id", s(id.to_string()))
-            .update_expression("SET #status = :running, total = :total, updated_at = :at")
+            .update_expression("SET #status = :running, rows_total = :total, updated_at = :at")
             .condition_expression("#status IN (:pending, :running)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":running", status(ImportStatus::Running))
@@ -302,7 +302,7 @@ impl Imports for ImportTable {
             None => (ImportStatus::Done, "SET #status = :end, updated_at = :at"),
             Some(_) => (
                 ImportStatus::Failed,
-                "SET #status = :end, updated_at = :at, reason = :reason",
+                "SET #status = :end, updated_at = :at, failure_reason = :reason",
             ),
         };
         let mut request = self

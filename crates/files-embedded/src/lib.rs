@@ -1,0 +1,296 @@
+//! The imports bucket of `delivery-local`, standing in for S3 the way the embedded bus stands
+//! in for SQS:
+//! - an upload URL is `{base}/_uploads/{key}` with its expiry, content type and an HMAC-SHA256
+//!   signature over the three (the key is this process's own: a URL outlives neither its 15
+//!   minutes nor the server), as a presigned S3 `PUT` binds them;
+//! - an upload is written to a staging file and renamed into place, so a reader never sees half
+//!   a file; then [`object_created`] is the event S3 would send to the imports queue;
+//! - [`ImportFiles::open`] streams the file back a chunk at a time.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use aws_lc_rs::hmac;
+use chrono::{DateTime, Utc};
+use domain::PortError;
+use domain::import::ObjectKey;
+use domain::ports::{FileBody, ImportFiles, UploadUrl};
+use tokio::io::AsyncReadExt;
+
+/// The bucket's name in the events it raises.
+pub const BUCKET: &str = "delivery-local-imports";
+/// The path under which uploads are taken.
+pub const UPLOAD_PATH: &str = "/_uploads/";
+/// The largest single `PUT` S3 takes (5 GiB); the import itself refuses files over 50 MiB.
+pub const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Why an upload is refused, as S3 would refuse it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 403: no valid signature for this key, content type and expiry, or expired.
+    Forbidden(&'static str),
+    /// 404: not an import file's key.
+    NoSuchKey,
+}
+
+/// The bucket: files under `dir`, URLs under `base`.
+pub struct EmbeddedFiles {
+    dir: PathBuf,
+    base: String,
+    key: hmac::Key,
+}
+
+/// A stored file: its key and size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub key: ObjectKey,
+    pub size: u64,
+}
+
+/// A file on disk, read a chunk at a time.
+struct DiskBody(tokio::fs::File);
+
+#[async_trait]
+impl FileBody for DiskBody {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, PortError> {
+        let mut chunk = vec![0; CHUNK_BYTES];
+        let n = self
+            .0
+            .read(&mut chunk)
+            .await
+            .map_err(|e| PortError::Transient(format!("reading the file: {e}")))?;
+        chunk.truncate(n);
+        Ok((n > 0).then_some(chunk))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+impl EmbeddedFiles {
+    /// The bucket in `dir`, its upload URLs under `base` (the server's own URL).
+    pub fn new(dir: &Path, base: &str) -> EmbeddedFiles {
+        let secret = [
+            uuid::Uuid::new_v4().into_bytes(),
+            uuid::Uuid::new_v4().into_bytes(),
+        ]
+        .concat();
+        EmbeddedFiles {
+            dir: dir.to_owned(),
+            base: base.trim_end_matches('/').to_owned(),
+            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+        }
+    }
+
+    fn signed(key: &str, content_type: &str, expires: i64) -> String {
+        format!("PUT\n{key}\n{content_type}\n{expires}")
+    }
+
+    fn path_of(&self, key: &ObjectKey) -> PathBuf {
+        self.dir.join(key.to_string())
+    }
+
+    /// Checks an upload's URL (its path's key and its query) and `Content-Type`: the key to
+    /// store it under.
+    pub fn authorize(
+        &self,
+        key: &str,
+        query: &str,
+        content_type: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<ObjectKey, Refusal> {
+        let object = ObjectKey::parse(key).ok_or(Refusal::NoSuchKey)?;
+        let param = |name: &str| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+        };
+        let expires: i64 = param("expires")
+            .and_then(|e| e.parse().ok())
+            .ok_or(Refusal::Forbidden("the URL has no expiry"))?;
+        let signature = param("signature")
+            .and_then(unhex)
+            .ok_or(Refusal::Forbidden("the URL has no signature"))?;
+        let content_type = content_type.unwrap_or_default();
+        let signed = Self::signed(key, content_type, expires);
+        hmac::verify(&self.key, signed.as_bytes(), &signature).map_err(|_| {
+            Refusal::Forbidden("the signature does not match this key and Content-Type")
+        })?;
+        if now.timestamp() > expires {
+            return Err(Refusal::Forbidden("the upload URL has expired"));
+        }
+        Ok(object)
+    }
+
+    /// Where an upload is written before it is complete.
+    pub async fn staging_file(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<(PathBuf, tokio::fs::File), PortError> {
+        let path = self
+            .path_of(key)
+            .with_extension(format!("upload-{}", uuid::Uuid::new_v4()));
+        let io = |e: std::io::Error| PortError::Transient(format!("storing the upload: {e}"));
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+        }
+        let file = tokio::fs::File::create(&path).await.map_err(io)?;
+        Ok((path, file))
+    }
+
+    /// Puts a complete upload in place (replacing an earlier one, as S3 does).
+    pub async fn commit(&self, staged: &Path, key: &ObjectKey) -> Result<Stored, PortError> {
+        let io = |e: std::io::Error| PortError::Transient(format!("storing the upload: {e}"));
+        let path = self.path_of(key);
+        tokio::fs::rename(staged, &path).await.map_err(io)?;
+        let size = tokio::fs::metadata(&path).await.map_err(io)?.len();
+        Ok(Stored {
+            key: key.clone(),
+            size,
+        })
+    }
+}
+
+/// The `ObjectCreated:Put` event S3 sends to a queue, for a stored file.
+pub fn object_created(stored: &Stored, at: DateTime<Utc>) -> String {
+    serde_json::json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "delivery-local"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "imports",
+                "bucket": {
+                    "name": BUCKET,
+                    "ownerIdentity": {"principalId": "delivery-local"},
+                    "arn": format!("arn:aws:s3:::{BUCKET}"),
+                },
+                "object": {
+                    "key": stored.key.to_string(),
+                    "size": stored.size,
+                    "sequencer": format!("{:016X}", at.timestamp_micros()),
+                },
+            },
+        }],
+    })
+    .to_string()
+}
+
+#[async_trait]
+impl ImportFiles for EmbeddedFiles {
+    async fn open(&self, key: &ObjectKey) -> Result<Box<dyn FileBody>, PortError> {
+        match tokio::fs::File::open(self.path_of(key)).await {
+            Ok(file) => Ok(Box::new(DiskBody(file))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(PortError::NotFound),
+            Err(e) => Err(PortError::Transient(format!("opening the file: {e}"))),
+        }
+    }
+
+    async fn upload_url(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<UploadUrl, PortError> {
+        let key_text = key.to_string();
+        let expires = expires_at.timestamp();
+        let signed = Self::signed(&key_text, content_type, expires);
+        let signature = hex(hmac::sign(&self.key, signed.as_bytes()).as_ref());
+        Ok(UploadUrl {
+            url: format!(
+                "{}{UPLOAD_PATH}{key_text}?expires={expires}&signature={signature}",
+                self.base
+            ),
+            method: "PUT",
+            headers: BTreeMap::from([("content-type".to_owned(), content_type.to_owned())]),
+            expires_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::CompanyId;
+    use domain::import::{ImportFormat, ImportId};
+
+    #[tokio::test]
+    async fn upload_urls_bind_key_content_type_and_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = EmbeddedFiles::new(dir.path(), "http://127.0.0.1:3000/");
+        let key = ObjectKey {
+            company: CompanyId::parse("acme").unwrap(),
+            import: ImportId::random(),
+            format: ImportFormat::Csv,
+        };
+        let now = Utc::now();
+        let url = files
+            .upload_url(&key, "text/csv", now + chrono::Duration::minutes(15))
+            .await
+            .unwrap();
+        let rest = url
+            .url
+            .strip_prefix("http://127.0.0.1:3000/_uploads/")
+            .unwrap();
+        let (path, query) = rest.split_once('?').unwrap();
+        assert_eq!(
+            files.authorize(path, query, Some("text/csv"), now),
+            Ok(key.clone())
+        );
+        let later = now + chrono::Duration::minutes(16);
+        assert!(matches!(
+            files.authorize(path, query, Some("text/csv"), later),
+            Err(Refusal::Forbidden(_))
+        ));
+        assert!(matches!(
+            files.authorize(path, query, Some("text/plain"), now),
+            Err(Refusal::Forbidden(_))
+        ));
+        let other = ObjectKey {
+            company: CompanyId::parse("globex").unwrap(),
+            ..key.clone()
+        };
+        assert!(matches!(
+            files.authorize(&other.to_string(), query, Some("text/csv"), now),
+            Err(Refusal::Forbidden(_))
+        ));
+        let forged = query.replace("expires=", "expires=9");
+        assert!(matches!(
+            files.authorize(path, &forged, Some("text/csv"), now),
+            Err(Refusal::Forbidden(_))
+        ));
+        assert_eq!(
+            files.authorize("imports/x", query, None, now),
+            Err(Refusal::NoSuchKey)
+        );
+
+        let (staged, _file) = files.staging_file(&key).await.unwrap();
+        tokio::fs::write(&staged, b"id,name\n").await.unwrap();
+        let stored = files.commit(&staged, &key).await.unwrap();
+        assert_eq!(stored.size, 8);
+        let mut body = files.open(&key).await.unwrap();
+        assert_eq!(body.next_chunk().await.unwrap().unwrap(), b"id,name\n");
+        assert_eq!(body.next_chunk().await.unwrap(), None);
+        let event: serde_json::Value = serde_json::from_str(&object_created(&stored, now)).unwrap();
+        assert_eq!(event["Records"][0]["s3"]["object"]["size"], 8);
+    }
+}
