@@ -17,11 +17,13 @@ use serde_json::Value;
 use store_dynamodb::DynamoStore;
 
 /// The settings of the tests' tables.
-pub const SETTINGS: [(&str, &str); 5] = [
+pub const SETTINGS: [(&str, &str); 7] = [
     ("PRODUCTS_TABLE", "products"),
     ("ORDERS_TABLE", "orders"),
     ("CARRIERS_TABLE", "carriers"),
     ("IDEMPOTENCY_TABLE", "idempotency"),
+    ("IMPORTS_TABLE", "imports"),
+    ("IMPORTS_BUCKET", "imports"),
     ("CORS_ALLOWED_ORIGINS", "*"),
 ];
 

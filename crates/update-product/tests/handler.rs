@@ -2,15 +2,22 @@
 
 use std::sync::Arc;
 
+use composition::App;
+use files_embedded::EmbeddedFiles;
 use http_kit::{Cors, Endpoint};
 use serde_json::{Value, json};
-use test_support::{error_fields, parts, principal, request, store};
+use test_support::{error_fields, parts, principal, request};
 use update_product::UpdateProduct;
 
+/// The function over dynoxide, with the embedded imports bucket (its files in a directory
+/// kept for the test process).
 async fn app() -> Arc<Endpoint<UpdateProduct>> {
-    let function = UpdateProduct {
-        catalog: Arc::new(store().await),
-    };
+    let dir = tempfile::tempdir().unwrap().keep();
+    let files = Arc::new(EmbeddedFiles::new(&dir, "http://127.0.0.1:3000"));
+    let (adapters, _) = test_support::adapters().await;
+    let function = UpdateProduct::new(&adapters.with_files(files))
+        .await
+        .unwrap();
     Arc::new(Endpoint::new(function, Cors::new(vec!["*".into()])))
 }
 
@@ -214,4 +221,96 @@ async fn concurrent_writers_with_the_same_if_match_exactly_one_wins() {
     }
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 412, 412, 412, 412, 412, 412, 412]);
+}
+
+/// A company user's call to an imports route.
+async fn imports(
+    app: &Endpoint<UpdateProduct>,
+    method: &str,
+    path: &str,
+    company: &str,
+    body: Option<&str>,
+) -> (u16, Value, Option<String>) {
+    let user = principal("user", "products:write", Some(company));
+    let resource = if path == "/imports" {
+        "/imports"
+    } else {
+        "/imports/{id}"
+    };
+    let response = app
+        .call(request(method, path, resource, user, body, &[]))
+        .await;
+    let (status, headers, json) = parts(&response);
+    let location = headers
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, json, location)
+}
+
+#[tokio::test]
+async fn an_import_starts_pending_with_a_signed_upload_and_only_its_company_reads_it() {
+    let app = app().await;
+    let (status, started, location) = imports(
+        &app,
+        "POST",
+        "/imports",
+        "acme",
+        Some(r#"{"format":"csv"}"#),
+    )
+    .await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["import_id"].as_str().unwrap();
+    assert!(location.unwrap().ends_with(&format!("/imports/{id}")));
+    assert_eq!(
+        (
+            started["status"].as_str(),
+            started["upload"]["method"].as_str()
+        ),
+        (Some("pending"), Some("PUT"))
+    );
+    let url = started["upload"]["url"].as_str().unwrap();
+    assert!(
+        url.contains(&format!("imports/acme/{id}.csv?expires=")),
+        "{url}"
+    );
+    assert_eq!(started["upload"]["headers"]["content-type"], "text/csv");
+    let (status, report, _) = imports(&app, "GET", &format!("/imports/{id}"), "acme", None).await;
+    assert_eq!((status, report["status"].as_str()), (200, Some("pending")));
+    assert_eq!(
+        report["rows"],
+        json!({"total": 0, "written": 0, "rejected": 0})
+    );
+    let (status, _, _) = imports(&app, "GET", &format!("/imports/{id}"), "globex", None).await;
+    assert_eq!(status, 404, "another company's import is not there to see");
+}
+
+#[tokio::test]
+async fn bad_import_requests_name_the_field() {
+    let app = app().await;
+    let (status, problem, _) = imports(
+        &app,
+        "POST",
+        "/imports",
+        "acme",
+        Some(r#"{"format":"xlsx"}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, error_fields(&problem)),
+        (400, vec!["format".to_owned()])
+    );
+    let (status, problem, _) = imports(&app, "GET", "/imports/not-an-id", "acme", None).await;
+    assert_eq!(
+        (status, error_fields(&problem)),
+        (400, vec!["id".to_owned()])
+    );
+    let (status, _, _) = imports(
+        &app,
+        "GET",
+        "/imports/3f2b7c1e-8d4a-4c57-9a3c-6f0e8d21b7c4",
+        "acme",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
 }

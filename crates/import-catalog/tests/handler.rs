@@ -1,0 +1,358 @@
+//! `import-catalog` fed real `SqsEvent`s carrying S3 `ObjectCreated` events, over the real
+//! DynamoDB adapter (dynoxide) and the embedded imports bucket.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use composition::lambda::EventFunction;
+use composition::{Adapters, App};
+use domain::import::{Import, ImportFormat, ImportId, ImportStatus, ObjectKey};
+use domain::ports::{BatchOutcome, ImportBatch, Imports};
+use domain::{CompanyId, PortError, ProductId};
+use files_embedded::{EmbeddedFiles, Stored, object_created};
+use import_catalog::ImportCatalog;
+
+const HEADER: &str = "id,name,description,price_amount,price_currency,stock,available";
+
+struct World {
+    adapters: Adapters,
+    files: Arc<EmbeddedFiles>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let files = Arc::new(EmbeddedFiles::new(dir.path(), "http://127.0.0.1:9"));
+    let (adapters, _bus) = test_support::adapters().await;
+    World {
+        adapters: adapters.with_files(files.clone()),
+        files,
+        _dir: dir,
+    }
+}
+
+impl World {
+    async fn app(&self) -> ImportCatalog {
+        ImportCatalog::new(&self.adapters).await.unwrap()
+    }
+
+    async fn imports(&self) -> Arc<dyn Imports> {
+        self.adapters.imports().await.unwrap()
+    }
+
+    /// A pending import of `company`, its file stored: the queue message S3 would send.
+    async fn upload(
+        &self,
+        company: &str,
+        format: ImportFormat,
+        content: &[u8],
+    ) -> (ImportId, SqsEvent) {
+        let import = Import::pending(CompanyId::parse(company).unwrap(), format, Utc::now());
+        self.imports().await.create(&import).await.unwrap();
+        let (staged, _) = self.files.staging_file(&import.key()).await.unwrap();
+        tokio::fs::write(&staged, content).await.unwrap();
+        let stored = self.files.commit(&staged, &import.key()).await.unwrap();
+        (import.id, sqs(&object_created(&stored, Utc::now())))
+    }
+
+    async fn report(&self, id: ImportId) -> Import {
+        self.imports().await.get(id).await.unwrap().unwrap()
+    }
+
+    async fn product(&self, id: &str) -> Option<domain::product::Product> {
+        let catalog = self.adapters.catalog().await.unwrap();
+        catalog.get(&ProductId::parse(id).unwrap()).await.unwrap()
+    }
+}
+
+fn sqs(body: &str) -> SqsEvent {
+    let mut message = SqsMessage::default();
+    message.message_id = Some("m-1".to_owned());
+    message.body = Some(body.to_owned());
+    message.event_source = Some("aws:sqs".to_owned());
+    let mut event = SqsEvent::default();
+    event.records = vec![message];
+    event
+}
+
+fn jsonl(rows: std::ops::Range<u32>) -> String {
+    rows.map(|i| {
+        format!(r#"{{"id":"p-{i}","name":"Product {i}","price":{{"amount":"{i}.50","currency":"EUR"}},"stock":{i}}}"#)
+            + "\n"
+    })
+    .collect()
+}
+
+async fn failures(app: &ImportCatalog, event: SqsEvent) -> usize {
+    app.handle(event).await.unwrap().batch_item_failures.len()
+}
+
+#[tokio::test]
+async fn bad_rows_are_reported_with_row_and_field_and_the_rest_written() {
+    let world = world().await;
+    let catalog = world.adapters.catalog().await.unwrap();
+    catalog
+        .save(&test_support::product("theirs", "globex", 100, 1), None)
+        .await
+        .unwrap();
+    // A BOM and CRLF line ends, as a spreadsheet saves it.
+    let file = format!(
+        "\u{feff}{HEADER}\r\nok-1,Tea,Green,4.50,EUR,10,true\r\nbad id,,x,4.5,EUR,-1,maybe\r\n\
+         theirs,Mine now,,1.00,EUR,1,true\r\nok-2,\"Coffee, dark\",,12.00,EUR,0,false\r\n"
+    );
+    let (id, event) = world
+        .upload("acme", ImportFormat::Csv, file.as_bytes())
+        .await;
+    assert_eq!(failures(&world.app().await, event).await, 0);
+    let report = world.report(id).await;
+    assert_eq!(report.status, ImportStatus::Done);
+    assert_eq!(
+        (report.rows.total, report.rows.written, report.rows.rejected),
+        (4, 2, 2)
+    );
+    let errors: Vec<(u64, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (2, "id"),
+            (2, "name"),
+            (2, "price_amount"),
+            (2, "stock"),
+            (2, "available"),
+            (3, "id")
+        ]
+    );
+    assert_eq!(report.errors[5].message, "is a product of another company");
+    let theirs = world.product("theirs").await.unwrap();
+    assert_eq!((theirs.company_id.as_str(), theirs.version), ("globex", 1));
+    let coffee = world.product("ok-2").await.unwrap();
+    assert_eq!(
+        (
+            coffee.name.as_str(),
+            coffee.available,
+            coffee.company_id.as_str()
+        ),
+        ("Coffee, dark", false, "acme")
+    );
+}
+
+/// The imports port, failing for good after `commits` commits (a crash mid-file).
+struct DiesAfter {
+    port: Arc<dyn Imports>,
+    commits: AtomicUsize,
+}
+
+#[async_trait]
+impl Imports for DiesAfter {
+    async fn create(&self, import: &Import) -> Result<(), PortError> {
+        self.port.create(import).await
+    }
+    async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError> {
+        self.port.get(id).await
+    }
+    async fn start(
+        &self,
+        id: ImportId,
+        total: u64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Import>, PortError> {
+        self.port.start(id, total, at).await
+    }
+    async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError> {
+        if self.commits.fetch_sub(1, Ordering::SeqCst) == 0 {
+            return Err(PortError::Permanent("the invocation died".to_owned()));
+        }
+        self.port.commit(batch).await
+    }
+    async fn finish(
+        &self,
+        id: ImportId,
+        failure: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        self.port.finish(id, failure, at).await
+    }
+}
+
+#[tokio::test]
+async fn a_redelivery_resumes_mid_file_and_writes_no_row_twice() {
+    let world = world().await;
+    let (id, event) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(0..500).as_bytes())
+        .await;
+    let mut dying = world.app().await;
+    dying.imports = Arc::new(DiesAfter {
+        port: world.imports().await,
+        commits: AtomicUsize::new(2),
+    });
+    assert_eq!(
+        failures(&dying, event.clone()).await,
+        1,
+        "the message comes back"
+    );
+    let halfway = world.report(id).await;
+    assert_eq!(
+        (halfway.status, halfway.rows.written),
+        (ImportStatus::Running, 198)
+    );
+    assert_eq!(failures(&world.app().await, event.clone()).await, 0);
+    let report = world.report(id).await;
+    assert_eq!(
+        (report.status, report.rows.total, report.rows.written),
+        (ImportStatus::Done, 500, 500)
+    );
+    for i in [0, 197, 198, 499] {
+        assert_eq!(
+            world.product(&format!("p-{i}")).await.unwrap().version,
+            1,
+            "p-{i}"
+        );
+    }
+    // Delivered once more after it finished: nothing changes.
+    assert_eq!(failures(&world.app().await, event).await, 0);
+    assert_eq!(world.product("p-0").await.unwrap().version, 1);
+}
+
+#[tokio::test]
+async fn two_deliveries_at_once_write_each_row_once() {
+    let world = world().await;
+    let (id, event) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(0..600).as_bytes())
+        .await;
+    let (a, b) = (world.app().await, world.app().await);
+    let (fa, fb) = tokio::join!(failures(&a, event.clone()), failures(&b, event.clone()));
+    // The loser of a race hands its message back; the redelivery finds the import done.
+    assert!(fa + fb <= 1, "{fa} {fb}");
+    if fa + fb == 1 {
+        assert_eq!(failures(&a, event).await, 0);
+    }
+    let report = world.report(id).await;
+    assert_eq!(
+        (report.status, report.rows.written, report.rows.rejected),
+        (ImportStatus::Done, 600, 0)
+    );
+    for i in [0, 300, 599] {
+        assert_eq!(world.product(&format!("p-{i}")).await.unwrap().version, 1);
+    }
+}
+
+#[tokio::test]
+async fn whole_files_are_refused_before_any_row_is_written() {
+    let world = world().await;
+    let cases: [(&[u8], &str); 4] = [
+        (b"id,name,price_amount,stock\np1,Tea,1.00,1\n", "the header has no `price_currency` column"),
+        (b"id,name,price_amount,price_currency,stock\np1,Tea,1.00,EUR,1\np2,Caf\xe9,1.00,EUR,1\n", "the file is not UTF-8 (at row 2)"),
+        (b"", "the file is empty"),
+        (b"id,name,colour,price_amount,price_currency,stock\n", "the header has an unknown column `colour`"),
+    ];
+    for (content, reason) in cases {
+        let (id, event) = world.upload("acme", ImportFormat::Csv, content).await;
+        assert_eq!(failures(&world.app().await, event).await, 0);
+        let report = world.report(id).await;
+        assert_eq!(report.status, ImportStatus::Failed);
+        assert!(
+            report.reason.as_deref().unwrap().starts_with(reason),
+            "{:?}",
+            report.reason
+        );
+        assert_eq!(report.rows.written, 0);
+    }
+    assert!(world.product("p1").await.is_none());
+}
+
+#[tokio::test]
+async fn a_file_over_the_size_limit_is_refused_by_its_event() {
+    let world = world().await;
+    let (id, _) = world
+        .upload("acme", ImportFormat::Csv, HEADER.as_bytes())
+        .await;
+    let import = world.report(id).await;
+    let stored = Stored {
+        key: import.key(),
+        size: 60 * 1024 * 1024,
+    };
+    assert_eq!(
+        failures(
+            &world.app().await,
+            sqs(&object_created(&stored, Utc::now()))
+        )
+        .await,
+        0
+    );
+    let report = world.report(id).await;
+    assert_eq!(report.status, ImportStatus::Failed);
+    assert!(
+        report
+            .reason
+            .unwrap()
+            .contains("the limit is 52428800 bytes")
+    );
+}
+
+#[tokio::test]
+async fn other_messages_are_acknowledged_and_change_nothing() {
+    let world = world().await;
+    let app = world.app().await;
+    let test_event = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-26T00:00:00.000Z","Bucket":"b","RequestId":"r","HostId":"h"}"#;
+    assert_eq!(failures(&app, sqs(test_event)).await, 0);
+    assert_eq!(failures(&app, sqs("not json")).await, 0);
+    // A file for an import nobody created.
+    let stranger = Stored {
+        key: ObjectKey {
+            company: CompanyId::parse("acme").unwrap(),
+            import: ImportId::random(),
+            format: ImportFormat::Jsonl,
+        },
+        size: 10,
+    };
+    assert_eq!(
+        failures(&app, sqs(&object_created(&stranger, Utc::now()))).await,
+        0
+    );
+    // A key naming another company than the import's: its file is not taken.
+    let (id, _) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(0..1).as_bytes())
+        .await;
+    let forged = Stored {
+        key: ObjectKey {
+            company: CompanyId::parse("globex").unwrap(),
+            import: id,
+            format: ImportFormat::Jsonl,
+        },
+        size: 10,
+    };
+    assert_eq!(
+        failures(&app, sqs(&object_created(&forged, Utc::now()))).await,
+        0
+    );
+    assert_eq!(world.report(id).await.status, ImportStatus::Pending);
+}
+
+#[tokio::test]
+async fn the_report_keeps_the_first_thousand_errors_and_counts_them_all() {
+    let world = world().await;
+    let mut file = format!("{HEADER}\n");
+    for i in 0..1_500 {
+        file.push_str(&format!("p-{i},,,1.00,EUR,1,true\n"));
+    }
+    file.push_str("last,Last,,1.00,EUR,1,true\n");
+    let (id, event) = world
+        .upload("acme", ImportFormat::Csv, file.as_bytes())
+        .await;
+    assert_eq!(failures(&world.app().await, event).await, 0);
+    let report = world.report(id).await;
+    assert_eq!(
+        (report.rows.total, report.rows.written, report.rows.rejected),
+        (1_501, 1, 1_500)
+    );
+    assert_eq!(report.errors.len(), 1_000);
+    assert_eq!((report.errors[0].row, report.errors[999].row), (1, 1_000));
+    assert!(world.product("last").await.is_some());
+}
