@@ -15,6 +15,8 @@ use crate::{SimulateArgs, tokens};
 const STALL: Duration = Duration::from_secs(60);
 /// Polls in a row that must find both queues empty before the run counts as drained.
 const QUIET_POLLS: u32 = 3;
+/// Attempts of a request the API answers with 429 or 503.
+const RETRIES: u32 = 6;
 
 pub struct Client {
     pub agent: ureq::Agent,
@@ -42,15 +44,13 @@ impl Client {
 
     /// `POST`s a JSON body; the answer, if its status is `expected`.
     pub fn post(&self, path: &str, body: &Value, expected: u16) -> Result<Value, String> {
-        let mut response = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("authorization", &format!("Bearer {}", self.token))
-            .header("content-type", "application/json")
-            .send(body.to_string())
-            .map_err(|e| self.unreachable(e))?;
-        let status = response.status().as_u16();
-        let reply: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+        let (status, reply) = self.retrying(|| {
+            self.agent
+                .post(format!("{}{path}", self.base))
+                .header("authorization", &format!("Bearer {}", self.token))
+                .header("content-type", "application/json")
+                .send(body.to_string())
+        })?;
         if status != expected {
             return Err(format!(
                 "POST {path} was refused ({status}): {}",
@@ -61,18 +61,38 @@ impl Client {
     }
 
     pub fn get(&self, path: &str) -> Result<Value, String> {
-        let mut r = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .header("authorization", &format!("Bearer {}", self.token))
-            .call()
-            .map_err(|e| self.unreachable(e))?;
-        let status = r.status().as_u16();
-        let body: Value = r.body_mut().read_json().map_err(|e| e.to_string())?;
+        let (status, body) = self.retrying(|| {
+            self.agent
+                .get(format!("{}{path}", self.base))
+                .header("authorization", &format!("Bearer {}", self.token))
+                .call()
+        })?;
         if status != 200 {
             return Err(format!("GET {path} answered {status}: {body}"));
         }
         Ok(body)
+    }
+
+    /// A request's status and JSON answer; a 429 or 503 (the API asks to retry) is retried a
+    /// few times with a growing pause, as a client of the API should.
+    fn retrying(
+        &self,
+        send: impl Fn() -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<(u16, Value), String> {
+        let mut pause = Duration::from_millis(50);
+        let mut attempt = 1;
+        loop {
+            let mut response = send().map_err(|e| self.unreachable(e))?;
+            let status = response.status().as_u16();
+            if !matches!(status, 429 | 503) || attempt == RETRIES {
+                return Ok((
+                    status,
+                    response.body_mut().read_json().unwrap_or(Value::Null),
+                ));
+            }
+            std::thread::sleep(pause);
+            (pause, attempt) = (pause * 2, attempt + 1);
+        }
     }
 
     pub fn unreachable(&self, e: ureq::Error) -> String {

@@ -52,6 +52,7 @@ async fn build(name: &str, adapters: &Adapters) -> Option<Result<&'static str, C
         "order-simulator" => event::<order_simulator::SimulatorLambda>(adapters).await,
         "order-processor" => event::<order_processor::Processor>(adapters).await,
         "notify-carrier" => event::<notify_carrier::NotifyCarrier>(adapters).await,
+        "import-catalog" => event::<import_catalog::ImportCatalog>(adapters).await,
         _ => return None,
     })
 }
@@ -60,7 +61,7 @@ async fn build(name: &str, adapters: &Adapters) -> Option<Result<&'static str, C
 async fn every_function_reads_exactly_the_settings_it_declares() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let declared = infra_check::declared_functions(&repo).unwrap();
-    assert_eq!(declared.len(), 9, "{declared:?}");
+    assert_eq!(declared.len(), 10, "{declared:?}");
     let jwks = token_signer::SigningKey::generate().unwrap().jwks();
     for function in declared {
         let recorder = Arc::new(Recorder::new(EverySetting { jwks: jwks.clone() }));

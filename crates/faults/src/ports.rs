@@ -239,6 +239,47 @@ impl SmsSender for Faulty<dyn SmsSender> {
     }
 }
 
+#[async_trait]
+impl Imports for Faulty<dyn Imports> {
+    async fn create(&self, import: &Import) -> Result<(), PortError> {
+        self.write(self.port.create(import)).await
+    }
+
+    async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError> {
+        self.read()?;
+        self.port.get(id).await
+    }
+
+    async fn start(
+        &self,
+        id: ImportId,
+        total_rows: u64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Import>, PortError> {
+        self.write(self.port.start(id, total_rows, at)).await
+    }
+
+    /// `dynamodb.conflict`: the transaction is cancelled by a concurrent one, as an order's is.
+    async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError> {
+        if self.faults.strike(Fault::DynamodbConflict) {
+            return Err(injected(
+                Fault::DynamodbConflict,
+                "TransactionCanceledException [TransactionConflict]",
+            ));
+        }
+        self.write(self.port.commit(batch)).await
+    }
+
+    async fn finish(
+        &self,
+        id: ImportId,
+        failure: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        self.write(self.port.finish(id, failure, at)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,46 +371,5 @@ mod tests {
         assert_eq!(stored.id, product().id);
         assert_eq!(memory.0.lock().unwrap().len(), 1);
         assert!(faults.injected().values().all(|n| *n == 0));
-    }
-}
-
-#[async_trait]
-impl Imports for Faulty<dyn Imports> {
-    async fn create(&self, import: &Import) -> Result<(), PortError> {
-        self.write(self.port.create(import)).await
-    }
-
-    async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError> {
-        self.read()?;
-        self.port.get(id).await
-    }
-
-    async fn start(
-        &self,
-        id: ImportId,
-        total_rows: u64,
-        at: DateTime<Utc>,
-    ) -> Result<Option<Import>, PortError> {
-        self.write(self.port.start(id, total_rows, at)).await
-    }
-
-    /// `dynamodb.conflict`: the transaction is cancelled by a concurrent one, as an order's is.
-    async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError> {
-        if self.faults.strike(Fault::DynamodbConflict) {
-            return Err(injected(
-                Fault::DynamodbConflict,
-                "TransactionCanceledException [TransactionConflict]",
-            ));
-        }
-        self.write(self.port.commit(batch)).await
-    }
-
-    async fn finish(
-        &self,
-        id: ImportId,
-        failure: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<(), PortError> {
-        self.write(self.port.finish(id, failure, at)).await
     }
 }
