@@ -214,11 +214,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let db_path = dir.join(DB_FILE);
     let dynamo = EmbeddedDynamo::start(&db_path).await?;
     let bus = open_bus(&db_path)?;
-    let faults = Arc::new(Faults::new(
-        args.faults.clone(),
-        args.faults_seed
-            .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0),
-    ));
+    let faults = faults_of(&args);
     let settings = local_settings(&key, port);
     let environment = environment(&settings, &dynamo);
     let base = format!("http://127.0.0.1:{port}");
@@ -231,7 +227,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let workers = start_workers(&adapters, &bus, &delivery).await?;
     let metrics = console_metrics(&bus, &faults);
-    let bus_for_uploads = bus.clone();
+    let uploads = Uploads {
+        files,
+        bus: bus.clone(),
+    };
     let local = LocalRoutes {
         store: adapters.store().await.map_err(|e| e.to_string())?,
         bus,
@@ -241,10 +240,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         base,
         baseline: Mutex::new(None),
         environment,
-    };
-    let uploads = Uploads {
-        files,
-        bus: bus_for_uploads,
     };
     let gateway = Gateway::new(&adapters, local, uploads).await?;
     banner(port, dir, &key, seed)?;
@@ -263,6 +258,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     dynamo.stop().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The faults `--faults` asks for, drawn from `--faults-seed` (or a random seed).
+fn faults_of(args: &ServeArgs) -> Arc<Faults> {
+    let seed = args
+        .faults_seed
+        .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    Arc::new(Faults::new(args.faults.clone(), seed))
 }
 
 /// The composition root's adapters, over the embedded DynamoDB and bus, behind the fault layer.

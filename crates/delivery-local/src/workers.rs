@@ -187,27 +187,31 @@ async fn sqs_source<F>(
             process(sqs_event(&batch, spec.name)),
         );
         let (answer, _) = tokio::join!(primary, futures::future::join_all(copies));
-        let Some(response) = answer else {
-            continue;
-        };
-        let failed: HashSet<&str> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        let settled: Vec<Settled<'_>> = batch
-            .iter()
-            .map(|message| {
-                if failed.contains(message.id.as_str()) {
-                    Settled::Failed(&message.receipt, "reported as a batch item failure")
-                } else {
-                    Settled::Processed(&message.receipt)
-                }
-            })
-            .collect();
-        if let Err(e) = bus.settle(&settled) {
-            tracing::error!(error = %e, messages = batch.len(), "settling a batch");
+        if let Some(response) = answer {
+            settle(&bus, &batch, &response);
         }
+    }
+}
+
+/// Deletes the processed messages of a batch and hands back the failed ones, in one write.
+fn settle(bus: &Bus, batch: &[Received], response: &SqsBatchResponse) {
+    let failed: HashSet<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    let settled: Vec<Settled<'_>> = batch
+        .iter()
+        .map(|message| {
+            if failed.contains(message.id.as_str()) {
+                Settled::Failed(&message.receipt, "reported as a batch item failure")
+            } else {
+                Settled::Processed(&message.receipt)
+            }
+        })
+        .collect();
+    if let Err(e) = bus.settle(&settled) {
+        tracing::error!(error = %e, messages = batch.len(), "settling a batch");
     }
 }
 
