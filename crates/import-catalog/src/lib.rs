@@ -17,7 +17,6 @@ mod read;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use composition::lambda::EventFunction;
@@ -26,6 +25,7 @@ use domain::PortError;
 use domain::import::{FileError, Import, MAX_FILE_BYTES, ObjectKey};
 use domain::ports::{Catalog, ImportFiles, Imports};
 use retry_policy::PIPELINE;
+use serde::Deserialize;
 use settings::ConfigError;
 use telemetry::{Unit, count, record};
 use tokio::sync::mpsc;
@@ -75,27 +75,55 @@ impl EventFunction for ImportCatalog {
     }
 }
 
+/// What an S3 event notification says, of what this function reads: only the fields it
+/// needs, so that a field S3 (or an emulator) leaves out cannot make the event unreadable.
+#[derive(Deserialize)]
+struct S3Notification {
+    #[serde(rename = "Records", default)]
+    records: Vec<S3Record>,
+    /// `s3:TestEvent` when a bucket's notifications are set up.
+    #[serde(rename = "Event")]
+    event: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Record {
+    event_name: String,
+    s3: S3Entity,
+}
+
+#[derive(Deserialize)]
+struct S3Entity {
+    object: S3Object,
+}
+
+#[derive(Deserialize)]
+struct S3Object {
+    key: String,
+    #[serde(default)]
+    size: u64,
+}
+
 /// The uploaded files an S3 event names: each import file's key and size. Other keys, other
 /// events and S3's test event name none.
 pub fn uploaded_files(body: &str) -> Result<Vec<(ObjectKey, u64)>, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
-    if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
-        return Ok(Vec::new());
+    let event: S3Notification =
+        serde_json::from_str(body).map_err(|e| format!("not an S3 event: {e}"))?;
+    if event.records.is_empty() && event.event.is_none() {
+        return Err("an S3 event without records".to_owned());
     }
-    let event: S3Event =
-        serde_json::from_value(value).map_err(|e| format!("not an S3 event: {e}"))?;
     let mut files = Vec::new();
     for record in event.records {
-        let created = record.event_name.as_deref().unwrap_or_default();
+        let created = record.event_name.as_str();
         let object = &record.s3.object;
-        let key = object.key.as_deref().unwrap_or_default();
+        let key = object.key.as_str();
         // Keys in S3 events are URL-encoded, with `+` for a space.
         let key = key.replace('+', " ");
         let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy();
         match ObjectKey::parse(&key) {
             Some(key) if created.starts_with("ObjectCreated:") => {
-                files.push((key, object.size.unwrap_or_default().max(0) as u64));
+                files.push((key, object.size));
             }
             _ => tracing::warn!(%key, event = created, "not an uploaded import file; ignored"),
         }
