@@ -13,6 +13,8 @@
 //!   `sqs:orders` (`order-processor`) in batches of 10 with `ReportBatchItemFailures` (DLQ after
 //!   5 receives), the `order-events` topic drives the crate that declares `sns:order-events`
 //!   (`notify-carrier`) filtered on `type = order.accepted`, with an on-failure destination;
+//!   the imports queue drives the crate that declares `sqs:imports` (`import-catalog`) one
+//!   file at a time, and the imports bucket notifies that queue and keeps files 7 days;
 //! - the tables' keys and indexes are those of `store_dynamodb::schema`.
 //!
 //! [`check`] returns every disagreement, each as a sentence naming what to fix.
@@ -97,7 +99,7 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
     check_functions(crates, &delivery, &locals, &mut findings);
     check_declared_routes(crates, &mut findings);
     check_routes(&delivery, &locals, &mut findings);
-    check_queue_trigger(crates, &delivery, &mut findings);
+    check_queue_triggers(crates, &delivery, &mut findings);
     check_topic_trigger(crates, &delivery, &mut findings);
     check_carrier_phones(&delivery, &mut findings);
     match load(&terraform_dir.join("modules/rest-api")) {
@@ -110,6 +112,10 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
     }
     match load(&terraform_dir.join("modules/tables")) {
         Ok(tables) => check_tables(&tables, &mut findings),
+        Err(e) => findings.push(e),
+    }
+    match load(&terraform_dir.join("modules/imports")) {
+        Ok(imports) => check_imports(&imports, &mut findings),
         Err(e) => findings.push(e),
     }
     findings
@@ -440,59 +446,145 @@ fn check_routes(
     }
 }
 
-fn check_queue_trigger(crates: &[FunctionCrate], delivery: &Body, findings: &mut Vec<String>) {
-    let consumer = match triggered_by(crates, "sqs:orders") {
-        Ok(name) => name,
-        Err(e) => return findings.push(e),
-    };
+/// An SQS trigger of the SPEC: the queue (also the label of its event source mapping), the
+/// module output the mapping reads, and the batch size.
+struct QueueTrigger {
+    queue: &'static str,
+    source: &'static str,
+    batch_size: u64,
+}
+
+const QUEUE_TRIGGERS: [QueueTrigger; 2] = [
+    QueueTrigger {
+        queue: "orders",
+        source: "module.orders_queue.arn",
+        batch_size: 10,
+    },
+    QueueTrigger {
+        queue: "imports",
+        source: "module.imports.queue_arn",
+        batch_size: 1,
+    },
+];
+
+fn check_queue_triggers(crates: &[FunctionCrate], delivery: &Body, findings: &mut Vec<String>) {
     let mappings: Vec<&Block> =
         blocks(delivery, "resource", "aws_lambda_event_source_mapping").collect();
-    let [mapping] = mappings.as_slice() else {
+    if mappings.len() != QUEUE_TRIGGERS.len() {
         findings.push(format!(
-            "{DELIVERY} must have exactly one SQS event source mapping (the orders queue → order-processor), found {}",
+            "{DELIVERY} must have one SQS event source mapping per queue (orders, imports), found {}",
             mappings.len()
         ));
-        return;
+    }
+    for trigger in &QUEUE_TRIGGERS {
+        let mapping = mappings.iter().find(|m| {
+            m.labels()
+                .get(1)
+                .is_some_and(|l| l.as_str() == trigger.queue)
+        });
+        match mapping {
+            Some(mapping) => check_queue_trigger(crates, mapping, trigger, findings),
+            None => findings.push(format!(
+                "{DELIVERY} has no aws_lambda_event_source_mapping \"{}\"",
+                trigger.queue
+            )),
+        }
+    }
+    check_queue_module(
+        blocks(delivery, "module", "orders_queue").next(),
+        "orders",
+        findings,
+    );
+}
+
+fn check_queue_trigger(
+    crates: &[FunctionCrate],
+    mapping: &Block,
+    trigger: &QueueTrigger,
+    findings: &mut Vec<String>,
+) {
+    let queue = trigger.queue;
+    let consumer = match triggered_by(crates, &format!("sqs:{queue}")) {
+        Ok(name) => name,
+        Err(e) => return findings.push(e),
     };
     let target = attr(mapping, "function_name").map(text).unwrap_or_default();
     if !target.starts_with(&format!("module.function[\"{consumer}\"]")) {
         findings.push(format!(
-            "the orders queue must drive {consumer}, not {target}"
+            "the {queue} queue must drive {consumer}, not {target}"
         ));
     }
     let source = attr(mapping, "event_source_arn")
         .map(text)
         .unwrap_or_default();
-    if source != "module.orders_queue.arn" {
+    if source != trigger.source {
         findings.push(format!(
-            "the event source mapping must read module.orders_queue.arn, not {source}"
+            "the {queue} event source mapping must read {}, not {source}",
+            trigger.source
         ));
     }
-    if attr(mapping, "batch_size").and_then(number) != Some(10) {
-        findings.push("the orders event source mapping must have batch_size = 10".to_owned());
+    if attr(mapping, "batch_size").and_then(number) != Some(trigger.batch_size) {
+        findings.push(format!(
+            "the {queue} event source mapping must have batch_size = {}",
+            trigger.batch_size
+        ));
     }
     let response_types = attr(mapping, "function_response_types")
         .map(strings)
         .unwrap_or_default();
     if response_types != ["ReportBatchItemFailures"] {
-        findings.push(
-            "the orders event source mapping must report partial batch failures (function_response_types = [\"ReportBatchItemFailures\"])"
-                .to_owned(),
-        );
+        findings.push(format!(
+            "the {queue} event source mapping must report partial batch failures (function_response_types = [\"ReportBatchItemFailures\"])"
+        ));
     }
-    match blocks(delivery, "module", "orders_queue").next() {
-        Some(queue) => {
-            if attr(queue, "source").and_then(string).as_deref() != Some("../queue") {
-                findings.push("module \"orders_queue\" must use source ../queue".to_owned());
-            }
-            if attr(queue, "max_receive_count").and_then(number) != Some(5) {
-                findings.push(
-                    "the orders queue must move a message to its DLQ after 5 receives (max_receive_count = 5)"
-                        .to_owned(),
-                );
-            }
-        }
-        None => findings.push(format!("{DELIVERY} has no module \"orders_queue\"")),
+}
+
+/// A queue is the `queue` module, moving a message to its DLQ after 5 receives.
+fn check_queue_module(queue: Option<&Block>, name: &str, findings: &mut Vec<String>) {
+    let Some(queue) = queue else {
+        return findings.push(format!("the {name} queue's module is missing"));
+    };
+    if attr(queue, "source").and_then(string).as_deref() != Some("../queue") {
+        findings.push(format!(
+            "the {name} queue's module must use source ../queue"
+        ));
+    }
+    if attr(queue, "max_receive_count").and_then(number) != Some(5) {
+        findings.push(format!(
+            "the {name} queue must move a message to its DLQ after 5 receives (max_receive_count = 5)"
+        ));
+    }
+}
+
+/// The imports bucket notifies the imports queue of every file created under `imports/`, and
+/// keeps files 7 days (SPEC section 12).
+fn check_imports(imports: &Body, findings: &mut Vec<String>) {
+    const MODULE: &str = "terraform/modules/imports";
+    check_queue_module(
+        blocks(imports, "module", "queue").next(),
+        "imports",
+        findings,
+    );
+    let notification = blocks(imports, "resource", "aws_s3_bucket_notification").next();
+    let queue = notification.and_then(|n| n.body().blocks().find(|b| b.identifier() == "queue"));
+    let notifies = queue.is_some_and(|q| {
+        attr(q, "queue_arn").map(text).as_deref() == Some("module.queue.arn")
+            && attr(q, "events").map(strings).unwrap_or_default() == ["s3:ObjectCreated:*"]
+            && attr(q, "filter_prefix").and_then(string).as_deref() == Some("imports/")
+    });
+    if !notifies {
+        findings.push(format!(
+            "{MODULE}: the bucket must notify module.queue.arn of s3:ObjectCreated:* under imports/"
+        ));
+    }
+    let days = blocks(imports, "variable", "expiration_days")
+        .next()
+        .and_then(|v| attr(v, "default"))
+        .and_then(number);
+    if days != Some(7) {
+        findings.push(format!(
+            "{MODULE}: files must expire after 7 days (expiration_days)"
+        ));
     }
 }
 
@@ -647,7 +739,7 @@ fn check_edge(delivery: &Body, edge: &Body, findings: &mut Vec<String>) {
 }
 
 fn check_tables(tables: &Body, findings: &mut Vec<String>) {
-    use store_dynamodb::schema::{CARRIERS, IDEMPOTENCY, ORDERS, PRODUCTS};
+    use store_dynamodb::schema::{CARRIERS, IDEMPOTENCY, IMPORTS, ORDERS, PRODUCTS};
     const MODULE: &str = "terraform/modules/tables";
     let declared = locals(tables);
     let declared: BTreeMap<String, &Expression> = declared
@@ -663,6 +755,7 @@ fn check_tables(tables: &Body, findings: &mut Vec<String>) {
         ("orders", ORDERS),
         ("carriers", CARRIERS),
         ("idempotency", IDEMPOTENCY),
+        ("imports", IMPORTS),
     ];
     for (name, spec) in specs {
         if hash_key.as_deref() != Some(spec.hash_key) {

@@ -73,13 +73,14 @@ fn the_repository_terraform_is_wired_to_the_code() {
 }
 
 #[test]
-fn the_nine_functions_are_declared() {
+fn the_ten_functions_are_declared() {
     let names: Vec<String> = declared().into_iter().map(|f| f.name).collect();
     assert_eq!(
         names,
         [
             "authorizer",
             "get-order",
+            "import-catalog",
             "list-products",
             "notify-carrier",
             "order-processor",
@@ -98,20 +99,20 @@ fn a_function_without_an_instance_is_caught() {
     assert_named(&findings, &["order-totals", "no function crate"]);
 }
 
-/// A tenth function: declaring it is enough for the check to ask for its Terraform.
+/// An eleventh function: declaring it is enough for the check to ask for its Terraform.
 #[test]
 fn a_declared_function_missing_from_terraform_is_caught() {
     let mut functions = declared();
     functions.push(FunctionCrate {
-        name: "import-catalog".into(),
-        triggers: vec!["sqs:imports".into()],
+        name: "export-catalog".into(),
+        triggers: vec!["invoke".into()],
         routes: vec![],
         settings: vec!["PRODUCTS_TABLE".into()],
     });
     let findings = check(&functions, &repo().join("terraform"));
     assert_named(
         &findings,
-        &["import-catalog", "no lambda-function instance"],
+        &["export-catalog", "no lambda-function instance"],
     );
 }
 
@@ -207,6 +208,45 @@ fn a_changed_queue_trigger_is_caught() {
         "max_receive_count = 10",
     )]);
     assert_named(&findings, &["max_receive_count = 5"]);
+}
+
+const IMPORTS: &str = "modules/imports/main.tf";
+
+#[test]
+fn a_changed_imports_trigger_or_bucket_is_caught() {
+    let findings = findings_after(&[(
+        DELIVERY,
+        "batch_size              = 1\n",
+        "batch_size = 10\n",
+    )]);
+    assert_named(
+        &findings,
+        &["imports event source mapping", "batch_size = 1"],
+    );
+    let findings = findings_after(&[(
+        DELIVERY,
+        "function_name           = module.function[\"import-catalog\"].arn",
+        "function_name = module.function[\"order-processor\"].arn",
+    )]);
+    assert_named(&findings, &["imports queue must drive import-catalog"]);
+    let findings = findings_after(&[(
+        IMPORTS,
+        "filter_prefix = \"imports/\"",
+        "filter_prefix = \"\"",
+    )]);
+    assert_named(&findings, &["s3:ObjectCreated:* under imports/"]);
+    let findings = findings_after(&[(
+        IMPORTS,
+        "max_receive_count        = 5",
+        "max_receive_count = 50",
+    )]);
+    assert_named(&findings, &["imports queue", "max_receive_count = 5"]);
+    let findings = findings_after(&[(
+        "modules/imports/variables.tf",
+        "default     = 7",
+        "default     = 30",
+    )]);
+    assert_named(&findings, &["expire after 7 days"]);
 }
 
 #[test]

@@ -59,6 +59,22 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # The imports bucket sends its events to the encrypted imports queue.
+  statement {
+    sid       = "S3Notifications"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+
   # CloudWatch alarms publish to the encrypted alarm topic.
   statement {
     sid       = "CloudWatchAlarms"

@@ -1,5 +1,5 @@
 # The whole system for one environment (SPEC section 2): the key, the tables, the orders queue,
-# the events topic, the nine functions with exactly the permissions their adapters use, their
+# the events topic, the imports bucket and queue, the ten functions with exactly the permissions their adapters use, their
 # triggers, the API and the alarms. crates/infra-check verifies this wiring against the code.
 
 data "aws_caller_identity" "current" {}
@@ -23,6 +23,12 @@ locals {
     CARRIERS_TABLE = module.tables.names["carriers"]
   }
   idempotency_env = { IDEMPOTENCY_TABLE = module.tables.names["idempotency"] }
+  imports_table   = module.tables.arns["imports"]
+  imports_env = {
+    IMPORTS_TABLE  = module.tables.names["imports"]
+    IMPORTS_BUCKET = module.imports.bucket_name
+  }
+  import_files = "${module.imports.bucket_arn}/imports/*"
   queue_env = {
     ORDERS_QUEUE_URL = module.orders_queue.url
     ORDERS_DLQ_URL   = module.orders_queue.dlq_url
@@ -37,6 +43,8 @@ locals {
   )
 
   processor_timeout = 30
+  # A 100,000-row file takes well under a minute; the rest is room for retries.
+  importer_timeout = 300
 
   # Every function: its settings and exactly the statements its adapters need.
   functions = {
@@ -69,12 +77,54 @@ locals {
     update-product = {
       memory_mb       = 256
       timeout_seconds = 10
-      environment     = merge(local.log_env, local.table_env, local.cors_env)
-      statements = [{
-        sid       = "WriteProducts"
-        actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
-        resources = [local.products_table]
-      }]
+      environment     = merge(local.log_env, local.table_env, local.imports_env, local.cors_env)
+      statements = [
+        {
+          sid       = "WriteProducts"
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+          resources = [local.products_table]
+        },
+        {
+          sid       = "RecordImports"
+          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+          resources = [local.imports_table]
+        },
+        {
+          # A presigned PUT acts with the signer's rights: only under imports/, and the
+          # bucket's key (SSE-KMS) for the upload.
+          sid       = "PresignUploads"
+          actions   = ["s3:PutObject"]
+          resources = [local.import_files]
+        },
+      ]
+    }
+    import-catalog = {
+      memory_mb       = 512
+      timeout_seconds = local.importer_timeout
+      environment     = merge(local.log_env, local.table_env, local.imports_env)
+      statements = [
+        {
+          sid       = "ReadFiles"
+          actions   = ["s3:GetObject"]
+          resources = [local.import_files]
+        },
+        {
+          # Each batch is one transaction: product puts and the import's checkpoint update.
+          sid       = "WriteProducts"
+          actions   = ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
+          resources = [local.products_table]
+        },
+        {
+          sid       = "TrackImports"
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          resources = [local.imports_table]
+        },
+        {
+          sid       = "ConsumeImports"
+          actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+          resources = [module.imports.queue_arn]
+        },
+      ]
     }
     place-order = {
       memory_mb       = 256
@@ -202,6 +252,8 @@ locals {
     { method = "GET", path = "/products/{id}", function = "list-products" },
     { method = "PUT", path = "/products/{id}", function = "update-product" },
     { method = "PATCH", path = "/products/{id}", function = "update-product" },
+    { method = "POST", path = "/imports", function = "update-product" },
+    { method = "GET", path = "/imports/{id}", function = "update-product" },
     { method = "POST", path = "/orders/total", function = "order-total" },
     { method = "POST", path = "/orders", function = "place-order" },
     { method = "GET", path = "/orders", function = "get-order" },
@@ -264,6 +316,27 @@ resource "aws_lambda_event_source_mapping" "orders" {
 
   scaling_config {
     maximum_concurrency = var.processor_max_concurrency
+  }
+}
+
+module "imports" {
+  source = "../imports"
+
+  name                     = var.name
+  kms_key_arn              = aws_kms_key.this.arn
+  consumer_timeout_seconds = local.importer_timeout
+  upload_origins           = local.cors_origins
+}
+
+# import-catalog: one file at a time, failed files reported (SPEC section 12).
+resource "aws_lambda_event_source_mapping" "imports" {
+  event_source_arn        = module.imports.queue_arn
+  function_name           = module.function["import-catalog"].arn
+  batch_size              = 1
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = 2
   }
 }
 
@@ -373,6 +446,7 @@ module "alarms" {
   dead_letter_queues = {
     orders        = module.orders_queue.dlq_name
     notifications = aws_sqs_queue.notifications_dlq.name
+    imports       = module.imports.dlq_name
   }
   function_names           = [for f in module.function : f.function_name]
   authorizer_function_name = module.function["authorizer"].function_name
@@ -395,6 +469,7 @@ module "dashboard" {
   dead_letter_queues = {
     orders        = module.orders_queue.dlq_name
     notifications = aws_sqs_queue.notifications_dlq.name
+    imports       = module.imports.dlq_name
   }
   alarm_arns = module.alarms.alarm_arns
 }

@@ -79,7 +79,8 @@ resource "aws_cloudfront_response_headers_policy" "page" {
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
-        "connect-src 'self' https://*.execute-api.${data.aws_region.current.region}.amazonaws.com",
+        # The API, and the imports bucket the page uploads files to (presigned PUT).
+        "connect-src 'self' https://*.execute-api.${data.aws_region.current.region}.amazonaws.com https://*.s3.${data.aws_region.current.region}.amazonaws.com",
         "form-action 'none'",
         "base-uri 'none'",
         "frame-ancestors 'none'",

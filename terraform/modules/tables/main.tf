@@ -17,6 +17,11 @@ locals {
       indexes = []
       ttl     = "expires_at"
     }
+    # Catalog imports and their progress, each kept 7 days (TTL on expires_at).
+    imports = {
+      indexes = []
+      ttl     = "expires_at"
+    }
   }
 }
 
