@@ -1,11 +1,12 @@
 // The delivery web page: customers browse, get a live bill, order and follow their orders;
-// company users edit their own products; locally, operators watch and rehearse on the console
+// company users edit their own products and import many at once (imports.js); locally, operators watch and rehearse on the console
 // (console.js). Plain DOM, no framework.
 //
 // Data from the API (product names and descriptions come from companies: untrusted) only ever
 // reaches the page as text nodes and property values, never as HTML.
 
 import { startConsole } from "./console.js";
+import { startImports } from "./imports.js";
 
 const state = {
   config: { apiBaseUrl: "", local: false },
@@ -24,6 +25,7 @@ const state = {
   ordersCursor: null,
   pollTimer: null,
   console: null, // the operator console, served by delivery-local only
+  imports: null, // a company's bulk imports
 };
 
 const $ = (id) => document.getElementById(id);
@@ -171,6 +173,7 @@ function signIn(token) {
   if (can("products:read")) loadProducts(0);
   if (can("orders:read")) loadOrders(true);
   state.console?.signedIn();
+  state.imports?.signedIn(claims, can);
 }
 
 function signOut() {
@@ -179,7 +182,7 @@ function signOut() {
   sessionStorage.removeItem("token");
   clearTimeout(state.pollTimer);
   $("who").textContent = "Not signed in";
-  for (const id of ["catalog", "basket", "orders"]) show($(id), false);
+  for (const id of ["catalog", "basket", "orders", "imports"]) show($(id), false);
   state.console?.signedIn();
 }
 
@@ -584,6 +587,7 @@ async function start() {
     state.console.signedIn();
   }
   $("orders-more").addEventListener("click", () => loadOrders(false));
+  state.imports = startImports({ $, el, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
   await loadDemoPrincipals();
   const saved = sessionStorage.getItem("token");
   if (saved) signIn(saved);

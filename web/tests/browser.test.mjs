@@ -1,6 +1,7 @@
 // The web page in a real browser (Debian's chromium, driven by playwright-core) against a real
 // delivery-local: a customer orders and sees the order dispatched; a company edits a price and
-// then meets the conflict of a stale edit; a product name that is HTML renders as text.
+// then meets the conflict of a stale edit, and imports a CSV; a product name that is HTML
+// renders as text.
 // Screenshots go to target/screenshots (SCREENSHOT_DIR).
 
 import { after, before, test } from "node:test";
@@ -181,6 +182,33 @@ test("a company edits a price, then is told when someone else changed the produc
   assert.deepEqual(problems.console, []);
   // The deliberate stale edit and bad price are the only refused requests.
   assert.deepEqual(problems.failed, [`PATCH /products/${id} 412`, `PATCH /products/${id} 400`]);
+  await context.close();
+});
+
+test("a company imports a CSV from the page and reads which rows were refused", async () => {
+  const { page, problems, context } = await openPage();
+  await signInAs(page, "acme-admin");
+  const imports = page.locator("#imports");
+  await imports.getByRole("heading", { name: "Import products" }).waitFor();
+  // No file chosen: said next to the field, and nothing is sent.
+  await imports.getByRole("button", { name: "Upload and import" }).click();
+  assert.equal(await page.locator("#import-file-error").textContent(), "Choose a CSV or JSON-lines file");
+  // `brownie` is globex's: refused for acme, row by row, like the bad second row.
+  const file = "\ufeffid,name,price_amount,price_currency,stock\r\nweb-bagel,Bagel,2.50,USD,40\r\nweb-bad,,2.5,USD,1\r\nbrownie,Mine,1.00,USD,1\r\n";
+  await page.getByLabel(/^File/).setInputFiles({ name: "catalog.csv", mimeType: "text/csv", buffer: Buffer.from(file) });
+  await imports.getByRole("button", { name: "Upload and import" }).click();
+  await imports.getByText("Done: 3 rows, 1 written, 2 refused.").waitFor();
+  const refused = await page.locator("#import-errors-body tr").allTextContents();
+  assert.deepEqual(refused, ["2namemust be 1 to 200 characters long", "2price_amountmust be a decimal string with exactly 2 decimal digits, like \"12.50\"", "3idis a product of another company"]);
+  await page.screenshot({ path: path.join(shots, "company-import.png"), fullPage: true });
+  const acme = token("--sub", "acme-admin", "--scope", "products:read products:write", "--company", "acme");
+  const bagel = await api("GET", "/products/web-bagel", acme);
+  assert.deepEqual([bagel.status, bagel.json.company_id, bagel.json.price.amount], [200, "acme", "2.50"]);
+
+  assert.deepEqual(problems.exceptions, []);
+  assert.deepEqual(problems.dialogs, []);
+  assert.deepEqual(problems.console, []);
+  assert.deepEqual(problems.failed, []);
   await context.close();
 });
 

@@ -9,6 +9,7 @@ const INDEX: &str = include_str!("../../../web/index.html");
 const APP_JS: &str = include_str!("../../../web/app.js");
 const APP_CSS: &str = include_str!("../../../web/app.css");
 const CONSOLE_JS: &str = include_str!("../../../web/console.js");
+const IMPORTS_JS: &str = include_str!("../../../web/imports.js");
 const UPLOT_JS: &str = include_str!("../../../web/vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../../../web/vendor/uPlot.min.css");
 const DOCS: &str = include_str!("../../../web/docs.html");
@@ -36,6 +37,7 @@ fn asset(path: &str) -> Option<(&'static str, &'static str)> {
         "/app.js" => ("text/javascript; charset=utf-8", APP_JS),
         "/app.css" => ("text/css; charset=utf-8", APP_CSS),
         "/console.js" => ("text/javascript; charset=utf-8", CONSOLE_JS),
+        "/imports.js" => ("text/javascript; charset=utf-8", IMPORTS_JS),
         "/vendor/uPlot.iife.min.js" => ("text/javascript; charset=utf-8", UPLOT_JS),
         "/vendor/uPlot.min.css" => ("text/css; charset=utf-8", UPLOT_CSS),
         "/config.json" => ("application/json", CONFIG),
@@ -106,9 +108,9 @@ mod tests {
     /// The `(METHOD, resource)` of every `api("METHOD", path…)` call of the page, with each
     /// `${…}` path segment read as the route's `{id}`.
     fn page_calls() -> Vec<(String, String)> {
-        APP_JS
-            .split("api(\"")
-            .skip(1)
+        [APP_JS, IMPORTS_JS]
+            .iter()
+            .flat_map(|script| script.split("api(\"").skip(1))
             .filter_map(|call| {
                 let (method, rest) = call.split_once('"')?;
                 let path = rest.trim_start_matches([',', ' ']).get(1..)?;
@@ -168,6 +170,7 @@ mod tests {
         ] {
             assert!(!APP_JS.contains(sink), "app.js uses {sink}");
             assert!(!CONSOLE_JS.contains(sink), "console.js uses {sink}");
+            assert!(!IMPORTS_JS.contains(sink), "imports.js uses {sink}");
         }
     }
 }
