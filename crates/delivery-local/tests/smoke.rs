@@ -21,6 +21,7 @@ fn smoke_test_with(base: &str, token: Option<&str>, env: &[(&str, &str)]) -> Out
         .env_remove("SMOKE_TOKEN")
         .env_remove("SMOKE_TOKEN_URL")
         .env_remove("SMOKE_PRODUCT_ID")
+        .env_remove("SMOKE_COMPANY_TOKEN")
         .env("SMOKE_TIMEOUT", "60")
         .envs(env.iter().copied());
     if let Some(token) = token {
@@ -32,7 +33,12 @@ fn smoke_test_with(base: &str, token: Option<&str>, env: &[(&str, &str)]) -> Out
 #[test]
 fn the_smoke_test_passes_against_delivery_local() {
     let server = Server::start();
-    let out = smoke_test(&server.base, Some(&server.customer()));
+    let company = server.company("acme");
+    let out = smoke_test_with(
+        &server.base,
+        Some(&server.customer()),
+        &[("SMOKE_COMPANY_TOKEN", &company)],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -44,6 +50,7 @@ fn the_smoke_test_passes_against_delivery_local() {
         "ok   get a bill",
         "ok   place an order",
         "ok   order dispatched to carrier",
+        "ok   import a file",
         "smoke test passed",
     ] {
         assert!(stdout.contains(step), "no {step:?} in {stdout}");
