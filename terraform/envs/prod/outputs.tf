@@ -52,3 +52,13 @@ output "dashboard_url" {
   description = "The operator's CloudWatch dashboard."
   value       = module.delivery.dashboard_url
 }
+
+output "imports_bucket" {
+  description = "The imports bucket (uploads only through POST /imports' presigned URLs)."
+  value       = module.delivery.imports_bucket
+}
+
+output "imports_dlq_name" {
+  description = "Import files whose processing failed after 5 deliveries (redrive to resume them)."
+  value       = module.delivery.imports_dlq_name
+}

@@ -57,3 +57,13 @@ output "dashboard_url" {
   description = "The operator's CloudWatch dashboard."
   value       = module.dashboard.url
 }
+
+output "imports_bucket" {
+  description = "The imports bucket (uploads only through POST /imports' presigned URLs)."
+  value       = module.imports.bucket_name
+}
+
+output "imports_dlq_name" {
+  description = "Import files whose processing failed after 5 deliveries (redrive to resume them)."
+  value       = module.imports.dlq_name
+}
