@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod functions;
+pub mod import;
 pub mod load;
 pub mod runtime_api;
 pub mod setup;

@@ -24,6 +24,8 @@ enum Command {
     Api(ApiArgs),
     /// The store's own rate of the processor's order transaction: the pipeline's ceiling.
     Store(StoreArgs),
+    /// import-catalog on CSV files of N rows in the S3 emulator: time and peak RSS.
+    Import(ImportArgs),
     /// Sets every product's stock (before a pipeline run that should accept, or reject, all).
     Stock {
         /// delivery-local's URL.
@@ -46,6 +48,28 @@ struct StoreArgs {
     /// Seconds per run.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
+    /// Where the JSON goes.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// delivery-local's URL (its DynamoDB, settings and API).
+    #[arg(long)]
+    delivery_local: String,
+    /// The S3 emulator's URL (moto).
+    #[arg(long)]
+    aws_endpoint: String,
+    /// A token of acme's (products:write, company acme).
+    #[arg(long)]
+    company_token: String,
+    /// Rows per file, one import each.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    rows: Vec<u64>,
+    /// Where the release binaries are.
+    #[arg(long, default_value = "target/release")]
+    bin_dir: PathBuf,
     /// Where the JSON goes.
     #[arg(long)]
     out: PathBuf,
@@ -89,6 +113,7 @@ fn main() -> Result<(), String> {
             write(&args.out, &functions::json(&measured))
         }
         Command::Api(args) => api(&runtime, &args),
+        Command::Import(args) => import(&runtime, &args),
         Command::Store(args) => store(&runtime, &args),
         Command::Stock {
             delivery_local,
@@ -197,6 +222,27 @@ fn store(runtime: &tokio::runtime::Runtime, args: &StoreArgs) -> Result<(), Stri
         rows.push(c);
     }
     write(&args.out, &json!(rows))
+}
+
+fn import(runtime: &tokio::runtime::Runtime, args: &ImportArgs) -> Result<(), String> {
+    let env = setup::environment_for_files(&args.delivery_local, &args.aws_endpoint)?;
+    let binary = args.bin_dir.join("import-catalog");
+    let services = (
+        args.delivery_local.as_str(),
+        args.aws_endpoint.as_str(),
+        args.company_token.as_str(),
+    );
+    let mut measured = Vec::new();
+    for rows in &args.rows {
+        let m = runtime.block_on(bench::import::measure(&binary, &env, services, *rows))?;
+        eprintln!(
+            "import of {rows} rows: {:.2} s, peak RSS {:.1} MB",
+            m.seconds, m.peak_rss_mb
+        );
+        measured.push(m);
+    }
+    println!("{}", bench::import::table(&measured));
+    write(&args.out, &json!(measured))
 }
 
 fn write(path: &PathBuf, value: &Value) -> Result<(), String> {

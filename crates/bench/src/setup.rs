@@ -101,17 +101,37 @@ fn create(
     Ok(text[start..end].to_owned())
 }
 
-/// Every setting a function reads, pointed at delivery-local's DynamoDB and the emulator
-/// (read and created once per run).
-pub fn environment(args: &FunctionsArgs) -> Result<Vec<(String, String)>, String> {
-    let local = get(&format!("{}/_local/environment", args.delivery_local), None)?;
+/// delivery-local's settings, its DynamoDB endpoint, and S3 on the emulator (for import-catalog).
+pub fn environment_for_files(
+    delivery_local: &str,
+    aws: &str,
+) -> Result<Vec<(String, String)>, String> {
+    let local = get(&format!("{delivery_local}/_local/environment"), None)?;
     let mut env: Vec<(String, String)> = local["settings"]
         .as_object()
         .into_iter()
         .flatten()
         .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
         .collect();
+    env.extend([
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
+            local["dynamodb_endpoint"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        // S3 (path style, as composition chooses when the SDK has an endpoint of its own).
+        ("AWS_ENDPOINT_URL".to_owned(), aws.to_owned()),
+    ]);
+    Ok(env)
+}
+
+/// Every setting a function reads, pointed at delivery-local's DynamoDB and the emulator
+/// (read and created once per run).
+pub fn environment(args: &FunctionsArgs) -> Result<Vec<(String, String)>, String> {
     let aws = args.aws_endpoint.as_str();
+    let mut env = environment_for_files(&args.delivery_local, aws)?;
     let queue = |name| {
         create(
             aws,
@@ -138,13 +158,6 @@ pub fn environment(args: &FunctionsArgs) -> Result<Vec<(String, String)>, String
         ("ORDERS_QUEUE_URL".to_owned(), queue("bench-orders")?),
         ("ORDERS_DLQ_URL".to_owned(), queue("bench-orders-dlq")?),
         ("EVENTS_TOPIC_ARN".to_owned(), topic),
-        (
-            "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
-            local["dynamodb_endpoint"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        ),
         ("AWS_ENDPOINT_URL_SQS".to_owned(), aws.to_owned()),
         ("AWS_ENDPOINT_URL_SNS".to_owned(), aws.to_owned()),
     ]);
