@@ -165,7 +165,20 @@ fn lambda_env(name: &str, runtime_api: &str) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .chain(tls_roots())
     .collect()
+}
+
+/// The TLS roots from one bundle file, as Terraform sets `SSL_CERT_FILE` for every function
+/// (Amazon Linux 2023's `/etc/pki/tls/certs/ca-bundle.crt`); this machine's bundle, if any.
+fn tls_roots() -> Option<(String, String)> {
+    [
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/certs/ca-certificates.crt",
+    ]
+    .into_iter()
+    .find(|path| Path::new(path).exists())
+    .map(|path| ("SSL_CERT_FILE".to_owned(), path.to_owned()))
 }
 
 /// The process's peak resident set, in MB to one decimal (0 when unreadable).

@@ -136,6 +136,8 @@ pub enum Settled<'a> {
 pub struct Bus {
     conn: Arc<Mutex<Connection>>,
     published: Arc<PublishedCounters>,
+    /// Commits that changed rows (`scripts/bench` counts them per order).
+    writes: Arc<AtomicU64>,
 }
 
 const SCHEMA: &str = "
@@ -275,6 +277,7 @@ impl Bus {
         Ok(Bus {
             conn: Arc::new(Mutex::new(conn)),
             published: Arc::default(),
+            writes: Arc::default(),
         })
     }
 
@@ -292,6 +295,18 @@ impl Bus {
         Published {
             accepted: self.published.accepted.load(Ordering::Relaxed),
             rejected: self.published.rejected.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The commits so far that changed rows: sends, receives, settlements, dead letters, SMS.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Counts one write, if it `changed` anything.
+    fn wrote(&self, changed: bool) {
+        if changed {
+            self.writes.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -330,6 +345,7 @@ impl Bus {
             tx.commit()?;
             Ok(ids)
         })
+        .inspect(|ids| self.wrote(!ids.is_empty()))
     }
 
     /// Puts a message straight on `queue`'s dead-letter queue with the reason.
@@ -343,6 +359,7 @@ impl Bus {
             )?;
             Ok(())
         })
+        .inspect(|()| self.wrote(true))
     }
 
     /// Receives up to `max` (≤ 10) visible messages, hiding them for the visibility timeout;
@@ -378,8 +395,14 @@ impl Bus {
                     break;
                 }
             }
+            // Every candidate taken was received or dead-lettered: a change.
+            let changed = after_seq > 0;
             tx.commit()?;
-            Ok(received)
+            Ok((received, changed))
+        })
+        .map(|(received, changed)| {
+            self.wrote(changed);
+            received
         })
     }
 
@@ -420,6 +443,7 @@ impl Bus {
             }
             tx.commit()
         })
+        .inspect(|()| self.wrote(true))
     }
 
     /// Deletes a processed message by its receipt handle (a stale receipt deletes nothing).
@@ -499,6 +523,7 @@ impl Bus {
             )?;
             Ok(())
         })
+        .inspect(|()| self.wrote(true))
     }
 
     pub fn sms(&self) -> Result<Vec<Sms>, PortError> {

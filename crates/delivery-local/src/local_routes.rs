@@ -202,6 +202,8 @@ impl LocalRoutes {
             "dead_letters": orders.dead + notifications.dead,
             "sms_sent": self.bus.sms_count()?,
             "events": self.bus.published(),
+            // Commits that changed something: the bus's (queues, topic, outbox) and DynamoDB's.
+            "writes": {"bus": self.bus.writes(), "store": self.faults.store_writes()},
         }))
     }
 }

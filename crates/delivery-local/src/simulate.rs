@@ -185,11 +185,31 @@ fn follow(client: &Client, enqueued: u64) -> Result<(), String> {
     }
 }
 
+/// The writes the run cost, per order: the bus's commits (queues, topic, outbox) and the
+/// store's (DynamoDB), from `/_local/stats` before and after.
+fn writes_per_order(before: &Value, after: &Value, orders: u64) -> String {
+    let delta = |kind: &str| {
+        after[kind]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_sub(before[kind].as_u64().unwrap_or(0))
+    };
+    let (bus, store) = (delta("bus"), delta("store"));
+    let per = |n: u64| n as f64 / orders.max(1) as f64;
+    format!(
+        "Writes: {:.2} per order ({:.2} to the store, {:.2} to the bus; {store} and {bus} in all)",
+        per(bus + store),
+        per(store),
+        per(bus)
+    )
+}
+
 pub fn run(args: &SimulateArgs) -> Result<(), String> {
     let key = tokens::key(&args.data_dir)?;
     let token = tokens::mint(&key, "ops", "simulations:run", None, 3600)?;
     let client = Client::with_token(&format!("http://127.0.0.1:{}", args.port), &token);
     let before = Snapshot::take(&client)?;
+    let writes_before = client.get("/_local/stats")?["writes"].clone();
     let started = Instant::now();
     let enqueued = start(&client, args)?;
     let enqueue_time = started.elapsed();
@@ -206,6 +226,14 @@ pub fn run(args: &SimulateArgs) -> Result<(), String> {
         audit.dead_lettered,
         enqueued.orders as f64 / elapsed.max(0.001),
         enqueue_time.as_secs_f64()
+    );
+    println!(
+        "{}",
+        writes_per_order(
+            &writes_before,
+            &client.get("/_local/stats")?["writes"],
+            enqueued.orders
+        )
     );
     print!("{}", audit.report());
     match audit.failures() {

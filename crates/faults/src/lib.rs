@@ -157,6 +157,8 @@ pub struct Faults {
     seed: u64,
     rng: Mutex<StdRng>,
     injected: [AtomicU64; 9],
+    /// DynamoDB writes that passed through the layer (`scripts/bench` counts them per order).
+    store_writes: AtomicU64,
 }
 
 impl Faults {
@@ -166,6 +168,7 @@ impl Faults {
             seed,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             injected: Default::default(),
+            store_writes: AtomicU64::new(0),
         }
     }
 
@@ -220,6 +223,16 @@ impl Faults {
     }
 
     /// How many of each fault were injected, by name.
+    /// Counts a store write the layer passes on.
+    pub fn count_store_write(&self) {
+        self.store_writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The store writes the layer has passed on.
+    pub fn store_writes(&self) -> u64 {
+        self.store_writes.load(Ordering::Relaxed)
+    }
+
     pub fn injected(&self) -> BTreeMap<&'static str, u64> {
         Fault::ALL
             .into_iter()

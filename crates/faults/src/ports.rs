@@ -86,6 +86,7 @@ impl<P: ?Sized> Faulty<P> {
         if self.faults.strike(Fault::DynamodbThrottle) {
             return Err(injected(Fault::DynamodbThrottle, "ThrottlingException"));
         }
+        self.faults.count_store_write();
         let outcome = write.await;
         if self.faults.strike(Fault::DynamodbError) {
             return Err(injected(

@@ -16,7 +16,9 @@ locals {
   carriers_table = module.tables.arns["carriers"]
 
   # SPEC section 6, by the loader that reads them.
-  log_env = { RUST_LOG = var.rust_log }
+  # The TLS roots from Amazon Linux 2023's one bundle file rather than a directory of
+  # certificates: measured, about 2 ms of every cold start (README, Performance).
+  log_env = { RUST_LOG = var.rust_log, SSL_CERT_FILE = "/etc/pki/tls/certs/ca-bundle.crt" }
   table_env = {
     PRODUCTS_TABLE = module.tables.names["products"]
     ORDERS_TABLE   = module.tables.names["orders"]
