@@ -15,6 +15,9 @@
 //!   (`notify-carrier`) filtered on `type = order.accepted`, with an on-failure destination;
 //!   the imports queue drives the crate that declares `sqs:imports` (`import-catalog`) one
 //!   file at a time, and the imports bucket notifies that queue and keeps files 7 days;
+//! - every trigger (the API's routes and authorizer, the event source mappings, the order-events
+//!   subscription, notify-carrier's retries) targets a function's `live` alias, never the
+//!   function itself, and every invoke permission names its alias;
 //! - the tables' keys and indexes are those of `store_dynamodb::schema`.
 //!
 //! [`check`] returns every disagreement, each as a sentence naming what to fix.
@@ -102,9 +105,15 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
     check_queue_triggers(crates, &delivery, &mut findings);
     check_topic_trigger(crates, &delivery, &mut findings);
     check_carrier_phones(&delivery, &mut findings);
-    match load(&terraform_dir.join("modules/rest-api")) {
-        Ok(api) => check_execution_logs(&api, &mut findings),
-        Err(e) => findings.push(e),
+    match (
+        load(&terraform_dir.join("modules/rest-api")),
+        load(&terraform_dir.join("modules/topic")),
+    ) {
+        (Ok(api), Ok(topic)) => {
+            check_execution_logs(&api, &mut findings);
+            check_aliases(&delivery, &api, &topic, &mut findings);
+        }
+        (Err(e), _) | (_, Err(e)) => findings.push(e),
     }
     match load(&terraform_dir.join("modules/edge")) {
         Ok(edge) => check_edge(&delivery, &edge, &mut findings),
@@ -683,6 +692,52 @@ fn check_carrier_phones(delivery: &Body, findings: &mut Vec<String>) {
 
 /// API Gateway's execution logs go to a log group made with retention and the key (else API
 /// Gateway makes one that keeps everything, unencrypted).
+/// Every trigger invokes a function's `live` alias, never the function itself (`$LATEST`):
+/// CodeDeploy moves the alias, so a trigger on the function would skip the canary and the
+/// rollback (SPEC section 9, "Gradual deploys").
+fn check_aliases(delivery: &Body, api: &Body, topic: &Body, findings: &mut Vec<String>) {
+    let mut require = |what: String, text: String, wanted: &str| {
+        if !text.contains(wanted) {
+            findings.push(format!(
+                "{what} must target the live alias ({wanted}), not the function itself: {text}"
+            ));
+        }
+    };
+    for mapping in blocks(delivery, "resource", "aws_lambda_event_source_mapping") {
+        let label = mapping.labels().get(1).map(|l| l.as_str().to_owned()).unwrap_or_default();
+        let target = attr(mapping, "function_name").map(text).unwrap_or_default();
+        require(format!("the {label} event source mapping"), target, ".alias_arn");
+    }
+    if let Some(module) = blocks(delivery, "module", "api").next() {
+        let routes = attr(module, "routes").map(text).unwrap_or_default();
+        require("the API's routes".to_owned(), routes.clone(), ".alias_invoke_arn");
+        require("the API's route permissions".to_owned(), routes, ".alias_name");
+        let authorizer = attr(module, "authorizer").map(text).unwrap_or_default();
+        require("the API's authorizer".to_owned(), authorizer.clone(), ".alias_invoke_arn");
+        require("the authorizer's permission".to_owned(), authorizer, ".alias_name");
+    }
+    if let Some(module) = blocks(delivery, "module", "events").next() {
+        let arn = attr(module, "subscriber_function_arn").map(text).unwrap_or_default();
+        require("the order-events subscription".to_owned(), arn, ".alias_arn");
+        let qualifier = attr(module, "subscriber_qualifier").map(text).unwrap_or_default();
+        require("the subscription's permission".to_owned(), qualifier, ".alias_name");
+    }
+    for config in blocks(delivery, "resource", "aws_lambda_function_event_invoke_config") {
+        let qualifier = attr(config, "qualifier").map(text).unwrap_or_default();
+        require("notify-carrier's retries and destination".to_owned(), qualifier, ".alias_name");
+    }
+    for (module, body) in [("rest-api", api), ("topic", topic)] {
+        for permission in blocks(body, "resource", "aws_lambda_permission") {
+            let label = permission.labels().get(1).map(|l| l.as_str().to_owned()).unwrap_or_default();
+            if attr(permission, "qualifier").is_none() {
+                findings.push(format!(
+                    "terraform/modules/{module}: aws_lambda_permission \"{label}\" must have a qualifier (the alias it lets invoke)"
+                ));
+            }
+        }
+    }
+}
+
 fn check_execution_logs(api: &Body, findings: &mut Vec<String>) {
     let managed = api
         .blocks()

@@ -250,6 +250,34 @@ fn a_changed_imports_trigger_or_bucket_is_caught() {
 }
 
 #[test]
+fn a_trigger_on_the_function_itself_is_caught() {
+    let findings = findings_after(&[(
+        DELIVERY,
+        "function_name           = module.function[\"order-processor\"].alias_arn",
+        "function_name = module.function[\"order-processor\"].arn",
+    )]);
+    assert_named(&findings, &["orders event source mapping", "live alias"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "invoke_arn    = module.function[r.function].alias_invoke_arn",
+        "invoke_arn    = module.function[r.function].invoke_arn",
+    )]);
+    assert_named(&findings, &["API's routes", "live alias"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "subscriber_function_arn  = module.function[\"notify-carrier\"].alias_arn",
+        "subscriber_function_arn  = module.function[\"notify-carrier\"].arn",
+    )]);
+    assert_named(&findings, &["order-events subscription", "live alias"]);
+    let findings = findings_after(&[(
+        "modules/rest-api/main.tf",
+        "qualifier     = var.authorizer.qualifier\n",
+        "",
+    )]);
+    assert_named(&findings, &["aws_lambda_permission \"authorizer\"", "qualifier"]);
+}
+
+#[test]
 fn a_changed_topic_trigger_is_caught() {
     let findings = findings_after(&[(
         DELIVERY,

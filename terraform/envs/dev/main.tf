@@ -31,6 +31,7 @@ module "delivery" {
   source = "../../modules/delivery"
 
   name                      = "delivery-dev"
+  deployment_strategy       = "all-at-once"
   package_dir               = var.package_dir
   jwt_issuer                = var.jwt_issuer
   jwt_audience              = var.jwt_audience
@@ -39,6 +40,8 @@ module "delivery" {
   cors_allowed_origins      = var.cors_allowed_origins
   alarm_email               = var.alarm_email
   carriers                  = var.carriers
+  enable_vpc                = var.enable_vpc
+  vpc                       = var.vpc
   manage_account_settings   = var.manage_account_settings
   sms_monthly_spend_limit   = var.sms_monthly_spend_limit
   deletion_protection       = false

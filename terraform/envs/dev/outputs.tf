@@ -62,3 +62,8 @@ output "imports_dlq_name" {
   description = "Import files whose processing failed after 5 deliveries (redrive to resume them)."
   value       = module.delivery.imports_dlq_name
 }
+
+output "deployments" {
+  description = "By function: name, alias, the version this apply published, CodeDeploy application and group (scripts/shift-traffic)."
+  value       = module.delivery.deployments
+}

@@ -39,9 +39,12 @@ module "delivery" {
   cors_allowed_origins      = var.cors_allowed_origins
   alarm_email               = var.alarm_email
   carriers                  = var.carriers
+  enable_vpc                = var.enable_vpc
+  vpc                       = var.vpc
   manage_account_settings   = var.manage_account_settings
   sms_monthly_spend_limit   = var.sms_monthly_spend_limit
   deletion_protection       = true
+  deployment_strategy       = "canary"
   throttling_rate_limit     = 500
   throttling_burst_limit    = 1000
   processor_max_concurrency = 40

@@ -64,3 +64,19 @@ variable "manage_account_settings" {
   type        = bool
   default     = true
 }
+
+variable "enable_vpc" {
+  description = "Run the functions in private subnets with VPC endpoints, no NAT (interface endpoints are billed hourly; README, Private networking). Needs jwks rather than jwks_url."
+  type        = bool
+  default     = false
+}
+
+variable "vpc" {
+  description = "With enable_vpc: your VPC, two or more private subnets and their route tables (null: one is created)."
+  type = object({
+    vpc_id          = string
+    subnet_ids      = list(string)
+    route_table_ids = list(string)
+  })
+  default = null
+}

@@ -275,8 +275,33 @@ module "function" {
   environment          = each.value.environment
   policy_statements    = each.value.statements
   reserved_concurrency = lookup(var.reserved_concurrency, each.key, -1)
+  vpc                  = var.enable_vpc ? { subnet_ids = module.network[0].subnet_ids, security_group_ids = module.network[0].security_group_ids } : null
   kms_key_arn          = aws_kms_key.this.arn
   log_retention_days   = var.log_retention_days
+}
+
+module "network" {
+  source = "../network"
+  count  = var.enable_vpc ? 1 : 0
+
+  name               = var.name
+  kms_key_arn        = aws_kms_key.this.arn
+  log_retention_days = var.log_retention_days
+  existing           = var.vpc
+}
+
+module "deploy" {
+  source = "../deploy"
+
+  name     = var.name
+  strategy = var.deployment_strategy
+  functions = {
+    for k, f in module.function : k => {
+      function_name   = f.function_name
+      alias_name      = f.alias_name
+      timeout_seconds = local.functions[k].timeout_seconds
+    }
+  }
 }
 
 module "tables" {
@@ -312,7 +337,7 @@ module "orders_queue" {
 # order-processor: batches of 10, failed items reported one by one (SPEC section 5).
 resource "aws_lambda_event_source_mapping" "orders" {
   event_source_arn        = module.orders_queue.arn
-  function_name           = module.function["order-processor"].arn
+  function_name           = module.function["order-processor"].alias_arn
   batch_size              = 10
   function_response_types = ["ReportBatchItemFailures"]
 
@@ -333,7 +358,7 @@ module "imports" {
 # import-catalog: one file at a time, failed files reported (SPEC section 12).
 resource "aws_lambda_event_source_mapping" "imports" {
   event_source_arn        = module.imports.queue_arn
-  function_name           = module.function["import-catalog"].arn
+  function_name           = module.function["import-catalog"].alias_arn
   batch_size              = 1
   function_response_types = ["ReportBatchItemFailures"]
 
@@ -348,7 +373,8 @@ module "events" {
   name                     = "${var.name}-order-events"
   kms_key_arn              = aws_kms_key.this.arn
   subscriber_function_name = module.function["notify-carrier"].function_name
-  subscriber_function_arn  = module.function["notify-carrier"].arn
+  subscriber_function_arn  = module.function["notify-carrier"].alias_arn
+  subscriber_qualifier     = module.function["notify-carrier"].alias_name
   filter_types             = ["order.accepted"]
   subscription_dlq_arn     = aws_sqs_queue.notifications_dlq.arn
   manage_sms_preferences   = var.manage_account_settings
@@ -388,6 +414,7 @@ resource "aws_sqs_queue_policy" "notifications_dlq" {
 
 resource "aws_lambda_function_event_invoke_config" "notify_carrier" {
   function_name                = module.function["notify-carrier"].function_name
+  qualifier                    = module.function["notify-carrier"].alias_name
   maximum_retry_attempts       = 2
   maximum_event_age_in_seconds = 21600
 
@@ -407,12 +434,14 @@ module "api" {
       method        = r.method
       path          = r.path
       function_name = module.function[r.function].function_name
-      invoke_arn    = module.function[r.function].invoke_arn
+      qualifier     = module.function[r.function].alias_name
+      invoke_arn    = module.function[r.function].alias_invoke_arn
     }
   ]
   authorizer = {
     function_name     = module.function["authorizer"].function_name
-    invoke_arn        = module.function["authorizer"].invoke_arn
+    qualifier         = module.function["authorizer"].alias_name
+    invoke_arn        = module.function["authorizer"].alias_invoke_arn
     cache_ttl_seconds = var.authorizer_cache_ttl_seconds
   }
   cors_allowed_origins    = local.cors_origins

@@ -67,3 +67,16 @@ output "imports_dlq_name" {
   description = "Import files whose processing failed after 5 deliveries (redrive to resume them)."
   value       = module.imports.dlq_name
 }
+
+output "deployments" {
+  description = "What scripts/shift-traffic needs, by function: its name and alias, the version this apply published, and its CodeDeploy application and group."
+  value = {
+    for k, f in module.function : k => {
+      function_name = f.function_name
+      alias         = f.alias_name
+      version       = f.version
+      application   = module.deploy.application_name
+      group         = module.deploy.deployment_groups[k]
+    }
+  }
+}

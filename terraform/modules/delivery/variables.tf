@@ -150,3 +150,30 @@ variable "requests_per_ip_per_5_minutes" {
   type        = number
   default     = 1000
 }
+
+variable "deployment_strategy" {
+  description = "How CodeDeploy shifts each function's live alias to a new version: canary (10 % for 5 minutes, then all; prod) or all-at-once (dev). Either rolls back on the function's alarms."
+  type        = string
+  default     = "canary"
+}
+
+variable "enable_vpc" {
+  description = "Run the functions in private subnets that reach AWS only through VPC endpoints (modules/network; interface endpoints are billed hourly). The authorizer then needs the static jwks: no route leads to a JWKS_URL."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.enable_vpc || var.jwks_url == ""
+    error_message = "With enable_vpc the functions reach no URL outside AWS: set jwks (the JWKS document itself), not jwks_url."
+  }
+}
+
+variable "vpc" {
+  description = "With enable_vpc: a VPC of your own, two or more of its private subnets and their route tables (null: a VPC is created)."
+  type = object({
+    vpc_id          = string
+    subnet_ids      = list(string)
+    route_table_ids = list(string)
+  })
+  default = null
+}

@@ -8,9 +8,24 @@ output "arn" {
   value       = aws_lambda_function.this.arn
 }
 
-output "invoke_arn" {
-  description = "The ARN API Gateway invokes."
-  value       = aws_lambda_function.this.invoke_arn
+output "alias_name" {
+  description = "The alias every trigger invokes."
+  value       = aws_lambda_alias.live.name
+}
+
+output "alias_arn" {
+  description = "The live alias's ARN: what event sources and subscriptions invoke."
+  value       = aws_lambda_alias.live.arn
+}
+
+output "alias_invoke_arn" {
+  description = "The live alias's invoke ARN: what API Gateway invokes."
+  value       = aws_lambda_alias.live.invoke_arn
+}
+
+output "version" {
+  description = "The version this apply published: CodeDeploy shifts the alias to it."
+  value       = aws_lambda_function.this.version
 }
 
 output "role_arn" {

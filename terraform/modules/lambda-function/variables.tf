@@ -57,3 +57,12 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "vpc" {
+  description = "The private subnets and security groups to run in (null: no VPC)."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+}

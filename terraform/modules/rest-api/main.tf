@@ -34,6 +34,7 @@ resource "aws_lambda_permission" "route" {
   statement_id  = "api-${lower(each.value.method)}-${trim(replace(each.value.path, "/[^A-Za-z0-9]+/", "-"), "-")}"
   action        = "lambda:InvokeFunction"
   function_name = each.value.function_name
+  qualifier     = each.value.qualifier
   principal     = "apigateway.amazonaws.com"
   # Only this method on this resource, from any stage of this API.
   source_arn = "${aws_api_gateway_rest_api.this.execution_arn}/*/${each.value.method}${replace(each.value.path, "/\\{[^}]+\\}/", "*")}"
@@ -43,6 +44,7 @@ resource "aws_lambda_permission" "authorizer" {
   statement_id  = "api-authorizer"
   action        = "lambda:InvokeFunction"
   function_name = var.authorizer.function_name
+  qualifier     = var.authorizer.qualifier
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/authorizers/*"
 }

@@ -10,11 +10,12 @@ variable "stage_name" {
 }
 
 variable "routes" {
-  description = "Every route of the API (SPEC section 4): method, resource path, and the function serving it."
+  description = "Every route of the API (SPEC section 4): method, resource path, and the function serving it (its alias: the invoke ARN and the qualifier of the permission)."
   type = list(object({
     method        = string
     path          = string
     function_name = string
+    qualifier     = string
     invoke_arn    = string
   }))
 }
@@ -23,6 +24,7 @@ variable "authorizer" {
   description = "The TOKEN authorizer function and how long API Gateway caches its policy per token."
   type = object({
     function_name     = string
+    qualifier         = string
     invoke_arn        = string
     cache_ttl_seconds = number
   })

@@ -21,6 +21,7 @@ resource "aws_lambda_permission" "subscriber" {
   statement_id  = "from-${var.name}"
   action        = "lambda:InvokeFunction"
   function_name = var.subscriber_function_name
+  qualifier     = var.subscriber_qualifier
   principal     = "sns.amazonaws.com"
   source_arn    = aws_sns_topic.this.arn
 }

@@ -44,3 +44,8 @@ variable "sms_sender_id" {
   type        = string
   default     = ""
 }
+
+variable "subscriber_qualifier" {
+  description = "The subscriber's alias (the subscription's endpoint is that alias's ARN)."
+  type        = string
+}
