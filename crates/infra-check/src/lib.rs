@@ -704,31 +704,79 @@ fn check_aliases(delivery: &Body, api: &Body, topic: &Body, findings: &mut Vec<S
         }
     };
     for mapping in blocks(delivery, "resource", "aws_lambda_event_source_mapping") {
-        let label = mapping.labels().get(1).map(|l| l.as_str().to_owned()).unwrap_or_default();
+        let label = mapping
+            .labels()
+            .get(1)
+            .map(|l| l.as_str().to_owned())
+            .unwrap_or_default();
         let target = attr(mapping, "function_name").map(text).unwrap_or_default();
-        require(format!("the {label} event source mapping"), target, ".alias_arn");
+        require(
+            format!("the {label} event source mapping"),
+            target,
+            ".alias_arn",
+        );
     }
     if let Some(module) = blocks(delivery, "module", "api").next() {
         let routes = attr(module, "routes").map(text).unwrap_or_default();
-        require("the API's routes".to_owned(), routes.clone(), ".alias_invoke_arn");
-        require("the API's route permissions".to_owned(), routes, ".alias_name");
+        require(
+            "the API's routes".to_owned(),
+            routes.clone(),
+            ".alias_invoke_arn",
+        );
+        require(
+            "the API's route permissions".to_owned(),
+            routes,
+            ".alias_name",
+        );
         let authorizer = attr(module, "authorizer").map(text).unwrap_or_default();
-        require("the API's authorizer".to_owned(), authorizer.clone(), ".alias_invoke_arn");
-        require("the authorizer's permission".to_owned(), authorizer, ".alias_name");
+        require(
+            "the API's authorizer".to_owned(),
+            authorizer.clone(),
+            ".alias_invoke_arn",
+        );
+        require(
+            "the authorizer's permission".to_owned(),
+            authorizer,
+            ".alias_name",
+        );
     }
     if let Some(module) = blocks(delivery, "module", "events").next() {
-        let arn = attr(module, "subscriber_function_arn").map(text).unwrap_or_default();
-        require("the order-events subscription".to_owned(), arn, ".alias_arn");
-        let qualifier = attr(module, "subscriber_qualifier").map(text).unwrap_or_default();
-        require("the subscription's permission".to_owned(), qualifier, ".alias_name");
+        let arn = attr(module, "subscriber_function_arn")
+            .map(text)
+            .unwrap_or_default();
+        require(
+            "the order-events subscription".to_owned(),
+            arn,
+            ".alias_arn",
+        );
+        let qualifier = attr(module, "subscriber_qualifier")
+            .map(text)
+            .unwrap_or_default();
+        require(
+            "the subscription's permission".to_owned(),
+            qualifier,
+            ".alias_name",
+        );
     }
-    for config in blocks(delivery, "resource", "aws_lambda_function_event_invoke_config") {
+    for config in blocks(
+        delivery,
+        "resource",
+        "aws_lambda_function_event_invoke_config",
+    ) {
         let qualifier = attr(config, "qualifier").map(text).unwrap_or_default();
-        require("notify-carrier's retries and destination".to_owned(), qualifier, ".alias_name");
+        require(
+            "notify-carrier's retries and destination".to_owned(),
+            qualifier,
+            ".alias_name",
+        );
     }
     for (module, body) in [("rest-api", api), ("topic", topic)] {
         for permission in blocks(body, "resource", "aws_lambda_permission") {
-            let label = permission.labels().get(1).map(|l| l.as_str().to_owned()).unwrap_or_default();
+            let label = permission
+                .labels()
+                .get(1)
+                .map(|l| l.as_str().to_owned())
+                .unwrap_or_default();
             if attr(permission, "qualifier").is_none() {
                 findings.push(format!(
                     "terraform/modules/{module}: aws_lambda_permission \"{label}\" must have a qualifier (the alias it lets invoke)"

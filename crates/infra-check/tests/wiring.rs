@@ -198,8 +198,8 @@ fn a_changed_queue_trigger_is_caught() {
     assert_named(&findings, &["ReportBatchItemFailures"]);
     let findings = findings_after(&[(
         DELIVERY,
-        "function_name           = module.function[\"order-processor\"].arn",
-        "function_name = module.function[\"notify-carrier\"].arn",
+        "function_name           = module.function[\"order-processor\"].alias_arn",
+        "function_name = module.function[\"notify-carrier\"].alias_arn",
     )]);
     assert_named(&findings, &["must drive order-processor"]);
     let findings = findings_after(&[(
@@ -225,8 +225,8 @@ fn a_changed_imports_trigger_or_bucket_is_caught() {
     );
     let findings = findings_after(&[(
         DELIVERY,
-        "function_name           = module.function[\"import-catalog\"].arn",
-        "function_name = module.function[\"order-processor\"].arn",
+        "function_name           = module.function[\"import-catalog\"].alias_arn",
+        "function_name = module.function[\"order-processor\"].alias_arn",
     )]);
     assert_named(&findings, &["imports queue must drive import-catalog"]);
     let findings = findings_after(&[(
@@ -274,7 +274,10 @@ fn a_trigger_on_the_function_itself_is_caught() {
         "qualifier     = var.authorizer.qualifier\n",
         "",
     )]);
-    assert_named(&findings, &["aws_lambda_permission \"authorizer\"", "qualifier"]);
+    assert_named(
+        &findings,
+        &["aws_lambda_permission \"authorizer\"", "qualifier"],
+    );
 }
 
 #[test]
@@ -287,8 +290,8 @@ fn a_changed_topic_trigger_is_caught() {
     assert_named(&findings, &["order.accepted", "filter"]);
     let findings = findings_after(&[(
         DELIVERY,
-        "subscriber_function_arn  = module.function[\"notify-carrier\"].arn",
-        "subscriber_function_arn = module.function[\"order-processor\"].arn",
+        "subscriber_function_arn  = module.function[\"notify-carrier\"].alias_arn",
+        "subscriber_function_arn = module.function[\"order-processor\"].alias_arn",
     )]);
     assert_named(&findings, &["subscriber_function_arn", "notify-carrier"]);
     let findings = findings_after(&[(

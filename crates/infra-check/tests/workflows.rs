@@ -55,9 +55,19 @@ fn both_deploys_shift_traffic_after_apply_and_before_the_smoke_test() {
     let deploy = repo_file(".github/workflows/deploy.yml");
     for name in ["dev", "prod"] {
         let steps = job(&deploy, name);
-        let at = |what: &str| steps.find(what).unwrap_or_else(|| panic!("{name}: no {what}"));
-        assert!(at("terraform apply") < at("scripts/shift-traffic"), "{name}");
-        assert!(at("scripts/shift-traffic") < at("scripts/smoke-test"), "{name}");
+        let at = |what: &str| {
+            steps
+                .find(what)
+                .unwrap_or_else(|| panic!("{name}: no {what}"))
+        };
+        assert!(
+            at("terraform apply") < at("scripts/shift-traffic"),
+            "{name}"
+        );
+        assert!(
+            at("scripts/shift-traffic") < at("scripts/smoke-test"),
+            "{name}"
+        );
     }
 }
 
@@ -89,21 +99,33 @@ case "$*" in
 esac"#,
     );
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/shift-traffic");
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg("terraform/envs/prod")
-        .env("PATH", path)
+        .env("SHIFT_AWS", bin.join("aws"))
+        .env("SHIFT_TERRAFORM", bin.join("terraform"))
         .env("SHIFT_POLL_SECONDS", "0")
         .env_remove("GITHUB_STEP_SUMMARY")
         .output()
         .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    assert!(stdout.contains("authorizer: unchanged (version 3)"), "{stdout}");
-    assert!(stdout.contains("list-products: version 6 -> 7, deployment d-123"), "{stdout}");
+    assert!(
+        stdout.contains("authorizer: unchanged (version 3)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("list-products: version 6 -> 7, deployment d-123"),
+        "{stdout}"
+    );
     assert!(stderr.contains("ROLLED BACK list-products: Failed, rolled back: alarm d-list-products-live-errors fired"), "{stderr}");
     let calls = fs::read_to_string(bin.join("calls")).unwrap();
     assert_eq!(calls.matches("create-deployment").count(), 1, "{calls}");
-    assert!(calls.contains(r#"\"CurrentVersion\": \"6\", \"TargetVersion\": \"7\""#), "{calls}");
+    assert!(
+        calls.contains(r#"\"CurrentVersion\": \"6\", \"TargetVersion\": \"7\""#),
+        "{calls}"
+    );
 }
