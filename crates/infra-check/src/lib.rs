@@ -696,94 +696,91 @@ fn check_carrier_phones(delivery: &Body, findings: &mut Vec<String>) {
 /// CodeDeploy moves the alias, so a trigger on the function would skip the canary and the
 /// rollback (SPEC section 9, "Gradual deploys").
 fn check_aliases(delivery: &Body, api: &Body, topic: &Body, findings: &mut Vec<String>) {
-    let mut require = |what: String, text: String, wanted: &str| {
-        if !text.contains(wanted) {
+    for (what, target, wanted) in alias_targets(delivery) {
+        if !target.contains(wanted) {
             findings.push(format!(
-                "{what} must target the live alias ({wanted}), not the function itself: {text}"
+                "{what} must target the live alias ({wanted}), not the function itself: {target}"
             ));
         }
-    };
+    }
+    for (module, body) in [("rest-api", api), ("topic", topic)] {
+        for permission in blocks(body, "resource", "aws_lambda_permission") {
+            if attr(permission, "qualifier").is_none() {
+                findings.push(format!(
+                    "terraform/modules/{module}: aws_lambda_permission \"{}\" must have a qualifier (the alias it lets invoke)",
+                    name_of(permission)
+                ));
+            }
+        }
+    }
+}
+
+/// A block's name: the second label of `resource "type" "name"`.
+fn name_of(block: &Block) -> String {
+    block
+        .labels()
+        .get(1)
+        .map(|l| l.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// What invokes a function, in the delivery module: what it is, the reference it uses, and
+/// what that reference must name (the alias).
+fn alias_targets(delivery: &Body) -> Vec<(String, String, &'static str)> {
+    let attr_text = |block: &Block, name: &str| attr(block, name).map(text).unwrap_or_default();
+    let mut targets = Vec::new();
     for mapping in blocks(delivery, "resource", "aws_lambda_event_source_mapping") {
-        let label = mapping
-            .labels()
-            .get(1)
-            .map(|l| l.as_str().to_owned())
-            .unwrap_or_default();
-        let target = attr(mapping, "function_name").map(text).unwrap_or_default();
-        require(
-            format!("the {label} event source mapping"),
-            target,
-            ".alias_arn",
-        );
+        let what = format!("the {} event source mapping", name_of(mapping));
+        targets.push((what, attr_text(mapping, "function_name"), ".alias_arn"));
     }
-    if let Some(module) = blocks(delivery, "module", "api").next() {
-        let routes = attr(module, "routes").map(text).unwrap_or_default();
-        require(
-            "the API's routes".to_owned(),
-            routes.clone(),
-            ".alias_invoke_arn",
-        );
-        require(
-            "the API's route permissions".to_owned(),
-            routes,
-            ".alias_name",
-        );
-        let authorizer = attr(module, "authorizer").map(text).unwrap_or_default();
-        require(
-            "the API's authorizer".to_owned(),
-            authorizer.clone(),
-            ".alias_invoke_arn",
-        );
-        require(
-            "the authorizer's permission".to_owned(),
-            authorizer,
-            ".alias_name",
-        );
+    if let Some(api) = blocks(delivery, "module", "api").next() {
+        let (routes, authorizer) = (attr_text(api, "routes"), attr_text(api, "authorizer"));
+        targets.extend([
+            (
+                "the API's routes".to_owned(),
+                routes.clone(),
+                ".alias_invoke_arn",
+            ),
+            (
+                "the API's route permissions".to_owned(),
+                routes,
+                ".alias_name",
+            ),
+            (
+                "the API's authorizer".to_owned(),
+                authorizer.clone(),
+                ".alias_invoke_arn",
+            ),
+            (
+                "the authorizer's permission".to_owned(),
+                authorizer,
+                ".alias_name",
+            ),
+        ]);
     }
-    if let Some(module) = blocks(delivery, "module", "events").next() {
-        let arn = attr(module, "subscriber_function_arn")
-            .map(text)
-            .unwrap_or_default();
-        require(
-            "the order-events subscription".to_owned(),
-            arn,
-            ".alias_arn",
-        );
-        let qualifier = attr(module, "subscriber_qualifier")
-            .map(text)
-            .unwrap_or_default();
-        require(
-            "the subscription's permission".to_owned(),
-            qualifier,
-            ".alias_name",
-        );
+    if let Some(events) = blocks(delivery, "module", "events").next() {
+        targets.extend([
+            (
+                "the order-events subscription".to_owned(),
+                attr_text(events, "subscriber_function_arn"),
+                ".alias_arn",
+            ),
+            (
+                "the subscription's permission".to_owned(),
+                attr_text(events, "subscriber_qualifier"),
+                ".alias_name",
+            ),
+        ]);
     }
     for config in blocks(
         delivery,
         "resource",
         "aws_lambda_function_event_invoke_config",
     ) {
-        let qualifier = attr(config, "qualifier").map(text).unwrap_or_default();
-        require(
-            "notify-carrier's retries and destination".to_owned(),
-            qualifier,
-            ".alias_name",
-        );
+        let what = "notify-carrier's retries and destination".to_owned();
+        targets.push((what, attr_text(config, "qualifier"), ".alias_name"));
     }
-    for (module, body) in [("rest-api", api), ("topic", topic)] {
-        for permission in blocks(body, "resource", "aws_lambda_permission") {
-            let label = permission
-                .labels()
-                .get(1)
-                .map(|l| l.as_str().to_owned())
-                .unwrap_or_default();
-            if attr(permission, "qualifier").is_none() {
-                findings.push(format!(
-                    "terraform/modules/{module}: aws_lambda_permission \"{label}\" must have a qualifier (the alias it lets invoke)"
-                ));
-            }
-        }
-    }
+    targets
 }
 
 fn check_execution_logs(api: &Body, findings: &mut Vec<String>) {
