@@ -50,7 +50,18 @@ pub struct Verifier {
     keys: RwLock<Keys>,
     remote: Option<Remote>,
     issuer: String,
-    audience: String,
+    /// The accepted audiences (`JWT_AUDIENCE`, comma-separated).
+    audiences: Vec<String>,
+    /// What the issuer puts before each scope (`JWT_SCOPE_PREFIX`): a Cognito resource server
+    /// grants `delivery/products:read` for `products:read`.
+    scope_prefix: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -60,6 +71,22 @@ struct Claims {
     scope: String,
     #[serde(default)]
     company_id: Option<String>,
+    aud: Option<Audience>,
+    /// Cognito's access tokens name their app client here, and carry no `aud`.
+    client_id: Option<String>,
+    /// Cognito's `access` or `id`: an ID token is no bearer token.
+    token_use: Option<String>,
+}
+
+impl Claims {
+    /// The token's audiences: its `aud`, or else its `client_id`.
+    fn audiences(&self) -> Vec<&str> {
+        match &self.aud {
+            Some(Audience::One(one)) => vec![one.as_str()],
+            Some(Audience::Many(many)) => many.iter().map(String::as_str).collect(),
+            None => self.client_id.as_deref().into_iter().collect(),
+        }
+    }
 }
 
 /// The algorithm a key is used with: the JWK's `alg` if given, else its type. Only RS256 and
@@ -81,12 +108,14 @@ fn key_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
 }
 
 impl Verifier {
-    /// From `JWT_ISSUER`, `JWT_AUDIENCE`, and `JWKS` (the JSON key set) or else `JWKS_URL`
+    /// From `JWT_ISSUER`, `JWT_AUDIENCE` (one audience or several, comma-separated),
+    /// `JWT_SCOPE_PREFIX` (optional), and `JWKS` (the JSON key set) or else `JWKS_URL`
     /// (fetched now, then again as [`REFRESH`] says).
     pub fn from_env(source: &dyn Source) -> Result<Verifier, ConfigError> {
         let issuer = settings::required(source, "JWT_ISSUER")?;
-        let audience = settings::required(source, "JWT_AUDIENCE")?;
-        match (
+        let audience = settings::list(source, "JWT_AUDIENCE")?.join(",");
+        let scope_prefix = settings::optional(source, "JWT_SCOPE_PREFIX");
+        let verifier = match (
             settings::optional(source, "JWKS"),
             settings::optional(source, "JWKS_URL"),
         ) {
@@ -95,7 +124,15 @@ impl Verifier {
                 Verifier::from_url(JwksUrl::parse(&url)?, REFRESH, issuer, audience)
             }
             (None, None) => Err(ConfigError::Missing("JWKS")),
-        }
+        }?;
+        Ok(verifier.with_scope_prefix(scope_prefix))
+    }
+
+    /// The same verifier, reading each scope after `prefix` (a scope without it is kept as it
+    /// is, and means nothing unless it is one of SPEC §3's).
+    pub fn with_scope_prefix(mut self, prefix: Option<String>) -> Verifier {
+        self.scope_prefix = prefix;
+        self
     }
 
     /// Trusting a fixed key set.
@@ -104,7 +141,8 @@ impl Verifier {
             keys: RwLock::new(parse_keys(jwks)?),
             remote: None,
             issuer,
-            audience,
+            audiences: audiences(&audience),
+            scope_prefix: None,
         })
     }
 
@@ -127,7 +165,8 @@ impl Verifier {
                 fetched_at: Mutex::new((now, tried)),
             }),
             issuer,
-            audience,
+            audiences: audiences(&audience),
+            scope_prefix: None,
         })
     }
 
@@ -180,6 +219,15 @@ impl Verifier {
     }
 }
 
+/// The accepted audiences of a comma-separated list.
+fn audiences(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The trusted keys of a JWK set: each with a `kid`, RS256 or ES256 (P-256) only.
 fn parse_keys(jwks: &str) -> Result<Keys, ConfigError> {
     let set: JwkSet = serde_json::from_str(jwks)
@@ -228,14 +276,34 @@ impl Verifier {
         }
         let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // The audience is checked below: `aud`, or Cognito's `client_id` where there is none.
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| Unauthorized::new(format!("invalid token: {e}")))?;
         let c = data.claims;
-        Principal::from_claims(&c.sub, &c.scope, c.company_id.as_deref())
+        if !c.audiences().iter().any(|a| self.audiences.iter().any(|ours| ours == a)) {
+            return Err(Unauthorized::new("invalid token: not for this API (aud / client_id)"));
+        }
+        if c.token_use.as_deref().is_some_and(|u| u != "access") {
+            return Err(Unauthorized::new("an ID token is not a bearer token"));
+        }
+        let scope = self.scopes(&c.scope);
+        Principal::from_claims(&c.sub, &scope, c.company_id.as_deref())
             .map_err(|e| Unauthorized::new(e.to_string()))
+    }
+
+    /// The token's scopes, each read after the issuer's prefix when it has one.
+    fn scopes(&self, scope: &str) -> String {
+        let Some(prefix) = &self.scope_prefix else {
+            return scope.to_owned();
+        };
+        scope
+            .split_whitespace()
+            .map(|s| s.strip_prefix(prefix.as_str()).unwrap_or(s))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }

@@ -231,3 +231,38 @@ fn jwks_config_errors_name_the_setting() {
     let err = Verifier::from_env(&[("JWT_ISSUER", ISS)]).err().unwrap();
     assert!(err.to_string().contains("JWT_AUDIENCE"));
 }
+
+/// An access token as Amazon Cognito issues it: no `aud` but the app client's `client_id`,
+/// `token_use`, and the resource server's scopes (`delivery/products:read`).
+fn cognito(client_id: &str, token_use: &str) -> Value {
+    json!({
+        "iss": ISS, "sub": "6f1c…", "client_id": client_id, "token_use": token_use,
+        "scope": "delivery/products:write delivery/products:read openid", "company_id": "acme",
+        "iat": now(), "exp": now() + 300,
+    })
+}
+
+#[test]
+fn cognito_access_tokens_are_read_by_their_client_and_scope_prefix() {
+    let key = SigningKey::generate().unwrap();
+    let verifier = Verifier::new(&key.jwks(), ISS.into(), "web-client, acme-integration".into())
+        .unwrap()
+        .with_scope_prefix(Some("delivery/".into()));
+    let token = key.sign(&cognito("acme-integration", "access")).unwrap();
+    let response = authorize(&verifier, &event(&format!("Bearer {token}"))).unwrap();
+    assert_eq!(response.context.scope, "products:read products:write");
+    assert_eq!(response.context.company_id, "acme");
+    // Another pool client, an ID token, and a token with no audience at all are refused.
+    for claims in [
+        cognito("someone-else", "access"),
+        cognito("web-client", "id"),
+        json!({"iss": ISS, "sub": "x", "scope": "delivery/products:read", "exp": now() + 300}),
+    ] {
+        let token = key.sign(&claims).unwrap();
+        refused(&verifier, &format!("Bearer {token}"));
+    }
+    // Without the prefix, a prefixed scope grants nothing.
+    let plain = Verifier::new(&key.jwks(), ISS.into(), "acme-integration".into()).unwrap();
+    let token = key.sign(&cognito("acme-integration", "access")).unwrap();
+    refused(&plain, &format!("Bearer {token}"));
+}

@@ -40,7 +40,7 @@ locals {
   cors_origins = distinct(concat([module.site.origin], var.cors_allowed_origins))
   cors_env     = { CORS_ALLOWED_ORIGINS = join(",", local.cors_origins) }
   jwt_env = merge(
-    { JWT_ISSUER = var.jwt_issuer, JWT_AUDIENCE = var.jwt_audience },
+    { JWT_ISSUER = var.jwt_issuer, JWT_AUDIENCE = var.jwt_audience, JWT_SCOPE_PREFIX = var.jwt_scope_prefix },
     { for k, v in { JWKS = var.jwks, JWKS_URL = var.jwks_url } : k => v if v != "" },
   )
 

@@ -18,7 +18,7 @@ variable "jwt_issuer" {
 }
 
 variable "jwt_audience" {
-  description = "The required `aud` of bearer tokens (JWT_AUDIENCE)."
+  description = "The accepted audiences of bearer tokens, comma-separated (JWT_AUDIENCE): a token's `aud`, or its `client_id` when it has no `aud` (Cognito's access tokens)."
   type        = string
 }
 
@@ -176,4 +176,10 @@ variable "vpc" {
     route_table_ids = list(string)
   })
   default = null
+}
+
+variable "jwt_scope_prefix" {
+  description = "What the issuer puts before each scope (JWT_SCOPE_PREFIX), e.g. \"delivery/\" for a Cognito resource server named delivery; empty for none."
+  type        = string
+  default     = ""
 }
