@@ -284,8 +284,14 @@ impl Verifier {
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| Unauthorized::new(format!("invalid token: {e}")))?;
         let c = data.claims;
-        if !c.audiences().iter().any(|a| self.audiences.iter().any(|ours| ours == a)) {
-            return Err(Unauthorized::new("invalid token: not for this API (aud / client_id)"));
+        if !c
+            .audiences()
+            .iter()
+            .any(|a| self.audiences.iter().any(|ours| ours == a))
+        {
+            return Err(Unauthorized::new(
+                "invalid token: not for this API (aud / client_id)",
+            ));
         }
         if c.token_use.as_deref().is_some_and(|u| u != "access") {
             return Err(Unauthorized::new("an ID token is not a bearer token"));

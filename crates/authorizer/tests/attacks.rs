@@ -236,7 +236,7 @@ fn jwks_config_errors_name_the_setting() {
 /// `token_use`, and the resource server's scopes (`delivery/products:read`).
 fn cognito(client_id: &str, token_use: &str) -> Value {
     json!({
-        "iss": ISS, "sub": "6f1c…", "client_id": client_id, "token_use": token_use,
+        "iss": ISS, "sub": "6f1c2d3e-0000-4000-8000-000000000001", "client_id": client_id, "token_use": token_use,
         "scope": "delivery/products:write delivery/products:read openid", "company_id": "acme",
         "iat": now(), "exp": now() + 300,
     })
@@ -245,9 +245,13 @@ fn cognito(client_id: &str, token_use: &str) -> Value {
 #[test]
 fn cognito_access_tokens_are_read_by_their_client_and_scope_prefix() {
     let key = SigningKey::generate().unwrap();
-    let verifier = Verifier::new(&key.jwks(), ISS.into(), "web-client, acme-integration".into())
-        .unwrap()
-        .with_scope_prefix(Some("delivery/".into()));
+    let verifier = Verifier::new(
+        &key.jwks(),
+        ISS.into(),
+        "web-client, acme-integration".into(),
+    )
+    .unwrap()
+    .with_scope_prefix(Some("delivery/".into()));
     let token = key.sign(&cognito("acme-integration", "access")).unwrap();
     let response = authorize(&verifier, &event(&format!("Bearer {token}"))).unwrap();
     assert_eq!(response.context.scope, "products:read products:write");
