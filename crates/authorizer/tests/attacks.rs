@@ -265,8 +265,14 @@ fn cognito_access_tokens_are_read_by_their_client_and_scope_prefix() {
         let token = key.sign(&claims).unwrap();
         refused(&verifier, &format!("Bearer {token}"));
     }
-    // Without the prefix, a prefixed scope grants nothing.
+    // Without the prefix, a prefixed scope grants nothing: every route is denied (403).
     let plain = Verifier::new(&key.jwks(), ISS.into(), "acme-integration".into()).unwrap();
     let token = key.sign(&cognito("acme-integration", "access")).unwrap();
-    refused(&plain, &format!("Bearer {token}"));
+    let response = authorize(&plain, &event(&format!("Bearer {token}"))).unwrap();
+    assert_eq!(response.context.scope, "");
+    let base = MethodArn::parse(ARN).unwrap().base;
+    assert!(!policy_allows(
+        &response.policy_document,
+        &format!("{base}/GET/products")
+    ));
 }
