@@ -7,6 +7,7 @@
 
 import { startConsole } from "./console.js";
 import { startImports } from "./imports.js";
+import { finishSignIn, startSignIn } from "./signin.js";
 
 const state = {
   config: { apiBaseUrl: "", local: false },
@@ -545,6 +546,28 @@ function renderOrders(page, first) {
 
 // ---- start ----
 
+/** With an identity provider (config.json's `signIn`), the "Sign in" button, and the way back
+ * from its hosted login: true when the page signed in that way. */
+async function hostedSignIn() {
+  const signInConfig = state.config.signIn;
+  if (!signInConfig) return false;
+  show($("hosted-signin"), true);
+  $("hosted-signin").addEventListener("click", () => startSignIn(signInConfig));
+  let token;
+  try {
+    token = await finishSignIn(signInConfig);
+  } catch (error) {
+    notice(String(error.message || error));
+    return false;
+  }
+  if (!token) return false;
+  // The code is used: keep it out of the address bar and the history.
+  history.replaceState(null, "", location.pathname);
+  state.imports = startImports({ $, el, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
+  signIn(token);
+  return true;
+}
+
 async function loadConfig() {
   // Deployed, config.json (written at deploy time) names the API; locally the API is this origin.
   try {
@@ -587,6 +610,7 @@ async function start() {
     state.console.signedIn();
   }
   $("orders-more").addEventListener("click", () => loadOrders(false));
+  if (await hostedSignIn()) return;
   state.imports = startImports({ $, el, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
   await loadDemoPrincipals();
   const saved = sessionStorage.getItem("token");

@@ -187,6 +187,8 @@ test("a company edits a price, then is told when someone else changed the produc
 
 test("a company imports a CSV from the page and reads which rows were refused", async () => {
   const { page, problems, context } = await openPage();
+  // Served by delivery-local, the page offers its demo principals, not a hosted login.
+  assert.equal(await page.locator("#hosted-signin").isHidden(), true);
   await signInAs(page, "acme-admin");
   const imports = page.locator("#imports");
   await imports.getByRole("heading", { name: "Import products" }).waitFor();

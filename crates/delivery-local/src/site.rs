@@ -10,6 +10,7 @@ const APP_JS: &str = include_str!("../../../web/app.js");
 const APP_CSS: &str = include_str!("../../../web/app.css");
 const CONSOLE_JS: &str = include_str!("../../../web/console.js");
 const IMPORTS_JS: &str = include_str!("../../../web/imports.js");
+const SIGNIN_JS: &str = include_str!("../../../web/signin.js");
 const UPLOT_JS: &str = include_str!("../../../web/vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../../../web/vendor/uPlot.min.css");
 const DOCS: &str = include_str!("../../../web/docs.html");
@@ -38,6 +39,7 @@ fn asset(path: &str) -> Option<(&'static str, &'static str)> {
         "/app.css" => ("text/css; charset=utf-8", APP_CSS),
         "/console.js" => ("text/javascript; charset=utf-8", CONSOLE_JS),
         "/imports.js" => ("text/javascript; charset=utf-8", IMPORTS_JS),
+        "/signin.js" => ("text/javascript; charset=utf-8", SIGNIN_JS),
         "/vendor/uPlot.iife.min.js" => ("text/javascript; charset=utf-8", UPLOT_JS),
         "/vendor/uPlot.min.css" => ("text/css; charset=utf-8", UPLOT_CSS),
         "/config.json" => ("application/json", CONFIG),
@@ -171,6 +173,7 @@ mod tests {
             assert!(!APP_JS.contains(sink), "app.js uses {sink}");
             assert!(!CONSOLE_JS.contains(sink), "console.js uses {sink}");
             assert!(!IMPORTS_JS.contains(sink), "imports.js uses {sink}");
+            assert!(!SIGNIN_JS.contains(sink), "signin.js uses {sink}");
         }
     }
 }

@@ -79,8 +79,9 @@ resource "aws_cloudfront_response_headers_policy" "page" {
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
-        # The API, and the imports bucket the page uploads files to (presigned PUT).
-        "connect-src 'self' https://*.execute-api.${data.aws_region.current.region}.amazonaws.com https://*.s3.${data.aws_region.current.region}.amazonaws.com",
+        # The API, the imports bucket the page uploads files to (presigned PUT), and the hosted
+        # login's token endpoint (a Cognito domain of this region, when there is one).
+        "connect-src 'self' https://*.execute-api.${data.aws_region.current.region}.amazonaws.com https://*.s3.${data.aws_region.current.region}.amazonaws.com https://*.auth.${data.aws_region.current.region}.amazoncognito.com",
         "form-action 'none'",
         "base-uri 'none'",
         "frame-ancestors 'none'",
