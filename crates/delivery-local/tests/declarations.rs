@@ -53,6 +53,7 @@ async fn build(name: &str, adapters: &Adapters) -> Option<Result<&'static str, C
         "order-processor" => event::<order_processor::Processor>(adapters).await,
         "notify-carrier" => event::<notify_carrier::NotifyCarrier>(adapters).await,
         "import-catalog" => event::<import_catalog::ImportCatalog>(adapters).await,
+        "pre-token" => event::<pre_token::PreToken>(adapters).await,
         _ => return None,
     })
 }
@@ -61,7 +62,7 @@ async fn build(name: &str, adapters: &Adapters) -> Option<Result<&'static str, C
 async fn every_function_reads_exactly_the_settings_it_declares() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let declared = infra_check::declared_functions(&repo).unwrap();
-    assert_eq!(declared.len(), 10, "{declared:?}");
+    assert_eq!(declared.len(), 11, "{declared:?}");
     let jwks = token_signer::SigningKey::generate().unwrap().jwks();
     for function in declared {
         let recorder = Arc::new(Recorder::new(EverySetting { jwks: jwks.clone() }));

@@ -73,7 +73,7 @@ fn the_repository_terraform_is_wired_to_the_code() {
 }
 
 #[test]
-fn the_ten_functions_are_declared() {
+fn the_eleven_functions_are_declared() {
     let names: Vec<String> = declared().into_iter().map(|f| f.name).collect();
     assert_eq!(
         names,
@@ -87,6 +87,7 @@ fn the_ten_functions_are_declared() {
             "order-simulator",
             "order-total",
             "place-order",
+            "pre-token",
             "update-product"
         ]
     );

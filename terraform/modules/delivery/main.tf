@@ -1,5 +1,5 @@
 # The whole system for one environment (SPEC section 2): the key, the tables, the orders queue,
-# the events topic, the imports bucket and queue, the ten functions with exactly the permissions their adapters use, their
+# the events topic, the imports bucket and queue, the eleven functions with exactly the permissions their adapters use, their
 # triggers, the API and the alarms. crates/infra-check verifies this wiring against the code.
 
 data "aws_caller_identity" "current" {}
@@ -99,6 +99,14 @@ locals {
           resources = [local.import_files]
         },
       ]
+    }
+    # Cognito's pre token generation trigger (enable_cognito): it reads no setting and calls
+    # nothing, so it holds no statement.
+    pre-token = {
+      memory_mb       = 128
+      timeout_seconds = 5
+      environment     = local.log_env
+      statements      = []
     }
     import-catalog = {
       memory_mb       = 512

@@ -1,0 +1,106 @@
+//! `pre-token`: Amazon Cognito's pre token generation trigger (event versions 2 and 3), so that a
+//! company's user or integration carries `company_id` in its access token, as the authorizer
+//! requires for `products:write` (SPEC §3).
+//!
+//! - A user (sign-in, refresh): the company is the user's `custom:company_id` attribute, which
+//!   only an administrator sets (the attribute is not writable by the app clients).
+//! - An integration (client credentials, version 3): the company is named by the one
+//!   `…company:<id>` scope of the resource server its app client alone is allowed; that scope is
+//!   then suppressed from the token, which keeps only SPEC §3's scopes.
+//!
+//! A company id that is not one (`[A-Za-z0-9_-]`, 1–64) is not added: the token then grants no
+//! company's writes. The event comes back with its `response` set, as Cognito expects.
+
+use std::convert::Infallible;
+
+use composition::lambda::EventFunction;
+use composition::{Adapters, App};
+use domain::CompanyId;
+use serde_json::{Value, json};
+use settings::ConfigError;
+
+/// The part of a per-company scope that names the company: `delivery/company:acme`.
+const COMPANY_SCOPE: &str = "company:";
+
+pub struct PreToken;
+
+impl App for PreToken {
+    const NAME: &'static str = "pre-token";
+
+    async fn new(_: &Adapters) -> Result<PreToken, ConfigError> {
+        Ok(PreToken)
+    }
+}
+
+/// Who a token is for, as far as its company goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Company {
+    /// A user's attribute.
+    User(CompanyId),
+    /// An integration's company scope (to suppress).
+    Integration(CompanyId, String),
+    None,
+}
+
+/// The company an event's token is for.
+pub fn company_of(event: &Value) -> Company {
+    let request = &event["request"];
+    if event["triggerSource"] == "TokenGeneration_ClientCredentials" {
+        let scopes = request["scopes"].as_array().into_iter().flatten();
+        let named: Vec<(&str, &str)> = scopes
+            .filter_map(|s| s.as_str())
+            .filter_map(|s| Some((s, s.rsplit('/').next()?.strip_prefix(COMPANY_SCOPE)?)))
+            .collect();
+        return match named.as_slice() {
+            [(scope, id)] => CompanyId::parse(id)
+                .map(|c| Company::Integration(c, (*scope).to_owned()))
+                .unwrap_or(Company::None),
+            // No company scope, or several: no company.
+            _ => Company::None,
+        };
+    }
+    request["userAttributes"]["custom:company_id"]
+        .as_str()
+        .and_then(|id| CompanyId::parse(id).ok())
+        .map_or(Company::None, Company::User)
+}
+
+/// The event with Cognito's `response`: the claim to add, and the scope to suppress.
+pub fn respond(mut event: Value) -> Value {
+    let details = match company_of(&event) {
+        Company::User(company) => json!({
+            "accessTokenGeneration": {"claimsToAddOrOverride": {"company_id": company.as_str()}},
+            "idTokenGeneration": {"claimsToAddOrOverride": {"company_id": company.as_str()}},
+        }),
+        Company::Integration(company, scope) => json!({
+            "accessTokenGeneration": {
+                "claimsToAddOrOverride": {"company_id": company.as_str()},
+                "scopesToSuppress": [scope],
+            },
+        }),
+        Company::None => Value::Null,
+    };
+    if !event["response"].is_object() {
+        event["response"] = json!({});
+    }
+    event["response"]["claimsAndScopeOverrideDetails"] = details;
+    event
+}
+
+impl EventFunction for PreToken {
+    type Event = Value;
+    type Output = Value;
+    type Error = Infallible;
+
+    async fn handle(&self, event: Value) -> Result<Value, Infallible> {
+        let source = event["triggerSource"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let answer = respond(event);
+        let company = &answer["response"]["claimsAndScopeOverrideDetails"]["accessTokenGeneration"]
+            ["claimsToAddOrOverride"]["company_id"];
+        tracing::info!(trigger = %source, company = %company, "token customised");
+        Ok(answer)
+    }
+}
