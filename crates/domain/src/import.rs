@@ -284,6 +284,10 @@ pub enum FileError {
     DuplicateColumn(String),
     #[error("the file could not be read as {format}: {1}", format = .0.as_str())]
     Malformed(ImportFormat, String),
+    #[error(
+        "the file is not in the bucket any more (files are kept 7 days): upload it again with a new import"
+    )]
+    Gone,
 }
 
 /// A row that passed the product rules: the product id and its `PUT` body.

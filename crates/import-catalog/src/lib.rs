@@ -171,6 +171,10 @@ impl ImportCatalog {
         let total = match self.count_rows(key).await {
             Ok(total) => total,
             Err(ReadError::File(e)) => return self.refuse(key, e).await,
+            // Expired, or an event redelivered after the file went: retrying cannot help.
+            Err(ReadError::Port(PortError::NotFound)) => {
+                return self.refuse(key, FileError::Gone).await;
+            }
             Err(ReadError::Port(e)) => return Err(e),
         };
         let started = PIPELINE

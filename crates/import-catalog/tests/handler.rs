@@ -297,6 +297,30 @@ async fn a_file_over_the_size_limit_is_refused_by_its_event() {
 }
 
 #[tokio::test]
+async fn a_file_no_longer_in_the_bucket_fails_its_import_at_once() {
+    let world = world().await;
+    let (id, event) = world
+        .upload("acme", ImportFormat::Csv, HEADER.as_bytes())
+        .await;
+    let import = world.report(id).await;
+    let path = world._dir.path().join(import.key().to_string());
+    tokio::fs::remove_file(path).await.unwrap();
+    assert_eq!(
+        failures(&world.app().await, event).await,
+        0,
+        "not retried: nothing would change"
+    );
+    let report = world.report(id).await;
+    assert_eq!(report.status, ImportStatus::Failed);
+    assert!(
+        report
+            .reason
+            .unwrap()
+            .starts_with("the file is not in the bucket any more")
+    );
+}
+
+#[tokio::test]
 async fn other_messages_are_acknowledged_and_change_nothing() {
     let world = world().await;
     let app = world.app().await;
