@@ -563,7 +563,7 @@ async function hostedSignIn() {
   if (!token) return false;
   // The code is used: keep it out of the address bar and the history.
   history.replaceState(null, "", location.pathname);
-  state.imports = startImports({ $, el, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
+  state.imports = startImports({ $, el, show, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
   signIn(token);
   return true;
 }
@@ -611,7 +611,7 @@ async function start() {
   }
   $("orders-more").addEventListener("click", () => loadOrders(false));
   if (await hostedSignIn()) return;
-  state.imports = startImports({ $, el, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
+  state.imports = startImports({ $, el, show, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
   await loadDemoPrincipals();
   const saved = sessionStorage.getItem("token");
   if (saved) signIn(saved);

@@ -17,7 +17,7 @@ function formatOf(choice, file) {
 
 const count = (n) => Number(n).toLocaleString("en");
 
-export function startImports({ $, el, api, showProblem, clearProblems, ApiError, onImported }) {
+export function startImports({ $, el, show, api, showProblem, clearProblems, ApiError, onImported }) {
   const form = $("import-form");
   const status = $("import-status");
   let timer = null;
@@ -45,10 +45,6 @@ export function startImports({ $, el, api, showProblem, clearProblems, ApiError,
       ? `The first ${rows.length} refusals are shown; GET /imports/${report.import_id} lists the first 1,000.`
       : "";
     show($("import-errors"), rows.length > 0);
-  }
-
-  function show(element, visible) {
-    element.hidden = !visible;
   }
 
   async function follow(id) {

@@ -3,7 +3,6 @@
 //! (streamed from disk), then `GET /imports/{id}` until the import ends, with a progress bar;
 //! the report is printed, and a failed import or refused rows make the exit status non-zero.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use domain::import::ImportFormat;
@@ -39,11 +38,10 @@ fn format_of(args: &ImportArgs) -> Result<ImportFormat, String> {
 }
 
 /// `PUT`s the file to the upload URL with the headers it was signed with.
-fn upload(client: &Client, file: &Path, upload: &Value) -> Result<(), String> {
+fn upload(client: &Client, handle: std::fs::File, upload: &Value) -> Result<(), String> {
     let url = upload["url"]
         .as_str()
         .ok_or("the answer has no upload URL")?;
-    let handle = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut request = client.agent.put(url);
     for (name, value) in upload["headers"].as_object().into_iter().flatten() {
         request = request.header(name.as_str(), value.as_str().unwrap_or_default());
@@ -129,6 +127,9 @@ fn print_report(report: &Value, elapsed: f64) {
 
 pub fn run(args: &ImportArgs) -> Result<(), String> {
     let format = format_of(args)?;
+    // Opened first: a file that cannot be read starts no import.
+    let file = &args.file;
+    let handle = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let key = tokens::key(&args.data_dir)?;
     let token = tokens::mint(
         &key,
@@ -143,7 +144,7 @@ pub fn run(args: &ImportArgs) -> Result<(), String> {
     let id = answer["import_id"]
         .as_str()
         .ok_or("the answer has no import_id")?;
-    upload(&client, &args.file, &answer["upload"])?;
+    upload(&client, handle, &answer["upload"])?;
     let report = follow(&client, id)?;
     print_report(&report, started.elapsed().as_secs_f64());
     match (
