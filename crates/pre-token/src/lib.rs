@@ -8,6 +8,10 @@
 //!   `…company:<id>` scope of the resource server its app client alone is allowed; that scope is
 //!   then suppressed from the token, which keeps only SPEC §3's scopes.
 //!
+//! - A user keeps only the scopes meant for it: `products:write` with a company,
+//!   `simulations:run` in the `operators` group, never a company scope. Anyone who can sign in
+//!   to the page asks for the page's scopes; this is what keeps them a customer's.
+//!
 //! A company id that is not one (`[A-Za-z0-9_-]`, 1–64) is not added: the token then grants no
 //! company's writes. The event comes back with its `response` set, as Cognito expects.
 
@@ -45,7 +49,7 @@ pub enum Company {
 /// The company an event's token is for.
 pub fn company_of(event: &Value) -> Company {
     let request = &event["request"];
-    if event["triggerSource"] == "TokenGeneration_ClientCredentials" {
+    if is_integration(event) {
         let scopes = request["scopes"].as_array().into_iter().flatten();
         let named: Vec<(&str, &str)> = scopes
             .filter_map(|s| s.as_str())
@@ -65,26 +69,71 @@ pub fn company_of(event: &Value) -> Company {
         .map_or(Company::None, Company::User)
 }
 
-/// The event with Cognito's `response`: the claim to add, and the scope to suppress.
+/// The group whose users are operators: only they keep `simulations:run`.
+pub const OPERATORS: &str = "operators";
+
+/// Whether a user keeps a scope its app client let it ask for. Anyone may sign in to the page,
+/// so a scope beyond a customer's is kept only for whom it is meant: `products:write` for a
+/// company's user, `simulations:run` for an operator; a company scope (an integration's) never.
+fn user_may(scope: &str, company: bool, operator: bool) -> bool {
+    match scope.rsplit('/').next().unwrap_or(scope) {
+        "products:write" => company,
+        "simulations:run" => operator,
+        name => !name.starts_with(COMPANY_SCOPE),
+    }
+}
+
+/// A user's customisation: the company in both tokens, and the scopes it may not keep.
+fn user_details(event: &Value, company: Option<CompanyId>) -> Value {
+    let request = &event["request"];
+    let operator = request["groupConfiguration"]["groupsToOverride"]
+        .as_array()
+        .is_some_and(|groups| groups.iter().any(|g| g == OPERATORS));
+    let suppressed: Vec<&str> = request["scopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|s| !user_may(s, company.is_some(), operator))
+        .collect();
+    let mut details = json!({});
+    if let Some(company) = &company {
+        let claims = json!({"claimsToAddOrOverride": {"company_id": company.as_str()}});
+        details["accessTokenGeneration"] = claims.clone();
+        details["idTokenGeneration"] = claims;
+    }
+    if !suppressed.is_empty() {
+        details["accessTokenGeneration"]["scopesToSuppress"] = json!(suppressed);
+    }
+    if details == json!({}) {
+        Value::Null
+    } else {
+        details
+    }
+}
+
+/// The event with Cognito's `response`: the claim to add, and the scopes to suppress.
 pub fn respond(mut event: Value) -> Value {
     let details = match company_of(&event) {
-        Company::User(company) => json!({
-            "accessTokenGeneration": {"claimsToAddOrOverride": {"company_id": company.as_str()}},
-            "idTokenGeneration": {"claimsToAddOrOverride": {"company_id": company.as_str()}},
-        }),
         Company::Integration(company, scope) => json!({
             "accessTokenGeneration": {
                 "claimsToAddOrOverride": {"company_id": company.as_str()},
                 "scopesToSuppress": [scope],
             },
         }),
-        Company::None => Value::Null,
+        Company::None if is_integration(&event) => Value::Null,
+        Company::User(company) => user_details(&event, Some(company)),
+        Company::None => user_details(&event, None),
     };
     if !event["response"].is_object() {
         event["response"] = json!({});
     }
     event["response"]["claimsAndScopeOverrideDetails"] = details;
     event
+}
+
+fn is_integration(event: &Value) -> bool {
+    event["triggerSource"] == "TokenGeneration_ClientCredentials"
 }
 
 impl EventFunction for PreToken {

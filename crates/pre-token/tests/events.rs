@@ -5,12 +5,24 @@ use pre_token::PreToken;
 use serde_json::{Value, json};
 
 fn user_event(attributes: Value) -> Value {
+    user_event_with(
+        attributes,
+        &[],
+        &[
+            "openid",
+            "delivery/products:read",
+            "delivery/products:write",
+        ],
+    )
+}
+
+fn user_event_with(attributes: Value, groups: &[&str], scopes: &[&str]) -> Value {
     json!({
         "version": "2", "triggerSource": "TokenGeneration_Authentication", "region": "eu-west-1",
         "userPoolId": "eu-west-1_AbCdEf123", "userName": "acme-admin",
         "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "web-client"},
-        "request": {"userAttributes": attributes, "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": null},
-                    "scopes": ["openid", "delivery/products:read", "delivery/products:write"]},
+        "request": {"userAttributes": attributes, "groupConfiguration": {"groupsToOverride": groups, "iamRolesToOverride": [], "preferredRole": null},
+                    "scopes": scopes},
         "response": {"claimsAndScopeOverrideDetails": null}
     })
 }
@@ -43,6 +55,71 @@ async fn a_company_user_gets_its_company_in_both_tokens() {
         out["idTokenGeneration"]["claimsToAddOrOverride"]["company_id"],
         "acme"
     );
+    assert!(
+        out["accessTokenGeneration"]
+            .get("scopesToSuppress")
+            .is_none(),
+        "a company's user keeps products:write: {out}"
+    );
+}
+
+const PAGE_SCOPES: &[&str] = &[
+    "openid",
+    "delivery/products:read",
+    "delivery/products:write",
+    "delivery/orders:write",
+    "delivery/orders:read",
+    "delivery/simulations:run",
+];
+
+#[tokio::test]
+async fn a_customer_keeps_only_a_customers_scopes() {
+    let out = details(user_event_with(json!({"sub": "6f1c"}), &[], PAGE_SCOPES)).await;
+    assert_eq!(
+        out["accessTokenGeneration"]["scopesToSuppress"],
+        json!(["delivery/products:write", "delivery/simulations:run"])
+    );
+    assert!(
+        out["accessTokenGeneration"]
+            .get("claimsToAddOrOverride")
+            .is_none()
+    );
+    assert!(out.get("idTokenGeneration").is_none());
+}
+
+#[tokio::test]
+async fn an_operator_keeps_simulations_and_a_company_user_in_no_group_does_not() {
+    let operator = user_event_with(json!({"sub": "ops"}), &["operators"], PAGE_SCOPES);
+    let out = details(operator).await;
+    assert_eq!(
+        out["accessTokenGeneration"]["scopesToSuppress"],
+        json!(["delivery/products:write"])
+    );
+    let company = user_event_with(
+        json!({"custom:company_id": "acme"}),
+        &["staff"],
+        PAGE_SCOPES,
+    );
+    let out = details(company).await;
+    assert_eq!(
+        out["accessTokenGeneration"]["scopesToSuppress"],
+        json!(["delivery/simulations:run"])
+    );
+    assert_eq!(
+        out["accessTokenGeneration"]["claimsToAddOrOverride"]["company_id"],
+        "acme"
+    );
+}
+
+#[tokio::test]
+async fn a_user_never_keeps_a_company_scope() {
+    let scopes = ["delivery/products:read", "delivery/company:acme"];
+    let event = user_event_with(json!({"custom:company_id": "acme"}), &[], &scopes);
+    let out = details(event).await;
+    assert_eq!(
+        out["accessTokenGeneration"]["scopesToSuppress"],
+        json!(["delivery/company:acme"])
+    );
 }
 
 #[tokio::test]
@@ -60,9 +137,10 @@ async fn an_integration_gets_the_company_of_its_scope_which_is_suppressed() {
 
 #[tokio::test]
 async fn no_company_or_a_doubtful_one_adds_nothing() {
+    let customer_scopes = ["openid", "delivery/products:read", "delivery/orders:write"];
     for event in [
-        user_event(json!({"sub": "6f1c"})),
-        user_event(json!({"custom:company_id": "ac me"})),
+        user_event_with(json!({"sub": "6f1c"}), &[], &customer_scopes),
+        user_event_with(json!({"custom:company_id": "ac me"}), &[], &customer_scopes),
         integration_event(&["delivery/products:read"]),
         integration_event(&["delivery/company:acme", "delivery/company:globex"]),
         integration_event(&["delivery/company:"]),
