@@ -7,7 +7,7 @@
 
 import { startConsole } from "./console.js";
 import { startImports } from "./imports.js";
-import { finishSignIn, startSignIn } from "./signin.js";
+import { finishSignIn, grantedScopes, startSignIn } from "./signin.js";
 
 const state = {
   config: { apiBaseUrl: "", local: false },
@@ -150,7 +150,7 @@ function decodeClaims(token) {
   }
 }
 
-const can = (scope) => (state.claims?.scope || "").split(" ").includes(scope);
+const can = (scope) => grantedScopes(state.claims, state.config.signIn?.scopePrefix).includes(scope);
 
 function signIn(token) {
   const claims = decodeClaims(token);
@@ -163,7 +163,9 @@ function signIn(token) {
   sessionStorage.setItem("token", token);
   notice("");
   const company = claims.company_id ? ` of ${claims.company_id}` : "";
-  $("who").textContent = `Signed in as ${claims.sub}${company} (${claims.scope || "no scopes"})`;
+  const scopes = grantedScopes(claims, state.config.signIn?.scopePrefix).join(" ");
+  // Cognito's access tokens name the user in `username`; `sub` is an opaque id.
+  $("who").textContent = `Signed in as ${claims.username || claims.sub}${company} (${scopes || "no scopes"})`;
   show($("catalog"), can("products:read"));
   show($("basket"), can("orders:write"));
   show($("orders"), can("orders:read"));

@@ -72,6 +72,11 @@ export async function startSignIn(signIn, storage = sessionStorage, go = (url) =
  */
 export async function finishSignIn(signIn, search = location.search, storage = sessionStorage, post = fetch) {
   const params = new URLSearchParams(search);
+  if (params.has("error") && storage.getItem(STATE) === params.get("state")) {
+    storage.removeItem(VERIFIER);
+    storage.removeItem(STATE);
+    throw new Error(`The sign-in did not finish: ${params.get("error_description") || params.get("error")}`);
+  }
   const code = params.get("code");
   if (!code) return null;
   const verifier = storage.getItem(VERIFIER);
@@ -88,4 +93,15 @@ export async function finishSignIn(signIn, search = location.search, storage = s
     throw new Error(`The sign-in was refused: ${answer.error_description || answer.error || response.status}`);
   }
   return answer.access_token;
+}
+
+/**
+ * The scopes a token grants, by SPEC's names: an issuer that puts a prefix before each scope
+ * (Cognito: `delivery/products:read`, config.json's `signIn.scopePrefix`) has it taken off, as
+ * the authorizer does; a scope without the prefix grants nothing.
+ */
+export function grantedScopes(claims, prefix = "") {
+  const scopes = String(claims?.scope || "").split(" ").filter(Boolean);
+  if (!prefix) return scopes;
+  return scopes.filter((s) => s.startsWith(prefix)).map((s) => s.slice(prefix.length));
 }

@@ -2,7 +2,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { authorizationRequest, base64url, challengeOf, finishSignIn, tokenRequest } from "../signin.js";
+import { authorizationRequest, base64url, challengeOf, finishSignIn, grantedScopes, tokenRequest } from "../signin.js";
 
 const signIn = {
   authorizeUrl: "https://delivery-prod.auth.eu-west-1.amazoncognito.com/oauth2/authorize",
@@ -70,4 +70,24 @@ test("the way back checks the state and returns the access token", async () => {
   storage.set("pkce-verifier", "v");
   storage.set("pkce-state", "s1");
   await assert.rejects(finishSignIn(signIn, "?code=c&state=forged", store, post), /state this tab did not send/);
+});
+
+test("a refusal from the hosted login is told, and ends the sign-in under way", async () => {
+  const storage = new Map([["pkce-verifier", "v"], ["pkce-state", "s1"]]);
+  const store = { getItem: (k) => storage.get(k) ?? null, removeItem: (k) => storage.delete(k) };
+  const post = async () => assert.fail("nothing is redeemed");
+  await assert.rejects(
+    finishSignIn(signIn, "?error=access_denied&error_description=User+is+disabled&state=s1", store, post),
+    /did not finish: User is disabled/,
+  );
+  assert.equal(storage.size, 0);
+  // Another tab's (or a forged) error is not this tab's business.
+  assert.equal(await finishSignIn(signIn, "?error=access_denied&state=other", store, post), null);
+});
+
+test("the scopes a token grants lose the issuer's prefix, and unprefixed ones grant nothing", () => {
+  const claims = { scope: "openid delivery/products:read delivery/orders:write orders:read" };
+  assert.deepEqual(grantedScopes(claims, "delivery/"), ["products:read", "orders:write"]);
+  assert.deepEqual(grantedScopes({ scope: "products:read orders:read" }), ["products:read", "orders:read"]);
+  assert.deepEqual(grantedScopes({}, "delivery/"), []);
 });
