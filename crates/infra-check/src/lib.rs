@@ -17,7 +17,11 @@
 //!   file at a time, and the imports bucket notifies that queue and keeps files 7 days;
 //! - every trigger (the API's routes and authorizer, the event source mappings, the order-events
 //!   subscription, notify-carrier's retries) targets a function's `live` alias, never the
-//!   function itself, and every invoke permission names its alias;
+//!   function itself, and every invoke permission names its alias; with `enable_cognito`, the
+//!   user pool's pre token generation trigger is the alias of the crate that declares
+//!   `cognito:pre-token-generation` (`pre-token`);
+//! - a setting counts as set when every branch of a conditional environment sets it (the
+//!   authorizer's comes from the user pool's outputs with `enable_cognito`, else from inputs);
 //! - the tables' keys and indexes are those of `store_dynamodb::schema`.
 //!
 //! [`check`] returns every disagreement, each as a sentence naming what to fix.
@@ -99,12 +103,14 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
         Err(e) => return vec![e],
     };
     let locals = locals(&delivery);
-    check_functions(crates, &delivery, &locals, &mut findings);
+    let refs = references(terraform_dir, &delivery, &locals);
+    check_functions(crates, &delivery, &locals, &refs, &mut findings);
     check_declared_routes(crates, &mut findings);
     check_routes(&delivery, &locals, &mut findings);
     check_queue_triggers(crates, &delivery, &mut findings);
     check_topic_trigger(crates, &delivery, &mut findings);
     check_carrier_phones(&delivery, &mut findings);
+    check_token_trigger(crates, &delivery, &locals, &mut findings);
     match (
         load(&terraform_dir.join("modules/rest-api")),
         load(&terraform_dir.join("modules/topic")),
@@ -149,6 +155,45 @@ fn load(dir: &Path) -> Result<Body, String> {
         structures.extend(body);
     }
     Ok(structures.into_iter().collect())
+}
+
+/// What a reference in the delivery module can name, by its text: `local.<name>`, and
+/// `module.<call>.<output>` for every module it calls from this repository (an instance's
+/// `[0]` left out).
+fn references(
+    terraform_dir: &Path,
+    delivery: &Body,
+    locals: &BTreeMap<String, Expression>,
+) -> BTreeMap<String, Expression> {
+    let mut refs: BTreeMap<String, Expression> = locals
+        .iter()
+        .map(|(k, v)| (format!("local.{k}"), v.clone()))
+        .collect();
+    for call in delivery.blocks().filter(|b| b.identifier() == "module") {
+        let source = attr(call, "source").and_then(string).unwrap_or_default();
+        let Some(dir) = source.strip_prefix("../") else {
+            continue;
+        };
+        let Ok(module) = load(&terraform_dir.join("modules").join(dir)) else {
+            continue;
+        };
+        for output in module.blocks().filter(|b| b.identifier() == "output") {
+            if let (Some(name), Some(value)) = (output.labels().first(), attr(output, "value")) {
+                let key = format!("module.{}.{}", name_of_call(call), name.as_str());
+                refs.insert(key, value.clone());
+            }
+        }
+    }
+    refs
+}
+
+/// A module call's name: the label of `module "name"`.
+fn name_of_call(block: &Block) -> String {
+    block
+        .labels()
+        .first()
+        .map(|l| l.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 fn locals(body: &Body) -> BTreeMap<String, Expression> {
@@ -241,24 +286,24 @@ fn triples(expr: &Expression, names: [&str; 3]) -> BTreeSet<(String, String, Str
         .collect()
 }
 
-/// The keys an environment expression can set: object literals, `local.x` references,
-/// `merge(…)`, `{ for k, v in {…} : k => v if … }` and conditionals, followed to the end.
-fn env_keys(expr: &Expression, locals: &BTreeMap<String, Expression>) -> BTreeSet<String> {
+/// The keys an environment expression sets: object literals, references (`local.x`, a module's
+/// output), `merge(…)` and `{ for k, v in {…} : k => v if … }`, followed to the end. A
+/// conditional sets what both of its branches set.
+fn env_keys(expr: &Expression, refs: &BTreeMap<String, Expression>) -> BTreeSet<String> {
     match expr {
         Expression::Object(_) => entries(expr).into_iter().map(|(k, _)| k).collect(),
-        Expression::Traversal(_) => text(expr)
-            .strip_prefix("local.")
-            .and_then(|name| locals.get(name))
-            .map(|e| env_keys(e, locals))
+        Expression::Traversal(_) => refs
+            .get(&text(expr).replace("[0]", ""))
+            .map(|e| env_keys(e, refs))
             .unwrap_or_default(),
         Expression::FuncCall(call) if call.name.name.as_str() == "merge" => {
-            call.args.iter().flat_map(|a| env_keys(a, locals)).collect()
+            call.args.iter().flat_map(|a| env_keys(a, refs)).collect()
         }
-        Expression::ForExpr(f) => env_keys(&f.collection_expr, locals),
-        Expression::Parenthesis(inner) => env_keys(inner, locals),
-        Expression::Conditional(c) => env_keys(&c.true_expr, locals)
-            .into_iter()
-            .chain(env_keys(&c.false_expr, locals))
+        Expression::ForExpr(f) => env_keys(&f.collection_expr, refs),
+        Expression::Parenthesis(inner) => env_keys(inner, refs),
+        Expression::Conditional(c) => env_keys(&c.true_expr, refs)
+            .intersection(&env_keys(&c.false_expr, refs))
+            .cloned()
             .collect(),
         _ => BTreeSet::new(),
     }
@@ -272,6 +317,7 @@ fn check_functions(
     crates: &[FunctionCrate],
     delivery: &Body,
     locals: &BTreeMap<String, Expression>,
+    refs: &BTreeMap<String, Expression>,
     findings: &mut Vec<String>,
 ) {
     let declared: BTreeMap<String, &Expression> = locals
@@ -285,7 +331,7 @@ fn check_functions(
                 function.name
             )),
             Some(value) => {
-                check_environment(function, value, locals, findings);
+                check_environment(function, value, refs, findings);
                 check_sms_only(function, value, findings);
             }
         }
@@ -354,11 +400,11 @@ fn check_sms_only(function: &FunctionCrate, declared: &Expression, findings: &mu
 fn check_environment(
     function: &FunctionCrate,
     declared: &Expression,
-    locals: &BTreeMap<String, Expression>,
+    refs: &BTreeMap<String, Expression>,
     findings: &mut Vec<String>,
 ) {
     let set = field(declared, "environment")
-        .map(|e| env_keys(e, locals))
+        .map(|e| env_keys(e, refs))
         .unwrap_or_default();
     let needed = EVERY_FUNCTION
         .iter()
@@ -670,6 +716,60 @@ fn check_on_failure_destination(
     }
 }
 
+/// With enable_cognito, the user pool's pre token generation trigger is the declaring crate's
+/// live alias. The pool names it by a built ARN (reading it would make a cycle), so that ARN
+/// must end in `<name>-<crate>:live`, and the invoke permission must be the alias's and check
+/// the built ARN against the alias's own.
+fn check_token_trigger(
+    crates: &[FunctionCrate],
+    delivery: &Body,
+    locals: &BTreeMap<String, Expression>,
+    findings: &mut Vec<String>,
+) {
+    let function = match triggered_by(crates, "cognito:pre-token-generation") {
+        Ok(name) => name,
+        Err(e) => return findings.push(e),
+    };
+    let identity = blocks(delivery, "module", "identity").next();
+    let trigger = identity.and_then(|m| attr(m, "pre_token_arn")).map(text);
+    let built = locals
+        .get("pre_token_trigger")
+        .map(text)
+        .unwrap_or_default();
+    if trigger.as_deref() != Some("local.pre_token_trigger")
+        || !built.ends_with(&format!(":function:${{var.name}}-{function}:live\""))
+    {
+        findings.push(format!(
+            "module \"identity\" in {DELIVERY} must take pre_token_arn = local.pre_token_trigger, the ARN of {function}'s live alias (…:function:${{var.name}}-{function}:live), not {trigger:?} = {built}"
+        ));
+    }
+    let function_ref = format!("module.function[\"{function}\"]");
+    let permission = blocks(delivery, "resource", "aws_lambda_permission").find(|p| {
+        attr(p, "principal").and_then(string).as_deref() == Some("cognito-idp.amazonaws.com")
+    });
+    let Some(permission) = permission else {
+        return findings.push(format!(
+            "{DELIVERY} needs the aws_lambda_permission that lets cognito-idp.amazonaws.com invoke {function}'s live alias"
+        ));
+    };
+    let names = |name: &str, wanted: &str| {
+        attr(permission, name).map(text).unwrap_or_default() == format!("{function_ref}.{wanted}")
+    };
+    let checked = permission
+        .body()
+        .blocks()
+        .filter(|b| b.identifier() == "lifecycle")
+        .flat_map(|l| l.body().blocks())
+        .filter(|b| b.identifier() == "precondition")
+        .filter_map(|p| attr(p, "condition").map(text))
+        .any(|c| c == format!("{function_ref}.alias_arn==local.pre_token_trigger"));
+    if !(names("function_name", "function_name") && names("qualifier", "alias_name") && checked) {
+        findings.push(format!(
+            "the user pool's invoke permission must name {function_ref}.function_name with qualifier {function_ref}.alias_name, and check in a precondition that {function_ref}.alias_arn == local.pre_token_trigger"
+        ));
+    }
+}
+
 /// Terraform validates carrier phones with the domain's own rule.
 fn check_carrier_phones(delivery: &Body, findings: &mut Vec<String>) {
     let condition = blocks(delivery, "variable", "carriers")
@@ -703,7 +803,7 @@ fn check_aliases(delivery: &Body, api: &Body, topic: &Body, findings: &mut Vec<S
             ));
         }
     }
-    for (module, body) in [("rest-api", api), ("topic", topic)] {
+    for (module, body) in [("delivery", delivery), ("rest-api", api), ("topic", topic)] {
         for permission in blocks(body, "resource", "aws_lambda_permission") {
             if attr(permission, "qualifier").is_none() {
                 findings.push(format!(
@@ -911,8 +1011,30 @@ mod tests {
                }"#,
         )
         .unwrap();
-        let locals = locals(&body);
-        let keys = env_keys(&locals["c"], &locals);
+        let refs: BTreeMap<String, Expression> = locals(&body)
+            .into_iter()
+            .map(|(k, v)| (format!("local.{k}"), v))
+            .collect();
+        let keys = env_keys(&refs["local.c"], &refs);
         assert_eq!(keys.into_iter().collect::<Vec<_>>(), ["A", "B", "C", "D"]);
+    }
+
+    #[test]
+    fn a_conditional_environment_sets_what_both_branches_set() {
+        let body: Body = hcl::parse(
+            r#"locals {
+                 c = var.on ? module.identity[0].env : merge({ A = "1" }, { B = "2" })
+               }"#,
+        )
+        .unwrap();
+        let mut refs: BTreeMap<String, Expression> = locals(&body)
+            .into_iter()
+            .map(|(k, v)| (format!("local.{k}"), v))
+            .collect();
+        let output: Body = hcl::parse(r#"x = { A = "a", C = "c" }"#).unwrap();
+        let value = output.attributes().next().unwrap().expr().clone();
+        refs.insert("module.identity.env".to_owned(), value);
+        let keys = env_keys(&refs["local.c"], &refs);
+        assert_eq!(keys.into_iter().collect::<Vec<_>>(), ["A"]);
     }
 }

@@ -282,6 +282,51 @@ fn a_trigger_on_the_function_itself_is_caught() {
 }
 
 #[test]
+fn a_user_pool_trigger_that_is_not_pre_tokens_alias_is_caught() {
+    let findings = findings_after(&[(
+        DELIVERY,
+        "pre_token_arn       = local.pre_token_trigger",
+        "pre_token_arn       = module.function[\"pre-token\"].arn",
+    )]);
+    assert_named(
+        &findings,
+        &["module \"identity\"", "pre_token_arn", "live alias"],
+    );
+    let findings = findings_after(&[(
+        DELIVERY,
+        "${var.name}-pre-token:live\"",
+        "${var.name}-pre-token\"",
+    )]);
+    assert_named(&findings, &["pre-token:live"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "  qualifier     = module.function[\"pre-token\"].alias_name\n",
+        "",
+    )]);
+    assert_named(
+        &findings,
+        &["aws_lambda_permission \"pre_token\"", "qualifier"],
+    );
+    assert_named(&findings, &["user pool's invoke permission"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        "condition     = module.function[\"pre-token\"].alias_arn == local.pre_token_trigger",
+        "condition     = true",
+    )]);
+    assert_named(&findings, &["precondition", "local.pre_token_trigger"]);
+}
+
+#[test]
+fn the_authorizer_needs_its_settings_from_the_pool_too() {
+    let findings = findings_after(&[(
+        "modules/identity/outputs.tf",
+        "    JWKS_URL         = \"${local.issuer}/.well-known/jwks.json\"\n",
+        "",
+    )]);
+    assert_named(&findings, &["authorizer", "JWKS|JWKS_URL"]);
+}
+
+#[test]
 fn a_changed_topic_trigger_is_caught() {
     let findings = findings_after(&[(
         DELIVERY,

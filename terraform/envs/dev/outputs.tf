@@ -67,3 +67,30 @@ output "deployments" {
   description = "By function: name, alias, the version this apply published, CodeDeploy application and group (scripts/shift-traffic)."
   value       = module.delivery.deployments
 }
+
+output "sign_in" {
+  description = "With enable_cognito, the page's hosted login (scripts/publish-page writes it into config.json); null without."
+  value       = module.delivery.sign_in
+}
+
+output "user_pool_id" {
+  description = "With enable_cognito, the user pool (README, Sign-in with Cognito)."
+  value       = module.delivery.user_pool_id
+}
+
+output "integration_client_ids" {
+  description = "With enable_cognito, each company integration's client id."
+  value       = module.delivery.integration_client_ids
+}
+
+output "integration_client_secrets" {
+  description = "With enable_cognito, each company integration's client secret (terraform output -json integration_client_secrets)."
+  value       = module.delivery.integration_client_secrets
+  sensitive   = true
+}
+
+output "smoke_clients" {
+  description = "With enable_cognito, the smoke test's clients (scripts/smoke-credentials); null without."
+  value       = module.delivery.smoke_clients
+  sensitive   = true
+}

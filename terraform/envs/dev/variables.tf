@@ -10,23 +10,25 @@ variable "package_dir" {
 }
 
 variable "jwt_issuer" {
-  description = "Required `iss` of bearer tokens."
+  description = "Required `iss` of bearer tokens; empty with enable_cognito."
   type        = string
+  default     = ""
 }
 
 variable "jwt_audience" {
-  description = "Required `aud` of bearer tokens."
+  description = "Accepted audiences of bearer tokens, comma-separated; empty with enable_cognito."
   type        = string
+  default     = ""
 }
 
 variable "jwks" {
-  description = "Trusted JWK set as JSON; empty when jwks_url is set."
+  description = "Trusted JWK set as JSON; empty when jwks_url is set, or with enable_cognito."
   type        = string
   default     = ""
 }
 
 variable "jwks_url" {
-  description = "https URL of the trusted JWK set; empty when jwks is set."
+  description = "https URL of the trusted JWK set; empty when jwks is set, or with enable_cognito."
   type        = string
   default     = ""
 }
@@ -66,7 +68,7 @@ variable "manage_account_settings" {
 }
 
 variable "enable_vpc" {
-  description = "Run the functions in private subnets with VPC endpoints, no NAT (interface endpoints are billed hourly; README, Private networking). Needs jwks rather than jwks_url."
+  description = "Run the functions that reach data in private subnets with VPC endpoints, no NAT (interface endpoints are billed hourly; README, Private networking)."
   type        = bool
   default     = false
 }
@@ -79,4 +81,26 @@ variable "vpc" {
     route_table_ids = list(string)
   })
   default = null
+}
+
+variable "jwt_scope_prefix" {
+  description = "What your issuer puts before each scope (e.g. \"delivery/\"); empty for none, and unused with enable_cognito."
+  type        = string
+  default     = ""
+}
+
+variable "enable_cognito" {
+  description = "A Cognito user pool is the issuer (README, Sign-in with Cognito): leave jwt_issuer, jwt_audience, jwks and jwks_url empty."
+  type        = bool
+  default     = false
+}
+
+variable "cognito" {
+  description = "With enable_cognito: integrations (company ids given a client-credentials client), self_sign_up (customers sign themselves up), domain_prefix (the hosted login's; empty: <name>-<account id>)."
+  type = object({
+    integrations  = optional(list(string), [])
+    self_sign_up  = optional(bool, false)
+    domain_prefix = optional(string, "")
+  })
+  default = {}
 }

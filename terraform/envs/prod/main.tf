@@ -36,6 +36,9 @@ module "delivery" {
   jwt_audience              = var.jwt_audience
   jwks                      = var.jwks
   jwks_url                  = var.jwks_url
+  jwt_scope_prefix          = var.jwt_scope_prefix
+  enable_cognito            = var.enable_cognito
+  cognito                   = var.cognito
   cors_allowed_origins      = var.cors_allowed_origins
   alarm_email               = var.alarm_email
   carriers                  = var.carriers

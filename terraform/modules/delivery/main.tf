@@ -39,10 +39,21 @@ locals {
   # First, the page's: the origin the gateway's own error answers name.
   cors_origins = distinct(concat([module.site.origin], var.cors_allowed_origins))
   cors_env     = { CORS_ALLOWED_ORIGINS = join(",", local.cors_origins) }
-  jwt_env = merge(
+  # The authorizer's issuer: the user pool (enable_cognito), or the one given.
+  jwt_env = var.enable_cognito ? module.identity[0].authorizer_env : merge(
     { JWT_ISSUER = var.jwt_issuer, JWT_AUDIENCE = var.jwt_audience, JWT_SCOPE_PREFIX = var.jwt_scope_prefix },
     { for k, v in { JWKS = var.jwks, JWKS_URL = var.jwks_url } : k => v if v != "" },
   )
+
+  # The pool names pre-token's alias by its ARN, built rather than read: the pool's outputs
+  # reach the authorizer's environment, and every function's instance comes from one
+  # for_each, so reading the alias would make a cycle. aws_lambda_permission.pre_token checks
+  # that the built ARN is the alias's.
+  pre_token_trigger = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-pre-token:live"
+
+  # With enable_vpc, the functions that reach data run in the VPC. The authorizer and pre-token
+  # reach none (no statement): outside it, the authorizer has its route to the JWKS URL.
+  outside_vpc = ["authorizer", "pre-token"]
 
   processor_timeout = 30
   # A 100,000-row file takes well under a minute; the rest is room for retries.
@@ -283,7 +294,7 @@ module "function" {
   environment          = each.value.environment
   policy_statements    = each.value.statements
   reserved_concurrency = lookup(var.reserved_concurrency, each.key, -1)
-  vpc                  = var.enable_vpc ? { subnet_ids = module.network[0].subnet_ids, security_group_ids = module.network[0].security_group_ids } : null
+  vpc                  = var.enable_vpc && !contains(local.outside_vpc, each.key) ? { subnet_ids = module.network[0].subnet_ids, security_group_ids = module.network[0].security_group_ids } : null
   kms_key_arn          = aws_kms_key.this.arn
   log_retention_days   = var.log_retention_days
 }
@@ -296,6 +307,38 @@ module "network" {
   kms_key_arn        = aws_kms_key.this.arn
   log_retention_days = var.log_retention_days
   existing           = var.vpc
+}
+
+module "identity" {
+  source = "../identity"
+  count  = var.enable_cognito ? 1 : 0
+
+  name                = var.name
+  domain_prefix       = coalesce(var.cognito.domain_prefix, "${var.name}-${local.account}")
+  page_url            = "${module.site.url}/"
+  pre_token_arn       = local.pre_token_trigger
+  integrations        = var.cognito.integrations
+  self_sign_up        = var.cognito.self_sign_up
+  deletion_protection = var.deletion_protection
+}
+
+# Cognito may invoke pre-token's alias, for this pool only.
+resource "aws_lambda_permission" "pre_token" {
+  count = var.enable_cognito ? 1 : 0
+
+  statement_id  = "CognitoPreTokenGeneration"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function["pre-token"].function_name
+  qualifier     = module.function["pre-token"].alias_name
+  principal     = "cognito-idp.amazonaws.com"
+  source_arn    = module.identity[0].user_pool_arn
+
+  lifecycle {
+    precondition {
+      condition     = module.function["pre-token"].alias_arn == local.pre_token_trigger
+      error_message = "The user pool's trigger (local.pre_token_trigger) must be pre-token's live alias."
+    }
+  }
 }
 
 module "deploy" {

@@ -80,3 +80,30 @@ output "deployments" {
     }
   }
 }
+
+output "sign_in" {
+  description = "With enable_cognito, the page's hosted login (config.json's signIn, written by scripts/publish-page); null without."
+  value       = var.enable_cognito ? module.identity[0].sign_in : null
+}
+
+output "user_pool_id" {
+  description = "With enable_cognito, the user pool: invite users, set a company user's custom:company_id, add operators to the operators group."
+  value       = var.enable_cognito ? module.identity[0].user_pool_id : null
+}
+
+output "integration_client_ids" {
+  description = "With enable_cognito, each company integration's client id (token endpoint: sign_in.tokenUrl)."
+  value       = var.enable_cognito ? module.identity[0].integration_client_ids : {}
+}
+
+output "integration_client_secrets" {
+  description = "With enable_cognito, each company integration's client secret."
+  value       = var.enable_cognito ? module.identity[0].integration_client_secrets : {}
+  sensitive   = true
+}
+
+output "smoke_clients" {
+  description = "With enable_cognito, the smoke test's clients and the token endpoint (scripts/smoke-credentials); null without."
+  value       = var.enable_cognito ? module.identity[0].smoke : null
+  sensitive   = true
+}

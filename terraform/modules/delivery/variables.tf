@@ -13,28 +13,38 @@ variable "package_dir" {
 }
 
 variable "jwt_issuer" {
-  description = "The required `iss` of bearer tokens (JWT_ISSUER)."
+  description = "The required `iss` of bearer tokens (JWT_ISSUER); empty with enable_cognito (the pool is the issuer)."
   type        = string
+  default     = ""
+  validation {
+    condition     = var.enable_cognito == (var.jwt_issuer == "")
+    error_message = "Set jwt_issuer (and jwt_audience, jwks or jwks_url) for an issuer of your own, or enable_cognito and leave them empty: the pool is then the issuer."
+  }
 }
 
 variable "jwt_audience" {
-  description = "The accepted audiences of bearer tokens, comma-separated (JWT_AUDIENCE): a token's `aud`, or its `client_id` when it has no `aud` (Cognito's access tokens)."
+  description = "The accepted audiences of bearer tokens, comma-separated (JWT_AUDIENCE): a token's `aud`, or its `client_id` when it has none (Cognito's access tokens). Empty with enable_cognito."
   type        = string
+  default     = ""
+  validation {
+    condition     = var.enable_cognito == (var.jwt_audience == "")
+    error_message = "Set jwt_audience for an issuer of your own; leave it empty with enable_cognito (the pool's clients are the audiences)."
+  }
 }
 
 variable "jwks" {
-  description = "The trusted keys as a JWK set in JSON (JWKS); empty when jwks_url is set."
+  description = "The trusted keys as a JWK set in JSON (JWKS); empty when jwks_url is set, or with enable_cognito."
   type        = string
   default     = ""
 }
 
 variable "jwks_url" {
-  description = "An https URL of the trusted JWK set (JWKS_URL), fetched once per cold start; empty when jwks is set."
+  description = "An https URL of the trusted JWK set (JWKS_URL); empty when jwks is set, or with enable_cognito (the pool's own is used)."
   type        = string
   default     = ""
   validation {
-    condition     = (var.jwks == "") != (var.jwks_url == "")
-    error_message = "Set exactly one of jwks and jwks_url."
+    condition     = var.enable_cognito ? var.jwks == "" && var.jwks_url == "" : (var.jwks == "") != (var.jwks_url == "")
+    error_message = "Set exactly one of jwks and jwks_url; with enable_cognito, neither (the pool's keys are used)."
   }
   validation {
     condition     = var.jwks_url == "" || startswith(var.jwks_url, "https://")
@@ -158,14 +168,9 @@ variable "deployment_strategy" {
 }
 
 variable "enable_vpc" {
-  description = "Run the functions in private subnets that reach AWS only through VPC endpoints (modules/network; interface endpoints are billed hourly). The authorizer then needs the static jwks: no route leads to a JWKS_URL."
+  description = "Run the functions that reach data in private subnets that reach AWS only through VPC endpoints (modules/network; interface endpoints are billed hourly). The authorizer and pre-token reach no data and stay outside, so a JWKS_URL keeps its route."
   type        = bool
   default     = false
-
-  validation {
-    condition     = !var.enable_vpc || var.jwks_url == ""
-    error_message = "With enable_vpc the functions reach no URL outside AWS: set jwks (the JWKS document itself), not jwks_url."
-  }
 }
 
 variable "vpc" {
@@ -179,7 +184,24 @@ variable "vpc" {
 }
 
 variable "jwt_scope_prefix" {
-  description = "What the issuer puts before each scope (JWT_SCOPE_PREFIX), e.g. \"delivery/\" for a Cognito resource server named delivery; empty for none."
+  description = "What the issuer puts before each scope (JWT_SCOPE_PREFIX), e.g. \"delivery/\" for a Cognito resource server named delivery; empty for none. With enable_cognito, the pool's is used."
   type        = string
   default     = ""
+}
+
+variable "enable_cognito" {
+  description = "Make a Cognito user pool the issuer of bearer tokens (modules/identity): the hosted login for the page, client credentials for integrations and the smoke test. Leave jwt_issuer, jwt_audience, jwks and jwks_url empty."
+  type        = bool
+  default     = false
+}
+
+variable "cognito" {
+  description = "With enable_cognito: the companies whose integrations get a client-credentials client, whether customers may sign themselves up, and the hosted login's domain prefix (empty: <name>-<account id>)."
+  type = object({
+    integrations  = optional(list(string), [])
+    self_sign_up  = optional(bool, false)
+    domain_prefix = optional(string, "")
+  })
+  default  = {}
+  nullable = false
 }

@@ -1,0 +1,59 @@
+variable "name" {
+  description = "Name of the deployment (e.g. delivery-prod): the pool's and its clients' names."
+  type        = string
+}
+
+variable "domain_prefix" {
+  description = "The hosted login's domain prefix (<prefix>.auth.<region>.amazoncognito.com), unique in the region across all accounts."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", var.domain_prefix)) && !can(regex("aws|amazon|cognito", var.domain_prefix))
+    error_message = "1-63 of [a-z0-9-], not starting or ending with a hyphen, without aws, amazon or cognito."
+  }
+}
+
+variable "page_url" {
+  description = "The web page's URL, where the hosted login sends the user back (callback and sign-out URL)."
+  type        = string
+  validation {
+    condition     = startswith(var.page_url, "https://")
+    error_message = "page_url must be an https URL."
+  }
+}
+
+variable "pre_token_arn" {
+  description = "The pre-token function's live alias: Cognito's pre token generation trigger (event version 3)."
+  type        = string
+}
+
+variable "integrations" {
+  description = "Company ids that get a client-credentials client of their own (scopes products:read and products:write, for that company only)."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for c in var.integrations : can(regex("^[A-Za-z0-9_-]{1,64}$", c))])
+    error_message = "Each integration is a company id: 1-64 of [A-Za-z0-9_-]."
+  }
+  validation {
+    # A resource server holds at most 100 scopes: SPEC's five, the smoke test's company and one per integration.
+    condition     = length(var.integrations) <= 90
+    error_message = "At most 90 integrations (a resource server holds 100 scopes)."
+  }
+}
+
+variable "smoke_company" {
+  description = "The company the smoke test imports its one product for (its own client-credentials client)."
+  type        = string
+  default     = "smoke-test"
+}
+
+variable "self_sign_up" {
+  description = "Let anyone sign up as a customer through the hosted login (else an administrator invites every user)."
+  type        = bool
+  default     = false
+}
+
+variable "deletion_protection" {
+  description = "Refuse to delete the user pool (prod)."
+  type        = bool
+}
