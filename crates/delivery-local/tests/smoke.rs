@@ -3,8 +3,11 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 
 use common::Server;
 
@@ -22,6 +25,8 @@ fn smoke_test_with(base: &str, token: Option<&str>, env: &[(&str, &str)]) -> Out
         .env_remove("SMOKE_TOKEN_URL")
         .env_remove("SMOKE_PRODUCT_ID")
         .env_remove("SMOKE_COMPANY_TOKEN")
+        .env_remove("SMOKE_COMPANY_CLIENT_ID")
+        .env_remove("SMOKE_COMPANY_CLIENT_SECRET")
         .env("SMOKE_TIMEOUT", "60")
         .envs(env.iter().copied());
     if let Some(token) = token {
@@ -117,5 +122,115 @@ fn the_smoke_test_orders_the_product_it_is_told_to() {
     assert!(
         stderr.contains("get product no-such-product: expected 200, got 404"),
         "{stderr}"
+    );
+}
+
+/// An OAuth 2.0 token endpoint for two clients (as a user pool's would be): each
+/// client-credentials grant is recorded (client, form) and answered with that client's token.
+fn token_endpoint(tokens: Vec<(&'static str, String)>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/oauth2/token", listener.local_addr().unwrap());
+    let grants = Arc::new(Mutex::new(Vec::new()));
+    let recorded = grants.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut length, mut client) = (0, String::new());
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(n) = lower.strip_prefix("content-length: ") {
+                    length = n.parse().unwrap();
+                }
+                if let Some(basic) = line.strip_prefix("Authorization: Basic ") {
+                    use base64::Engine as _;
+                    let pair = base64::engine::general_purpose::STANDARD
+                        .decode(basic)
+                        .unwrap();
+                    client = String::from_utf8(pair).unwrap();
+                }
+            }
+            let mut form = vec![0; length];
+            reader.read_exact(&mut form).unwrap();
+            let form = String::from_utf8(form).unwrap();
+            recorded.lock().unwrap().push(format!("{client} {form}"));
+            let token = tokens
+                .iter()
+                .find(|(c, _)| client.starts_with(&format!("{c}:")));
+            let (status, body) = match token {
+                Some((_, token)) => (
+                    "200 OK",
+                    format!(
+                        r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":3600}}"#
+                    ),
+                ),
+                None => (
+                    "400 Bad Request",
+                    r#"{"error":"invalid_client"}"#.to_owned(),
+                ),
+            };
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).unwrap();
+        }
+    });
+    (url, grants)
+}
+
+/// As a deploy with enable_cognito runs it: both tokens from client-credentials grants at the
+/// pool's token endpoint (scripts/smoke-credentials sets these variables from the pool).
+#[test]
+fn the_smoke_test_gets_its_tokens_by_client_credentials() {
+    let server = Server::start();
+    let (url, grants) = token_endpoint(vec![
+        ("customer-client", server.customer()),
+        ("company-client", server.company("acme")),
+    ]);
+    let out = smoke_test_with(
+        &server.base,
+        None,
+        &[
+            ("SMOKE_TOKEN_URL", &url),
+            ("SMOKE_CLIENT_ID", "customer-client"),
+            ("SMOKE_CLIENT_SECRET", "customer-secret"),
+            ("SMOKE_COMPANY_CLIENT_ID", "company-client"),
+            ("SMOKE_COMPANY_CLIENT_SECRET", "company-secret"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ok   import a file"), "{stdout}");
+    let grants = grants.lock().unwrap().clone();
+    assert_eq!(
+        grants,
+        [
+            "customer-client:customer-secret grant_type=client_credentials&scope=products%3Aread+orders%3Awrite+orders%3Aread",
+            "company-client:company-secret grant_type=client_credentials&scope=products%3Awrite",
+        ]
+    );
+
+    // A company client without its secret is a mistake, named before anything is ordered.
+    let out = smoke_test_with(
+        &server.base,
+        Some(&server.customer()),
+        &[("SMOKE_COMPANY_CLIENT_ID", "company-client")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SMOKE_COMPANY_CLIENT_SECRET"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -2,7 +2,7 @@
 //! that build what runs in production are pinned by hash.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn repo_file(path: &str) -> String {
     fs::read_to_string(
@@ -71,6 +71,21 @@ fn both_deploys_shift_traffic_after_apply_and_before_the_smoke_test() {
     }
 }
 
+/// A fake command `name` in `bin`: a shell script with `body`.
+fn fake(bin: &Path, name: &str, body: &str) {
+    let path = bin.join(name);
+    fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    let mut permissions = fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    fs::set_permissions(&path, permissions).unwrap();
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts")
+        .join(name)
+}
+
 /// `scripts/shift-traffic` against fake `terraform` and `aws` commands: an unchanged function is
 /// left alone, a changed one is deployed, and a rollback fails the step naming the function.
 #[test]
@@ -79,13 +94,7 @@ fn shift_traffic_deploys_what_changed_and_fails_on_a_rollback() {
     let bin = dir.path();
     let deployments = r#"{"list-products": {"function_name": "d-list-products", "alias": "live", "version": "7", "application": "d-functions", "group": "list-products"},
                           "authorizer": {"function_name": "d-authorizer", "alias": "live", "version": "3", "application": "d-functions", "group": "authorizer"}}"#;
-    let fake = |name: &str, body: &str| {
-        let path = bin.join(name);
-        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        let mut permissions = fs::metadata(&path).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-        fs::set_permissions(&path, permissions).unwrap();
-    };
+    let fake = |name: &str, body: &str| fake(bin, name, body);
     fake("terraform", &format!("cat <<'JSON'\n{deployments}\nJSON"));
     // The authorizer's alias is on version 3 already; list-products' on 6. Its deployment fails.
     fake(
@@ -128,4 +137,144 @@ esac"#,
         calls.contains(r#"\"CurrentVersion\": \"6\", \"TargetVersion\": \"7\""#),
         "{calls}"
     );
+}
+
+#[test]
+fn both_deploys_smoke_test_with_the_pools_clients_when_there_is_one() {
+    let deploy = repo_file(".github/workflows/deploy.yml");
+    for name in ["dev", "prod"] {
+        let steps = job(&deploy, name);
+        let at = |what: &str| {
+            steps
+                .find(what)
+                .unwrap_or_else(|| panic!("{name}: no {what}"))
+        };
+        assert!(
+            at("scripts/smoke-credentials") < at("scripts/smoke-test"),
+            "{name}"
+        );
+        assert!(
+            at("scripts/publish-page") < at("scripts/smoke-test"),
+            "{name}"
+        );
+    }
+}
+
+/// `scripts/smoke-credentials` against a fake `terraform`: the pool's clients become the
+/// smoke test's variables, secrets masked first; without a pool it says nothing.
+#[test]
+fn smoke_credentials_come_from_the_pool_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path();
+    let run = |output: &str| {
+        fake(bin, "terraform", &format!("cat <<'JSON'\n{output}\nJSON"));
+        std::process::Command::new("python3")
+            .arg(script("smoke-credentials"))
+            .arg("terraform/envs/dev")
+            .env("SMOKE_TERRAFORM", bin.join("terraform"))
+            .output()
+            .unwrap()
+    };
+    let out = run("null");
+    assert!(out.status.success());
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let clients = r#"{"token_url": "https://d.auth.eu-west-1.amazoncognito.com/oauth2/token",
+        "customer_id": "c1", "customer_secret": "s3cret'1", "customer_scope": "delivery/products:read delivery/orders:write",
+        "company_id": "c2", "company_secret": "s3cret2", "company_scope": "delivery/products:write delivery/company:smoke-test"}"#;
+    let out = run(clients);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = String::from_utf8(out.stdout).unwrap();
+    // What the workflow's step does with it, in bash.
+    let shell = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "export SMOKE_TOKEN=other\n{lines}\nenv | grep ^SMOKE_ | sort"
+        ))
+        .output()
+        .unwrap();
+    let shown = String::from_utf8(shell.stdout).unwrap();
+    let mask_of_first = shown
+        .find("::add-mask::s3cret'1")
+        .expect("the secret is masked");
+    assert!(shown.find("::add-mask::s3cret2").is_some(), "{shown}");
+    for expected in [
+        "SMOKE_CLIENT_ID=c1",
+        "SMOKE_CLIENT_SECRET=s3cret'1",
+        "SMOKE_COMPANY_CLIENT_ID=c2",
+        "SMOKE_COMPANY_SCOPE=delivery/products:write delivery/company:smoke-test",
+        "SMOKE_SCOPE=delivery/products:read delivery/orders:write",
+        "SMOKE_TOKEN_URL=https://d.auth.eu-west-1.amazoncognito.com/oauth2/token",
+    ] {
+        let at = shown
+            .find(expected)
+            .unwrap_or_else(|| panic!("no {expected} in {shown}"));
+        assert!(mask_of_first < at, "masked before it is shown");
+    }
+    assert!(
+        !shown.contains("SMOKE_TOKEN=other"),
+        "the pool is the issuer: {shown}"
+    );
+
+    let out = run(r#"{"token_url": "https://x", "customer_id": "c1"}"#);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("smoke_clients has no customer_secret"));
+}
+
+/// `scripts/publish-page` against fake `terraform` and `aws`: config.json names the API, and
+/// the hosted login only when the environment has a user pool.
+#[test]
+fn the_page_is_published_with_its_hosted_login_only_when_there_is_a_pool() {
+    let sign_in = r#"{"authorizeUrl": "https://d.auth.eu-west-1.amazoncognito.com/oauth2/authorize", "clientId": "web", "scopePrefix": "delivery/"}"#;
+    for (output, expected) in [("null", None), (sign_in, Some("web"))] {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path();
+        fake(
+            bin,
+            "terraform",
+            &format!(
+                r#"case "$*" in
+  *"-json sign_in"*) echo '{output}' ;;
+  *api_url*) printf https://api.example.com/prod ;;
+  *) printf "%s" "$4" ;;
+esac"#
+            ),
+        );
+        fake(
+            bin,
+            "aws",
+            r#"case "$*" in *config.json*) cat > "$(dirname "$0")/config.json" ;; esac
+echo "$*" >> "$(dirname "$0")/calls""#,
+        );
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let out = std::process::Command::new("bash")
+            .arg(script("publish-page"))
+            .arg("terraform/envs/dev")
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config: serde_json::Value =
+            serde_json::from_slice(&fs::read(bin.join("config.json")).unwrap()).unwrap();
+        assert_eq!(config["apiBaseUrl"], "https://api.example.com/prod");
+        assert_eq!(config["signIn"]["clientId"].as_str(), expected, "{config}");
+        let calls = fs::read_to_string(bin.join("calls")).unwrap();
+        assert!(calls.contains("s3://site_bucket/signin.js"), "{calls}");
+        assert!(
+            calls.contains("create-invalidation --distribution-id site_distribution_id"),
+            "{calls}"
+        );
+    }
 }
