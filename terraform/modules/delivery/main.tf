@@ -1,6 +1,8 @@
 # The whole system for one environment (SPEC section 2): the key, the tables, the orders queue,
-# the events topic, the imports bucket and queue, the eleven functions with exactly the permissions their adapters use, their
-# triggers, the API and the alarms. crates/infra-check verifies this wiring against the code.
+# the events topic, the imports bucket and queue, the eleven functions with exactly the
+# permissions their adapters use, their triggers, the API, the alarms and gradual deploys; and,
+# when asked, the user pool (enable_cognito) and private networking (enable_vpc).
+# crates/infra-check verifies this wiring against the code.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}

@@ -1,7 +1,8 @@
 # Private networking (SPEC section 9, enable_vpc): the functions run in private subnets across two
 # AZs and reach AWS only through VPC endpoints (gateway: DynamoDB, S3; interface: SQS, SNS,
 # CloudWatch Logs, X-Ray). No NAT gateway and no route to the internet: a function can reach
-# nothing else (the authorizer then needs the static JWKS, not JWKS_URL).
+# nothing else. The authorizer and pre-token reach no data and run outside (modules/delivery's
+# local.outside_vpc), so the authorizer's JWKS_URL keeps its route.
 
 data "aws_region" "current" {}
 data "aws_availability_zones" "available" {

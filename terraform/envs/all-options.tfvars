@@ -1,0 +1,13 @@
+# Every optional part on, for either environment: the user pool is the issuer (no jwt_* or
+# jwks* inputs), and the functions that reach data run in a created VPC. scripts/test runs
+# checkov on both environments with this file, so these settings stay as clean as the defaults.
+#
+#   terraform plan -var-file=../all-options.tfvars -out=tfplan
+enable_cognito = true
+cognito = {
+  integrations  = ["acme", "globex"]
+  self_sign_up  = true
+  domain_prefix = ""
+}
+enable_vpc = true
+vpc        = null
