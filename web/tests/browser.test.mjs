@@ -7,6 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -71,9 +72,10 @@ after(async () => {
 /** A fresh page that records console errors, uncaught exceptions, dialogs, and every request
  * that failed or was answered 4xx/5xx (`METHOD path status`), so that a test can say exactly
  * which refusals it provoked and fail on any other. */
-async function openPage(viewport = { width: 1200, height: 900 }) {
+async function openPage(viewport = { width: 1200, height: 900 }, prepare = async () => {}) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
+  await prepare(page);
   const problems = { console: [], exceptions: [], dialogs: [], failed: [] };
   page.on("console", (message) => {
     // A refused request is also logged by the browser: it is judged by `failed` below.
@@ -211,6 +213,53 @@ test("a company imports a CSV from the page and reads which rows were refused", 
   assert.deepEqual(problems.dialogs, []);
   assert.deepEqual(problems.console, []);
   assert.deepEqual(problems.failed, []);
+  await context.close();
+});
+
+test("deployed with a user pool, the page signs in through its hosted login with PKCE", async () => {
+  // What scripts/publish-page writes with enable_cognito; the hosted login and its token
+  // endpoint are played by the test (same origin, so the page's own CSP is unchanged).
+  const signIn = {
+    authorizeUrl: `${base}/oauth2/authorize`,
+    tokenUrl: `${base}/oauth2/token`,
+    clientId: "page-client",
+    scopes: ["openid", "products:read", "orders:write", "orders:read"],
+    redirectUri: `${base}/`,
+  };
+  const issued = token("--sub", "carol", "--scope", "products:read orders:write orders:read");
+  let asked;
+  const redeemed = [];
+  const { page, problems, context } = await openPage(undefined, async (page) => {
+    await page.route("**/config.json", async (route) => {
+      const served = await (await route.fetch()).json();
+      await route.fulfill({ json: { ...served, local: false, signIn } });
+    });
+    await page.route("**/oauth2/authorize?*", async (route) => {
+      asked = Object.fromEntries(new URL(route.request().url()).searchParams);
+      const back = `${signIn.redirectUri}?code=c0de&state=${encodeURIComponent(asked.state)}`;
+      await route.fulfill({ status: 302, headers: { Location: back } });
+    });
+    await page.route("**/oauth2/token", async (route) => {
+      redeemed.push(Object.fromEntries(new URLSearchParams(route.request().postData())));
+      await route.fulfill({ json: { access_token: issued, id_token: "id", token_type: "Bearer", expires_in: 3600 } });
+    });
+  });
+  await page.locator("#hosted-signin").click();
+  await page.waitForFunction(() => document.getElementById("who").textContent.includes("Signed in as carol"));
+  assert.equal(asked.response_type, "code");
+  assert.equal(asked.client_id, "page-client");
+  assert.equal(asked.code_challenge_method, "S256");
+  assert.equal(asked.scope, "openid products:read orders:write orders:read");
+  assert.equal(redeemed.length, 1);
+  const { code_verifier: verifier, ...form } = redeemed[0];
+  assert.deepEqual(form, { grant_type: "authorization_code", client_id: "page-client", code: "c0de", redirect_uri: `${base}/` });
+  // The verifier redeemed is the one whose S256 challenge was sent.
+  const digest = createHash("sha256").update(verifier).digest("base64url");
+  assert.equal(digest, asked.code_challenge);
+  assert.equal(new URL(page.url()).search, "", "the code is gone from the address bar");
+  await page.locator("#product-list li").first().waitFor();
+  await page.screenshot({ path: path.join(shots, "hosted-signin.png") });
+  assert.deepEqual(problems, { console: [], exceptions: [], dialogs: [], failed: [] });
   await context.close();
 });
 
