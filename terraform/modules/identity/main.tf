@@ -1,36 +1,25 @@
 # The identity provider (SPEC section 9, enable_cognito): a Cognito user pool whose resource
 # server has SPEC section 3's scopes, the web page's client (authorization code + PKCE, no
-# secret), a client-credentials client per company integration and two for the smoke test.
+# secret), a client-credentials client per company integration and two for the smoke test
+# (which client may ask for which scope: ./grants, tested offline).
 # company_id reaches the access token through the pre-token function (crates/pre-token), which
 # also keeps a user's scopes to those meant for it.
 
 data "aws_region" "current" {}
 
+# Which scopes exist and which client may ask for which: pure, tested offline.
+module "grants" {
+  source = "./grants"
+
+  integrations  = var.integrations
+  smoke_company = var.smoke_company
+}
+
 locals {
-  region = data.aws_region.current.region
-
-  # The resource server's identifier: every scope reaches tokens as "delivery/<scope>", the
-  # prefix the authorizer takes off (JWT_SCOPE_PREFIX).
-  identifier   = "delivery"
-  scope_prefix = "${local.identifier}/"
-
-  # SPEC section 3.
-  scopes = {
-    "products:read"   = "List and read products"
-    "products:write"  = "Change the products of the token's company"
-    "orders:write"    = "Price baskets and place orders"
-    "orders:read"     = "Read one's own orders"
-    "simulations:run" = "Run order simulations (operators)"
-  }
-  customer_scopes = ["products:read", "orders:write", "orders:read"]
-
-  # Each integration's company, and the smoke test's, is named by a scope only its client is
-  # allowed: pre-token turns it into company_id and suppresses it.
-  companies = toset(concat(var.integrations, [var.smoke_company]))
-
-  page_scopes = concat(["openid", "email"], [for s in keys(local.scopes) : "${local.scope_prefix}${s}"])
-  base_url    = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${local.region}.amazoncognito.com"
-  issuer      = "https://${aws_cognito_user_pool.this.endpoint}"
+  region       = data.aws_region.current.region
+  scope_prefix = module.grants.scope_prefix
+  base_url     = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${local.region}.amazoncognito.com"
+  issuer       = "https://${aws_cognito_user_pool.this.endpoint}"
 }
 
 resource "aws_cognito_user_pool" "this" {
@@ -105,12 +94,12 @@ resource "aws_cognito_user_group" "operators" {
 }
 
 resource "aws_cognito_resource_server" "api" {
-  identifier   = local.identifier
+  identifier   = module.grants.identifier
   name         = "${var.name} API"
   user_pool_id = aws_cognito_user_pool.this.id
 
   dynamic "scope" {
-    for_each = merge(local.scopes, { for c in local.companies : "company:${c}" => "Acts for company ${c}" })
+    for_each = module.grants.resource_server_scopes
     content {
       scope_name        = scope.key
       scope_description = scope.value
@@ -127,7 +116,7 @@ resource "aws_cognito_user_pool_client" "page" {
   generate_secret                      = false
   allowed_oauth_flows_user_pool_client = true
   allowed_oauth_flows                  = ["code"]
-  allowed_oauth_scopes                 = local.page_scopes
+  allowed_oauth_scopes                 = module.grants.page_scopes
   callback_urls                        = [var.page_url]
   logout_urls                          = [var.page_url]
   supported_identity_providers         = ["COGNITO"]
@@ -150,9 +139,11 @@ resource "aws_cognito_user_pool_client" "page" {
   depends_on = [aws_cognito_resource_server.api]
 }
 
-# A company's integration: client credentials, its company's writes.
-resource "aws_cognito_user_pool_client" "integration" {
-  for_each = local.companies
+# Clients with a secret, for machines (client credentials): each company integration and the
+# smoke test's company, with that company's writes; and the smoke test's customer, whose orders
+# are its own (by its client id).
+resource "aws_cognito_user_pool_client" "machine" {
+  for_each = module.grants.machine_clients
 
   name         = "${var.name}-${each.key}"
   user_pool_id = aws_cognito_user_pool.this.id
@@ -160,32 +151,7 @@ resource "aws_cognito_user_pool_client" "integration" {
   generate_secret                      = true
   allowed_oauth_flows_user_pool_client = true
   allowed_oauth_flows                  = ["client_credentials"]
-  allowed_oauth_scopes = [
-    "${local.scope_prefix}products:read",
-    "${local.scope_prefix}products:write",
-    "${local.scope_prefix}company:${each.key}",
-  ]
-  explicit_auth_flows     = ["ALLOW_REFRESH_TOKEN_AUTH"]
-  enable_token_revocation = true
-
-  access_token_validity = 60
-  token_validity_units {
-    access_token = "minutes"
-  }
-
-  depends_on = [aws_cognito_resource_server.api]
-}
-
-# The smoke test's customer: client credentials with a customer's scopes (its orders are its
-# own, by its client id).
-resource "aws_cognito_user_pool_client" "smoke" {
-  name         = "${var.name}-smoke-test"
-  user_pool_id = aws_cognito_user_pool.this.id
-
-  generate_secret                      = true
-  allowed_oauth_flows_user_pool_client = true
-  allowed_oauth_flows                  = ["client_credentials"]
-  allowed_oauth_scopes                 = [for s in local.customer_scopes : "${local.scope_prefix}${s}"]
+  allowed_oauth_scopes                 = each.value
   explicit_auth_flows                  = ["ALLOW_REFRESH_TOKEN_AUTH"]
   enable_token_revocation              = true
 

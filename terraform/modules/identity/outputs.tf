@@ -12,7 +12,7 @@ output "authorizer_env" {
   description = "The authorizer's settings from the pool: issuer, audiences (every client), scope prefix and JWKS URL."
   value = {
     JWT_ISSUER       = local.issuer
-    JWT_AUDIENCE     = join(",", concat([aws_cognito_user_pool_client.page.id, aws_cognito_user_pool_client.smoke.id], [for c in aws_cognito_user_pool_client.integration : c.id]))
+    JWT_AUDIENCE     = join(",", concat([aws_cognito_user_pool_client.page.id], [for c in aws_cognito_user_pool_client.machine : c.id]))
     JWT_SCOPE_PREFIX = local.scope_prefix
     JWKS_URL         = "${local.issuer}/.well-known/jwks.json"
   }
@@ -24,7 +24,7 @@ output "sign_in" {
     authorizeUrl = "${local.base_url}/oauth2/authorize"
     tokenUrl     = "${local.base_url}/oauth2/token"
     clientId     = aws_cognito_user_pool_client.page.id
-    scopes       = local.page_scopes
+    scopes       = module.grants.page_scopes
     scopePrefix  = local.scope_prefix
     redirectUri  = var.page_url
   }
@@ -36,13 +36,13 @@ output "token_url" {
 }
 
 output "integration_client_ids" {
-  description = "Each integration's client id, by company (the smoke test's company included)."
-  value       = { for c, client in aws_cognito_user_pool_client.integration : c => client.id }
+  description = "Each integration's client id, by company."
+  value       = { for c, name in module.grants.integration_clients : c => aws_cognito_user_pool_client.machine[name].id }
 }
 
 output "integration_client_secrets" {
   description = "Each integration's client secret, by company: hand it to the company once, over a safe channel."
-  value       = { for c, client in aws_cognito_user_pool_client.integration : c => client.client_secret }
+  value       = { for c, name in module.grants.integration_clients : c => aws_cognito_user_pool_client.machine[name].client_secret }
   sensitive   = true
 }
 
@@ -50,12 +50,12 @@ output "smoke" {
   description = "The smoke test's clients: a customer's and its company's (scripts/smoke-credentials reads them)."
   value = {
     token_url       = "${local.base_url}/oauth2/token"
-    customer_id     = aws_cognito_user_pool_client.smoke.id
-    customer_secret = aws_cognito_user_pool_client.smoke.client_secret
-    customer_scope  = join(" ", [for s in local.customer_scopes : "${local.scope_prefix}${s}"])
-    company_id      = aws_cognito_user_pool_client.integration[var.smoke_company].id
-    company_secret  = aws_cognito_user_pool_client.integration[var.smoke_company].client_secret
-    company_scope   = join(" ", ["${local.scope_prefix}products:write", "${local.scope_prefix}company:${var.smoke_company}"])
+    customer_id     = aws_cognito_user_pool_client.machine[module.grants.smoke.customer].id
+    customer_secret = aws_cognito_user_pool_client.machine[module.grants.smoke.customer].client_secret
+    customer_scope  = module.grants.smoke.customer_scope
+    company_id      = aws_cognito_user_pool_client.machine[module.grants.smoke.company].id
+    company_secret  = aws_cognito_user_pool_client.machine[module.grants.smoke.company].client_secret
+    company_scope   = module.grants.smoke.company_scope
   }
   sensitive = true
 }

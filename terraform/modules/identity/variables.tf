@@ -27,22 +27,13 @@ variable "pre_token_arn" {
 }
 
 variable "integrations" {
-  description = "Company ids that get a client-credentials client of their own (scopes products:read and products:write, for that company only)."
+  description = "Company ids that get a client-credentials client of their own (scopes products:read and products:write, for that company only); checked by ./grants."
   type        = list(string)
   default     = []
-  validation {
-    condition     = alltrue([for c in var.integrations : can(regex("^[A-Za-z0-9_-]{1,64}$", c))])
-    error_message = "Each integration is a company id: 1-64 of [A-Za-z0-9_-]."
-  }
-  validation {
-    # A resource server holds at most 100 scopes: SPEC's five, the smoke test's company and one per integration.
-    condition     = length(var.integrations) <= 90
-    error_message = "At most 90 integrations (a resource server holds 100 scopes)."
-  }
 }
 
 variable "smoke_company" {
-  description = "The company the smoke test imports its one product for (its own client-credentials client)."
+  description = "The company the smoke test imports its one product for (its own client-credentials client; no integration's); checked by ./grants."
   type        = string
   default     = "smoke-test"
 }
