@@ -237,6 +237,24 @@ pub struct Import {
     /// The checkpoint: rows before it are settled (written or refused), exactly once.
     #[serde(skip)]
     pub next_row: u64,
+    /// The upload it reads, from its start on: a later upload to the same URL is not mixed in.
+    #[serde(skip)]
+    pub file: Option<FileVersion>,
+}
+
+/// Which upload under an import's key a file is: S3's `ETag`, and its version id when the
+/// bucket keeps versions (then the upload stays readable after another replaces it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileVersion {
+    pub e_tag: String,
+    pub version_id: Option<String>,
+}
+
+impl FileVersion {
+    /// Whether two readings are of the same upload (the same content: S3's `ETag`).
+    pub fn same_upload(&self, other: &FileVersion) -> bool {
+        self.e_tag == other.e_tag
+    }
 }
 
 impl Import {
@@ -253,6 +271,7 @@ impl Import {
             created_at: now,
             updated_at: now,
             next_row: 1,
+            file: None,
         }
     }
 
@@ -288,6 +307,10 @@ pub enum FileError {
         "the file is not in the bucket any more (files are kept 7 days): upload it again with a new import"
     )]
     Gone,
+    #[error(
+        "the file was uploaded again while it was being imported; the rows reported were written from the first upload: start a new import for the new file"
+    )]
+    Replaced,
 }
 
 /// A row that passed the product rules: the product id and its `PUT` body.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::carrier::Carrier;
 use crate::error::PortError;
 use crate::ids::{CompanyId, CustomerId, OrderId, Phone, ProductId};
-use crate::import::{Import, ImportId, ObjectKey, RowError};
+use crate::import::{FileVersion, Import, ImportId, ObjectKey, RowError};
 use crate::order::{CarrierRef, Order, OrderEvent};
 use crate::product::Product;
 use crate::validation::FieldError;
@@ -316,8 +316,14 @@ pub trait FileBody: Send {
 /// Where companies' import files are stored (the imports bucket).
 #[async_trait]
 pub trait ImportFiles: Send + Sync {
-    /// The file under `key`, streamed; [`PortError::NotFound`] when there is none.
-    async fn open(&self, key: &ObjectKey) -> Result<Box<dyn FileBody>, PortError>;
+    /// The upload `version` of the file under `key`, streamed. [`PortError::NotFound`] when it
+    /// is gone; [`PortError::Conflict`] when another upload replaced it and the bucket keeps
+    /// no versions (the key then holds another file).
+    async fn open(
+        &self,
+        key: &ObjectKey,
+        version: &FileVersion,
+    ) -> Result<Box<dyn FileBody>, PortError>;
     /// A URL that lets its holder `PUT` one file under `key`, with this content type, until
     /// `expires_at`.
     async fn upload_url(
@@ -344,12 +350,15 @@ pub trait Imports: Send + Sync {
     /// Records a new import; [`PortError::Conflict`] if its id exists.
     async fn create(&self, import: &Import) -> Result<(), PortError>;
     async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError>;
-    /// Marks a pending or running import running with its file's row count, and returns it
-    /// as stored (its checkpoint says where to resume); a finished one is returned unchanged.
+    /// Marks a pending import running on the upload `file`, with its row count, and returns
+    /// it as stored (its checkpoint says where to resume). One running on `file` already is
+    /// returned as it is, and so is a finished one, or one running on another upload (its
+    /// `file` says which): an import reads one upload.
     async fn start(
         &self,
         id: ImportId,
         total_rows: u64,
+        file: &FileVersion,
         at: DateTime<Utc>,
     ) -> Result<Option<Import>, PortError>;
     /// Writes a batch's products and moves the checkpoint, in one transaction: a row is

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use composition::PortLayer;
 use domain::carrier::Carrier;
-use domain::import::{Import, ImportId};
+use domain::import::{FileVersion, Import, ImportId};
 use domain::order::{CarrierRef, Order, OrderEvent};
 use domain::ports::{
     BatchOutcome, Carriers, Catalog, Claim, EventPublisher, ImportBatch, Imports, KeyUse, KeyUses,
@@ -255,9 +255,10 @@ impl Imports for Faulty<dyn Imports> {
         &self,
         id: ImportId,
         total_rows: u64,
+        file: &FileVersion,
         at: DateTime<Utc>,
     ) -> Result<Option<Import>, PortError> {
-        self.write(self.port.start(id, total_rows, at)).await
+        self.write(self.port.start(id, total_rows, file, at)).await
     }
 
     /// `dynamodb.conflict`: the transaction is cancelled by a concurrent one, as an order's is.

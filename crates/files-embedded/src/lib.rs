@@ -3,9 +3,11 @@
 //! - an upload URL is `{base}/_uploads/{key}` with its expiry, content type and an HMAC-SHA256
 //!   signature over the three (the key is this process's own: a URL outlives neither its 15
 //!   minutes nor the server), as a presigned S3 `PUT` binds them;
-//! - an upload is written to a staging file and renamed into place, so a reader never sees half
-//!   a file; then [`object_created`] is the event S3 would send to the imports queue;
-//! - [`ImportFiles::open`] streams the file back a chunk at a time.
+//! - an upload is written to a staging file and renamed into place as a new version of its key
+//!   (the imports bucket keeps versions), so a reader never sees half a file, and an import
+//!   reads its own upload even after another replaced it; then [`object_created`] is the event
+//!   S3 would send to the imports queue;
+//! - [`ImportFiles::open`] streams a version back a chunk at a time.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use async_trait::async_trait;
 use aws_lc_rs::hmac;
 use chrono::{DateTime, Utc};
 use domain::PortError;
-use domain::import::ObjectKey;
+use domain::import::{FileVersion, ObjectKey};
 use domain::ports::{FileBody, ImportFiles, UploadUrl};
 use tokio::io::AsyncReadExt;
 
@@ -42,11 +44,12 @@ pub struct EmbeddedFiles {
     key: hmac::Key,
 }
 
-/// A stored file: its key and size.
+/// A stored file: its key, size and version (also its `ETag`, as S3 would name it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stored {
     pub key: ObjectKey,
     pub size: u64,
+    pub version: String,
 }
 
 /// A file on disk, read a chunk at a time.
@@ -103,6 +106,11 @@ impl EmbeddedFiles {
         self.dir.join(key.to_string())
     }
 
+    /// Where a key's versions are, one file each, named by version.
+    fn versions_of(&self, key: &ObjectKey) -> PathBuf {
+        self.dir.join(format!("{key}.versions"))
+    }
+
     /// Checks an upload's URL (its path's key and its query) and `Content-Type`: the key to
     /// store it under.
     pub fn authorize(
@@ -151,15 +159,25 @@ impl EmbeddedFiles {
         Ok((path, file))
     }
 
-    /// Puts a complete upload in place (replacing an earlier one, as S3 does).
+    /// Puts a complete upload in place as the key's newest version (the earlier ones stay
+    /// readable by their version, as in a versioned S3 bucket).
     pub async fn commit(&self, staged: &Path, key: &ObjectKey) -> Result<Stored, PortError> {
         let io = |e: std::io::Error| PortError::Transient(format!("storing the upload: {e}"));
-        let path = self.path_of(key);
+        let versions = self.versions_of(key);
+        tokio::fs::create_dir_all(&versions).await.map_err(io)?;
+        // Ordered by time, then unique.
+        let version = format!(
+            "{:020}-{}",
+            Utc::now().timestamp_micros(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let path = versions.join(&version);
         tokio::fs::rename(staged, &path).await.map_err(io)?;
         let size = tokio::fs::metadata(&path).await.map_err(io)?.len();
         Ok(Stored {
             key: key.clone(),
             size,
+            version,
         })
     }
 }
@@ -187,6 +205,8 @@ pub fn object_created(stored: &Stored, at: DateTime<Utc>) -> String {
                 "object": {
                     "key": stored.key.to_string(),
                     "size": stored.size,
+                    "eTag": stored.version,
+                    "versionId": stored.version,
                     "sequencer": format!("{:016X}", at.timestamp_micros()),
                 },
             },
@@ -197,8 +217,17 @@ pub fn object_created(stored: &Stored, at: DateTime<Utc>) -> String {
 
 #[async_trait]
 impl ImportFiles for EmbeddedFiles {
-    async fn open(&self, key: &ObjectKey) -> Result<Box<dyn FileBody>, PortError> {
-        match tokio::fs::File::open(self.path_of(key)).await {
+    async fn open(
+        &self,
+        key: &ObjectKey,
+        version: &FileVersion,
+    ) -> Result<Box<dyn FileBody>, PortError> {
+        let name = version.version_id.as_deref().unwrap_or(&version.e_tag);
+        // A version is a file name of this bucket's own making, never a path.
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(PortError::NotFound);
+        }
+        match tokio::fs::File::open(self.versions_of(key).join(name)).await {
             Ok(file) => Ok(Box::new(DiskBody(file))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(PortError::NotFound),
             Err(e) => Err(PortError::Transient(format!("opening the file: {e}"))),
@@ -287,10 +316,47 @@ mod tests {
         tokio::fs::write(&staged, b"id,name\n").await.unwrap();
         let stored = files.commit(&staged, &key).await.unwrap();
         assert_eq!(stored.size, 8);
-        let mut body = files.open(&key).await.unwrap();
-        assert_eq!(body.next_chunk().await.unwrap().unwrap(), b"id,name\n");
-        assert_eq!(body.next_chunk().await.unwrap(), None);
         let event: serde_json::Value = serde_json::from_str(&object_created(&stored, now)).unwrap();
-        assert_eq!(event["Records"][0]["s3"]["object"]["size"], 8);
+        let object = &event["Records"][0]["s3"]["object"];
+        assert_eq!(object["size"], 8);
+        assert_eq!(object["versionId"], stored.version.as_str());
+        assert_eq!(object["eTag"], stored.version.as_str());
+    }
+
+    #[tokio::test]
+    async fn each_upload_stays_readable_by_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = EmbeddedFiles::new(dir.path(), "http://127.0.0.1:3000/");
+        let key = ObjectKey {
+            company: CompanyId::parse("acme").unwrap(),
+            import: ImportId::random(),
+            format: ImportFormat::Csv,
+        };
+        let mut uploads = Vec::new();
+        for content in [&b"first"[..], b"second"] {
+            let (staged, _file) = files.staging_file(&key).await.unwrap();
+            tokio::fs::write(&staged, content).await.unwrap();
+            uploads.push(files.commit(&staged, &key).await.unwrap());
+        }
+        assert_ne!(uploads[0].version, uploads[1].version);
+        for (stored, content) in uploads.iter().zip([&b"first"[..], b"second"]) {
+            let version = FileVersion {
+                e_tag: stored.version.clone(),
+                version_id: Some(stored.version.clone()),
+            };
+            let mut body = files.open(&key, &version).await.unwrap();
+            assert_eq!(body.next_chunk().await.unwrap().unwrap(), content);
+            assert_eq!(body.next_chunk().await.unwrap(), None);
+        }
+        for name in ["no-such-version", "../../etc/passwd", ""] {
+            let version = FileVersion {
+                e_tag: name.to_owned(),
+                version_id: None,
+            };
+            assert!(matches!(
+                files.open(&key, &version).await,
+                Err(PortError::NotFound)
+            ));
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The [`ImportFiles`] port on S3: a presigned `PUT` for a company's upload (content type
 //! signed), and the file streamed back with `GetObject` a chunk at a time, never whole in
-//! memory.
+//! memory: the very upload the import started on (its version, or its `ETag`).
 //!
 //! S3 cannot bind a maximum size into a presigned `PUT` (only a POST policy can, which a
 //! `PUT` client cannot use): the import checks the size the `ObjectCreated` event reports
@@ -16,7 +16,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use domain::PortError;
-use domain::import::ObjectKey;
+use domain::import::{FileVersion, ObjectKey};
 use domain::ports::{FileBody, ImportFiles, UploadUrl};
 
 /// The imports bucket (`IMPORTS_BUCKET`).
@@ -43,20 +43,34 @@ impl FileBody for S3Body {
 
 #[async_trait]
 impl ImportFiles for S3Files {
-    async fn open(&self, key: &ObjectKey) -> Result<Box<dyn FileBody>, PortError> {
-        let result = self
+    async fn open(
+        &self,
+        key: &ObjectKey,
+        version: &FileVersion,
+    ) -> Result<Box<dyn FileBody>, PortError> {
+        let request = self
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(key.to_string())
-            .send()
-            .await;
-        match result {
+            .key(key.to_string());
+        // A versioned bucket keeps the upload readable after another replaces it; without
+        // versions, `If-Match` refuses to read another upload as this one.
+        let request = match &version.version_id {
+            Some(id) => request.version_id(id),
+            // An entity tag is quoted in HTTP; S3's events give it bare.
+            None => request.if_match(format!("\"{}\"", version.e_tag.trim_matches('"'))),
+        };
+        match request.send().await {
             Ok(out) => Ok(Box::new(S3Body(out.body))),
             Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
                 Err(PortError::NotFound)
             }
-            Err(e) => Err(classify("GetObject", e)),
+            Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+                // The version is gone (NoSuchVersion), or the key holds another upload.
+                Some(404) => Err(PortError::NotFound),
+                Some(412) => Err(PortError::Conflict),
+                _ => Err(classify("GetObject", e)),
+            },
         }
     }
 

@@ -1,6 +1,10 @@
 //! `import-catalog`: consumes the `imports` queue (SPEC §12), where the imports bucket sends
 //! its `ObjectCreated` events. For each uploaded file:
 //! - the company and the import come from the object key, never from the file;
+//! - an import reads one upload: the first to start it (its S3 version, or its `ETag` in a
+//!   bucket without versions). Its upload URL used again while it runs changes nothing; in a
+//!   bucket without versions, an upload replaced before it was read waits for the newer one's
+//!   event, and one replaced mid-import fails it, saying so;
 //! - the file is read twice, streamed both times: first to refuse it whole (over 50 MiB, over
 //!   100,000 rows, not UTF-8, a header without a required column) before any row is written,
 //!   then to write it;
@@ -22,7 +26,7 @@ use chrono::Utc;
 use composition::lambda::EventFunction;
 use composition::{Adapters, App};
 use domain::PortError;
-use domain::import::{FileError, Import, MAX_FILE_BYTES, ObjectKey};
+use domain::import::{FileError, FileVersion, Import, MAX_FILE_BYTES, ObjectKey};
 use domain::ports::{Catalog, ImportFiles, Imports};
 use retry_policy::PIPELINE;
 use serde::Deserialize;
@@ -99,15 +103,27 @@ struct S3Entity {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct S3Object {
     key: String,
     #[serde(default)]
     size: u64,
+    #[serde(default)]
+    e_tag: String,
+    version_id: Option<String>,
 }
 
-/// The uploaded files an S3 event names: each import file's key and size. Other keys, other
-/// events and S3's test event name none.
-pub fn uploaded_files(body: &str) -> Result<Vec<(ObjectKey, u64)>, String> {
+/// An uploaded import file, as its S3 event names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    pub key: ObjectKey,
+    pub size: u64,
+    pub version: FileVersion,
+}
+
+/// The uploaded files an S3 event names. Other keys, other events and S3's test event name
+/// none.
+pub fn uploaded_files(body: &str) -> Result<Vec<Upload>, String> {
     let event: S3Notification =
         serde_json::from_str(body).map_err(|e| format!("not an S3 event: {e}"))?;
     if event.records.is_empty() && event.event.is_none() {
@@ -123,7 +139,16 @@ pub fn uploaded_files(body: &str) -> Result<Vec<(ObjectKey, u64)>, String> {
         let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy();
         match ObjectKey::parse(&key) {
             Some(key) if created.starts_with("ObjectCreated:") => {
-                files.push((key, object.size));
+                // S3 names every upload by its ETag (and its version, in a versioned bucket).
+                let version = FileVersion {
+                    e_tag: object.e_tag.trim_matches('"').to_owned(),
+                    version_id: object.version_id.clone().filter(|v| v != "null"),
+                };
+                files.push(Upload {
+                    key,
+                    size: object.size,
+                    version,
+                });
             }
             _ => tracing::warn!(%key, event = created, "not an uploaded import file; ignored"),
         }
@@ -142,16 +167,19 @@ impl ImportCatalog {
                 return Ok(());
             }
         };
-        for (key, size) in files {
+        for upload in files {
+            let key = &upload.key;
             let span =
                 tracing::info_span!("import", import_id = %key.import, company_id = %key.company);
-            self.import(&key, size).instrument(span).await?;
+            self.import(&upload).instrument(span).await?;
         }
         Ok(())
     }
 
-    /// Imports one file, or resumes it; a finished import is left as it is.
-    async fn import(&self, key: &ObjectKey, size: u64) -> Result<(), PortError> {
+    /// Imports one upload, or resumes it; a finished import is left as it is, and so is one
+    /// that reads another upload.
+    async fn import(&self, upload: &Upload) -> Result<(), PortError> {
+        let Upload { key, size, version } = upload;
         let import = PIPELINE
             .run("read the import", PortError::is_transient, || {
                 self.imports.get(key.import)
@@ -162,44 +190,75 @@ impl ImportCatalog {
             tracing::warn!(key = %key, "a file for no known import; ignored");
             return Ok(());
         };
-        if import.status.is_final() {
+        if import.status.is_final() || !self.reads(&import, version) {
             return Ok(());
         }
-        if size > MAX_FILE_BYTES {
-            return self.refuse(key, FileError::TooLarge(size)).await;
+        if *size > MAX_FILE_BYTES {
+            return self.refuse(key, FileError::TooLarge(*size)).await;
         }
-        let total = match self.count_rows(key).await {
+        let total = match self.count_rows(key, version).await {
             Ok(total) => total,
             Err(ReadError::File(e)) => return self.refuse(key, e).await,
             // Expired, or an event redelivered after the file went: retrying cannot help.
             Err(ReadError::Port(PortError::NotFound)) => {
                 return self.refuse(key, FileError::Gone).await;
             }
+            Err(ReadError::Port(PortError::Conflict)) => return self.replaced(key, &import).await,
             Err(ReadError::Port(e)) => return Err(e),
         };
         let started = PIPELINE
             .run("start the import", PortError::is_transient, || {
-                self.imports.start(key.import, total, Utc::now())
+                self.imports.start(key.import, total, version, Utc::now())
             })
             .await?;
         match started {
-            Some(import) if !import.status.is_final() => self.write(key, &import).await,
+            Some(import) if !import.status.is_final() && self.reads(&import, version) => {
+                self.write(key, version, &import).await
+            }
             _ => Ok(()),
         }
     }
 
+    /// Whether `import` reads this upload: the one it started on, or any while pending.
+    fn reads(&self, import: &Import, version: &FileVersion) -> bool {
+        let reads = import.file.as_ref().is_none_or(|f| f.same_upload(version));
+        if !reads {
+            tracing::warn!(
+                e_tag = %version.e_tag,
+                "another upload for an import already under way; ignored (an import reads one upload)"
+            );
+        }
+        reads
+    }
+
+    /// The upload is no longer under its key, which holds a newer one (a bucket without
+    /// versions): a pending import waits for the newer upload's own event; one that was
+    /// reading this upload cannot finish it.
+    async fn replaced(&self, key: &ObjectKey, import: &Import) -> Result<(), PortError> {
+        if import.file.is_none() {
+            tracing::info!("replaced by a newer upload before it was read; its event follows");
+            return Ok(());
+        }
+        self.refuse(key, FileError::Replaced).await
+    }
+
     /// The first reading: the whole file checked, nothing written.
-    async fn count_rows(&self, key: &ObjectKey) -> Result<u64, ReadError> {
+    async fn count_rows(&self, key: &ObjectKey, version: &FileVersion) -> Result<u64, ReadError> {
         let (rows, _kept_open) = mpsc::channel(1);
-        read_rows(self.files.as_ref(), key, u64::MAX, rows).await
+        read_rows(self.files.as_ref(), key, version, u64::MAX, rows).await
     }
 
     /// The second reading: rows from the checkpoint on, written in batches.
-    async fn write(&self, key: &ObjectKey, import: &Import) -> Result<(), PortError> {
+    async fn write(
+        &self,
+        key: &ObjectKey,
+        version: &FileVersion,
+        import: &Import,
+    ) -> Result<(), PortError> {
         let mut batcher =
             batch::Batcher::new(self.catalog.as_ref(), self.imports.as_ref(), key, import);
         let (rows, mut parsed) = mpsc::channel(ROWS_IN_FLIGHT);
-        let reading = read_rows(self.files.as_ref(), key, batcher.next_row(), rows);
+        let reading = read_rows(self.files.as_ref(), key, version, batcher.next_row(), rows);
         let writing = async {
             while let Some((row, result)) = parsed.recv().await {
                 batcher.push(row, result).await?;
@@ -218,8 +277,11 @@ impl ImportCatalog {
         }
         match read {
             Ok(_) => self.finish(key, None).await,
-            // The file changed between the two readings (uploaded again, say).
             Err(ReadError::File(e)) => self.refuse(key, e).await,
+            // Replaced under its key since the first reading (a bucket without versions).
+            Err(ReadError::Port(PortError::Conflict)) => {
+                self.refuse(key, FileError::Replaced).await
+            }
             Err(ReadError::Port(e)) => Err(e),
         }
     }

@@ -7,8 +7,8 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use domain::PortError;
 use domain::import::{
-    Columns, FileError, ImportFormat, MAX_FILE_BYTES, MAX_ROWS, ObjectKey, ProductRow, RowError,
-    json_row,
+    Columns, FileError, FileVersion, ImportFormat, MAX_FILE_BYTES, MAX_ROWS, ObjectKey, ProductRow,
+    RowError, json_row,
 };
 use domain::ports::ImportFiles;
 use tokio::sync::mpsc;
@@ -199,16 +199,17 @@ fn parse_jsonl(read: impl Read, emit: &mut Emit<'_>) -> Result<u64, ReadError> {
     }
 }
 
-/// Reads the file under `key` to its end: each row from `from_row` on goes to `rows`; the
-/// number of rows in the file. The bytes are counted as they come: past [`MAX_FILE_BYTES`]
-/// the file is refused, whatever its size was said to be.
+/// Reads the upload `version` of the file under `key` to its end: each row from `from_row` on
+/// goes to `rows`; the number of rows in the file. The bytes are counted as they come: past
+/// [`MAX_FILE_BYTES`] the file is refused, whatever its size was said to be.
 pub async fn read_rows(
     files: &dyn ImportFiles,
     key: &ObjectKey,
+    version: &FileVersion,
     from_row: u64,
     rows: mpsc::Sender<Parsed>,
 ) -> Result<u64, ReadError> {
-    let mut body = files.open(key).await.map_err(ReadError::Port)?;
+    let mut body = files.open(key, version).await.map_err(ReadError::Port)?;
     let (chunks, received) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let format = key.format;
     let parser = tokio::task::spawn_blocking(move || {

@@ -9,8 +9,8 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use composition::lambda::EventFunction;
 use composition::{Adapters, App};
-use domain::import::{Import, ImportFormat, ImportId, ImportStatus, ObjectKey};
-use domain::ports::{BatchOutcome, ImportBatch, Imports};
+use domain::import::{FileVersion, Import, ImportFormat, ImportId, ImportStatus, ObjectKey};
+use domain::ports::{BatchOutcome, FileBody, ImportBatch, ImportFiles, Imports, UploadUrl};
 use domain::{CompanyId, PortError, ProductId};
 use files_embedded::{EmbeddedFiles, Stored, object_created};
 use import_catalog::ImportCatalog;
@@ -52,10 +52,15 @@ impl World {
     ) -> (ImportId, SqsEvent) {
         let import = Import::pending(CompanyId::parse(company).unwrap(), format, Utc::now());
         self.imports().await.create(&import).await.unwrap();
-        let (staged, _) = self.files.staging_file(&import.key()).await.unwrap();
+        (import.id, self.upload_again(&import.key(), content).await)
+    }
+
+    /// Another upload to the same key (the URL used again): the message S3 would send.
+    async fn upload_again(&self, key: &ObjectKey, content: &[u8]) -> SqsEvent {
+        let (staged, _) = self.files.staging_file(key).await.unwrap();
         tokio::fs::write(&staged, content).await.unwrap();
-        let stored = self.files.commit(&staged, &import.key()).await.unwrap();
-        (import.id, sqs(&object_created(&stored, Utc::now())))
+        let stored = self.files.commit(&staged, key).await.unwrap();
+        sqs(&object_created(&stored, Utc::now()))
     }
 
     async fn report(&self, id: ImportId) -> Import {
@@ -161,9 +166,10 @@ impl Imports for DiesAfter {
         &self,
         id: ImportId,
         total: u64,
+        file: &FileVersion,
         at: DateTime<Utc>,
     ) -> Result<Option<Import>, PortError> {
-        self.port.start(id, total, at).await
+        self.port.start(id, total, file, at).await
     }
     async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError> {
         if self.commits.fetch_sub(1, Ordering::SeqCst) == 0 {
@@ -277,6 +283,7 @@ async fn a_file_over_the_size_limit_is_refused_by_its_event() {
     let stored = Stored {
         key: import.key(),
         size: 60 * 1024 * 1024,
+        version: "v-large".to_owned(),
     };
     assert_eq!(
         failures(
@@ -303,8 +310,8 @@ async fn a_file_no_longer_in_the_bucket_fails_its_import_at_once() {
         .upload("acme", ImportFormat::Csv, HEADER.as_bytes())
         .await;
     let import = world.report(id).await;
-    let path = world._dir.path().join(import.key().to_string());
-    tokio::fs::remove_file(path).await.unwrap();
+    let versions = world._dir.path().join(format!("{}.versions", import.key()));
+    tokio::fs::remove_dir_all(versions).await.unwrap();
     assert_eq!(
         failures(&world.app().await, event).await,
         0,
@@ -335,6 +342,7 @@ async fn other_messages_are_acknowledged_and_change_nothing() {
             format: ImportFormat::Jsonl,
         },
         size: 10,
+        version: "v-stranger".to_owned(),
     };
     assert_eq!(
         failures(&app, sqs(&object_created(&stranger, Utc::now()))).await,
@@ -351,6 +359,7 @@ async fn other_messages_are_acknowledged_and_change_nothing() {
             format: ImportFormat::Jsonl,
         },
         size: 10,
+        version: "v-forged".to_owned(),
     };
     assert_eq!(
         failures(&app, sqs(&object_created(&forged, Utc::now()))).await,
@@ -379,4 +388,183 @@ async fn the_report_keeps_the_first_thousand_errors_and_counts_them_all() {
     assert_eq!(report.errors.len(), 1_000);
     assert_eq!((report.errors[0].row, report.errors[999].row), (1, 1_000));
     assert!(world.product("last").await.is_some());
+}
+
+#[tokio::test]
+async fn a_second_upload_during_an_import_is_not_mixed_into_it() {
+    let world = world().await;
+    let (id, first) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(0..500).as_bytes())
+        .await;
+    let mut dying = world.app().await;
+    dying.imports = Arc::new(DiesAfter {
+        port: world.imports().await,
+        commits: AtomicUsize::new(2),
+    });
+    assert_eq!(failures(&dying, first.clone()).await, 1);
+    assert_eq!(world.report(id).await.rows.written, 198);
+    // The URL is used again while the import runs: another file under the same key.
+    let key = world.report(id).await.key();
+    let second = world
+        .upload_again(&key, jsonl(1_000..1_300).as_bytes())
+        .await;
+    assert_eq!(failures(&world.app().await, second.clone()).await, 0);
+    let report = world.report(id).await;
+    assert_eq!(
+        (report.status, report.rows.total, report.rows.written),
+        (ImportStatus::Running, 500, 198),
+        "the second upload is ignored"
+    );
+    // The first upload's redelivery finishes it, from the first upload (kept as a version).
+    assert_eq!(failures(&world.app().await, first).await, 0);
+    let report = world.report(id).await;
+    assert_eq!(
+        (report.status, report.rows.written),
+        (ImportStatus::Done, 500)
+    );
+    assert!(world.product("p-1000").await.is_none());
+    assert_eq!(failures(&world.app().await, second).await, 0);
+    assert!(world.product("p-1000").await.is_none());
+}
+
+/// The files of a bucket that keeps no versions: only the newest upload under a key can be
+/// read; reading an older one is refused (S3's `If-Match` failing: 412).
+struct Unversioned {
+    files: Arc<EmbeddedFiles>,
+    newest: FileVersion,
+}
+
+#[async_trait]
+impl ImportFiles for Unversioned {
+    async fn open(
+        &self,
+        key: &ObjectKey,
+        version: &FileVersion,
+    ) -> Result<Box<dyn FileBody>, PortError> {
+        if !version.same_upload(&self.newest) {
+            return Err(PortError::Conflict);
+        }
+        self.files.open(key, version).await
+    }
+    async fn upload_url(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<UploadUrl, PortError> {
+        self.files.upload_url(key, content_type, expires_at).await
+    }
+}
+
+fn version_of(event: &SqsEvent) -> FileVersion {
+    let uploads =
+        import_catalog::uploaded_files(event.records[0].body.as_deref().unwrap()).unwrap();
+    uploads[0].version.clone()
+}
+
+#[tokio::test]
+async fn without_versions_a_replaced_upload_waits_for_the_newer_or_fails_its_import() {
+    let world = world().await;
+    let (id, first) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(0..3).as_bytes())
+        .await;
+    let key = world.report(id).await.key();
+    let second = world.upload_again(&key, jsonl(10..12).as_bytes()).await;
+    let mut app = world.app().await;
+    app.files = Arc::new(Unversioned {
+        files: world.files.clone(),
+        newest: version_of(&second),
+    });
+    // The first upload's event comes late: the key holds the second, whose event follows.
+    assert_eq!(failures(&app, first).await, 0);
+    assert_eq!(world.report(id).await.status, ImportStatus::Pending);
+    assert_eq!(failures(&app, second).await, 0);
+    let report = world.report(id).await;
+    assert_eq!(
+        (report.status, report.rows.written),
+        (ImportStatus::Done, 2)
+    );
+    assert!(world.product("p-10").await.is_some());
+    assert!(world.product("p-0").await.is_none());
+
+    // Replaced mid-import: the import cannot finish its upload, and says so.
+    let (id, first) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(100..400).as_bytes())
+        .await;
+    let mut dying = world.app().await;
+    dying.imports = Arc::new(DiesAfter {
+        port: world.imports().await,
+        commits: AtomicUsize::new(1),
+    });
+    assert_eq!(failures(&dying, first.clone()).await, 1);
+    let key = world.report(id).await.key();
+    let second = world.upload_again(&key, jsonl(500..501).as_bytes()).await;
+    app.files = Arc::new(Unversioned {
+        files: world.files.clone(),
+        newest: version_of(&second),
+    });
+    assert_eq!(failures(&app, first).await, 0);
+    let report = world.report(id).await;
+    assert_eq!(
+        (report.status, report.rows.written),
+        (ImportStatus::Failed, 99)
+    );
+    assert!(
+        report
+            .reason
+            .unwrap()
+            .starts_with("the file was uploaded again while it was being imported")
+    );
+    assert_eq!(
+        failures(&app, second).await,
+        0,
+        "a finished import stays as it is"
+    );
+    assert!(world.product("p-500").await.is_none());
+}
+
+/// The imports table pins an import to the first upload that starts it, whichever delivery
+/// gets there first: a start for another upload changes nothing.
+#[tokio::test]
+async fn the_first_upload_to_start_an_import_pins_it() {
+    let world = world().await;
+    let imports = world.imports().await;
+    let import = Import::pending(
+        CompanyId::parse("acme").unwrap(),
+        ImportFormat::Csv,
+        Utc::now(),
+    );
+    imports.create(&import).await.unwrap();
+    let upload = |tag: &str| FileVersion {
+        e_tag: tag.to_owned(),
+        version_id: Some(format!("v-{tag}")),
+    };
+    let started = imports
+        .start(import.id, 10, &upload("a"), Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (started.status, started.file.clone()),
+        (ImportStatus::Running, Some(upload("a")))
+    );
+    let other = imports
+        .start(import.id, 99, &upload("b"), Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (other.file, other.rows.total),
+        (Some(upload("a")), 10),
+        "unchanged"
+    );
+    let again = imports
+        .start(import.id, 10, &upload("a"), Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.status, again.file),
+        (ImportStatus::Running, Some(upload("a")))
+    );
 }

@@ -6,13 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, Event, NotificationConfiguration, QueueConfiguration,
+    VersioningConfiguration,
+};
 use chrono::Utc;
 use composition::lambda::EventFunction;
 use composition::{App, local_sdk_config};
-use domain::CompanyId;
-use domain::import::{Import, ImportFormat, ImportStatus, UPLOAD_TTL};
+use domain::import::{FileVersion, Import, ImportFormat, ImportStatus, ObjectKey, UPLOAD_TTL};
 use domain::ports::ImportFiles;
+use domain::{CompanyId, PortError};
 use files_s3::S3Files;
 use import_catalog::{ImportCatalog, uploaded_files};
 
@@ -157,4 +160,107 @@ async fn a_presigned_upload_notifies_the_queue_and_is_imported_streamed() {
         (report.status, report.rows.total, report.rows.written),
         (ImportStatus::Done, 3_000, 3_000)
     );
+}
+
+async fn read_all(
+    files: &S3Files,
+    key: &ObjectKey,
+    version: &FileVersion,
+) -> Result<Vec<u8>, PortError> {
+    let mut body = files.open(key, version).await?;
+    let mut all = Vec::new();
+    while let Some(chunk) = body.next_chunk().await? {
+        all.extend(chunk);
+    }
+    Ok(all)
+}
+
+/// `files-s3` reads the very upload an import started on: by its version in a versioned
+/// bucket (even after another upload replaced it), else only while its `ETag` is the key's.
+#[tokio::test]
+async fn an_upload_is_read_by_its_version_or_its_etag() {
+    let moto = moto_server::moto();
+    let sdk = local_sdk_config(&moto.endpoint);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    for versioned in [true, false] {
+        let bucket = format!("pinned-{versioned}");
+        s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        if versioned {
+            s3.put_bucket_versioning()
+                .bucket(&bucket)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        let files = S3Files {
+            client: s3.clone(),
+            bucket: bucket.clone(),
+        };
+        let key = Import::pending(
+            CompanyId::parse("acme").unwrap(),
+            ImportFormat::Csv,
+            Utc::now(),
+        )
+        .key();
+        let mut uploads = Vec::new();
+        for content in ["first", "second"] {
+            let out = s3
+                .put_object()
+                .bucket(&bucket)
+                .key(key.to_string())
+                .body(content.as_bytes().to_vec().into())
+                .send()
+                .await
+                .unwrap();
+            uploads.push(FileVersion {
+                e_tag: out.e_tag.unwrap().trim_matches('"').to_owned(),
+                version_id: out.version_id.filter(|_| versioned),
+            });
+        }
+        assert_eq!(
+            read_all(&files, &key, &uploads[1]).await.unwrap(),
+            b"second"
+        );
+        let first = read_all(&files, &key, &uploads[0]).await;
+        if versioned {
+            assert_eq!(first.unwrap(), b"first", "kept as a version");
+        } else {
+            assert_eq!(
+                first,
+                Err(PortError::Conflict),
+                "the key holds another upload"
+            );
+        }
+        let gone = FileVersion {
+            e_tag: uploads[1].e_tag.clone(),
+            version_id: versioned.then(|| "no-such-version".to_owned()),
+        };
+        if versioned {
+            assert!(matches!(
+                read_all(&files, &key, &gone).await,
+                Err(PortError::NotFound)
+            ));
+        }
+        s3.delete_object()
+            .bucket(&bucket)
+            .key(key.to_string())
+            .send()
+            .await
+            .unwrap();
+        if !versioned {
+            assert_eq!(
+                read_all(&files, &key, &uploads[1]).await,
+                Err(PortError::NotFound)
+            );
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! | `row_errors` L of S | the kept row errors, each a JSON object |
 //! | `failure_reason` S? | why the file was refused |
 //! | `next_row` N | the checkpoint: rows before it are settled |
+//! | `file_etag` S?, `file_version_id` S? | the upload it reads, once started |
 //! | `created_at`, `updated_at` S | RFC 3339 |
 //! | `expires_at` N | TTL (epoch s): 7 days, as the bucket keeps the files |
 
@@ -17,7 +18,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
-use domain::import::{Import, ImportFormat, ImportId, ImportStatus, RowCounts, RowError};
+use domain::import::{
+    FileVersion, Import, ImportFormat, ImportId, ImportStatus, RowCounts, RowError,
+};
 use domain::ports::{BatchOutcome, ImportBatch, Imports};
 use domain::{CompanyId, PortError};
 
@@ -74,6 +77,12 @@ fn import_to_item(import: &Import) -> Result<Item, PortError> {
     if let Some(reason) = &import.reason {
         item.insert("failure_reason".to_owned(), s(reason));
     }
+    if let Some(file) = &import.file {
+        item.insert("file_etag".to_owned(), s(&file.e_tag));
+        if let Some(version) = &file.version_id {
+            item.insert("file_version_id".to_owned(), s(version));
+        }
+    }
     Ok(item)
 }
 
@@ -108,6 +117,10 @@ fn import_from_item(item: &Item) -> Result<Import, PortError> {
         reason: r.opt_s("failure_reason").map(str::to_owned),
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
+        file: r.opt_s("file_etag").map(|e_tag| FileVersion {
+            e_tag: e_tag.to_owned(),
+            version_id: r.opt_s("file_version_id").map(str::to_owned),
+        }),
         next_row: r.n("next_row")?,
     })
 }
@@ -244,26 +257,41 @@ impl Imports for ImportTable {
         &self,
         id: ImportId,
         total_rows: u64,
+        file: &FileVersion,
         at: DateTime<Utc>,
     ) -> Result<Option<Import>, PortError> {
-        let result = self
+        // The first upload to start pins the import; the version id is kept as first read (the
+        // same content uploaded again reads the same).
+        let mut set = "SET #status = :running, rows_total = :total, updated_at = :at, \
+                       file_etag = :etag"
+            .to_owned();
+        if file.version_id.is_some() {
+            set.push_str(", file_version_id = if_not_exists(file_version_id, :version)");
+        }
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.imports)
             .key("id", s(id.to_string()))
-            .update_expression("SET #status = :running, rows_total = :total, updated_at = :at")
-            .condition_expression("#status IN (:pending, :running)")
+            .update_expression(set)
+            .condition_expression(
+                "#status = :pending OR (#status = :running AND \
+                 (attribute_not_exists(file_etag) OR file_etag = :etag))",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":running", status(ImportStatus::Running))
             .expression_attribute_values(":pending", status(ImportStatus::Pending))
             .expression_attribute_values(":total", n(total_rows))
+            .expression_attribute_values(":etag", s(&file.e_tag))
             .expression_attribute_values(":at", time(at))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+            .return_values(ReturnValue::AllNew);
+        if let Some(version) = &file.version_id {
+            request = request.expression_attribute_values(":version", s(version));
+        }
+        let result = request.send().await;
         match result {
             Ok(out) => out.attributes.as_ref().map(import_from_item).transpose(),
-            // Absent, or finished already: as it is.
+            // Absent, finished already, or running on another upload: as it is.
             Err(e) if is_conditional_failure(&e) => self.get(id).await,
             Err(e) => Err(classify("UpdateItem", e)),
         }
