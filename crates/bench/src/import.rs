@@ -37,14 +37,20 @@ pub fn catalog(rows: u64) -> Vec<u8> {
     file.into_bytes()
 }
 
-/// `PUT` on the S3 emulator (path style), which tells services apart by the credential scope.
-fn s3_put(endpoint: &str, path: &str, body: &[u8]) -> Result<(), String> {
+/// `PUT` on the S3 emulator (path style), which tells services apart by the credential scope:
+/// the stored object's `ETag`, as S3's event names the upload.
+fn s3_put(endpoint: &str, path: &str, body: &[u8]) -> Result<String, String> {
     let scope = "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
-    ureq::put(format!("{endpoint}/{path}"))
+    let answer = ureq::put(format!("{endpoint}/{path}"))
         .header("authorization", scope)
         .send(body)
         .map_err(|e| format!("PUT {path}: {e}"))?;
-    Ok(())
+    let e_tag = answer
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    Ok(e_tag.trim_matches('"').to_owned())
 }
 
 /// A new import of acme's through delivery-local's API: its id.
@@ -73,9 +79,10 @@ fn report(delivery_local: &str, company_token: &str, id: &str) -> Result<Value, 
 }
 
 /// The SQS event whose message is the bucket's `ObjectCreated` event for `key`.
-fn event(bucket: &str, key: &str, size: usize) -> Value {
+fn event(bucket: &str, key: &str, size: usize, e_tag: &str) -> Value {
+    let object = json!({"key": key, "size": size, "eTag": e_tag});
     let s3 = json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "eventTime": "2026-01-01T00:00:00.000Z", "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": size}}}]});
+        "eventTime": "2026-01-01T00:00:00.000Z", "s3": {"bucket": {"name": bucket}, "object": object}}]});
     json!({"Records": [{"messageId": "bench-import", "receiptHandle": "r", "body": s3.to_string(),
         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:imports", "awsRegion": "us-east-1"}]})
@@ -97,12 +104,12 @@ pub async fn measure(
     let key = format!("imports/acme/{id}.csv");
     let file = catalog(rows);
     s3_put(aws, &bucket, &[])?;
-    s3_put(aws, &format!("{bucket}/{key}"), &file)?;
+    let e_tag = s3_put(aws, &format!("{bucket}/{key}"), &file)?;
     let subject = Subject {
         name: "import-catalog",
         env: env.to_vec(),
         event: Box::new({
-            let event = event(&bucket, &key, file.len());
+            let event = event(&bucket, &key, file.len(), &e_tag);
             move |_| event.clone()
         }),
     };
