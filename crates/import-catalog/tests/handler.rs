@@ -63,6 +63,16 @@ impl World {
         sqs(&object_created(&stored, Utc::now()))
     }
 
+    /// The handler, its invocation dying after `commits` commits (a crash mid-file).
+    async fn dying_after(&self, commits: usize) -> ImportCatalog {
+        let mut dying = self.app().await;
+        dying.imports = Arc::new(DiesAfter {
+            port: self.imports().await,
+            commits: AtomicUsize::new(commits),
+        });
+        dying
+    }
+
     async fn report(&self, id: ImportId) -> Import {
         self.imports().await.get(id).await.unwrap().unwrap()
     }
@@ -193,11 +203,7 @@ async fn a_redelivery_resumes_mid_file_and_writes_no_row_twice() {
     let (id, event) = world
         .upload("acme", ImportFormat::Jsonl, jsonl(0..500).as_bytes())
         .await;
-    let mut dying = world.app().await;
-    dying.imports = Arc::new(DiesAfter {
-        port: world.imports().await,
-        commits: AtomicUsize::new(2),
-    });
+    let dying = world.dying_after(2).await;
     assert_eq!(
         failures(&dying, event.clone()).await,
         1,
@@ -396,11 +402,7 @@ async fn a_second_upload_during_an_import_is_not_mixed_into_it() {
     let (id, first) = world
         .upload("acme", ImportFormat::Jsonl, jsonl(0..500).as_bytes())
         .await;
-    let mut dying = world.app().await;
-    dying.imports = Arc::new(DiesAfter {
-        port: world.imports().await,
-        commits: AtomicUsize::new(2),
-    });
+    let dying = world.dying_after(2).await;
     assert_eq!(failures(&dying, first.clone()).await, 1);
     assert_eq!(world.report(id).await.rows.written, 198);
     // The URL is used again while the import runs: another file under the same key.
@@ -491,11 +493,7 @@ async fn without_versions_a_replaced_upload_waits_for_the_newer_or_fails_its_imp
     let (id, first) = world
         .upload("acme", ImportFormat::Jsonl, jsonl(100..400).as_bytes())
         .await;
-    let mut dying = world.app().await;
-    dying.imports = Arc::new(DiesAfter {
-        port: world.imports().await,
-        commits: AtomicUsize::new(1),
-    });
+    let dying = world.dying_after(1).await;
     assert_eq!(failures(&dying, first.clone()).await, 1);
     let key = world.report(id).await.key();
     let second = world.upload_again(&key, jsonl(500..501).as_bytes()).await;

@@ -21,6 +21,17 @@ use import_catalog::{ImportCatalog, uploaded_files};
 
 const BUCKET: &str = "delivery-imports";
 
+/// SQS and S3 clients of moto (S3 path style, as moto serves buckets).
+fn clients(endpoint: &str) -> (aws_sdk_sqs::Client, aws_sdk_s3::Client) {
+    let sdk = local_sdk_config(endpoint);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    (aws_sdk_sqs::Client::new(&sdk), s3)
+}
+
 /// The imports queue, with the bucket's notifications sent to it.
 async fn notifying_bucket(sqs: &aws_sdk_sqs::Client, s3: &aws_sdk_s3::Client) -> String {
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
@@ -78,13 +89,7 @@ async fn object_created(sqs: &aws_sdk_sqs::Client, url: &str) -> SqsMessage {
 #[tokio::test]
 async fn a_presigned_upload_notifies_the_queue_and_is_imported_streamed() {
     let moto = moto_server::moto();
-    let sdk = local_sdk_config(&moto.endpoint);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let (sqs, s3) = clients(&moto.endpoint);
     let url = notifying_bucket(&sqs, &s3).await;
     let files = Arc::new(S3Files {
         client: s3,
@@ -180,12 +185,7 @@ async fn read_all(
 #[tokio::test]
 async fn an_upload_is_read_by_its_version_or_its_etag() {
     let moto = moto_server::moto();
-    let sdk = local_sdk_config(&moto.endpoint);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let (_, s3) = clients(&moto.endpoint);
     for versioned in [true, false] {
         let bucket = format!("pinned-{versioned}");
         s3.create_bucket().bucket(&bucket).send().await.unwrap();

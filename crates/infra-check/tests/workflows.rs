@@ -52,22 +52,26 @@ fn packaging_tools_are_pinned_by_hash() {
 
 #[test]
 fn both_deploys_shift_traffic_after_apply_and_before_the_smoke_test() {
+    deploy_steps_in_order(&[
+        "terraform apply",
+        "scripts/shift-traffic",
+        "scripts/smoke-test",
+    ]);
+}
+
+/// Both deploy jobs (dev, prod) run these steps, in this order.
+fn deploy_steps_in_order(steps: &[&str]) {
     let deploy = repo_file(".github/workflows/deploy.yml");
     for name in ["dev", "prod"] {
-        let steps = job(&deploy, name);
-        let at = |what: &str| {
-            steps
-                .find(what)
-                .unwrap_or_else(|| panic!("{name}: no {what}"))
-        };
-        assert!(
-            at("terraform apply") < at("scripts/shift-traffic"),
-            "{name}"
-        );
-        assert!(
-            at("scripts/shift-traffic") < at("scripts/smoke-test"),
-            "{name}"
-        );
+        let job = job(&deploy, name);
+        let at: Vec<usize> = steps
+            .iter()
+            .map(|what| {
+                job.find(what)
+                    .unwrap_or_else(|| panic!("{name}: no {what}"))
+            })
+            .collect();
+        assert!(at.is_sorted(), "{name}: {steps:?} out of order");
     }
 }
 
@@ -141,23 +145,11 @@ esac"#,
 
 #[test]
 fn both_deploys_smoke_test_with_the_pools_clients_when_there_is_one() {
-    let deploy = repo_file(".github/workflows/deploy.yml");
-    for name in ["dev", "prod"] {
-        let steps = job(&deploy, name);
-        let at = |what: &str| {
-            steps
-                .find(what)
-                .unwrap_or_else(|| panic!("{name}: no {what}"))
-        };
-        assert!(
-            at("scripts/smoke-credentials") < at("scripts/smoke-test"),
-            "{name}"
-        );
-        assert!(
-            at("scripts/publish-page") < at("scripts/smoke-test"),
-            "{name}"
-        );
-    }
+    deploy_steps_in_order(&[
+        "scripts/publish-page",
+        "scripts/smoke-credentials",
+        "scripts/smoke-test",
+    ]);
 }
 
 /// `scripts/smoke-credentials` against a fake `terraform`: the pool's clients become the
