@@ -96,11 +96,13 @@ variable "enable_cognito" {
 }
 
 variable "cognito" {
-  description = "With enable_cognito: integrations (company ids given a client-credentials client), self_sign_up (customers sign themselves up), domain_prefix (the hosted login's; empty: <name>-<account id>)."
+  description = "With enable_cognito: integrations (company ids given a client-credentials client), self_sign_up (customers sign themselves up), domain_prefix (the hosted login's; empty: <name>-<account id>), ses_identity_arn and email_from (the pool's e-mail through SES; empty: Cognito's own, 50 a day)."
   type = object({
-    integrations  = optional(list(string), [])
-    self_sign_up  = optional(bool, false)
-    domain_prefix = optional(string, "")
+    integrations     = optional(list(string), [])
+    self_sign_up     = optional(bool, false)
+    domain_prefix    = optional(string, "")
+    ses_identity_arn = optional(string, "")
+    email_from       = optional(string, "")
   })
   default = {}
 }

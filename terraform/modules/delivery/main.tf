@@ -321,6 +321,8 @@ module "identity" {
   pre_token_arn       = local.pre_token_trigger
   integrations        = var.cognito.integrations
   self_sign_up        = var.cognito.self_sign_up
+  ses_identity_arn    = var.cognito.ses_identity_arn
+  email_from          = var.cognito.email_from
   deletion_protection = var.deletion_protection
 }
 

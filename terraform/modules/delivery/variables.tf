@@ -196,11 +196,13 @@ variable "enable_cognito" {
 }
 
 variable "cognito" {
-  description = "With enable_cognito: the companies whose integrations get a client-credentials client, whether customers may sign themselves up, and the hosted login's domain prefix (empty: <name>-<account id>)."
+  description = "With enable_cognito: the companies whose integrations get a client-credentials client, whether customers may sign themselves up, the hosted login's domain prefix (empty: <name>-<account id>), and an SES identity (and sender) for the pool's e-mail (empty: Cognito's own, 50 a day)."
   type = object({
-    integrations  = optional(list(string), [])
-    self_sign_up  = optional(bool, false)
-    domain_prefix = optional(string, "")
+    integrations     = optional(list(string), [])
+    self_sign_up     = optional(bool, false)
+    domain_prefix    = optional(string, "")
+    ses_identity_arn = optional(string, "")
+    email_from       = optional(string, "")
   })
   default  = {}
   nullable = false

@@ -52,6 +52,16 @@ resource "aws_cognito_user_pool" "this" {
     allow_admin_create_user_only = !var.self_sign_up
   }
 
+  # Invitations and codes: Cognito's own e-mail (50 a day), or an SES identity of yours.
+  dynamic "email_configuration" {
+    for_each = var.ses_identity_arn == "" ? [] : [var.ses_identity_arn]
+    content {
+      email_sending_account = "DEVELOPER"
+      source_arn            = email_configuration.value
+      from_email_address    = var.email_from == "" ? null : var.email_from
+    }
+  }
+
   account_recovery_setting {
     recovery_mechanism {
       name     = "verified_email"

@@ -48,3 +48,19 @@ variable "deletion_protection" {
   description = "Refuse to delete the user pool (prod)."
   type        = bool
 }
+
+variable "ses_identity_arn" {
+  description = "An SES identity (verified domain or address) the pool sends its e-mail through; empty: Cognito's own e-mail, at most 50 messages a day."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.ses_identity_arn == "" || can(regex("^arn:[^:]+:ses:[^:]+:[0-9]{12}:identity/.+$", var.ses_identity_arn))
+    error_message = "ses_identity_arn must be an SES identity's ARN (arn:<partition>:ses:<region>:<account>:identity/<domain or address>)."
+  }
+}
+
+variable "email_from" {
+  description = "With ses_identity_arn, the sender, e.g. \"Delivery <no-reply@example.com>\" (empty: the identity's address)."
+  type        = string
+  default     = ""
+}
