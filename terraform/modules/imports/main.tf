@@ -37,7 +37,8 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "files" {
   }
 }
 
-# A second upload to the same URL replaces the file; the earlier version goes a day later.
+# A second upload to the same URL becomes the current version; an import keeps reading the
+# version it started on (import-catalog pins it), which is kept a day after it is replaced.
 resource "aws_s3_bucket_versioning" "files" {
   bucket = aws_s3_bucket.files.id
   versioning_configuration {
