@@ -127,8 +127,9 @@ locals {
       environment     = merge(local.log_env, local.table_env, local.imports_env)
       statements = [
         {
+          # An import reads the version of the upload it started on (GetObject with versionId).
           sid       = "ReadFiles"
-          actions   = ["s3:GetObject"]
+          actions   = ["s3:GetObject", "s3:GetObjectVersion"]
           resources = [local.import_files]
         },
         {
