@@ -7,7 +7,7 @@
 
 import { startConsole } from "./console.js";
 import { startImports } from "./imports.js";
-import { finishSignIn, grantedScopes, startSignIn } from "./signin.js";
+import { finishSignIn, grantedScopes, signOutUrl, startSignIn } from "./signin.js";
 
 const state = {
   config: { apiBaseUrl: "", local: false },
@@ -183,6 +183,13 @@ function signOut() {
   state.token = null;
   state.claims = null;
   sessionStorage.removeItem("token");
+  // Signed in through the hosted login: sign out there too.
+  const hosted = sessionStorage.getItem("hosted") && signOutUrl(state.config.signIn);
+  sessionStorage.removeItem("hosted");
+  if (hosted) {
+    location.assign(hosted);
+    return;
+  }
   clearTimeout(state.pollTimer);
   $("who").textContent = "Not signed in";
   for (const id of ["catalog", "basket", "orders", "imports"]) show($(id), false);
@@ -565,6 +572,7 @@ async function hostedSignIn() {
   if (!token) return false;
   // The code is used: keep it out of the address bar and the history.
   history.replaceState(null, "", location.pathname);
+  sessionStorage.setItem("hosted", "1");
   state.imports = startImports({ $, el, show, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
   signIn(token);
   return true;

@@ -105,3 +105,15 @@ export function grantedScopes(claims, prefix = "") {
   if (!prefix) return scopes;
   return scopes.filter((s) => s.startsWith(prefix)).map((s) => s.slice(prefix.length));
 }
+
+/**
+ * Where "Sign out" goes after a hosted sign-in: the hosted login's own sign-out (Cognito's
+ * `/logout`), which ends its session too (else "Sign in" would come straight back as the same
+ * user) and returns to the page. Null when the provider names none.
+ */
+export function signOutUrl(signIn) {
+  if (!signIn?.logoutUrl) return null;
+  const url = new URL(signIn.logoutUrl);
+  url.search = new URLSearchParams({ client_id: signIn.clientId, logout_uri: signIn.redirectUri }).toString();
+  return url.toString();
+}

@@ -222,12 +222,14 @@ test("deployed with a user pool, the page signs in through its hosted login with
   const signIn = {
     authorizeUrl: `${base}/oauth2/authorize`,
     tokenUrl: `${base}/oauth2/token`,
+    logoutUrl: `${base}/logout`,
     clientId: "page-client",
     scopes: ["openid", "products:read", "orders:write", "orders:read"],
     redirectUri: `${base}/`,
   };
   const issued = token("--sub", "carol", "--scope", "products:read orders:write orders:read");
   let asked;
+  let signedOut;
   const redeemed = [];
   const { page, problems, context } = await openPage(undefined, async (page) => {
     await page.route("**/config.json", async (route) => {
@@ -242,6 +244,10 @@ test("deployed with a user pool, the page signs in through its hosted login with
     await page.route("**/oauth2/token", async (route) => {
       redeemed.push(Object.fromEntries(new URLSearchParams(route.request().postData())));
       await route.fulfill({ json: { access_token: issued, id_token: "id", token_type: "Bearer", expires_in: 3600 } });
+    });
+    await page.route("**/logout?*", async (route) => {
+      signedOut = Object.fromEntries(new URL(route.request().url()).searchParams);
+      await route.fulfill({ status: 302, headers: { Location: signedOut.logout_uri } });
     });
   });
   await page.locator("#hosted-signin").click();
@@ -259,6 +265,12 @@ test("deployed with a user pool, the page signs in through its hosted login with
   assert.equal(new URL(page.url()).search, "", "the code is gone from the address bar");
   await page.locator("#product-list li").first().waitFor();
   await page.screenshot({ path: path.join(shots, "hosted-signin.png") });
+  // Signing out ends the hosted login's session too, and comes back signed out.
+  await page.locator("#sign-out").click();
+  await page.waitForURL(`${base}/`);
+  await page.waitForFunction(() => document.getElementById("who").textContent === "Not signed in");
+  assert.deepEqual(signedOut, { client_id: "page-client", logout_uri: `${base}/` });
+  assert.equal(await page.locator("#hosted-signin").isVisible(), true);
   assert.deepEqual(problems, { console: [], exceptions: [], dialogs: [], failed: [] });
   await context.close();
 });

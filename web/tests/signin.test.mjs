@@ -2,7 +2,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { authorizationRequest, base64url, challengeOf, finishSignIn, grantedScopes, tokenRequest } from "../signin.js";
+import { authorizationRequest, base64url, challengeOf, finishSignIn, grantedScopes, signOutUrl, tokenRequest } from "../signin.js";
 
 const signIn = {
   authorizeUrl: "https://delivery-prod.auth.eu-west-1.amazoncognito.com/oauth2/authorize",
@@ -90,4 +90,13 @@ test("the scopes a token grants lose the issuer's prefix, and unprefixed ones gr
   assert.deepEqual(grantedScopes(claims, "delivery/"), ["products:read", "orders:write"]);
   assert.deepEqual(grantedScopes({ scope: "products:read orders:read" }), ["products:read", "orders:read"]);
   assert.deepEqual(grantedScopes({}, "delivery/"), []);
+});
+
+test("signing out ends the hosted login's session and comes back to the page", () => {
+  const logoutUrl = "https://delivery-prod.auth.eu-west-1.amazoncognito.com/logout";
+  const url = new URL(signOutUrl({ ...signIn, logoutUrl }));
+  assert.equal(url.origin + url.pathname, logoutUrl);
+  assert.deepEqual(Object.fromEntries(url.searchParams), { client_id: "web-client-id", logout_uri: "https://d111.cloudfront.net/" });
+  assert.equal(signOutUrl(signIn), null, "no sign-out URL: nothing to end");
+  assert.equal(signOutUrl(undefined), null);
 });

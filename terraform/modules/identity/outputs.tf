@@ -19,10 +19,11 @@ output "authorizer_env" {
 }
 
 output "sign_in" {
-  description = "The page's config.json `signIn`: the hosted login's authorize and token URLs, the page's client, its scopes and the way back."
+  description = "The page's config.json `signIn`: the hosted login's authorize, token and sign-out URLs, the page's client, its scopes and the way back."
   value = {
     authorizeUrl = "${local.base_url}/oauth2/authorize"
     tokenUrl     = "${local.base_url}/oauth2/token"
+    logoutUrl    = "${local.base_url}/logout"
     clientId     = aws_cognito_user_pool_client.page.id
     scopes       = module.grants.page_scopes
     scopePrefix  = local.scope_prefix
