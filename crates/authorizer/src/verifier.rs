@@ -113,35 +113,39 @@ impl Verifier {
     /// (fetched now, then again as [`REFRESH`] says).
     pub fn from_env(source: &dyn Source) -> Result<Verifier, ConfigError> {
         let issuer = settings::required(source, "JWT_ISSUER")?;
-        let audience = settings::list(source, "JWT_AUDIENCE")?.join(",");
+        let audiences = settings::list(source, "JWT_AUDIENCE")?;
         let scope_prefix = settings::optional(source, "JWT_SCOPE_PREFIX");
         let verifier = match (
             settings::optional(source, "JWKS"),
             settings::optional(source, "JWKS_URL"),
         ) {
-            (Some(jwks), _) => Verifier::new(&jwks, issuer, audience),
+            (Some(jwks), _) => Verifier::new(&jwks, issuer, audiences),
             (None, Some(url)) => {
-                Verifier::from_url(JwksUrl::parse(&url)?, REFRESH, issuer, audience)
+                Verifier::from_url(JwksUrl::parse(&url)?, REFRESH, issuer, audiences)
             }
             (None, None) => Err(ConfigError::Missing("JWKS")),
         }?;
         Ok(verifier.with_scope_prefix(scope_prefix))
     }
 
-    /// The same verifier, reading each scope after `prefix` (a scope without it is kept as it
-    /// is, and means nothing unless it is one of SPEC §3's).
+    /// The same verifier, reading each scope after `prefix`; a scope without it grants
+    /// nothing (as the page reads them too, `web/signin.js`).
     pub fn with_scope_prefix(mut self, prefix: Option<String>) -> Verifier {
         self.scope_prefix = prefix;
         self
     }
 
-    /// Trusting a fixed key set.
-    pub fn new(jwks: &str, issuer: String, audience: String) -> Result<Verifier, ConfigError> {
+    /// Trusting a fixed key set, for tokens of `issuer` meant for one of `audiences`.
+    pub fn new(
+        jwks: &str,
+        issuer: String,
+        audiences: Vec<String>,
+    ) -> Result<Verifier, ConfigError> {
         Ok(Verifier {
             keys: RwLock::new(parse_keys(jwks)?),
             remote: None,
             issuer,
-            audiences: audiences(&audience),
+            audiences,
             scope_prefix: None,
         })
     }
@@ -151,7 +155,7 @@ impl Verifier {
         url: JwksUrl,
         refresh: Refresh,
         issuer: String,
-        audience: String,
+        audiences: Vec<String>,
     ) -> Result<Verifier, ConfigError> {
         let keys = parse_keys(&url.fetch()?)?;
         let now = Instant::now();
@@ -165,7 +169,7 @@ impl Verifier {
                 fetched_at: Mutex::new((now, tried)),
             }),
             issuer,
-            audiences: audiences(&audience),
+            audiences,
             scope_prefix: None,
         })
     }
@@ -217,15 +221,6 @@ impl Verifier {
             known(self)
         })
     }
-}
-
-/// The accepted audiences of a comma-separated list.
-fn audiences(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The trusted keys of a JWK set: each with a `kid`, RS256 or ES256 (P-256) only.
@@ -301,14 +296,14 @@ impl Verifier {
             .map_err(|e| Unauthorized::new(e.to_string()))
     }
 
-    /// The token's scopes, each read after the issuer's prefix when it has one.
+    /// The token's scopes: with an issuer's prefix, those that carry it, read after it.
     fn scopes(&self, scope: &str) -> String {
         let Some(prefix) = &self.scope_prefix else {
             return scope.to_owned();
         };
         scope
             .split_whitespace()
-            .map(|s| s.strip_prefix(prefix.as_str()).unwrap_or(s))
+            .filter_map(|s| s.strip_prefix(prefix.as_str()))
             .collect::<Vec<_>>()
             .join(" ")
     }

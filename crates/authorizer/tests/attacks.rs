@@ -34,7 +34,7 @@ fn claims() -> Claims {
 
 fn setup() -> (SigningKey, Verifier) {
     let key = SigningKey::generate().unwrap();
-    let verifier = Verifier::new(&key.jwks(), ISS.into(), AUD.into()).unwrap();
+    let verifier = Verifier::new(&key.jwks(), ISS.into(), vec![AUD.into()]).unwrap();
     (key, verifier)
 }
 
@@ -223,7 +223,7 @@ fn jwks_config_errors_name_the_setting() {
         r#"{"keys": []}"#,
         r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}"#,
     ] {
-        let err = Verifier::new(bad, ISS.into(), AUD.into())
+        let err = Verifier::new(bad, ISS.into(), vec![AUD.into()])
             .err()
             .expect("refused");
         assert!(err.to_string().contains("JWKS"), "{bad}: {err}");
@@ -248,7 +248,7 @@ fn cognito_access_tokens_are_read_by_their_client_and_scope_prefix() {
     let verifier = Verifier::new(
         &key.jwks(),
         ISS.into(),
-        "web-client, acme-integration".into(),
+        vec!["web-client".into(), "acme-integration".into()],
     )
     .unwrap()
     .with_scope_prefix(Some("delivery/".into()));
@@ -266,7 +266,7 @@ fn cognito_access_tokens_are_read_by_their_client_and_scope_prefix() {
         refused(&verifier, &format!("Bearer {token}"));
     }
     // Without the prefix, a prefixed scope grants nothing: every route is denied (403).
-    let plain = Verifier::new(&key.jwks(), ISS.into(), "acme-integration".into()).unwrap();
+    let plain = Verifier::new(&key.jwks(), ISS.into(), vec!["acme-integration".into()]).unwrap();
     let token = key.sign(&cognito("acme-integration", "access")).unwrap();
     let response = authorize(&plain, &event(&format!("Bearer {token}"))).unwrap();
     assert_eq!(response.context.scope, "");

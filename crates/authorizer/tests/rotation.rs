@@ -78,7 +78,7 @@ impl Issuer {
     }
 
     fn verifier(&self, refresh: Refresh) -> Verifier {
-        Verifier::from_url(self.url.clone(), refresh, ISS.into(), AUD.into()).unwrap()
+        Verifier::from_url(self.url.clone(), refresh, ISS.into(), vec![AUD.into()]).unwrap()
     }
 }
 
@@ -169,9 +169,14 @@ fn the_key_set_is_refreshed_after_its_lifetime_and_a_failed_refresh_keeps_the_ke
 fn a_hanging_issuer_costs_a_bounded_fetch() {
     let key = SigningKey::generate().unwrap();
     let hanging = Issuer::start(Mode::Hang);
-    let err = Verifier::from_url(hanging.url.clone(), ONCE_A_MINUTE, ISS.into(), AUD.into())
-        .err()
-        .unwrap();
+    let err = Verifier::from_url(
+        hanging.url.clone(),
+        ONCE_A_MINUTE,
+        ISS.into(),
+        vec![AUD.into()],
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("JWKS_URL"), "{err}");
 
     let issuer = Issuer::start(Mode::Serve(key.jwks()));
