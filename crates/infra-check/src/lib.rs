@@ -98,45 +98,68 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
     if crates.is_empty() {
         return vec!["no function crate is declared".to_owned()];
     }
-    let delivery = match load(&terraform_dir.join("modules/delivery")) {
+    let modules = load_modules(&terraform_dir.join("modules"));
+    let delivery = match module(&modules, "delivery") {
         Ok(body) => body,
         Err(e) => return vec![e],
     };
-    let locals = locals(&delivery);
-    let refs = references(terraform_dir, &delivery, &locals);
-    check_functions(crates, &delivery, &locals, &refs, &mut findings);
+    let locals = locals(delivery);
+    let refs = references(&modules, delivery, &locals);
+    check_functions(crates, delivery, &locals, &refs, &mut findings);
     check_declared_routes(crates, &mut findings);
-    check_routes(&delivery, &locals, &mut findings);
-    check_queue_triggers(crates, &delivery, &mut findings);
-    check_topic_trigger(crates, &delivery, &mut findings);
-    check_carrier_phones(&delivery, &mut findings);
-    check_token_trigger(crates, &delivery, &locals, &mut findings);
-    match (
-        load(&terraform_dir.join("modules/rest-api")),
-        load(&terraform_dir.join("modules/topic")),
-    ) {
+    check_routes(delivery, &locals, &mut findings);
+    check_queue_triggers(crates, delivery, &mut findings);
+    check_topic_trigger(crates, delivery, &mut findings);
+    check_carrier_phones(delivery, &mut findings);
+    check_token_trigger(crates, delivery, &locals, &mut findings);
+    match (module(&modules, "rest-api"), module(&modules, "topic")) {
         (Ok(api), Ok(topic)) => {
-            check_execution_logs(&api, &mut findings);
-            check_aliases(&delivery, &api, &topic, &mut findings);
+            check_execution_logs(api, &mut findings);
+            check_aliases(delivery, api, topic, &mut findings);
         }
         (Err(e), _) | (_, Err(e)) => findings.push(e),
     }
-    match load(&terraform_dir.join("modules/edge")) {
-        Ok(edge) => check_edge(&delivery, &edge, &mut findings),
+    match module(&modules, "edge") {
+        Ok(edge) => check_edge(delivery, edge, &mut findings),
         Err(e) => findings.push(e),
     }
-    match load(&terraform_dir.join("modules/tables")) {
-        Ok(tables) => check_tables(&tables, &mut findings),
+    match module(&modules, "tables") {
+        Ok(tables) => check_tables(tables, &mut findings),
         Err(e) => findings.push(e),
     }
-    match load(&terraform_dir.join("modules/imports")) {
-        Ok(imports) => check_imports(&imports, &mut findings),
+    match module(&modules, "imports") {
+        Ok(imports) => check_imports(imports, &mut findings),
         Err(e) => findings.push(e),
     }
     findings
 }
 
 // ---- reading HCL ----
+
+/// Every module folder under `dir` (`terraform/modules`), each read once, by name.
+fn load_modules(dir: &Path) -> BTreeMap<String, Result<Body, String>> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return BTreeMap::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .filter_map(|p| Some((p.file_name()?.to_str()?.to_owned(), load(&p))))
+        .collect()
+}
+
+/// One module of [`load_modules`], or why it cannot be read.
+fn module<'a>(
+    modules: &'a BTreeMap<String, Result<Body, String>>,
+    name: &str,
+) -> Result<&'a Body, String> {
+    match modules.get(name) {
+        Some(Ok(body)) => Ok(body),
+        Some(Err(e)) => Err(e.clone()),
+        None => Err(format!("terraform/modules/{name} is missing")),
+    }
+}
 
 /// Every `.tf` file of a module folder, as one body.
 fn load(dir: &Path) -> Result<Body, String> {
@@ -161,7 +184,7 @@ fn load(dir: &Path) -> Result<Body, String> {
 /// `module.<call>.<output>` for every module it calls from this repository (an instance's
 /// `[0]` left out).
 fn references(
-    terraform_dir: &Path,
+    modules: &BTreeMap<String, Result<Body, String>>,
     delivery: &Body,
     locals: &BTreeMap<String, Expression>,
 ) -> BTreeMap<String, Expression> {
@@ -171,10 +194,7 @@ fn references(
         .collect();
     for call in delivery.blocks().filter(|b| b.identifier() == "module") {
         let source = attr(call, "source").and_then(string).unwrap_or_default();
-        let Some(dir) = source.strip_prefix("../") else {
-            continue;
-        };
-        let Ok(module) = load(&terraform_dir.join("modules").join(dir)) else {
+        let Some(Ok(module)) = source.strip_prefix("../").and_then(|dir| modules.get(dir)) else {
             continue;
         };
         for output in module.blocks().filter(|b| b.identifier() == "output") {
