@@ -7,7 +7,7 @@
 //!   event, and one replaced mid-import fails it, saying so;
 //! - the file is read twice, streamed both times: first to refuse it whole (over 50 MiB, over
 //!   100,000 rows, not UTF-8, a header without a required column) before any row is written,
-//!   then to write it;
+//!   then to write it; a redelivery of a started import reads it once, from its checkpoint;
 //! - each row is checked with the rules of `PUT /products/{id}`; a refused row is reported
 //!   with its number and field, the valid ones are written in batches (`batch`), each batch in
 //!   one transaction with the import's checkpoint, so a redelivery resumes where the last
@@ -26,7 +26,7 @@ use chrono::Utc;
 use composition::lambda::EventFunction;
 use composition::{Adapters, App};
 use domain::PortError;
-use domain::import::{FileError, FileVersion, Import, MAX_FILE_BYTES, ObjectKey};
+use domain::import::{FileError, FileVersion, Import, ImportStatus, MAX_FILE_BYTES, ObjectKey};
 use domain::ports::{Catalog, ImportFiles, Imports};
 use retry_policy::PIPELINE;
 use serde::Deserialize;
@@ -193,6 +193,11 @@ impl ImportCatalog {
         if import.status.is_final() || !self.reads(&import, version) {
             return Ok(());
         }
+        // A redelivery of the upload it runs on: that upload was checked whole when the
+        // import started, so it resumes from its checkpoint without reading it twice again.
+        if import.status == ImportStatus::Running && import.file.is_some() {
+            return self.write(key, version, &import).await;
+        }
         if *size > MAX_FILE_BYTES {
             return self.refuse(key, FileError::TooLarge(*size)).await;
         }
@@ -282,6 +287,8 @@ impl ImportCatalog {
             Err(ReadError::Port(PortError::Conflict)) => {
                 self.refuse(key, FileError::Replaced).await
             }
+            // Gone (expired) before a redelivery resumed it: retrying cannot help.
+            Err(ReadError::Port(PortError::NotFound)) => self.refuse(key, FileError::Gone).await,
             Err(ReadError::Port(e)) => Err(e),
         }
     }

@@ -566,3 +566,77 @@ async fn the_first_upload_to_start_an_import_pins_it() {
         (ImportStatus::Running, Some(upload("a")))
     );
 }
+
+/// The bucket, counting the readings of its files.
+struct Counting {
+    files: Arc<EmbeddedFiles>,
+    opens: AtomicUsize,
+}
+
+#[async_trait]
+impl ImportFiles for Counting {
+    async fn open(
+        &self,
+        key: &ObjectKey,
+        version: &FileVersion,
+    ) -> Result<Box<dyn FileBody>, PortError> {
+        self.opens.fetch_add(1, Ordering::SeqCst);
+        self.files.open(key, version).await
+    }
+    async fn upload_url(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<UploadUrl, PortError> {
+        self.files.upload_url(key, content_type, expires_at).await
+    }
+}
+
+#[tokio::test]
+async fn a_redelivery_resumes_with_one_reading_and_fails_if_the_upload_is_gone() {
+    let world = world().await;
+    let (id, event) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(0..300).as_bytes())
+        .await;
+    assert_eq!(
+        failures(&world.dying_after(1).await, event.clone()).await,
+        1
+    );
+    let counting = Arc::new(Counting {
+        files: world.files.clone(),
+        opens: AtomicUsize::new(0),
+    });
+    let mut app = world.app().await;
+    app.files = counting.clone();
+    assert_eq!(failures(&app, event).await, 0);
+    assert_eq!(world.report(id).await.status, ImportStatus::Done);
+    assert_eq!(
+        counting.opens.load(Ordering::SeqCst),
+        1,
+        "checked whole when it started: resumed, it is read once"
+    );
+
+    let (id, event) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(300..600).as_bytes())
+        .await;
+    assert_eq!(
+        failures(&world.dying_after(1).await, event.clone()).await,
+        1
+    );
+    let key = world.report(id).await.key();
+    let versions = world._dir.path().join(format!("{key}.versions"));
+    tokio::fs::remove_dir_all(versions).await.unwrap();
+    assert_eq!(failures(&world.app().await, event).await, 0, "not retried");
+    let report = world.report(id).await;
+    assert_eq!(
+        (report.status, report.rows.written),
+        (ImportStatus::Failed, 99)
+    );
+    assert!(
+        report
+            .reason
+            .unwrap()
+            .starts_with("the file is not in the bucket any more")
+    );
+}
