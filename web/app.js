@@ -1,6 +1,6 @@
 // The delivery web page: customers browse, get a live bill, order and follow their orders;
-// company users edit their own products and import many at once (imports.js); locally, operators watch and rehearse on the console
-// (console.js). Plain DOM, no framework.
+// company users edit their own products and import many at once (imports.js); locally,
+// operators watch and rehearse on the console (console.js). Plain DOM, no framework.
 //
 // Data from the API (product names and descriptions come from companies: untrusted) only ever
 // reaches the page as text nodes and property values, never as HTML.
@@ -566,6 +566,7 @@ async function hostedSignIn() {
   try {
     token = await finishSignIn(signInConfig);
   } catch (error) {
+    history.replaceState(null, "", location.pathname);
     notice(String(error.message || error));
     return false;
   }
@@ -573,7 +574,6 @@ async function hostedSignIn() {
   // The code is used: keep it out of the address bar and the history.
   history.replaceState(null, "", location.pathname);
   sessionStorage.setItem("hosted", "1");
-  state.imports = startImports({ $, el, show, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
   signIn(token);
   return true;
 }
@@ -620,8 +620,8 @@ async function start() {
     state.console.signedIn();
   }
   $("orders-more").addEventListener("click", () => loadOrders(false));
-  if (await hostedSignIn()) return;
   state.imports = startImports({ $, el, show, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
+  if (await hostedSignIn()) return;
   await loadDemoPrincipals();
   const saved = sessionStorage.getItem("token");
   if (saved) signIn(saved);
