@@ -251,7 +251,9 @@ test("deployed with a user pool, the page signs in through its hosted login with
     });
   });
   await page.locator("#hosted-signin").click();
-  await page.waitForFunction(() => document.getElementById("who").textContent.includes("Signed in as carol"));
+  // Through the login and back: a locator waits across the navigations (a function on the
+  // page would run in a document being replaced).
+  await page.locator("#who", { hasText: "Signed in as carol" }).waitFor();
   assert.equal(asked.response_type, "code");
   assert.equal(asked.client_id, "page-client");
   assert.equal(asked.code_challenge_method, "S256");
@@ -266,9 +268,11 @@ test("deployed with a user pool, the page signs in through its hosted login with
   await page.locator("#product-list li").first().waitFor();
   await page.screenshot({ path: path.join(shots, "hosted-signin.png") });
   // Signing out ends the hosted login's session too, and comes back signed out.
-  await page.locator("#sign-out").click();
-  await page.waitForURL(`${base}/`);
-  await page.waitForFunction(() => document.getElementById("who").textContent === "Not signed in");
+  // The page is left for the login's sign-out, which sends it back: wait for that new page.
+  await Promise.all([page.waitForEvent("load"), page.locator("#sign-out").click()]);
+  await page.locator("#hosted-signin").waitFor();
+  assert.equal(page.url(), `${base}/`);
+  assert.equal(await page.locator("#who").textContent(), "Not signed in");
   assert.deepEqual(signedOut, { client_id: "page-client", logout_uri: `${base}/` });
   assert.equal(await page.locator("#hosted-signin").isVisible(), true);
   assert.deepEqual(problems, { console: [], exceptions: [], dialogs: [], failed: [] });
