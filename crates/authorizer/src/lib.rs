@@ -70,6 +70,12 @@ impl EventFunction for Authorizer {
         result
     }
 
+    /// A refused token is the authorizer doing its job; its own faults (a key set it cannot
+    /// fetch) are counted where they happen.
+    fn is_fault(_: &Unauthorized) -> bool {
+        false
+    }
+
     /// API Gateway answers 401 only to exactly this error.
     fn diagnostic(_: &Unauthorized) -> lambda_runtime::Diagnostic {
         lambda_runtime::Diagnostic {

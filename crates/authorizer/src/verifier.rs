@@ -199,7 +199,7 @@ impl Verifier {
             }
             Err(e) => {
                 // A fault of the authorizer's own (its alarm), unlike a refused token.
-                telemetry::count("AuthorizerFaults");
+                telemetry::fault();
                 tracing::warn!(error = %e, "key set refresh failed; keeping the keys in hand");
             }
         }

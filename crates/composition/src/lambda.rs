@@ -29,6 +29,13 @@ pub trait EventFunction: App {
         event: Self::Event,
     ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
 
+    /// Whether a failed invocation is the function's own fault (counted, and a canary's
+    /// rollback alarm watches it), rather than an outcome of its design: a refused token, a
+    /// delivery Lambda will retry.
+    fn is_fault(_error: &Self::Error) -> bool {
+        true
+    }
+
     /// What Lambda records of a failed invocation.
     fn diagnostic(error: &Self::Error) -> Diagnostic {
         Diagnostic {
@@ -70,7 +77,12 @@ pub async fn serve_events<F: EventFunction>() -> Result<(), lambda_runtime::Erro
             let work = app.handle(event.payload).instrument(span);
             retry_policy::within(deadline(&event.context), work)
                 .await
-                .map_err(|e| F::diagnostic(&e))
+                .map_err(|e| {
+                    if F::is_fault(&e) {
+                        telemetry::fault();
+                    }
+                    F::diagnostic(&e)
+                })
         },
     ))
     .await

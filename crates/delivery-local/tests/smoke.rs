@@ -51,7 +51,8 @@ fn the_smoke_test_passes_against_delivery_local() {
         String::from_utf8_lossy(&out.stderr)
     );
     for step in [
-        "ok   list products",
+        "ok   stock its own product smoke-order",
+        "ok   list products: ordering smoke-order",
         "ok   get a bill",
         "ok   place an order",
         "ok   order dispatched to carrier",
@@ -63,6 +64,17 @@ fn the_smoke_test_passes_against_delivery_local() {
     // The order it placed was really dispatched: the carrier got its SMS.
     let sms = server.call("GET", "/_local/sms", None, None, &[]);
     assert_eq!(sms.json.as_array().map(Vec::len), Some(1), "{:?}", sms.json);
+    // Its own product (as on a fresh environment with no product), unavailable again after.
+    let own = server.call(
+        "GET",
+        "/products/smoke-order",
+        Some(&server.customer()),
+        None,
+        &[],
+    );
+    assert_eq!(own.status, 200, "{:?}", own.json);
+    assert_eq!(own.json["company_id"], "acme");
+    assert_eq!(own.json["available"], false, "{:?}", own.json);
 }
 
 #[test]

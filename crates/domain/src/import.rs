@@ -311,6 +311,12 @@ pub enum FileError {
         "the file was uploaded again while it was being imported; the rows reported were written from the first upload: start a new import for the new file"
     )]
     Replaced,
+    /// The importer may not read the file (a permission or key the deployment lacks): retrying
+    /// the same message cannot help, so the import fails instead of waiting in a DLQ.
+    #[error(
+        "the importer could not read the file (the service's fault, not the file's): start a new import later"
+    )]
+    Unreadable,
 }
 
 /// A row that passed the product rules: the product id and its `PUT` body.

@@ -69,6 +69,14 @@ impl ImportFiles for S3Files {
                 // The version is gone (NoSuchVersion), or the key holds another upload.
                 Some(404) => Err(PortError::NotFound),
                 Some(412) => Err(PortError::Conflict),
+                // S3 answers 403 AccessDenied, not 404, for a missing object or version when
+                // the reader lacks s3:ListBucket (S3's GetObject documentation), and for a
+                // key it may not decrypt: retrying cannot help, so the import fails saying so
+                // instead of going round the queue into its DLQ.
+                Some(403) => Err(PortError::Permanent(format!(
+                    "GetObject: access denied (403) to {key}: the importer needs s3:GetObject, \
+                     s3:GetObjectVersion and s3:ListBucket on the imports bucket, and the key"
+                ))),
                 _ => Err(classify("GetObject", e)),
             },
         }
@@ -106,5 +114,77 @@ impl ImportFiles for S3Files {
             headers,
             expires_at,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use domain::import::ImportFormat;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A bucket that answers every request as S3 does a reader without `s3:ListBucket` asking
+    /// for a key that is not there: 403 with an `AccessDenied` error document (S3's GetObject
+    /// documentation: "If you don't have the s3:ListBucket permission, Amazon S3 returns an
+    /// HTTP status code 403 Access Denied error"). moto answers 404, so only this can show it.
+    async fn bucket_without_list_permission() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 8192];
+                let _read = socket.read(&mut request).await;
+                let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+                    <Message>Access Denied</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>";
+                let answer = format!(
+                    "HTTP/1.1 403 Forbidden\r\ncontent-type: application/xml\r\n\
+                     x-amz-request-id: 4442587FB7D0A2F9\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _written = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        format!("http://{address}")
+    }
+
+    fn files(endpoint: &str) -> S3Files {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .build();
+        S3Files {
+            client: Client::from_conf(config),
+            bucket: "imports".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_read_is_permanent_and_names_the_permissions() {
+        let files = files(&bucket_without_list_permission().await);
+        let key = ObjectKey {
+            company: domain::CompanyId::parse("acme").unwrap(),
+            import: domain::import::ImportId::random(),
+            format: ImportFormat::Csv,
+        };
+        let version = FileVersion {
+            version_id: Some("3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY".to_owned()),
+            e_tag: "d41d8cd98f00b204e9800998ecf8427e".to_owned(),
+        };
+        let refused = match files.open(&key, &version).await {
+            Err(e) => e,
+            Ok(_) => panic!("a 403 must not open"),
+        };
+        match refused {
+            PortError::Permanent(detail) => {
+                assert!(detail.contains("403"), "{detail}");
+                assert!(detail.contains("s3:ListBucket"), "{detail}");
+            }
+            other => panic!("a 403 is permanent, not {other:?}"),
+        }
     }
 }

@@ -68,6 +68,7 @@ impl<F: HttpFunction> Endpoint<F> {
             Ok(reply) => reply.under(&base_path).into_response(),
             Err(e) if is_server_fault(&e) => {
                 tracing::error!(error = %e, "request failed");
+                telemetry::fault();
                 problem_response(&e)
             }
             Err(e) => {

@@ -209,7 +209,7 @@ impl ImportCatalog {
                 return self.refuse(key, FileError::Gone).await;
             }
             Err(ReadError::Port(PortError::Conflict)) => return self.replaced(key, &import).await,
-            Err(ReadError::Port(e)) => return Err(e),
+            Err(ReadError::Port(e)) => return self.unreadable(key, e).await,
         };
         let started = PIPELINE
             .run("start the import", PortError::is_transient, || {
@@ -289,8 +289,18 @@ impl ImportCatalog {
             }
             // Gone (expired) before a redelivery resumed it: retrying cannot help.
             Err(ReadError::Port(PortError::NotFound)) => self.refuse(key, FileError::Gone).await,
-            Err(ReadError::Port(e)) => Err(e),
+            Err(ReadError::Port(e)) => self.unreadable(key, e).await,
         }
+    }
+
+    /// A transient failure goes back to the queue, to be tried again; a permanent one (S3's
+    /// 403) would fail the same way on every receive, so it fails the import, saying so.
+    async fn unreadable(&self, key: &ObjectKey, error: PortError) -> Result<(), PortError> {
+        if error.is_transient() {
+            return Err(error);
+        }
+        tracing::error!(%error, "the file cannot be read: the import fails");
+        self.refuse(key, FileError::Unreadable).await
     }
 
     async fn refuse(&self, key: &ObjectKey, reason: FileError) -> Result<(), PortError> {

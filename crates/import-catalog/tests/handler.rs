@@ -9,7 +9,9 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use composition::lambda::EventFunction;
 use composition::{Adapters, App};
-use domain::import::{FileVersion, Import, ImportFormat, ImportId, ImportStatus, ObjectKey};
+use domain::import::{
+    FileError, FileVersion, Import, ImportFormat, ImportId, ImportStatus, ObjectKey,
+};
 use domain::ports::{BatchOutcome, FileBody, ImportBatch, ImportFiles, Imports, UploadUrl};
 use domain::{CompanyId, PortError, ProductId};
 use files_embedded::{EmbeddedFiles, Stored, object_created};
@@ -330,6 +332,56 @@ async fn a_file_no_longer_in_the_bucket_fails_its_import_at_once() {
             .reason
             .unwrap()
             .starts_with("the file is not in the bucket any more")
+    );
+}
+
+/// Files the importer may not read, as S3 answers a reader without its permissions (403, a
+/// permanent `PortError` from `files-s3`), or that fail for a while (a transient one).
+struct Refusing(PortError);
+
+#[async_trait]
+impl ImportFiles for Refusing {
+    async fn open(&self, _: &ObjectKey, _: &FileVersion) -> Result<Box<dyn FileBody>, PortError> {
+        Err(self.0.clone())
+    }
+    async fn upload_url(
+        &self,
+        _: &ObjectKey,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Result<UploadUrl, PortError> {
+        Err(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_file_the_importer_may_not_read_fails_its_import_instead_of_its_message() {
+    let world = world().await;
+    let (id, event) = world
+        .upload("acme", ImportFormat::Csv, HEADER.as_bytes())
+        .await;
+    let mut app = world.app().await;
+    app.files = Arc::new(Refusing(PortError::Transient("SlowDown".to_owned())));
+    assert_eq!(
+        failures(&app, event.clone()).await,
+        1,
+        "a transient failure is retried"
+    );
+    assert_eq!(world.report(id).await.status, ImportStatus::Pending);
+
+    app.files = Arc::new(Refusing(PortError::Permanent(
+        "GetObject: access denied (403)".to_owned(),
+    )));
+    assert_eq!(
+        failures(&app, event).await,
+        0,
+        "not retried: every receive would be refused the same way"
+    );
+    let report = world.report(id).await;
+    assert_eq!(report.status, ImportStatus::Failed);
+    assert_eq!(
+        report.reason.as_deref(),
+        Some(FileError::Unreadable.to_string().as_str())
     );
 }
 

@@ -372,8 +372,10 @@ fn check_functions(
     if attr(module, "source").and_then(string).as_deref() != Some("../lambda-function") {
         findings.push("module \"function\" must use source ../lambda-function".to_owned());
     }
-    if attr(module, "for_each").map(text).as_deref() != Some("local.functions") {
-        findings.push("module \"function\" must have for_each = local.functions".to_owned());
+    if attr(module, "for_each").map(text).as_deref() != Some("local.deployed_functions") {
+        findings.push(
+            "module \"function\" must have for_each = local.deployed_functions".to_owned(),
+        );
     }
     let zip = attr(module, "zip_path").map(text).unwrap_or_default();
     if !zip.contains("/${each.key}/bootstrap.zip") {

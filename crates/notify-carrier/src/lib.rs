@@ -62,6 +62,12 @@ impl EventFunction for NotifyCarrier {
         Ok(())
     }
 
+    /// A transient failure is a delivery Lambda retries (twice, then the notifications DLQ,
+    /// whose alarm fires): expected under load, not a fault of this version.
+    fn is_fault(error: &PortError) -> bool {
+        !error.is_transient()
+    }
+
     /// Lambda's async invoke retries either kind; the type says which it was.
     fn diagnostic(error: &PortError) -> Diagnostic {
         let kind = if error.is_transient() {

@@ -38,6 +38,11 @@ impl Unit {
     }
 }
 
+/// The metric of a function's own faults: a 5xx answer, an event it failed for a reason of its
+/// own. Not a refused token, not a delivery that will be retried: each function says which of
+/// its failures are faults. Alarms watch it, and CodeDeploy rolls a new version back on it.
+pub const FAULTS: &str = "Faults";
+
 /// The EMF document for one data point of `metric`.
 pub fn emf_line(function: &str, metric: &str, value: f64, unit: Unit, at_ms: i64) -> String {
     json!({
@@ -53,6 +58,42 @@ pub fn emf_line(function: &str, metric: &str, value: f64, unit: Unit, at_ms: i64
         metric: value
     })
     .to_string()
+}
+
+/// The EMF document for one fault of `version` of `function`: by function (the environment's
+/// alarm) and by function and version (a canary's rollback alarm, which must count the new
+/// version's faults only, not the old one's still serving the rest of the traffic).
+pub fn fault_line(function: &str, version: &str, at_ms: i64) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": at_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Function"], ["Function", "Version"]],
+                "Metrics": [{"Name": FAULTS, "Unit": "Count"}]
+            }]
+        },
+        "Function": function,
+        "Version": version,
+        FAULTS: 1.0
+    })
+    .to_string()
+}
+
+/// Counts one fault of this function (see [`FAULTS`]). In Lambda, the version is the one
+/// executing (`AWS_LAMBDA_FUNCTION_VERSION`, a number behind an alias).
+pub fn fault() {
+    match std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
+        Ok(function) => {
+            let version = std::env::var("AWS_LAMBDA_FUNCTION_VERSION")
+                .unwrap_or_else(|_| "$LATEST".to_owned());
+            println!(
+                "{}",
+                fault_line(&function, &version, chrono::Utc::now().timestamp_millis())
+            );
+        }
+        Err(_) => record(FAULTS, 1.0, Unit::Count),
+    }
 }
 
 /// Records one data point.
@@ -103,6 +144,23 @@ mod tests {
         );
         assert_eq!(v["Function"], "order-processor");
         assert_eq!(v["OrdersAccepted"], 1.0);
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn a_fault_is_counted_by_function_and_by_version() {
+        let line = fault_line("delivery-prod-place-order", "42", 1_700_000_000_000);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Delivery");
+        assert_eq!(directive["Metrics"][0]["Name"], "Faults");
+        assert_eq!(
+            directive["Dimensions"],
+            serde_json::json!([["Function"], ["Function", "Version"]])
+        );
+        assert_eq!(v["Function"], "delivery-prod-place-order");
+        assert_eq!(v["Version"], "42");
+        assert_eq!(v["Faults"], 1.0);
         assert!(!line.contains('\n'));
     }
 }

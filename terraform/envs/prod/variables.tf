@@ -46,7 +46,7 @@ variable "alarm_email" {
 }
 
 variable "carriers" {
-  description = "Carriers to create: id, name, E.164 phone, active."
+  description = "The carriers, as code (deploy.yml: the repository variable CARRIERS, in HCL): id, name, E.164 phone, active. Carriers added by hand are removed by the next apply."
   type = list(object({
     id     = string
     name   = string
@@ -62,9 +62,8 @@ variable "sms_monthly_spend_limit" {
 }
 
 variable "manage_account_settings" {
-  description = "Manage region-wide account settings (API Gateway logging role, SMS preferences): one environment per account."
+  description = "Manage the region-wide account settings (API Gateway's logging role, SMS preferences and delivery logs). Exactly one environment per account and region must (deploy.yml: ACCOUNT_SETTINGS_ENVIRONMENTS); no default, so two environments in one account never both take them by accident."
   type        = bool
-  default     = true
 }
 
 variable "enable_vpc" {

@@ -17,21 +17,22 @@ resource "aws_sns_topic_subscription" "email" {
 module "table" {
   source = "./table"
 
-  dead_letter_queues       = var.dead_letter_queues
-  function_names           = var.function_names
-  authorizer_function_name = var.authorizer_function_name
-  api_name                 = var.api_name
-  api_stage                = var.api_stage
-  api_p99_latency_ms       = var.api_p99_latency_ms
-  events_topic_name        = var.events_topic_name
-  sms_monthly_spend_limit  = var.sms_monthly_spend_limit
-  sms_countries            = var.sms_countries
+  name_prefix             = var.name_prefix
+  dead_letter_queues      = var.dead_letter_queues
+  function_names          = var.function_names
+  faults_only_functions   = var.faults_only_functions
+  api_name                = var.api_name
+  api_stage               = var.api_stage
+  api_p99_latency_ms      = var.api_p99_latency_ms
+  events_topic_name       = var.events_topic_name
+  sms_monthly_spend_limit = var.sms_monthly_spend_limit
+  sms_countries           = var.sms_countries
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {
   for_each = module.table.alarms
 
-  alarm_name          = "${var.name_prefix}-${each.key}"
+  alarm_name          = each.key
   alarm_description   = each.value.description
   namespace           = each.value.namespace
   metric_name         = each.value.metric

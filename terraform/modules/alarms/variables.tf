@@ -24,9 +24,9 @@ variable "function_names" {
   type        = list(string)
 }
 
-variable "authorizer_function_name" {
-  description = "The authorizer, whose own faults (not its refused tokens) raise an alarm."
-  type        = string
+variable "faults_only_functions" {
+  description = "Functions whose own faults (the Faults metric), not their Lambda Errors, raise an alarm: the authorizer (refused tokens) and notify-carrier (retried deliveries)."
+  type        = list(string)
 }
 
 variable "events_topic_name" {

@@ -53,9 +53,16 @@ locals {
   # that the built ARN is the alias's.
   pre_token_trigger = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-pre-token:live"
 
+  # The functions whose Lambda Errors include outcomes of their design: a refused token (the
+  # authorizer), a delivery Lambda retries (notify-carrier). Their alarms, and a canary's, count
+  # the Faults metric they emit instead.
+  faults_only = ["authorizer", "notify-carrier"]
+
   # With enable_vpc, the functions that reach data run in the VPC. The authorizer and pre-token
   # reach none (no statement): outside it, the authorizer has its route to the JWKS URL.
   outside_vpc = ["authorizer", "pre-token"]
+
+  deployed_functions = { for k, f in local.functions : k => f if k != "pre-token" || var.enable_cognito }
 
   processor_timeout = 30
   # A 100,000-row file takes well under a minute; the rest is room for retries.
@@ -131,6 +138,15 @@ locals {
           sid       = "ReadFiles"
           actions   = ["s3:GetObject", "s3:GetObjectVersion"]
           resources = [local.import_files]
+        },
+        {
+          # Without s3:ListBucket, S3 answers 403 AccessDenied, not 404, for an object or version
+          # that is gone (S3's GetObject documentation): the importer could not tell "gone" from
+          # "forbidden". Listing is allowed under imports/ only.
+          sid       = "KnowGoneFiles"
+          actions   = ["s3:ListBucket"]
+          resources = [module.imports.bucket_arn]
+          condition = { test = "StringLike", variable = "s3:prefix", values = ["imports/*"] }
         },
         {
           # Each batch is one transaction: product puts and the import's checkpoint update.
@@ -286,9 +302,10 @@ locals {
   ]
 }
 
+# pre-token is Cognito's trigger: without the user pool nothing would invoke it.
 module "function" {
   source   = "../lambda-function"
-  for_each = local.functions
+  for_each = local.deployed_functions
 
   name                 = "${var.name}-${each.key}"
   zip_path             = "${var.package_dir}/${each.key}/bootstrap.zip"
@@ -353,9 +370,11 @@ module "deploy" {
   strategy = var.deployment_strategy
   functions = {
     for k, f in module.function : k => {
-      function_name   = f.function_name
-      alias_name      = f.alias_name
-      timeout_seconds = local.functions[k].timeout_seconds
+      function_name     = f.function_name
+      alias_name        = f.alias_name
+      version           = f.version
+      timeout_seconds   = local.functions[k].timeout_seconds
+      errors_are_faults = !contains(local.faults_only, k)
     }
   }
 }
@@ -435,6 +454,7 @@ module "events" {
   subscription_dlq_arn     = aws_sqs_queue.notifications_dlq.arn
   manage_sms_preferences   = var.manage_account_settings
   sms_monthly_spend_limit  = var.sms_monthly_spend_limit
+  log_retention_days       = var.log_retention_days
 }
 
 # notify-carrier is invoked asynchronously by SNS: two retries, then the notifications DLQ.
@@ -512,10 +532,11 @@ module "api" {
 module "edge" {
   source = "../edge"
 
-  name                          = var.name
-  requests_per_ip_per_5_minutes = var.requests_per_ip_per_5_minutes
-  kms_key_arn                   = aws_kms_key.this.arn
-  log_retention_days            = var.log_retention_days
+  name                           = var.name
+  requests_per_ip_per_5_minutes  = var.requests_per_ip_per_5_minutes
+  orders_per_token_per_5_minutes = var.orders_per_token_per_5_minutes
+  kms_key_arn                    = aws_kms_key.this.arn
+  waf_log_retention_days         = var.waf_log_retention_days
 }
 
 module "site" {
@@ -535,14 +556,14 @@ module "alarms" {
     notifications = aws_sqs_queue.notifications_dlq.name
     imports       = module.imports.dlq_name
   }
-  function_names           = [for f in module.function : f.function_name]
-  authorizer_function_name = module.function["authorizer"].function_name
-  events_topic_name        = module.events.name
-  sms_monthly_spend_limit  = var.sms_monthly_spend_limit
-  sms_countries            = var.sms_countries
-  api_name                 = module.api.name
-  api_stage                = module.api.stage_name
-  api_p99_latency_ms       = var.api_p99_latency_ms
+  function_names          = [for f in module.function : f.function_name]
+  faults_only_functions   = [for k in local.faults_only : module.function[k].function_name]
+  events_topic_name       = module.events.name
+  sms_monthly_spend_limit = var.sms_monthly_spend_limit
+  sms_countries           = var.sms_countries
+  api_name                = module.api.name
+  api_stage               = module.api.stage_name
+  api_p99_latency_ms      = var.api_p99_latency_ms
 }
 
 module "dashboard" {

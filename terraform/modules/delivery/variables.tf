@@ -2,8 +2,10 @@ variable "name" {
   description = "Name of this deployment (e.g. delivery-dev): prefixes every resource."
   type        = string
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name))
-    error_message = "2-31 of [a-z0-9-], starting with a letter."
+    # The longest name built from it is the imports bucket's prefix, "<name>-imports-": S3 allows
+    # a bucket_prefix of 37 characters. The wiring check holds every other name to its limit.
+    condition     = can(regex("^[a-z][a-z0-9-]{1,27}$", var.name))
+    error_message = "2-28 of [a-z0-9-], starting with a letter (the imports bucket's prefix, <name>-imports-, may have 37)."
   }
 }
 
@@ -119,17 +121,18 @@ variable "api_p99_latency_ms" {
 }
 
 variable "manage_account_settings" {
-  description = "Manage the region-wide account settings (API Gateway's CloudWatch role, SMS preferences). Only one environment per account and region may."
+  description = "Manage the region-wide account settings (API Gateway's CloudWatch role, SMS preferences and their delivery logs). Exactly one environment per account and region must: the workflows give it to ACCOUNT_SETTINGS_ENVIRONMENT's."
   type        = bool
-  default     = true
 }
 
 variable "sms_monthly_spend_limit" {
   description = "The account's SMS spend limit in USD per month, region-wide (applied with manage_account_settings). At the limit AWS stops sending every SMS of the account: set it to a month of carriers' texts with room to spare; 80 % of it raises an alarm."
   type        = number
   validation {
-    condition     = var.sms_monthly_spend_limit > 0
-    error_message = "sms_monthly_spend_limit must be a positive number of USD."
+    # The provider takes whole dollars; AWS refuses more than the account's SMS spend quota
+    # ($1 on a new account until a support case raises it: scripts/preflight checks it).
+    condition     = var.sms_monthly_spend_limit >= 1 && floor(var.sms_monthly_spend_limit) == var.sms_monthly_spend_limit
+    error_message = "sms_monthly_spend_limit must be a whole number of USD, 1 or more, and no more than the account's SMS spend quota (scripts/preflight)."
   }
 }
 
@@ -159,6 +162,28 @@ variable "requests_per_ip_per_5_minutes" {
   description = "The web ACL's per-IP rate limit: requests one client IP may make in five minutes."
   type        = number
   default     = 1000
+}
+
+variable "orders_per_token_per_5_minutes" {
+  description = "The web ACL's limit of POST /orders per bearer token in five minutes (a script of sign-ups cannot spend the SMS budget)."
+  type        = number
+  default     = 100
+}
+
+variable "orders_per_principal_per_hour" {
+  description = "Orders one principal (a token's sub) may place in an hour; place-order answers 429 past it (ORDERS_PER_PRINCIPAL_PER_HOUR)."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.orders_per_principal_per_hour >= 1 && floor(var.orders_per_principal_per_hour) == var.orders_per_principal_per_hour
+    error_message = "orders_per_principal_per_hour must be a whole number, 1 or more."
+  }
+}
+
+variable "waf_log_retention_days" {
+  description = "Retention of the web ACL's logs (blocked and counted requests only, Authorization redacted)."
+  type        = number
+  default     = 30
 }
 
 variable "deployment_strategy" {

@@ -1,7 +1,8 @@
-# Gradual deploys (SPEC section 9): a CodeDeploy application with a deployment group per
-# function. A deployment moves the function's live alias to its new version, as the strategy
-# says (a 10 % canary for 5 minutes in prod, all at once in dev), and rolls it back by itself
-# when the alias's error or latency alarm fires. scripts/shift-traffic starts the deployments
+# Gradual deploys: a CodeDeploy application with a deployment group per function. A deployment
+# moves the function's live alias to its new version, as the strategy says (a 10 % canary for
+# 5 minutes in prod, all at once in dev), and rolls it back by itself when one of the new
+# version's alarms fires while it watches. All at once (dev) leaves it no time to watch: there
+# the smoke test is the gate, and a bad version is rolled forward by the next commit. scripts/shift-traffic starts the deployments
 # of the functions whose version changed and waits for them.
 
 data "aws_partition" "current" {}
@@ -38,15 +39,40 @@ resource "aws_iam_role_policy_attachment" "codedeploy" {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited"
 }
 
-# The alias's own metrics: while a canary runs they cover the new version's share of the traffic.
-resource "aws_cloudwatch_metric_alarm" "errors" {
+# What marks a new version bad, counted for that version only (a canary's traffic is split: the
+# old version's faults must not roll the new one back). The alarm's dimension is the version the
+# apply just published; scripts/shift-traffic then deploys exactly that version.
+#
+# Its own faults (the Faults metric every function emits by function and version): a 5xx
+# answer, an event it failed for a reason of its own. Never a refused token or a delivery that
+# Lambda will retry, which are the function working as designed.
+resource "aws_cloudwatch_metric_alarm" "faults" {
   for_each = var.functions
 
-  alarm_name          = "${each.value.function_name}-live-errors"
-  alarm_description   = "${each.value.function_name}:${each.value.alias_name} failed invocations: CodeDeploy rolls a deployment back."
+  alarm_name          = "${each.value.function_name}-canary-faults"
+  alarm_description   = "Version ${each.value.version} of ${each.value.function_name} counted a fault of its own: CodeDeploy rolls its deployment back."
+  namespace           = "Delivery"
+  metric_name         = "Faults"
+  dimensions          = { Function = each.value.function_name, Version = each.value.version }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+}
+
+# Lambda's Errors of the new version behind the alias (ExecutedVersion), for the functions
+# whose every error is a fault (a crash, a timeout): not the authorizer's or notify-carrier's,
+# whose errors include refused tokens and retried deliveries.
+resource "aws_cloudwatch_metric_alarm" "errors" {
+  for_each = { for k, f in var.functions : k => f if f.errors_are_faults }
+
+  alarm_name          = "${each.value.function_name}-canary-errors"
+  alarm_description   = "Version ${each.value.version} of ${each.value.function_name} failed invocations (crashes, timeouts): CodeDeploy rolls its deployment back."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value.function_name, Resource = "${each.value.function_name}:${each.value.alias_name}" }
+  dimensions          = { FunctionName = each.value.function_name, Resource = "${each.value.function_name}:${each.value.alias_name}", ExecutedVersion = each.value.version }
   statistic           = "Sum"
   period              = 60
   evaluation_periods  = 1
@@ -58,11 +84,11 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
 resource "aws_cloudwatch_metric_alarm" "latency" {
   for_each = var.functions
 
-  alarm_name          = "${each.value.function_name}-live-p99"
-  alarm_description   = "${each.value.function_name}:${each.value.alias_name} p99 duration above half its timeout: CodeDeploy rolls a deployment back."
+  alarm_name          = "${each.value.function_name}-canary-p99"
+  alarm_description   = "Version ${each.value.version} of ${each.value.function_name}: p99 duration above half its timeout: CodeDeploy rolls its deployment back."
   namespace           = "AWS/Lambda"
   metric_name         = "Duration"
-  dimensions          = { FunctionName = each.value.function_name, Resource = "${each.value.function_name}:${each.value.alias_name}" }
+  dimensions          = { FunctionName = each.value.function_name, Resource = "${each.value.function_name}:${each.value.alias_name}", ExecutedVersion = each.value.version }
   extended_statistic  = "p99"
   period              = 60
   evaluation_periods  = 2
@@ -86,7 +112,10 @@ resource "aws_codedeploy_deployment_group" "function" {
 
   alarm_configuration {
     enabled = true
-    alarms  = [aws_cloudwatch_metric_alarm.errors[each.key].alarm_name, aws_cloudwatch_metric_alarm.latency[each.key].alarm_name]
+    alarms = concat(
+      [aws_cloudwatch_metric_alarm.faults[each.key].alarm_name, aws_cloudwatch_metric_alarm.latency[each.key].alarm_name],
+      [for k, a in aws_cloudwatch_metric_alarm.errors : a.alarm_name if k == each.key],
+    )
   }
 
   auto_rollback_configuration {

@@ -9,10 +9,12 @@ variable "strategy" {
 }
 
 variable "functions" {
-  description = "Every function CodeDeploy shifts: its name, its alias, and its timeout (the latency alarm fires at half of it)."
+  description = "Every function CodeDeploy shifts: its name, its alias, the version the apply published (the alarms watch it), its timeout (the latency alarm fires at half of it), and whether its every Lambda error is a fault."
   type = map(object({
-    function_name   = string
-    alias_name      = string
-    timeout_seconds = number
+    function_name     = string
+    alias_name        = string
+    version           = string
+    timeout_seconds   = number
+    errors_are_faults = bool
   }))
 }

@@ -20,7 +20,18 @@ variable "kms_key_arn" {
   type        = string
 }
 
-variable "log_retention_days" {
-  description = "Retention of the web ACL's logs."
+variable "waf_log_retention_days" {
+  description = "Retention of the web ACL's logs (blocked and counted requests only, Authorization redacted)."
   type        = number
+  default     = 30
+}
+
+variable "orders_per_token_per_5_minutes" {
+  description = "POST /orders one bearer token may make in five minutes before WAF blocks it (10 or more, WAF's least)."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.orders_per_token_per_5_minutes >= 10 && floor(var.orders_per_token_per_5_minutes) == var.orders_per_token_per_5_minutes
+    error_message = "orders_per_token_per_5_minutes must be a whole number, 10 or more (WAF's least rate limit)."
+  }
 }

@@ -43,6 +43,7 @@ variable "policy_statements" {
     effect    = optional(string, "Allow")
     actions   = list(string)
     resources = list(string)
+    condition = optional(object({ test = string, variable = string, values = list(string) }))
   }))
   default = []
 }

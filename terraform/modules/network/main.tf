@@ -1,6 +1,6 @@
 # Private networking (SPEC section 9, enable_vpc): the functions run in private subnets across two
 # AZs and reach AWS only through VPC endpoints (gateway: DynamoDB, S3; interface: SQS, SNS,
-# CloudWatch Logs, X-Ray). No NAT gateway and no route to the internet: a function can reach
+# X-Ray). No NAT gateway and no route to the internet: a function can reach
 # nothing else. The authorizer and pre-token reach no data and run outside (modules/delivery's
 # local.outside_vpc), so the authorizer's JWKS_URL keeps its route.
 
@@ -20,7 +20,9 @@ locals {
   route_table_ids = local.create ? [aws_route_table.private[0].id] : var.existing.route_table_ids
   vpc_cidr        = local.create ? aws_vpc.this[0].cidr_block : data.aws_vpc.existing[0].cidr_block
 
-  interface_services = ["sqs", "sns", "logs", "xray"]
+  # Only what the functions' own code calls: Lambda ships their logs itself, from outside the
+  # VPC, so a CloudWatch Logs endpoint (billed per hour and AZ) would carry nothing.
+  interface_services = ["sqs", "sns", "xray"]
   gateway_services   = ["dynamodb", "s3"]
 }
 

@@ -78,6 +78,7 @@ resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:no response cache: answers are per principal, and stock and order status must be fresh
   #checkov:skip=CKV2_AWS_77:the web ACL is the edge module's, whose KnownBadInputs rule set covers Log4j; checkov cannot follow it across modules
   #checkov:skip=CKV2_AWS_51:no client certificate: callers are browsers and HTTP clients authenticated by JWT, not mTLS peers
+  #checkov:skip=CKV2_AWS_4:execution logs are at ERROR (aws_api_gateway_method_settings.all); per-method metrics are off on purpose: billed, and unread by any alarm or chart
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id
   stage_name           = var.stage_name
@@ -116,8 +117,10 @@ resource "aws_api_gateway_method_settings" "all" {
   stage_name  = aws_api_gateway_stage.this.stage_name
   method_path = "*/*"
 
+  # Per-method metrics are billed like custom metrics and no alarm or chart reads them: the
+  # stage's own (ApiName, Stage) metrics, which API Gateway always publishes, are what they use.
   settings {
-    metrics_enabled        = true
+    metrics_enabled        = false
     logging_level          = "ERROR"
     data_trace_enabled     = false
     caching_enabled        = false

@@ -35,6 +35,8 @@ resource "aws_sns_sms_preferences" "this" {
   # (sns/<region>/<account>/DirectPublishToPhoneNumber[/Failure]).
   delivery_status_iam_role_arn          = aws_iam_role.sms_delivery_status[0].arn
   delivery_status_success_sampling_rate = "10"
+
+  depends_on = [aws_cloudwatch_log_group.sms_delivery]
 }
 
 # SNS writes the SMS delivery-status logs with this role.
@@ -48,9 +50,26 @@ data "aws_iam_policy_document" "sns_assume" {
   }
 }
 
+# SNS writes SMS delivery status into log groups it names itself,
+# sns/<region>/<account>/DirectPublishToPhoneNumber and .../Failure, and would create them with
+# no retention and no key: they hold phone numbers. They are made here first, with both.
+locals {
+  sms_log_prefix = "sns/${data.aws_region.current.region}/${data.aws_caller_identity.current.account_id}"
+  sms_log_groups = var.manage_sms_preferences ? toset(["DirectPublishToPhoneNumber", "DirectPublishToPhoneNumber/Failure"]) : toset([])
+}
+
+resource "aws_cloudwatch_log_group" "sms_delivery" {
+  for_each          = local.sms_log_groups
+  name              = "${local.sms_log_prefix}/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
 data "aws_iam_policy_document" "sms_delivery_status" {
   statement {
     sid = "SmsDeliveryLogs"
+    # The actions AWS's documentation gives SNS's delivery-status role, on those two groups only:
+    # the groups exist, so creating one or setting its retention changes nothing.
     actions = [
       "logs:CreateLogGroup",
       "logs:CreateLogStream",
@@ -58,12 +77,13 @@ data "aws_iam_policy_document" "sms_delivery_status" {
       "logs:PutMetricFilter",
       "logs:PutRetentionPolicy",
     ]
-    # SNS names the SMS delivery-status log groups sns/<region>/<account>/...
-    resources = ["arn:${data.aws_partition.current.partition}:logs:*:*:log-group:sns/*"]
+    resources = flatten([for g in aws_cloudwatch_log_group.sms_delivery : [g.arn, "${g.arn}:*"]])
   }
 }
 
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
 
 resource "aws_iam_role" "sms_delivery_status" {
   count              = var.manage_sms_preferences ? 1 : 0

@@ -35,8 +35,12 @@ variable "manage_sms_preferences" {
 }
 
 variable "sms_monthly_spend_limit" {
-  description = "Account SMS spend limit in USD per month (AWS stops sending at it): no default, an explicit choice."
+  description = "Account SMS spend limit in whole USD per month (AWS stops sending at it): no default, an explicit choice."
   type        = number
+  validation {
+    condition     = floor(var.sms_monthly_spend_limit) == var.sms_monthly_spend_limit
+    error_message = "The provider takes the SMS spend limit in whole USD."
+  }
 }
 
 variable "sms_sender_id" {
@@ -48,4 +52,9 @@ variable "sms_sender_id" {
 variable "subscriber_qualifier" {
   description = "The subscriber's alias (the subscription's endpoint is that alias's ARN)."
   type        = string
+}
+
+variable "log_retention_days" {
+  description = "Retention of the SMS delivery-status logs (with manage_sms_preferences)."
+  type        = number
 }

@@ -17,11 +17,12 @@ locals {
     }
   }
 
-  # Errors and throttles of every function; not the authorizer's errors, which are refused
-  # tokens (API Gateway's 401): its faults are the metric it emits.
+  # Errors and throttles of every function; for the functions whose Errors include outcomes
+  # of their design (the authorizer's refused tokens, API Gateway's 401; notify-carrier's
+  # deliveries that Lambda retries), the faults they count themselves instead.
   functions = merge([
     for f in var.function_names : {
-      for metric in(f == var.authorizer_function_name ? ["Throttles"] : ["Errors", "Throttles"]) :
+      for metric in(contains(var.faults_only_functions, f) ? ["Throttles"] : ["Errors", "Throttles"]) :
       "${f}-${lower(metric)}" => {
         description = "${f}: ${metric} above zero."
         namespace   = "AWS/Lambda"
@@ -35,12 +36,12 @@ locals {
     }
   ]...)
 
-  authorizer = {
-    "${var.authorizer_function_name}-faults" = {
-      description = "The authorizer could not refresh its keys (JWKS_URL): tokens signed with a new key are refused until it can."
+  faults = {
+    for f in var.faults_only_functions : "${f}-faults" => {
+      description = "${f} failed for a reason of its own (the authorizer: a key set it cannot refresh; notify-carrier: a delivery that cannot succeed), not a refused token or a retried delivery."
       namespace   = "Delivery"
-      metric      = "AuthorizerFaults"
-      dimensions  = { Function = var.authorizer_function_name }
+      metric      = "Faults"
+      dimensions  = { Function = f }
       statistic   = "Sum"
       comparison  = "GreaterThanThreshold"
       threshold   = 0
@@ -110,6 +111,11 @@ locals {
 }
 
 output "alarms" {
-  description = "Every alarm by name: description, namespace, metric, dimensions, statistic, comparison, threshold, periods."
-  value       = merge(local.dead_letters, local.functions, local.authorizer, local.api_alarms, local.sms)
+  description = "Every alarm by its full name (each once prefixed with name_prefix): description, namespace, metric, dimensions, statistic, comparison, threshold, periods."
+  value = merge(
+    # The function names already start with the environment's name.
+    local.functions,
+    local.faults,
+    { for k, v in merge(local.dead_letters, local.api_alarms, local.sms) : "${var.name_prefix}-${k}" => v },
+  )
 }

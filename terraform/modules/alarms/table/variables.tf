@@ -1,3 +1,8 @@
+variable "name_prefix" {
+  description = "The environment's name, which begins every alarm's name once (the function names already begin with it)."
+  type        = string
+}
+
 variable "dead_letter_queues" {
   description = "Dead-letter queue names by role: any message in one is an alarm."
   type        = map(string)
@@ -8,9 +13,9 @@ variable "function_names" {
   type        = list(string)
 }
 
-variable "authorizer_function_name" {
-  description = "The authorizer: a refused token is a function error there, so its own faults (the metric it emits) raise the alarm instead of its errors."
-  type        = string
+variable "faults_only_functions" {
+  description = "Functions whose Lambda Errors include outcomes of their design (the authorizer's refused tokens, notify-carrier's retried deliveries): the Faults metric they emit raises their alarm instead of their Errors."
+  type        = list(string)
 }
 
 variable "api_name" {

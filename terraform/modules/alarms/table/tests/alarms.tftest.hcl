@@ -1,15 +1,16 @@
 # The alarm table, checked offline (`terraform test`): alarms that mean something.
 
 variables {
-  dead_letter_queues       = { orders = "d-orders-dlq", notifications = "d-notifications-dlq" }
-  function_names           = ["d-authorizer", "d-place-order", "d-notify-carrier"]
-  authorizer_function_name = "d-authorizer"
-  api_name                 = "d"
-  api_stage                = "v1"
-  api_p99_latency_ms       = 2000
-  events_topic_name        = "d-order-events"
-  sms_monthly_spend_limit  = 50
-  sms_countries            = ["US", "BR"]
+  name_prefix             = "d"
+  dead_letter_queues      = { orders = "d-orders-dlq", notifications = "d-notifications-dlq" }
+  function_names          = ["d-authorizer", "d-place-order", "d-notify-carrier"]
+  faults_only_functions   = ["d-authorizer", "d-notify-carrier"]
+  api_name                = "d"
+  api_stage               = "v1"
+  api_p99_latency_ms      = 2000
+  events_topic_name       = "d-order-events"
+  sms_monthly_spend_limit = 50
+  sms_countries           = ["US", "BR"]
 }
 
 run "a_refused_token_is_not_an_alarm_but_an_authorizer_fault_is" {
@@ -21,8 +22,18 @@ run "a_refused_token_is_not_an_alarm_but_an_authorizer_fault_is" {
   }
 
   assert {
-    condition     = output.alarms["d-authorizer-faults"].metric == "AuthorizerFaults" && output.alarms["d-authorizer-faults"].namespace == "Delivery"
+    condition     = output.alarms["d-authorizer-faults"].metric == "Faults" && output.alarms["d-authorizer-faults"].namespace == "Delivery" && output.alarms["d-authorizer-faults"].dimensions.Function == "d-authorizer"
     error_message = "The authorizer's own faults (the EMF metric it emits) raise an alarm."
+  }
+
+  assert {
+    condition     = !contains(keys(output.alarms), "d-notify-carrier-errors") && output.alarms["d-notify-carrier-faults"].metric == "Faults"
+    error_message = "A delivery Lambda retries is no alarm; notify-carrier's own faults are."
+  }
+
+  assert {
+    condition     = !contains(keys(output.alarms), "d-place-order-faults")
+    error_message = "Every other function's errors are its faults: no second alarm."
   }
 
   assert {
@@ -35,20 +46,34 @@ run "sms_cannot_silently_stop" {
   command = apply
 
   assert {
-    condition     = output.alarms["sms-spend"].threshold == 40 && output.alarms["sms-spend"].metric == "SMSMonthToDateSpentUSD"
+    condition     = output.alarms["d-sms-spend"].threshold == 40 && output.alarms["d-sms-spend"].metric == "SMSMonthToDateSpentUSD"
     error_message = "Spending 80 % of the SMS limit raises an alarm, before AWS stops sending."
   }
 
   assert {
     condition = alltrue([
       for c in ["us", "br"] :
-      output.alarms["sms-success-${c}"].comparison == "LessThanThreshold" && output.alarms["sms-success-${c}"].threshold == 0.9
+      output.alarms["d-sms-success-${c}"].comparison == "LessThanThreshold" && output.alarms["d-sms-success-${c}"].threshold == 0.9
     ])
     error_message = "A low SMS success rate in any carriers' country raises an alarm."
   }
 
   assert {
-    condition     = output.alarms["events-delivery-failures"].dimensions.TopicName == "d-order-events"
+    condition     = output.alarms["d-events-delivery-failures"].dimensions.TopicName == "d-order-events"
     error_message = "A failed delivery of the order-events topic to notify-carrier raises an alarm."
+  }
+}
+
+run "every_alarm_names_the_environment_once" {
+  command = apply
+
+  assert {
+    condition     = alltrue([for name in keys(output.alarms) : startswith(name, "d-") && !startswith(name, "d-d-")])
+    error_message = "Every alarm's name begins with the environment's name, once (not delivery-prod-delivery-prod-…)."
+  }
+
+  assert {
+    condition     = contains(keys(output.alarms), "d-orders-dead-letters") && contains(keys(output.alarms), "d-api-5xx")
+    error_message = "Alarms that are not a function's are prefixed with the environment's name."
   }
 }
