@@ -133,6 +133,13 @@ data "aws_iam_policy_document" "account" {
   }
 
   statement {
+    # scripts/preflight's reads of the account's limits: account-wide, they name no resource.
+    sid       = "Preflight"
+    actions   = ["sms-voice:DescribeSpendLimits", "sms-voice:DescribePhoneNumbers", "sns:GetSMSSandboxAccountStatus", "sns:ListSMSSandboxPhoneNumbers", "lambda:GetAccountSettings"]
+    resources = ["*"]
+  }
+
+  statement {
     # CodeDeploy's built-in deployment configurations (the canary's) belong to no one.
     sid       = "DeploymentConfigs"
     actions   = ["codedeploy:GetDeploymentConfig", "codedeploy:ListDeploymentConfigs"]

@@ -279,12 +279,13 @@ pub fn refusals() -> Map<String, Value> {
         (413, "The body is over 64 KiB"),
         (415, "The body is not application/json"),
         (422, "Well-formed, but the basket cannot be served (unknown or unavailable product, stock, currencies, a reused Idempotency-Key): `errors` names every line"),
-        (429, "Too many requests: slow down and retry"),
+        (429, "Too many requests: the API's throttle (slow down and retry), or a customer's hourly limit of orders (`Retry-After` says when to come back)"),
         (503, "A dependency is briefly unavailable: retry"),
     ]
     .into_iter()
     .map(|(status, description)| (status.to_string(), problem(description)))
     .collect();
+    refusals["429"]["headers"] = json!({"Retry-After": header("Retry-After")});
     let mut unauthorized = problem("No valid bearer token");
     unauthorized["headers"] = json!({"WWW-Authenticate": header("WWW-Authenticate")});
     refusals.insert("401".to_owned(), unauthorized);
@@ -297,5 +298,6 @@ pub fn headers() -> Value {
         "ETag": {"required": true, "description": "The product's version, quoted: send it back as If-Match.", "schema": {"type": "string", "pattern": QUOTED_VERSION}},
         "Location": {"required": true, "description": "The URL of what was created or queued.", "schema": {"type": "string"}},
         "WWW-Authenticate": {"required": true, "schema": {"type": "string", "const": "Bearer"}},
+        "Retry-After": {"required": false, "description": "Seconds until the request may succeed.", "schema": {"type": "string", "pattern": "^[0-9]+$"}},
     })
 }

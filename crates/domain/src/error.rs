@@ -37,6 +37,10 @@ pub enum Error {
     /// 415: the body is not JSON.
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    /// 429: the caller placed as many orders as it may this hour; `retry_after` seconds until
+    /// it may again.
+    #[error("too many requests: {detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
     /// 503: a dependency is throttling or timed out; the client may retry.
     #[error("temporarily unavailable: {0}")]
     Transient(String),

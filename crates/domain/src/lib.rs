@@ -11,6 +11,7 @@ pub mod money;
 pub mod order;
 pub mod ports;
 pub mod product;
+pub mod rate;
 pub mod sms;
 pub mod validation;
 

@@ -11,6 +11,7 @@ use crate::ids::{CompanyId, CustomerId, OrderId, Phone, ProductId};
 use crate::import::{FileVersion, Import, ImportId, ObjectKey, RowError};
 use crate::order::{CarrierRef, Order, OrderEvent};
 use crate::product::Product;
+use crate::rate::OrderWindow;
 use crate::validation::FieldError;
 
 pub const DEFAULT_PAGE_LIMIT: u32 = 20;
@@ -277,6 +278,16 @@ pub enum Remembered {
 pub trait KeyUses: Send + Sync {
     /// Remembers `use_` unless the key's order was used before; then the earlier use.
     async fn remember(&self, key_use: &KeyUse) -> Result<Remembered, PortError>;
+
+    /// Counts `order` among the orders `principal` placed in `window`, unless that would pass
+    /// its limit: `false` then, and nothing counted. An order counted before (a retried
+    /// request) is within the limit and is not counted again.
+    async fn count_order(
+        &self,
+        principal: &CustomerId,
+        order: OrderId,
+        window: &OrderWindow,
+    ) -> Result<bool, PortError>;
 }
 
 /// One batch of an import: the products its rows write (each conditional on the version read,

@@ -14,6 +14,7 @@ use domain::ports::{
     SendFailure, SmsSender,
 };
 use domain::product::Product;
+use domain::rate::OrderWindow;
 use domain::{CompanyId, CustomerId, OrderId, Phone, PortError, ProductId};
 
 use crate::{Fault, Faults};
@@ -180,6 +181,16 @@ impl OrderStore for Faulty<dyn OrderStore> {
 impl KeyUses for Faulty<dyn KeyUses> {
     async fn remember(&self, key_use: &KeyUse) -> Result<Remembered, PortError> {
         self.write(self.port.remember(key_use)).await
+    }
+
+    async fn count_order(
+        &self,
+        principal: &CustomerId,
+        order: OrderId,
+        window: &OrderWindow,
+    ) -> Result<bool, PortError> {
+        self.write(self.port.count_order(principal, order, window))
+            .await
     }
 }
 

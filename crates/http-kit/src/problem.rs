@@ -34,6 +34,7 @@ fn parts(error: &Error) -> (u16, &'static str, &'static str) {
         Error::PreconditionFailed(_) => (412, "precondition-failed", "Precondition failed"),
         Error::PayloadTooLarge { .. } => (413, "payload-too-large", "Payload too large"),
         Error::UnsupportedMediaType(_) => (415, "unsupported-media-type", "Unsupported media type"),
+        Error::TooManyRequests { .. } => (429, "too-many-requests", "Too many requests"),
         Error::Transient(_) => (503, "unavailable", "Service temporarily unavailable"),
         Error::Internal(_) => (500, "internal", "Internal server error"),
     }
@@ -60,7 +61,8 @@ pub fn problem(error: &Error) -> Problem {
         | Error::NotFound(d)
         | Error::PreconditionFailed(d)
         | Error::IdempotencyKeyReused(d)
-        | Error::UnsupportedMediaType(d) => (d.clone(), None),
+        | Error::UnsupportedMediaType(d)
+        | Error::TooManyRequests { detail: d, .. } => (d.clone(), None),
         Error::MethodNotAllowed { allowed } => {
             (format!("Allowed methods: {}", allowed.join(", ")), None)
         }

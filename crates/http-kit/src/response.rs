@@ -3,7 +3,7 @@
 
 use domain::Error;
 use http::HeaderValue;
-use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, LOCATION};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, LOCATION, RETRY_AFTER};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -87,6 +87,11 @@ pub fn problem_response(error: &Error) -> Response<Body> {
         && let Ok(v) = HeaderValue::from_str(&allowed.join(", "))
     {
         response.headers_mut().insert(ALLOW, v);
+    }
+    if let Error::TooManyRequests { retry_after, .. } = error {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(*retry_after));
     }
     response
 }

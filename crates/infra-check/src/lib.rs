@@ -22,9 +22,13 @@
 //!   `cognito:pre-token-generation` (`pre-token`);
 //! - a setting counts as set when every branch of a conditional environment sets it (the
 //!   authorizer's comes from the user pool's outputs with `enable_cognito`, else from inputs);
-//! - the tables' keys and indexes are those of `store_dynamodb::schema`.
+//! - the tables' keys and indexes are those of `store_dynamodb::schema`;
+//! - the deploy roles of `terraform/bootstrap` cover every resource type the modules manage
+//!   ([`bootstrap`]).
 //!
 //! [`check`] returns every disagreement, each as a sentence naming what to fix.
+
+mod bootstrap;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -131,6 +135,7 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
         Ok(imports) => check_imports(imports, &mut findings),
         Err(e) => findings.push(e),
     }
+    bootstrap::check(terraform_dir, &mut findings);
     findings
 }
 
@@ -940,23 +945,36 @@ fn check_edge(delivery: &Body, edge: &Body, findings: &mut Vec<String>) {
             "module \"api\" in {DELIVERY} must take web_acl_arn = module.edge.web_acl_arn (the WAF in front of the stage)"
         ));
     }
-    let statements: Vec<String> = blocks(edge, "resource", "aws_wafv2_web_acl")
+    let statements: Vec<&Block> = blocks(edge, "resource", "aws_wafv2_web_acl")
         .flat_map(|acl| acl.body().blocks())
         .filter(|b| b.identifier() == "rule")
         .flat_map(|rule| rule.body().blocks())
         .filter(|b| b.identifier() == "statement")
-        .flat_map(|s| s.body().blocks().map(|b| b.identifier().to_owned()))
+        .flat_map(|s| s.body().blocks())
         .collect();
-    for (statement, what) in [
-        ("rate_based_statement", "a per-IP rate rule"),
-        ("size_constraint_statement", "a body-size rule"),
-        ("managed_rule_group_statement", "AWS's managed rules"),
+    let rate_keys: Vec<String> = statements
+        .iter()
+        .filter(|b| b.identifier() == "rate_based_statement")
+        .filter_map(|b| attr(b, "aggregate_key_type").and_then(string))
+        .collect();
+    let has = |kind: &str| statements.iter().any(|b| b.identifier() == kind);
+    for (present, what) in [
+        (rate_keys.iter().any(|k| k == "IP"), "a per-IP rate rule (rate_based_statement, aggregate_key_type = \"IP\")"),
+        (rate_keys.iter().any(|k| k == "CUSTOM_KEYS"), "a rate rule on POST /orders per bearer token (rate_based_statement, CUSTOM_KEYS on the authorization header): self sign-up must not spend the SMS budget"),
+        (has("size_constraint_statement"), "a body-size rule (size_constraint_statement)"),
+        (has("managed_rule_group_statement"), "AWS's managed rules (managed_rule_group_statement)"),
     ] {
-        if !statements.iter().any(|s| s == statement) {
-            findings.push(format!(
-                "terraform/modules/edge: the web ACL needs {what} ({statement})"
-            ));
+        if !present {
+            findings.push(format!("terraform/modules/edge: the web ACL needs {what}"));
         }
+    }
+    let logging = blocks(edge, "resource", "aws_wafv2_web_acl_logging_configuration")
+        .map(|b| hcl::format::to_string(b.body()).unwrap_or_default())
+        .collect::<String>();
+    if !logging.contains("redacted_fields") || !logging.to_ascii_lowercase().contains("\"authorization\"") {
+        findings.push(
+            "terraform/modules/edge: the web ACL's logs must redact the authorization header (a bearer token in a log is a credential)".to_owned(),
+        );
     }
 }
 

@@ -380,10 +380,35 @@ fn an_api_without_its_web_acl_is_caught() {
     assert_named(&findings, &["web_acl_arn", "WAF"]);
     let findings = findings_after(&[(
         "modules/edge/main.tf",
-        "rate_based_statement {",
-        "rate_limit_missing {",
+        r#"aggregate_key_type = "IP""#,
+        r#"aggregate_key_type = "FORWARDED_IP""#,
     )]);
     assert_named(&findings, &["per-IP rate rule"]);
+    let findings = findings_after(&[(
+        "modules/edge/main.tf",
+        r#"aggregate_key_type = "CUSTOM_KEYS""#,
+        r#"aggregate_key_type = "IP""#,
+    )]);
+    assert_named(&findings, &["POST /orders per bearer token"]);
+    let findings = findings_after(&[("modules/edge/main.tf", "redacted_fields {", "kept_fields {")]);
+    assert_named(&findings, &["redact the authorization header"]);
+}
+
+#[test]
+fn a_resource_type_the_deploy_roles_do_not_cover_is_caught() {
+    let findings = findings_after(&[(
+        "bootstrap/services.tf",
+        "aws_wafv2_web_acl_association",
+        "aws_wafv2_web_acl_associations",
+    )]);
+    assert_named(&findings, &["aws_wafv2_web_acl_association", "does not list"]);
+    assert_named(&findings, &["aws_wafv2_web_acl_associations", "no module manages"]);
+    let findings = findings_after(&[(
+        "bootstrap/services.tf",
+        "dynamodb   = [",
+        "dynamodb_x = [",
+    )]);
+    assert_named(&findings, &["the service dynamodb has no statement"]);
 }
 
 #[test]

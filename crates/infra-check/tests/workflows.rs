@@ -270,3 +270,57 @@ echo "$*" >> "$(dirname "$0")/calls""#,
         );
     }
 }
+
+/// scripts/preflight runs before every plan: an account limit fails the job before the apply.
+#[test]
+fn both_plans_follow_the_preflight() {
+    let deploy = repo_file(".github/workflows/deploy.yml");
+    for (name, env) in [("dev", "dev"), ("prod-plan", "prod")] {
+        let job = job(&deploy, name);
+        let preflight = job
+            .find(&format!("scripts/preflight {env}"))
+            .unwrap_or_else(|| panic!("{name}: no scripts/preflight {env}"));
+        let plan = job.find("terraform plan").unwrap();
+        assert!(preflight < plan, "{name}: preflight must come before plan");
+    }
+}
+
+/// A plan holds the state, secrets included: it is never uploaded as a workflow artifact.
+#[test]
+fn the_prod_plan_is_no_artifact() {
+    let deploy = repo_file(".github/workflows/deploy.yml");
+    let plan = job(&deploy, "prod-plan");
+    assert!(!plan.contains("upload-artifact"), "{plan}");
+    assert!(plan.contains("s3://$STATE_BUCKET/plans/prod/"));
+    let prod = job(&deploy, "prod");
+    assert!(!prod.contains("name: prod-plan"), "{prod}");
+    assert!(prod.contains("aws s3 rm --recursive \"s3://$STATE_BUCKET/plans/prod/"));
+}
+
+/// The issuer's settings reach Terraform only when Cognito is off (with the pool they must be
+/// empty, or the plan is refused); the carriers and the owner of the account settings come
+/// from variables in both deploy jobs.
+#[test]
+fn the_environment_inputs_follow_the_options() {
+    let deploy = repo_file(".github/workflows/deploy.yml");
+    for (name, env) in [("dev", "dev"), ("prod-plan", "prod")] {
+        let job = job(&deploy, name);
+        for input in ["JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL"] {
+            let line = job
+                .lines()
+                .find(|l| l.contains(&format!("vars.{input}")))
+                .unwrap_or_else(|| panic!("{name}: no {input}"));
+            assert!(
+                line.contains("vars.ENABLE_COGNITO != 'true' &&"),
+                "{name}: {line}"
+            );
+        }
+        assert!(job.contains("TF_VAR_carriers: ${{ vars.CARRIERS"), "{name}");
+        assert!(
+            job.contains(&format!(
+                "TF_VAR_manage_account_settings: ${{{{ contains(vars.ACCOUNT_SETTINGS_ENVIRONMENTS || 'dev', '{env}') }}}}"
+            )),
+            "{name}"
+        );
+    }
+}

@@ -11,7 +11,8 @@ use domain::auth::Function;
 use domain::bill::quote;
 use domain::order::{OrderPlaced, OrderRequest};
 use domain::ports::{Catalog, KeyUse, KeyUses, OrderQueue, OutgoingMessage, Remembered};
-use domain::{Error, IdempotencyKey, OrderId, PortError};
+use domain::rate::OrderRate;
+use domain::{CustomerId, Error, IdempotencyKey, OrderId, PortError};
 use http_kit::{ApiRequest, HttpFunction, Reply};
 use retry_policy::PIPELINE;
 use serde_json::json;
@@ -21,16 +22,25 @@ pub struct PlaceOrder {
     pub catalog: Arc<dyn Catalog>,
     pub queue: Arc<dyn OrderQueue>,
     pub key_uses: Arc<dyn KeyUses>,
+    /// `ORDERS_PER_PRINCIPAL_PER_HOUR`; none when unset (Terraform always sets it).
+    pub rate: Option<OrderRate>,
 }
 
 impl App for PlaceOrder {
     const NAME: &'static str = "place-order";
 
     async fn new(adapters: &Adapters) -> Result<PlaceOrder, ConfigError> {
+        let rate = settings::optional(adapters.settings(), "ORDERS_PER_PRINCIPAL_PER_HOUR")
+            .map(|v| {
+                OrderRate::parse(&v)
+                    .map_err(|e| ConfigError::malformed("ORDERS_PER_PRINCIPAL_PER_HOUR", e))
+            })
+            .transpose()?;
         Ok(PlaceOrder {
             catalog: adapters.catalog().await?,
             queue: adapters.order_queue().await?,
             key_uses: adapters.key_uses().await?,
+            rate,
         })
     }
 }
@@ -55,6 +65,9 @@ impl HttpFunction for PlaceOrder {
         let order_id = OrderId::for_request(customer, key.as_ref());
         tracing::Span::current().record("order_id", order_id.to_string());
         let mut answer = json!({"order_id": order_id, "status": "queued", "total": bill.total});
+        // Counted before the key is bound: a refused order binds nothing, and its key may be
+        // sent again later. A retry of a counted order is not counted again.
+        self.within_rate(customer, order_id).await?;
         if key.is_some() {
             answer = self.first_answer(order_id, &order, answer).await?;
         }
@@ -83,6 +96,25 @@ fn fingerprint(order: &OrderRequest) -> String {
 }
 
 impl PlaceOrder {
+    /// Counts the order against its principal's hour, or refuses it (429) past the limit.
+    async fn within_rate(&self, customer: &CustomerId, order_id: OrderId) -> Result<(), Error> {
+        let Some(rate) = self.rate else {
+            return Ok(());
+        };
+        let window = rate.window(Utc::now());
+        let counted = PIPELINE
+            .run("count the order", PortError::is_transient, || {
+                self.key_uses.count_order(customer, order_id, &window)
+            })
+            .await?;
+        if counted {
+            return Ok(());
+        }
+        tracing::info!(%customer, limit = rate.per_hour(), "order refused: hourly limit reached");
+        telemetry::count("OrdersRateLimited");
+        Err(rate.refused(&window))
+    }
+
     /// The answer for a request with an `Idempotency-Key`: this one, remembered, on the key's
     /// first use; the first answer again for the same request; 422 for another request.
     async fn first_answer(

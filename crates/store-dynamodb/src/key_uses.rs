@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use chrono::Utc;
 use domain::ports::{KeyUse, KeyUses, Remembered};
-use domain::{OrderId, PortError};
+use domain::rate::OrderWindow;
+use domain::{CustomerId, OrderId, PortError};
 
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
 
@@ -79,6 +80,41 @@ impl KeyUses for KeyUseTable {
                 )),
             },
             Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// One item per principal and hour (`rate#<hour>#<sub>`), holding the set of order ids it
+    /// counted: adding an id already there changes nothing, so a retried request is never
+    /// counted twice, and the condition refuses a new id once the set is full.
+    async fn count_order(
+        &self,
+        principal: &CustomerId,
+        order: OrderId,
+        window: &OrderWindow,
+    ) -> Result<bool, PortError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(format!("rate#{}#{principal}", window.hour)))
+            .update_expression("ADD orders :order SET expires_at = :expires")
+            .condition_expression(
+                "attribute_not_exists(orders) OR size(orders) < :limit OR contains(orders, :id)",
+            )
+            .expression_attribute_values(
+                ":order",
+                aws_sdk_dynamodb::types::AttributeValue::Ss(vec![order.to_string()]),
+            )
+            .expression_attribute_values(":id", s(order.to_string()))
+            .expression_attribute_values(":limit", n(i64::from(window.limit)))
+            // Kept past its hour by a day, like a key's use; TTL deletes it.
+            .expression_attribute_values(":expires", n(window.hour + 3600 + KEPT_SECONDS))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
         }
     }
 }

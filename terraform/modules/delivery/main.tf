@@ -169,7 +169,8 @@ locals {
     place-order = {
       memory_mb       = 256
       timeout_seconds = 10
-      environment     = merge(local.log_env, local.table_env, local.queue_env, local.idempotency_env, local.cors_env)
+      environment = merge(local.log_env, local.table_env, local.queue_env, local.idempotency_env, local.cors_env,
+      { ORDERS_PER_PRINCIPAL_PER_HOUR = tostring(var.orders_per_principal_per_hour) })
       statements = [
         {
           sid       = "PriceBasket"
@@ -177,8 +178,9 @@ locals {
           resources = [local.products_table]
         },
         {
+          # A key's first use, and each principal's orders of the hour (UpdateItem).
           sid       = "RememberKeys"
-          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+          actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
           resources = [module.tables.arns["idempotency"]]
         },
         {
