@@ -27,6 +27,7 @@ impl Source for EverySetting {
                 "https://sqs.eu-west-1.amazonaws.com/123456789012/orders".to_owned()
             }
             "EVENTS_TOPIC_ARN" => "arn:aws:sns:eu-west-1:123456789012:order-events".to_owned(),
+            "ORDERS_PER_PRINCIPAL_PER_HOUR" => "60".to_owned(),
             _ => "some-value".to_owned(),
         })
     }

@@ -24,11 +24,14 @@
 //!   authorizer's comes from the user pool's outputs with `enable_cognito`, else from inputs);
 //! - the tables' keys and indexes are those of `store_dynamodb::schema`;
 //! - the deploy roles of `terraform/bootstrap` cover every resource type the modules manage
-//!   ([`bootstrap`]).
+//!   ([`bootstrap`]);
+//! - every name built from the environment's `name` fits its resource's limit, at the longest
+//!   name the `name` validation allows ([`names`]).
 //!
 //! [`check`] returns every disagreement, each as a sentence naming what to fix.
 
 mod bootstrap;
+mod names;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -136,6 +139,7 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
         Err(e) => findings.push(e),
     }
     bootstrap::check(terraform_dir, &mut findings);
+    names::check(delivery, &modules, &locals, terraform_dir, &mut findings);
     findings
 }
 

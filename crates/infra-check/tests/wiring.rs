@@ -436,3 +436,13 @@ fn unparsable_terraform_is_a_finding() {
     let findings = findings_after(&[(DELIVERY, "locals {", "locals {{")]);
     assert_named(&findings, &["does not parse"]);
 }
+
+#[test]
+fn a_name_bound_that_lets_a_name_pass_its_limit_is_caught() {
+    let findings = findings_after(&[(
+        "modules/delivery/variables.tf",
+        "{1,27}$",
+        "{1,30}$",
+    )]);
+    assert_named(&findings, &["aws_s3_bucket.bucket_prefix", "-imports-", "40 characters", "37"]);
+}
