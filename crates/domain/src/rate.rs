@@ -90,7 +90,11 @@ mod tests {
         let start = at(14, 0, 0).timestamp();
         assert_eq!(
             rate.window(at(14, 0, 0)),
-            OrderWindow { hour: start, ends_in: 3600, limit: 5 }
+            OrderWindow {
+                hour: start,
+                ends_in: 3600,
+                limit: 5
+            }
         );
         assert_eq!(rate.window(at(14, 59, 59)).hour, start);
         assert_eq!(rate.window(at(14, 59, 59)).ends_in, 1);
@@ -103,7 +107,10 @@ mod tests {
         let rate = OrderRate::parse("3").unwrap();
         let window = rate.window(Utc.with_ymd_and_hms(2026, 12, 3, 14, 50, 0).unwrap());
         match rate.refused(&window) {
-            Error::TooManyRequests { detail, retry_after } => {
+            Error::TooManyRequests {
+                detail,
+                retry_after,
+            } => {
                 assert_eq!(retry_after, 600);
                 assert!(detail.contains("At most 3 orders an hour"), "{detail}");
                 assert!(detail.contains("600 seconds"), "{detail}");

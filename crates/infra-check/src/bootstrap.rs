@@ -36,7 +36,9 @@ pub fn check(terraform_dir: &Path, findings: &mut Vec<String>) {
             .map(|(k, v)| (super::key_name(k), super::string(v).unwrap_or_default()))
             .collect(),
         _ => {
-            findings.push(format!("{SERVICES} has no local.managed_resource_types map"));
+            findings.push(format!(
+                "{SERVICES} has no local.managed_resource_types map"
+            ));
             return;
         }
     };
@@ -91,7 +93,10 @@ fn resource_types(dir: &Path, types: &mut BTreeSet<String>) -> Result<(), String
         if path.is_dir() {
             resource_types(&path, types)?;
         } else if path.extension().is_some_and(|x| x == "tf") {
-            for block in read(&path)?.blocks().filter(|b| b.identifier() == "resource") {
+            for block in read(&path)?
+                .blocks()
+                .filter(|b| b.identifier() == "resource")
+            {
                 if let Some(kind) = block.labels().first() {
                     types.insert(kind.as_str().to_owned());
                 }

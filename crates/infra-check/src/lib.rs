@@ -382,9 +382,8 @@ fn check_functions(
         findings.push("module \"function\" must use source ../lambda-function".to_owned());
     }
     if attr(module, "for_each").map(text).as_deref() != Some("local.deployed_functions") {
-        findings.push(
-            "module \"function\" must have for_each = local.deployed_functions".to_owned(),
-        );
+        findings
+            .push("module \"function\" must have for_each = local.deployed_functions".to_owned());
     }
     let zip = attr(module, "zip_path").map(text).unwrap_or_default();
     if !zip.contains("/${each.key}/bootstrap.zip") {
@@ -963,10 +962,22 @@ fn check_edge(delivery: &Body, edge: &Body, findings: &mut Vec<String>) {
         .collect();
     let has = |kind: &str| statements.iter().any(|b| b.identifier() == kind);
     for (present, what) in [
-        (rate_keys.iter().any(|k| k == "IP"), "a per-IP rate rule (rate_based_statement, aggregate_key_type = \"IP\")"),
-        (rate_keys.iter().any(|k| k == "CUSTOM_KEYS"), "a rate rule on POST /orders per bearer token (rate_based_statement, CUSTOM_KEYS on the authorization header): self sign-up must not spend the SMS budget"),
-        (has("size_constraint_statement"), "a body-size rule (size_constraint_statement)"),
-        (has("managed_rule_group_statement"), "AWS's managed rules (managed_rule_group_statement)"),
+        (
+            rate_keys.iter().any(|k| k == "IP"),
+            "a per-IP rate rule (rate_based_statement, aggregate_key_type = \"IP\")",
+        ),
+        (
+            rate_keys.iter().any(|k| k == "CUSTOM_KEYS"),
+            "a rate rule on POST /orders per bearer token (rate_based_statement, CUSTOM_KEYS on the authorization header): self sign-up must not spend the SMS budget",
+        ),
+        (
+            has("size_constraint_statement"),
+            "a body-size rule (size_constraint_statement)",
+        ),
+        (
+            has("managed_rule_group_statement"),
+            "AWS's managed rules (managed_rule_group_statement)",
+        ),
     ] {
         if !present {
             findings.push(format!("terraform/modules/edge: the web ACL needs {what}"));
@@ -975,7 +986,9 @@ fn check_edge(delivery: &Body, edge: &Body, findings: &mut Vec<String>) {
     let logging = blocks(edge, "resource", "aws_wafv2_web_acl_logging_configuration")
         .map(|b| hcl::format::to_string(b.body()).unwrap_or_default())
         .collect::<String>();
-    if !logging.contains("redacted_fields") || !logging.to_ascii_lowercase().contains("\"authorization\"") {
+    if !logging.contains("redacted_fields")
+        || !logging.to_ascii_lowercase().contains("\"authorization\"")
+    {
         findings.push(
             "terraform/modules/edge: the web ACL's logs must redact the authorization header (a bearer token in a log is a credential)".to_owned(),
         );

@@ -97,7 +97,12 @@ fn template(expr: &Expression) -> String {
     }
 }
 
-fn check_body(body: &Body, module: &str, expand: &dyn Fn(&str) -> String, findings: &mut Vec<String>) {
+fn check_body(
+    body: &Body,
+    module: &str,
+    expand: &dyn Fn(&str) -> String,
+    findings: &mut Vec<String>,
+) {
     let resources = body.blocks().filter(|b| b.identifier() == "resource");
     for block in resources {
         let Some(kind) = block.labels().first().map(|l| l.as_str()) else {

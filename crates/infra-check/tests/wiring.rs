@@ -390,7 +390,8 @@ fn an_api_without_its_web_acl_is_caught() {
         r#"aggregate_key_type = "IP""#,
     )]);
     assert_named(&findings, &["POST /orders per bearer token"]);
-    let findings = findings_after(&[("modules/edge/main.tf", "redacted_fields {", "kept_fields {")]);
+    let findings =
+        findings_after(&[("modules/edge/main.tf", "redacted_fields {", "kept_fields {")]);
     assert_named(&findings, &["redact the authorization header"]);
 }
 
@@ -401,13 +402,15 @@ fn a_resource_type_the_deploy_roles_do_not_cover_is_caught() {
         "aws_wafv2_web_acl_association",
         "aws_wafv2_web_acl_associations",
     )]);
-    assert_named(&findings, &["aws_wafv2_web_acl_association", "does not list"]);
-    assert_named(&findings, &["aws_wafv2_web_acl_associations", "no module manages"]);
-    let findings = findings_after(&[(
-        "bootstrap/services.tf",
-        "dynamodb   = [",
-        "dynamodb_x = [",
-    )]);
+    assert_named(
+        &findings,
+        &["aws_wafv2_web_acl_association", "does not list"],
+    );
+    assert_named(
+        &findings,
+        &["aws_wafv2_web_acl_associations", "no module manages"],
+    );
+    let findings = findings_after(&[("bootstrap/services.tf", "dynamodb   = [", "dynamodb_x = [")]);
     assert_named(&findings, &["the service dynamodb has no statement"]);
 }
 
@@ -439,10 +442,14 @@ fn unparsable_terraform_is_a_finding() {
 
 #[test]
 fn a_name_bound_that_lets_a_name_pass_its_limit_is_caught() {
-    let findings = findings_after(&[(
-        "modules/delivery/variables.tf",
-        "{1,27}$",
-        "{1,30}$",
-    )]);
-    assert_named(&findings, &["aws_s3_bucket.bucket_prefix", "-imports-", "40 characters", "37"]);
+    let findings = findings_after(&[("modules/delivery/variables.tf", "{1,27}$", "{1,30}$")]);
+    assert_named(
+        &findings,
+        &[
+            "aws_s3_bucket.bucket_prefix",
+            "-imports-",
+            "40 characters",
+            "37",
+        ],
+    );
 }
