@@ -133,6 +133,14 @@ data "aws_iam_policy_document" "account" {
   }
 
   statement {
+    # WAF's logging to CloudWatch Logs sets up a log delivery and the log group's resource
+    # policy: CloudWatch Logs' delivery actions name no resource.
+    sid       = "WafLogDelivery"
+    actions   = each.value.writes ? ["logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies"] : ["logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:DescribeResourcePolicies"]
+    resources = ["*"]
+  }
+
+  statement {
     # scripts/preflight's reads of the account's limits: account-wide, they name no resource.
     sid       = "Preflight"
     actions   = ["sms-voice:DescribeSpendLimits", "sms-voice:DescribePhoneNumbers", "sns:GetSMSSandboxAccountStatus", "sns:ListSMSSandboxPhoneNumbers", "lambda:GetAccountSettings"]

@@ -1,7 +1,6 @@
 //! `place-order` fed API Gateway REST (v1) events over the real DynamoDB adapter (dynoxide):
 //! the hourly limit of orders per principal.
 
-use domain::ports::Catalog;
 use domain::rate::OrderRate;
 use http_kit::{Cors, Endpoint};
 use place_order::PlaceOrder;
