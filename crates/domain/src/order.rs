@@ -70,7 +70,10 @@ impl OrderRequest {
     }
 }
 
-/// The `order.placed` message (version 1) on the orders queue.
+/// The `order.placed` message on the orders queue. Version 2 carries the prices the customer
+/// was quoted (the 202's total), which the processor honours whatever the catalog says by
+/// then; version 1 (no quote) is priced when it is processed, as a message still queued across
+/// a deploy may be.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OrderPlaced {
     #[serde(rename = "type")]
@@ -82,6 +85,70 @@ pub struct OrderPlaced {
     pub delivery: Delivery,
     /// Fixed-width RFC 3339 (microseconds, `Z`) so that it also sorts as text.
     pub placed_at: String,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<Quote>,
+}
+
+/// The prices an order was quoted at: each line's unit price (in the order of `items`), and
+/// the total, which is exactly the sum of the lines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Quote {
+    pub unit_prices: Vec<Money>,
+    pub total: Money,
+}
+
+impl Quote {
+    /// The quote of a bill (`place-order`'s, the 202's total).
+    pub fn of(bill: &bill::Bill) -> Quote {
+        Quote {
+            unit_prices: bill.lines.iter().map(|l| l.unit_price).collect(),
+            total: bill.total,
+        }
+    }
+
+    /// The quote of `basket` at the catalog's prices, stock and availability aside (the
+    /// simulator's): none when a product is unknown, currencies differ, or the sum overflows.
+    pub fn at_prices(basket: &Basket, catalog: &HashMap<ProductId, Product>) -> Option<Quote> {
+        let unit_prices: Vec<Money> = basket
+            .lines()
+            .iter()
+            .map(|l| catalog.get(&l.product_id).map(|p| p.price))
+            .collect::<Option<_>>()?;
+        let total = Quote::total_of(basket.lines(), &unit_prices)?;
+        Some(Quote { unit_prices, total })
+    }
+
+    /// Σ unit price × quantity, in one currency, without overflow.
+    fn total_of(lines: &[BasketLine], unit_prices: &[Money]) -> Option<Money> {
+        let currency = unit_prices.first()?.currency();
+        lines
+            .iter()
+            .zip(unit_prices)
+            .try_fold(Money::zero(currency), |total, (line, price)| {
+                if price.currency() != currency {
+                    return None;
+                }
+                total
+                    .checked_add(price.checked_mul(line.quantity).ok()?)
+                    .ok()
+            })
+    }
+
+    /// The order's lines at these prices, named as the catalog names them now.
+    fn lines(&self, basket: &Basket, catalog: &HashMap<ProductId, Product>) -> Vec<OrderLine> {
+        basket
+            .lines()
+            .iter()
+            .zip(&self.unit_prices)
+            .map(|(line, price)| OrderLine {
+                product_id: line.product_id.clone(),
+                name: catalog.get(&line.product_id).map(|p| p.name.clone()),
+                quantity: line.quantity,
+                unit_price: Some(*price),
+                line_total: price.checked_mul(line.quantity).ok(),
+            })
+            .collect()
+    }
 }
 
 pub const ORDER_PLACED: &str = "order.placed";
@@ -92,20 +159,24 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 impl OrderPlaced {
+    /// The message of an order quoted at `quote` (version 2), or to be priced when processed
+    /// (version 1, without one).
     pub fn new(
         order_id: OrderId,
         customer_id: CustomerId,
         request: &OrderRequest,
+        quote: Option<Quote>,
         at: DateTime<Utc>,
     ) -> OrderPlaced {
         OrderPlaced {
             kind: ORDER_PLACED,
-            version: 1,
+            version: if quote.is_some() { 2 } else { 1 },
             order_id,
             customer_id,
             items: request.basket.lines().to_vec(),
             delivery: request.delivery.clone(),
             placed_at: timestamp(at),
+            quote,
         }
     }
 
@@ -143,6 +214,8 @@ fn parse_placed(obj: &JsonObject<'_>, errors: &mut FieldErrors) -> Option<(Order
             "items",
             "delivery",
             "placed_at",
+            "unit_prices",
+            "total",
         ],
         errors,
     );
@@ -152,7 +225,7 @@ fn parse_placed(obj: &JsonObject<'_>, errors: &mut FieldErrors) -> Option<(Order
     {
         errors.add("type", "must be \"order.placed\"");
     }
-    obj.integer("version", Presence::Required, (1, 1), errors);
+    let version = obj.integer("version", Presence::Required, (1, 2), errors);
     let order_id = parse_with(obj, "order_id", OrderId::parse, errors);
     let customer_id = parse_with(obj, "customer_id", CustomerId::parse, errors);
     let basket = Basket::from_items(obj, MAX_ORDER_PRODUCTS, errors);
@@ -171,17 +244,71 @@ fn parse_placed(obj: &JsonObject<'_>, errors: &mut FieldErrors) -> Option<(Order
         },
         errors,
     );
+    let quote = match version {
+        Some(2) => parse_quote(obj, basket.as_ref(), errors),
+        _ => {
+            for key in ["unit_prices", "total"] {
+                if obj.has(key) {
+                    errors.add(obj.path_of(key), "only a version 2 message carries a quote");
+                }
+            }
+            None
+        }
+    };
     let basket = basket?;
     let placed = OrderPlaced {
         kind: ORDER_PLACED,
-        version: 1,
+        version: version? as u32,
         order_id: order_id?,
         customer_id: customer_id?,
         items: basket.lines().to_vec(),
         delivery: delivery?,
         placed_at: placed_at?,
+        quote,
     };
     Some((placed, basket))
+}
+
+/// A version 2 message's quote: a unit price per line of the basket, and their exact total. A
+/// quote that does not add up is refused like any malformed message: it never gets better.
+fn parse_quote(
+    obj: &JsonObject<'_>,
+    basket: Option<&Basket>,
+    errors: &mut FieldErrors,
+) -> Option<Quote> {
+    let prices = obj.array("unit_prices", Presence::Required, errors);
+    let total = obj.price("total", Presence::Required, errors);
+    let mut unit_prices = Vec::new();
+    for (i, value) in prices?.iter().enumerate() {
+        let path = format!("{}[{i}]", obj.path_of("unit_prices"));
+        let money = JsonObject::at(value, &path, errors)?;
+        money.deny_unknown(&["amount", "currency"], errors);
+        let amount = money.string("amount", Presence::Required, errors);
+        let currency = money.string("currency", Presence::Required, errors);
+        match Money::parse_price(amount?, currency?) {
+            Ok(price) => unit_prices.push(price),
+            Err(e) => {
+                errors.add(path, e.to_string());
+                return None;
+            }
+        }
+    }
+    let (basket, total) = (basket?, total?);
+    if unit_prices.len() != basket.lines().len() {
+        errors.add(
+            obj.path_of("unit_prices"),
+            "must have one price per line of items",
+        );
+        return None;
+    }
+    if Quote::total_of(basket.lines(), &unit_prices) != Some(total) {
+        errors.add(
+            obj.path_of("total"),
+            "must be the exact sum of the lines, in one currency",
+        );
+        return None;
+    }
+    Some(Quote { unit_prices, total })
 }
 
 fn parse_with<T>(
@@ -279,13 +406,22 @@ impl Order {
         basket: &Basket,
         catalog: &HashMap<ProductId, Product>,
     ) -> Order {
+        // Availability and stock are the catalog's now; the prices are the quote's, if any.
         let (lines, total, status, reason) = match bill::price(basket, catalog) {
-            Ok(bill) => (
-                bill.lines.into_iter().map(OrderLine::from).collect(),
-                Some(bill.total),
-                OrderStatus::Accepted,
-                None,
-            ),
+            Ok(bill) => match &placed.quote {
+                Some(quote) => (
+                    quote.lines(basket, catalog),
+                    Some(quote.total),
+                    OrderStatus::Accepted,
+                    None,
+                ),
+                None => (
+                    bill.lines.into_iter().map(OrderLine::from).collect(),
+                    Some(bill.total),
+                    OrderStatus::Accepted,
+                    None,
+                ),
+            },
             Err(issues) => (
                 describe(basket, catalog),
                 None,
@@ -416,8 +552,35 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
             .unwrap()
             .to_utc();
-        let msg = OrderPlaced::new(id, customer, &req, at);
+        let msg = OrderPlaced::new(id, customer, &req, None, at);
         (msg, req.basket)
+    }
+
+    fn usd(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::Usd)
+    }
+
+    fn pizza(price: i64, stock: u32) -> HashMap<ProductId, Product> {
+        let product = Product {
+            id: ProductId::parse("p1").unwrap(),
+            company_id: CompanyId::parse("acme").unwrap(),
+            name: "Margherita".into(),
+            description: String::new(),
+            price: usd(price),
+            stock,
+            available: true,
+            version: 1,
+            updated_at: Utc::now(),
+        };
+        HashMap::from([(product.id.clone(), product)])
+    }
+
+    /// The message of `placed()` quoted at 10.00 a unit: 2 × 10.00 = 20.00.
+    fn quoted() -> (OrderPlaced, Basket) {
+        let (mut msg, basket) = placed();
+        msg.quote = Quote::at_prices(&basket, &pizza(1000, 0));
+        msg.version = 2;
+        (msg, basket)
     }
 
     #[test]
@@ -461,7 +624,7 @@ mod tests {
                 .contains("items[0].quantity")
         );
         good["items"][0]["quantity"] = json!(1);
-        good["version"] = json!(2);
+        good["version"] = json!(3);
         assert!(
             OrderPlaced::parse(&good.to_string())
                 .unwrap_err()
@@ -475,6 +638,111 @@ mod tests {
                 .contains("customer_id: is required")
         );
         assert!(OrderPlaced::parse("[]").unwrap_err().contains("body"));
+    }
+
+    #[test]
+    fn a_quoted_message_is_version_2_and_round_trips() {
+        let (msg, basket) = quoted();
+        let body = serde_json::to_string(&msg).unwrap();
+        assert!(body.contains(r#""version":2"#), "{body}");
+        assert!(
+            body.contains(r#""unit_prices":[{"amount":"10.00","currency":"USD"}],"total":{"amount":"20.00","currency":"USD"}"#),
+            "{body}"
+        );
+        let (parsed, parsed_basket) = OrderPlaced::parse(&body).unwrap();
+        assert_eq!(parsed, msg);
+        assert_eq!(parsed_basket, basket);
+        let built = OrderPlaced::new(
+            msg.order_id,
+            msg.customer_id.clone(),
+            &OrderRequest::from_json(&request()).unwrap(),
+            msg.quote.clone(),
+            msg.placed_at(),
+        );
+        assert_eq!(built, msg);
+    }
+
+    #[test]
+    fn a_quote_that_does_not_add_up_is_refused() {
+        let (msg, _) = quoted();
+        let good = serde_json::to_value(&msg).unwrap();
+        let refused = |edit: &dyn Fn(&mut Value), field: &str| {
+            let mut v = good.clone();
+            edit(&mut v);
+            let reason = OrderPlaced::parse(&v.to_string()).unwrap_err();
+            assert!(reason.contains(field), "{field}: {reason}");
+        };
+        refused(
+            &|v| v["total"] = json!({"amount": "20.01", "currency": "USD"}),
+            "total: must be the exact sum",
+        );
+        refused(
+            &|v| v["total"] = json!({"amount": "20.00", "currency": "EUR"}),
+            "total: must be the exact sum",
+        );
+        refused(
+            &|v| v["unit_prices"] = json!([]),
+            "unit_prices: must have one price per line",
+        );
+        refused(
+            &|v| v["unit_prices"][0] = json!({"amount": "0.00", "currency": "USD"}),
+            "unit_prices[0]",
+        );
+        refused(
+            &|v| v["unit_prices"][0] = json!("10.00"),
+            "unit_prices[0]: must be a JSON object",
+        );
+        refused(
+            &|v| {
+                v.as_object_mut().unwrap().remove("total");
+            },
+            "total: is required",
+        );
+        refused(
+            &|v| v["version"] = json!(1),
+            "unit_prices: only a version 2 message carries a quote",
+        );
+        refused(
+            &|v| {
+                v.as_object_mut().unwrap().remove("unit_prices");
+            },
+            "unit_prices: is required",
+        );
+    }
+
+    #[test]
+    fn a_quoted_order_is_recorded_at_its_quote_whatever_the_price_now() {
+        let (msg, basket) = quoted();
+        // The company raised the price to 99.00 while the order waited in the queue.
+        let order = Order::decide(&msg, &basket, &pizza(9900, 5));
+        assert_eq!(order.status, OrderStatus::Accepted);
+        assert_eq!(order.total, Some(usd(2000)));
+        assert_eq!(order.lines[0].unit_price, Some(usd(1000)));
+        assert_eq!(order.lines[0].line_total, Some(usd(2000)));
+        assert_eq!(order.lines[0].name.as_deref(), Some("Margherita"));
+        // Stock and availability are still the catalog's.
+        let order = Order::decide(&msg, &basket, &pizza(9900, 1));
+        assert_eq!(order.reason, Some(RejectReason::OutOfStock));
+        // A message without a quote (version 1) is priced now.
+        let (unquoted, _) = placed();
+        let order = Order::decide(&unquoted, &basket, &pizza(9900, 5));
+        assert_eq!(order.total, Some(usd(19800)));
+    }
+
+    #[test]
+    fn a_quote_at_catalog_prices_needs_one_currency_and_known_products() {
+        let (_, basket) = placed();
+        let quote = Quote::at_prices(&basket, &pizza(1250, 0)).unwrap();
+        assert_eq!(
+            (quote.unit_prices.clone(), quote.total),
+            (vec![usd(1250)], usd(2500))
+        );
+        assert_eq!(Quote::at_prices(&basket, &HashMap::new()), None);
+        assert_eq!(
+            Quote::at_prices(&basket, &pizza(i64::MAX, 0)),
+            None,
+            "overflow"
+        );
     }
 
     #[test]

@@ -262,6 +262,9 @@ pub struct KeyUse {
     pub fingerprint: String,
     /// The answer's body, as first sent.
     pub answer: serde_json::Value,
+    /// The queue message it sent (none in a use remembered before messages were kept): a
+    /// retry sends the very same message again, quote included.
+    pub message: Option<String>,
 }
 
 /// The outcome of remembering a key's use.
@@ -278,6 +281,9 @@ pub enum Remembered {
 pub trait KeyUses: Send + Sync {
     /// Remembers `use_` unless the key's order was used before; then the earlier use.
     async fn remember(&self, key_use: &KeyUse) -> Result<Remembered, PortError>;
+
+    /// The remembered use of the key that names `order`, if it is still kept.
+    async fn recall(&self, order: OrderId) -> Result<Option<KeyUse>, PortError>;
 
     /// Counts `order` among the orders `principal` placed in `window`, unless that would pass
     /// its limit: `false` then, and nothing counted. An order counted before (a retried

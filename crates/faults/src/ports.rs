@@ -183,6 +183,11 @@ impl KeyUses for Faulty<dyn KeyUses> {
         self.write(self.port.remember(key_use)).await
     }
 
+    async fn recall(&self, order: OrderId) -> Result<Option<KeyUse>, PortError> {
+        self.read()?;
+        self.port.recall(order).await
+    }
+
     async fn count_order(
         &self,
         principal: &CustomerId,

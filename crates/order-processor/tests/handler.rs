@@ -46,6 +46,17 @@ fn placed(customer: &str, product: &str, quantity: i64) -> (OrderId, String) {
     (id, body.to_string())
 }
 
+/// A version 2 message: the order quoted at `unit` (minor units of USD) a pizza.
+fn quoted(customer: &str, quantity: i64, unit: i64) -> (OrderId, String) {
+    let (id, body) = placed(customer, "pizza", quantity);
+    let mut v: Value = serde_json::from_str(&body).unwrap();
+    let money = |minor: i64| json!({"amount": format!("{}.{:02}", minor / 100, minor % 100), "currency": "USD"});
+    v["version"] = json!(2);
+    v["unit_prices"] = json!([money(unit)]);
+    v["total"] = money(unit * quantity);
+    (id, v.to_string())
+}
+
 /// An SQS event exactly as Lambda receives it from the event source mapping.
 fn sqs_event(bodies: &[&str]) -> SqsEvent {
     let records: Vec<Value> = bodies
@@ -204,4 +215,35 @@ async fn a_transient_failure_retries_only_that_message() {
         .collect();
     assert_eq!(failures, [failed_id]);
     assert_eq!(bus.dead_letters().unwrap().len(), 1);
+}
+
+/// The company raised the price while the order waited in the queue: the customer was told
+/// 25.00 (2 × 12.50) and is charged 25.00, not 2 × 99.00.
+#[tokio::test]
+async fn a_quoted_order_is_recorded_at_the_price_it_was_quoted() {
+    let (app, store, _bus) = setup().await;
+    let pizza = Catalog::get(&store, &ProductId::parse("pizza").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut raised = pizza.clone();
+    raised.price = domain::Money::from_minor(9900, pizza.price.currency());
+    raised.version += 1;
+    store.save(&raised, Some(pizza.version)).await.unwrap();
+
+    let (id, body) = quoted("alice", 2, 1250);
+    let response = handle(&app, sqs_event(&[&body])).await;
+    assert!(response.batch_item_failures.is_empty());
+    let order = OrderStore::get(&store, id).await.unwrap().unwrap();
+    assert_eq!(order.status.as_str(), "accepted");
+    assert_eq!(order.total.unwrap().amount_string(), "25.00");
+    assert_eq!(order.lines[0].unit_price.unwrap().amount_string(), "12.50");
+
+    // A quote that does not add up is dead-lettered, not recorded at any price.
+    let (forged, body) = quoted("bob", 2, 1250);
+    let mut v: Value = serde_json::from_str(&body).unwrap();
+    v["total"] = json!({"amount": "0.01", "currency": "USD"});
+    let response = handle(&app, sqs_event(&[&v.to_string()])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert!(OrderStore::get(&store, forged).await.unwrap().is_none());
 }

@@ -4,17 +4,18 @@
 //! dead-letter path. Messages go in batches of 10, several batches at once; failed entries are
 //! retried. Reachable as `POST /simulations` and as a direct Lambda invocation.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
 use composition::lambda::EventFunction;
 use composition::{Adapters, App};
 use domain::auth::Function;
-use domain::order::{OrderPlaced, OrderRequest};
+use domain::order::{OrderPlaced, OrderRequest, Quote};
 use domain::ports::{Catalog, OrderQueue, OutgoingMessage, PageRequest};
 use domain::product::Product;
 use domain::validation::{FieldErrors, JsonObject, Presence};
-use domain::{CustomerId, Error, OrderId, PortError};
+use domain::{CustomerId, Error, OrderId, PortError, ProductId};
 use futures::StreamExt;
 use http_kit::{ApiRequest, Endpoint, HttpFunction, Reply};
 use lambda_runtime::Diagnostic;
@@ -158,7 +159,12 @@ async fn products(catalog: &dyn Catalog) -> Result<Vec<Product>, PortError> {
     }
 }
 
-fn valid_order(rng: &mut StdRng, products: &[Product], n: u32) -> Option<OrderPlaced> {
+fn valid_order(
+    rng: &mut StdRng,
+    products: &[Product],
+    catalog: &HashMap<ProductId, Product>,
+    n: u32,
+) -> Option<OrderPlaced> {
     let customer = CustomerId::parse(&format!("sim-{}", rng.random_range(0..CUSTOMERS))).ok()?;
     let lines = rng.random_range(1..=3usize).min(products.len());
     let items: Vec<Value> = products
@@ -170,10 +176,14 @@ fn valid_order(rng: &mut StdRng, products: &[Product], n: u32) -> Option<OrderPl
         "phone": format!("+1555{:07}", rng.random_range(0..10_000_000u32)),
     }});
     let request = OrderRequest::from_json(&body).ok()?;
+    // Quoted at the catalog's prices, as place-order quotes a customer (none across currencies:
+    // such an order is rejected when processed).
+    let quote = Quote::at_prices(&request.basket, catalog);
     Some(OrderPlaced::new(
         OrderId::for_request(&customer, None),
         customer,
         &request,
+        quote,
         Utc::now(),
     ))
 }
@@ -270,8 +280,10 @@ fn generate(
     is_invalid.shuffle(&mut rng);
     let mut bodies = Vec::with_capacity(sim.orders as usize);
     let mut order_ids = Vec::with_capacity(sim.orders as usize);
+    let catalog: HashMap<ProductId, Product> =
+        products.iter().map(|p| (p.id.clone(), p.clone())).collect();
     for (n, bad) in is_invalid.iter().enumerate() {
-        let order = valid_order(&mut rng, products, n as u32)
+        let order = valid_order(&mut rng, products, &catalog, n as u32)
             .ok_or_else(|| Error::Internal("generating an order".to_owned()))?;
         let body = if *bad {
             malformed(n % MALFORMED_KINDS, &order)

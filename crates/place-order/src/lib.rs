@@ -1,7 +1,9 @@
 //! `place-order`: `POST /orders`. Validated and priced exactly like a bill, then the
-//! `order.placed` message is enqueued and the order id returned at once (202); the processor
-//! records it. The order id is derived from the customer and the `Idempotency-Key`, so a
-//! retried request names the same order and never makes a second one.
+//! `order.placed` message (with the prices quoted) is enqueued and the order id returned at
+//! once (202); the processor records it at those prices. The order id is derived from the
+//! customer and the `Idempotency-Key`, so a retried request names the same order and never
+//! makes a second one; the key is looked up before anything is priced, so a retry gets the
+//! first answer whatever the catalog says by then.
 
 use std::sync::Arc;
 
@@ -9,8 +11,10 @@ use chrono::Utc;
 use composition::{Adapters, App};
 use domain::auth::Function;
 use domain::bill::quote;
-use domain::order::{OrderPlaced, OrderRequest};
-use domain::ports::{Catalog, KeyUse, KeyUses, OrderQueue, OutgoingMessage, Remembered};
+use domain::order::{Delivery, Order, OrderPlaced, OrderRequest, Quote};
+use domain::ports::{
+    Catalog, KeyUse, KeyUses, OrderQueue, OrderStore, OutgoingMessage, Remembered,
+};
 use domain::rate::OrderRate;
 use domain::{CustomerId, Error, IdempotencyKey, OrderId, PortError};
 use http_kit::{ApiRequest, HttpFunction, Reply};
@@ -20,6 +24,8 @@ use settings::ConfigError;
 
 pub struct PlaceOrder {
     pub catalog: Arc<dyn Catalog>,
+    /// Read when a key's use is forgotten: the key still names the order it placed.
+    pub orders: Arc<dyn OrderStore>,
     pub queue: Arc<dyn OrderQueue>,
     pub key_uses: Arc<dyn KeyUses>,
     /// `ORDERS_PER_PRINCIPAL_PER_HOUR`; none when unset (Terraform always sets it).
@@ -38,6 +44,7 @@ impl App for PlaceOrder {
             .transpose()?;
         Ok(PlaceOrder {
             catalog: adapters.catalog().await?,
+            orders: adapters.order_store().await?,
             queue: adapters.order_queue().await?,
             key_uses: adapters.key_uses().await?,
             rate,
@@ -60,42 +67,127 @@ impl HttpFunction for PlaceOrder {
     async fn handle(&self, request: ApiRequest) -> Result<Reply, Error> {
         let key = idempotency_key(&request)?;
         let order = request.json(OrderRequest::from_json)?;
-        let bill = quote(self.catalog.as_ref(), &order.basket).await?;
         let customer = &request.principal.sub;
         let order_id = OrderId::for_request(customer, key.as_ref());
         tracing::Span::current().record("order_id", order_id.to_string());
-        let mut answer = json!({"order_id": order_id, "status": "queued", "total": bill.total});
+        let fingerprint = fingerprint(&order);
+        // The key first: a retry of an order already placed gets its first answer, whatever
+        // the catalog says now (the stock it finds gone may be that very order's).
+        if key.is_some()
+            && let Some(answer) = self.replay(order_id, &fingerprint).await?
+        {
+            return Ok(queued(order_id, &answer));
+        }
+        let bill = quote(self.catalog.as_ref(), &order.basket).await?;
+        // The prices of the 202 travel with the order: the processor honours them.
+        let message = OrderPlaced::new(
+            order_id,
+            customer.clone(),
+            &order,
+            Some(Quote::of(&bill)),
+            Utc::now(),
+        );
+        let mut sent = KeyUse {
+            order_id,
+            fingerprint,
+            answer: json!({"order_id": order_id, "status": "queued", "total": bill.total}),
+            message: Some(
+                serde_json::to_string(&message).map_err(|e| Error::Internal(e.to_string()))?,
+            ),
+        };
         // Counted before the key is bound: a refused order binds nothing, and its key may be
         // sent again later. A retry of a counted order is not counted again.
         self.within_rate(customer, order_id).await?;
         if key.is_some() {
-            answer = self.first_answer(order_id, &order, answer).await?;
+            sent = self.first_use(sent).await?;
         }
-        let message = OrderPlaced::new(order_id, customer.clone(), &order, Utc::now());
-        // Again for a repeated request: its first attempt may have died before enqueueing, and
-        // the processor records an order once whatever the copies.
-        self.enqueue(&message).await?;
+        self.enqueue(sent.message.as_deref().unwrap_or_default())
+            .await?;
         telemetry::count("OrdersPlaced");
         tracing::info!(%customer, "order queued");
-        Ok(Reply::json(202, &answer).location(&format!("/orders/{order_id}")))
+        Ok(queued(order_id, &sent.answer))
     }
+}
+
+fn queued(order_id: OrderId, answer: &serde_json::Value) -> Reply {
+    Reply::json(202, answer).location(&format!("/orders/{order_id}"))
 }
 
 /// A digest of the request as validated: the basket's lines (merged, in order) and the
 /// delivery, so that a retry differing only in spacing or key order is the same request.
 fn fingerprint(order: &OrderRequest) -> String {
-    let lines: Vec<(String, u32)> = order
+    let lines = order
         .basket
         .lines()
         .iter()
-        .map(|l| (l.product_id.to_string(), l.quantity))
-        .collect();
-    let canonical = json!({"items": lines, "delivery": order.delivery}).to_string();
+        .map(|l| (l.product_id.to_string(), l.quantity));
+    digest(lines.collect(), &order.delivery)
+}
+
+/// The digest of a recorded order: its request's, for the lines are the basket's, in order.
+fn order_fingerprint(order: &Order) -> String {
+    let lines = order
+        .lines
+        .iter()
+        .map(|l| (l.product_id.to_string(), l.quantity));
+    digest(lines.collect(), &order.delivery)
+}
+
+fn digest(lines: Vec<(String, u32)>, delivery: &Delivery) -> String {
+    let canonical = json!({"items": lines, "delivery": delivery}).to_string();
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn key_reused() -> Error {
+    Error::IdempotencyKeyReused(
+        "This Idempotency-Key was used for another order request: use a new key for a new order"
+            .to_owned(),
+    )
+}
+
 impl PlaceOrder {
+    /// The first answer to a key already used: from its remembered use (its message sent
+    /// again: the first attempt may have died before sending it; the processor records an
+    /// order once whatever the copies), or, once that is forgotten, from the order it placed,
+    /// which it names for as long as the order exists. `None`: the key is new.
+    async fn replay(
+        &self,
+        order_id: OrderId,
+        fingerprint: &str,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        let recalled = PIPELINE
+            .run("recall the key", PortError::is_transient, || {
+                self.key_uses.recall(order_id)
+            })
+            .await?;
+        if let Some(earlier) = recalled {
+            if earlier.fingerprint != fingerprint {
+                return Err(key_reused());
+            }
+            return match &earlier.message {
+                Some(message) => {
+                    self.enqueue(message).await?;
+                    Ok(Some(earlier.answer))
+                }
+                // A use remembered before messages were kept: priced and sent as before.
+                None => Ok(None),
+            };
+        }
+        let placed = PIPELINE
+            .run("read the order", PortError::is_transient, || {
+                self.orders.get(order_id)
+            })
+            .await?;
+        let Some(placed) = placed else {
+            return Ok(None);
+        };
+        if order_fingerprint(&placed) != fingerprint {
+            return Err(key_reused());
+        }
+        Ok(answer_of(&placed))
+    }
+
     /// Counts the order against its principal's hour, or refuses it (429) past the limit.
     async fn within_rate(&self, customer: &CustomerId, order_id: OrderId) -> Result<(), Error> {
         let Some(rate) = self.rate else {
@@ -115,43 +207,33 @@ impl PlaceOrder {
         Err(rate.refused(&window))
     }
 
-    /// The answer for a request with an `Idempotency-Key`: this one, remembered, on the key's
-    /// first use; the first answer again for the same request; 422 for another request.
-    async fn first_answer(
-        &self,
-        order_id: OrderId,
-        order: &OrderRequest,
-        answer: serde_json::Value,
-    ) -> Result<serde_json::Value, Error> {
-        let key_use = KeyUse {
-            order_id,
-            fingerprint: fingerprint(order),
-            answer,
-        };
+    /// Binds the key to this use, or, when a concurrent request with the same key got there
+    /// first, to that one's (the same request: its answer and message; another: 422).
+    async fn first_use(&self, key_use: KeyUse) -> Result<KeyUse, Error> {
         let remembered = PIPELINE
             .run("remember the key", PortError::is_transient, || {
                 self.key_uses.remember(&key_use)
             })
             .await?;
         match remembered {
-            Remembered::First => Ok(key_use.answer),
+            Remembered::First => Ok(key_use),
             Remembered::Before(earlier) if earlier.fingerprint == key_use.fingerprint => {
-                Ok(earlier.answer)
+                Ok(KeyUse {
+                    message: earlier.message.or(key_use.message),
+                    ..earlier
+                })
             }
-            Remembered::Before(_) => Err(Error::IdempotencyKeyReused(
-                "This Idempotency-Key was used for another order request: use a new key for a new order".to_owned(),
-            )),
+            Remembered::Before(_) => Err(key_reused()),
         }
     }
 
     /// Sends the message, retrying a refused entry or a throttle inside the invocation. A
     /// retry after an unknown outcome may enqueue the order twice: the processor records it
     /// once (the order id is the message's).
-    async fn enqueue(&self, message: &OrderPlaced) -> Result<(), Error> {
-        let body = serde_json::to_string(message).map_err(|e| Error::Internal(e.to_string()))?;
+    async fn enqueue(&self, body: &str) -> Result<(), Error> {
         let entry = [OutgoingMessage {
             id: "0".to_owned(),
-            body,
+            body: body.to_owned(),
         }];
         let send = || async {
             match self.queue.send_batch(&entry).await?.first() {
@@ -168,6 +250,18 @@ impl PlaceOrder {
                 Error::from(e)
             })
     }
+}
+
+/// The 202 of an order the key placed, from the order as recorded: its total, or for a
+/// rejected one (recorded without a total) the sum of its priced lines. `None` when it has
+/// neither (a product unknown by then): the request is then priced again.
+fn answer_of(order: &Order) -> Option<serde_json::Value> {
+    let total = order.total.or_else(|| {
+        let mut lines = order.lines.iter().map(|l| l.line_total);
+        let first = lines.next()??;
+        lines.try_fold(first, |sum, line| sum.checked_add(line?).ok())
+    })?;
+    Some(json!({"order_id": order.id, "status": "queued", "total": total}))
 }
 
 #[cfg(test)]

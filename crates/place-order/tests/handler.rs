@@ -1,28 +1,80 @@
-//! `place-order` fed API Gateway REST (v1) events over the real DynamoDB adapter (dynoxide):
-//! the hourly limit of orders per principal.
+//! `place-order` fed API Gateway REST (v1) events over the real DynamoDB adapter (dynoxide)
+//! and the embedded bus: a retry's answer, the quote the message carries, and the hourly
+//! limit of orders per principal.
 
-use domain::rate::OrderRate;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bus_embedded::{Bus, ORDERS};
+use composition::Adapters;
+use domain::order::{Order, OrderPlaced};
+use domain::ports::{KeyUse, KeyUses, Remembered};
+use domain::rate::{OrderRate, OrderWindow};
+use domain::{CustomerId, Money, OrderId, PortError, ProductId};
 use http_kit::{Cors, Endpoint};
 use place_order::PlaceOrder;
 use serde_json::{Value, json};
 use test_support::{adapters, parts, principal, product, request};
 
-async fn app(per_hour: &str) -> Endpoint<PlaceOrder> {
-    let (adapters, _bus) = adapters().await;
+struct World {
+    adapters: Adapters,
+    bus: Bus,
+}
+
+async fn world() -> World {
+    let (adapters, bus) = adapters().await;
     let catalog = adapters.catalog().await.unwrap();
     catalog
-        .save(&product("pizza", "acme", 1250, 100), None)
+        .save(&product("pizza", "acme", 1000, 100), None)
         .await
         .unwrap();
-    Endpoint::new(
+    World { adapters, bus }
+}
+
+impl World {
+    async fn app(&self, per_hour: Option<&str>) -> PlaceOrder {
         PlaceOrder {
-            catalog,
-            queue: adapters.order_queue().await.unwrap(),
-            key_uses: adapters.key_uses().await.unwrap(),
-            rate: Some(OrderRate::parse(per_hour).unwrap()),
-        },
-        Cors::new(vec!["*".into()]),
-    )
+            catalog: self.adapters.catalog().await.unwrap(),
+            orders: self.adapters.order_store().await.unwrap(),
+            queue: self.adapters.order_queue().await.unwrap(),
+            key_uses: self.adapters.key_uses().await.unwrap(),
+            rate: per_hour.map(|n| OrderRate::parse(n).unwrap()),
+        }
+    }
+
+    /// The pizza's price and stock changed by its company.
+    async fn pizza_now(&self, minor: i64, stock: u32) {
+        let catalog = self.adapters.catalog().await.unwrap();
+        let current = catalog
+            .get(&ProductId::parse("pizza").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut next = current.clone();
+        next.price = Money::from_minor(minor, next.price.currency());
+        next.stock = stock;
+        next.version += 1;
+        catalog.save(&next, Some(current.version)).await.unwrap();
+    }
+
+    /// The messages on the orders queue, parsed.
+    fn queued(&self) -> Vec<OrderPlaced> {
+        self.bus
+            .receive(ORDERS, 10)
+            .unwrap()
+            .iter()
+            .map(|m| OrderPlaced::parse(&m.body).unwrap().0)
+            .collect()
+    }
+}
+
+fn endpoint(app: PlaceOrder) -> Endpoint<PlaceOrder> {
+    Endpoint::new(app, Cors::new(vec!["*".into()]))
+}
+
+async fn app(per_hour: &str) -> Endpoint<PlaceOrder> {
+    let world = world().await;
+    endpoint(world.app(Some(per_hour)).await)
 }
 
 fn order(quantity: u32) -> String {
@@ -100,4 +152,98 @@ async fn bad_input_is_refused_before_it_counts() {
     let (status, _, _) = place(&app, "alice", r#"{"items": []}"#, None).await;
     assert_eq!(status, 400);
     assert_eq!(place(&app, "alice", &order(1), None).await.0, 202);
+}
+
+#[tokio::test]
+async fn a_retry_after_the_order_took_the_last_stock_gets_its_first_answer() {
+    let world = world().await;
+    world.pizza_now(1000, 1).await;
+    let app = endpoint(world.app(None).await);
+    let (status, _, first) = place(&app, "alice", &order(1), Some("k")).await;
+    assert_eq!(status, 202, "{first}");
+    // The order is accepted: its stock is taken. The client, its answer lost, retries.
+    world.pizza_now(1000, 0).await;
+    let (status, _, again) = place(&app, "alice", &order(1), Some("k")).await;
+    assert_eq!(
+        status, 202,
+        "the retry of an accepted order is no 422: {again}"
+    );
+    assert_eq!(again, first);
+    // Its message is sent again, the very same (the first attempt may have died before).
+    let sent = world.queued();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0], sent[1]);
+}
+
+#[tokio::test]
+async fn the_message_carries_the_quote_of_the_answer() {
+    let world = world().await;
+    let app = endpoint(world.app(None).await);
+    let (status, _, answer) = place(&app, "alice", &order(2), Some("k")).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        answer["total"],
+        json!({"amount": "20.00", "currency": "USD"})
+    );
+    // The price changes; a retry is answered, and sent, at the first quote.
+    world.pizza_now(9900, 100).await;
+    let (_, _, again) = place(&app, "alice", &order(2), Some("k")).await;
+    assert_eq!(again["total"], answer["total"]);
+    for message in world.queued() {
+        assert_eq!(message.version, 2);
+        let quote = message.quote.expect("a quote");
+        assert_eq!(quote.total.amount_string(), "20.00");
+        assert_eq!(quote.unit_prices[0].amount_string(), "10.00");
+    }
+}
+
+/// The key uses of a day gone by: nothing is remembered any more.
+struct Forgetful(Arc<dyn KeyUses>);
+
+#[async_trait]
+impl KeyUses for Forgetful {
+    async fn remember(&self, key_use: &KeyUse) -> Result<Remembered, PortError> {
+        let _kept = self.0.remember(key_use).await?;
+        Ok(Remembered::First)
+    }
+    async fn recall(&self, _: OrderId) -> Result<Option<KeyUse>, PortError> {
+        Ok(None)
+    }
+    async fn count_order(
+        &self,
+        principal: &CustomerId,
+        order: OrderId,
+        window: &OrderWindow,
+    ) -> Result<bool, PortError> {
+        self.0.count_order(principal, order, window).await
+    }
+}
+
+#[tokio::test]
+async fn a_key_names_its_order_as_long_as_the_order_exists() {
+    let world = world().await;
+    let mut app = world.app(None).await;
+    app.key_uses = Arc::new(Forgetful(app.key_uses.clone()));
+    let app = endpoint(app);
+    let (status, _, first) = place(&app, "alice", &order(2), Some("k")).await;
+    assert_eq!(status, 202);
+    // The processor records it; a day later the key's use is forgotten.
+    let (placed, basket) =
+        OrderPlaced::parse(&world.bus.receive(ORDERS, 1).unwrap()[0].body).unwrap();
+    let catalog = world.adapters.catalog().await.unwrap();
+    let products = catalog.get_many(&basket.product_ids()).await.unwrap();
+    let by_id = products.into_iter().map(|p| (p.id.clone(), p)).collect();
+    let orders = world.adapters.order_store().await.unwrap();
+    orders
+        .record(&Order::decide(&placed, &basket, &by_id))
+        .await
+        .unwrap();
+
+    // The same key with another basket: refused, never queued as a new order for the old id.
+    let (status, _, problem) = place(&app, "alice", &order(3), Some("k")).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["type"], "/problems/idempotency-key-reused");
+    // The same request again: its first answer.
+    let (status, _, again) = place(&app, "alice", &order(2), Some("k")).await;
+    assert_eq!((status, again), (202, first));
 }

@@ -42,11 +42,16 @@ impl KeyUseTable {
             item: &item,
             what: "key use",
         };
+        // A use past its day that TTL has not deleted yet is gone all the same.
+        if r.n::<i64>("expires_at")? < Utc::now().timestamp() {
+            return Ok(None);
+        }
         Ok(Some(KeyUse {
             order_id,
             fingerprint: r.s("fingerprint")?.to_owned(),
             answer: serde_json::from_str(r.s("answer")?)
                 .map_err(|e| PortError::Permanent(format!("a stored answer: {e}")))?,
+            message: r.opt_s("message").map(str::to_owned),
         }))
     }
 }
@@ -55,12 +60,15 @@ impl KeyUseTable {
 impl KeyUses for KeyUseTable {
     async fn remember(&self, key_use: &KeyUse) -> Result<Remembered, PortError> {
         let now = Utc::now().timestamp();
-        let item = Item::from([
+        let mut item = Item::from([
             ("id".to_owned(), s(key_use.order_id.to_string())),
             ("fingerprint".to_owned(), s(&key_use.fingerprint)),
             ("answer".to_owned(), s(key_use.answer.to_string())),
             ("expires_at".to_owned(), n(now + KEPT_SECONDS)),
         ]);
+        if let Some(message) = &key_use.message {
+            item.insert("message".to_owned(), s(message));
+        }
         let put = self
             .client
             .put_item()
@@ -81,6 +89,10 @@ impl KeyUses for KeyUseTable {
             },
             Err(e) => Err(classify("PutItem", e)),
         }
+    }
+
+    async fn recall(&self, order: OrderId) -> Result<Option<KeyUse>, PortError> {
+        self.earlier(order).await
     }
 
     /// One item per principal and hour (`rate#<hour>#<sub>`), holding the set of order ids it

@@ -188,6 +188,12 @@ locals {
           actions   = ["sqs:SendMessage"]
           resources = [module.orders_queue.arn]
         },
+        {
+          # A key whose use is forgotten still names the order it placed.
+          sid       = "ReadPlacedOrders"
+          actions   = ["dynamodb:GetItem"]
+          resources = [local.orders_table]
+        },
       ]
     }
     get-order = {
