@@ -13,7 +13,25 @@ mod verifier;
 
 pub use jwks_url::{FETCH_BUDGET, JwksUrl};
 pub use policy::{MethodArn, policy_allows, policy_for};
-pub use verifier::{REFRESH, Refresh, Verifier};
+pub use verifier::{LEEWAY_SECONDS, REFRESH, Refresh, Verifier};
+
+/// API Gateway's token source validation (the authorizer's `identityValidationExpression` in
+/// `terraform/modules/rest-api/openapi`; the wiring check keeps the two equal): a header that
+/// does not match is refused with 401 before the authorizer is invoked. `Bearer` exactly, as
+/// the regular expression is case-sensitive.
+pub const TOKEN_SOURCE_PATTERN: &str = "^Bearer [-0-9A-Za-z._~+/]+=*$";
+
+/// Whether `header` matches [`TOKEN_SOURCE_PATTERN`].
+pub fn token_source_matches(header: &str) -> bool {
+    let Some(token) = header.strip_prefix("Bearer ") else {
+        return false;
+    };
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerResponse,
@@ -108,10 +126,11 @@ pub fn authorize(
     if header.len() > MAX_TOKEN_BYTES {
         return Err(Unauthorized::new("token too large"));
     }
-    let token = match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => return Err(Unauthorized::new("no bearer token")),
-    };
+    // API Gateway refuses any other header before it invokes the authorizer.
+    if !token_source_matches(header) {
+        return Err(Unauthorized::new("no bearer token"));
+    }
+    let token = &header["Bearer ".len()..];
     let arn = event
         .method_arn
         .as_deref()
@@ -131,4 +150,44 @@ pub fn authorize(
             .unwrap_or_default(),
     };
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_source_is_bearer_exactly() {
+        assert!(token_source_matches("Bearer abc.DEF-_~+/.x=="));
+        for refused in [
+            "bearer abc",
+            "BEARER abc",
+            "Bearer",
+            "Bearer ",
+            "Bearer ==",
+            "Bearer  abc",
+            "Bearer abc def",
+            "Bearer abc=x",
+            "Basic abc",
+            " Bearer abc",
+        ] {
+            assert!(!token_source_matches(refused), "{refused:?}");
+        }
+    }
+
+    /// The pattern this crate applies is the one API Gateway is given.
+    #[test]
+    fn the_token_source_is_api_gateways() {
+        let openapi = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../terraform/modules/rest-api/openapi/main.tf"),
+        )
+        .unwrap();
+        assert!(
+            openapi.contains(&format!(
+                "identityValidationExpression = \"{TOKEN_SOURCE_PATTERN}\""
+            )),
+            "terraform/modules/rest-api/openapi/main.tf must give API Gateway {TOKEN_SOURCE_PATTERN}"
+        );
+    }
 }

@@ -93,8 +93,15 @@ fn company_users_carry_their_company() {
             ..claims()
         })
         .unwrap();
-    let response = authorize(&verifier, &event(&format!("bearer {token}"))).unwrap();
+    let response = authorize(&verifier, &event(&format!("Bearer {token}"))).unwrap();
     assert_eq!(response.context.company_id, "acme");
+    // API Gateway's token source is case-sensitive: any other spelling never reaches a verifier.
+    for scheme in ["bearer", "BEARER", "Bearer  "] {
+        assert_eq!(
+            refused(&verifier, &format!("{scheme} {token}")),
+            "no bearer token"
+        );
+    }
 }
 
 #[test]

@@ -242,9 +242,12 @@ fn authorize(
     headers: &http::HeaderMap,
     method_arn: &str,
 ) -> Result<AuthorizerResponse, Error> {
+    // API Gateway's token source validation: anything but `Bearer <token>` is a 401 before the
+    // authorizer runs.
     let Some(authorization) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
+        .filter(|v| authorizer::token_source_matches(v))
     else {
         return Err(Error::Unauthorized(
             "An Authorization: Bearer token is required".to_owned(),

@@ -1,5 +1,7 @@
 //! The authorizer's cache, as API Gateway keeps it: one answer per token for the result TTL,
-//! then evaluated against whatever route the next request with that token calls.
+//! then evaluated against whatever route the next request with that token calls. Never past
+//! the token's own `exp` plus the verifier's leeway: an expired token is refused whether or
+//! not its answer was cached (Terraform keeps API Gateway's TTL within that leeway too).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,14 +10,37 @@ use std::time::{Duration, Instant};
 use authorizer::{Authorizer, AuthorizerResponse, authorize};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 
-/// API Gateway's default authorizer result TTL.
-const POLICY_TTL: Duration = Duration::from_secs(300);
+/// The authorizer result TTL, as Terraform sets API Gateway's (`authorizer_cache_ttl_seconds`):
+/// no longer than the verifier's leeway, so that no answer outlives its token by more.
+const POLICY_TTL: Duration = Duration::from_secs(authorizer::LEEWAY_SECONDS);
 const POLICY_CACHE_MAX: usize = 10_000;
 
-/// An authorizer answer and when it was given.
+/// An authorizer answer and until when it may be used.
 struct Cached {
-    at: Instant,
+    until: Instant,
     response: AuthorizerResponse,
+}
+
+/// The token's `exp` (seconds since the epoch), read from a token the verifier just accepted.
+fn expiry(authorization: &str) -> Option<i64> {
+    use base64::Engine as _;
+    let payload = authorization.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()?
+        .get("exp")?
+        .as_i64()
+}
+
+/// How long an answer for this token may be cached: the TTL, and never past `exp` + leeway.
+fn cacheable_for(authorization: &str, now_s: i64) -> Duration {
+    let Some(exp) = expiry(authorization) else {
+        return Duration::ZERO;
+    };
+    let left = exp + authorizer::LEEWAY_SECONDS as i64 - now_s;
+    POLICY_TTL.min(Duration::from_secs(left.max(0) as u64))
 }
 
 #[derive(Default)]
@@ -34,7 +59,7 @@ impl PolicyCache {
         let now = Instant::now();
         if let Ok(cache) = self.by_token.lock()
             && let Some(cached) = cache.get(authorization)
-            && now.duration_since(cached.at) < POLICY_TTL
+            && now < cached.until
         {
             return Some(cached.response.clone());
         }
@@ -49,7 +74,7 @@ impl PolicyCache {
                         cache.clear();
                     }
                     let cached = Cached {
-                        at: now,
+                        until: now + cacheable_for(authorization, chrono::Utc::now().timestamp()),
                         response: response.clone(),
                     };
                     cache.insert(authorization.to_owned(), cached);
@@ -61,5 +86,32 @@ impl PolicyCache {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn token(exp: i64) -> String {
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!(r#"{{"sub":"alice","exp":{exp}}}"#));
+        format!("Bearer eyJhbGciOiJSUzI1NiJ9.{claims}.c2ln")
+    }
+
+    #[test]
+    fn an_answer_is_never_cached_past_its_tokens_expiry_and_leeway() {
+        let now = 1_800_000_000;
+        assert_eq!(cacheable_for(&token(now + 3600), now), POLICY_TTL);
+        // Expired 5 s ago: within the leeway for 25 s more, and cached no longer.
+        assert_eq!(cacheable_for(&token(now - 5), now), Duration::from_secs(25));
+        assert_eq!(
+            cacheable_for(&token(now - 10), now),
+            Duration::from_secs(20)
+        );
+        assert_eq!(cacheable_for(&token(now - 60), now), Duration::ZERO);
+        assert_eq!(cacheable_for("Bearer not-a-jwt", now), Duration::ZERO);
+        assert!(POLICY_TTL <= Duration::from_secs(authorizer::LEEWAY_SECONDS));
     }
 }

@@ -61,9 +61,13 @@ variable "cors_allowed_origins" {
 }
 
 variable "authorizer_cache_ttl_seconds" {
-  description = "How long API Gateway caches the authorizer's policy per token (0 disables)."
+  description = "How long API Gateway caches the authorizer's policy per token (0 disables): at most the verifier's 30 s of clock leeway, so that a cached answer never outlives its token's exp by more."
   type        = number
-  default     = 300
+  default     = 30
+  validation {
+    condition     = var.authorizer_cache_ttl_seconds >= 0 && var.authorizer_cache_ttl_seconds <= 30
+    error_message = "authorizer_cache_ttl_seconds must be 0 to 30 (the authorizer's leeway on exp): a longer cache would accept a token after it expired."
+  }
 }
 
 variable "throttling_rate_limit" {
