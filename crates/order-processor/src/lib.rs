@@ -65,11 +65,50 @@ impl EventFunction for Processor {
         for (message, result) in event.records.iter().zip(results) {
             let message_id = message.message_id.clone().unwrap_or_default();
             if let Err(e) = result {
+                if give_up(self, message, &e).await {
+                    continue;
+                }
                 tracing::warn!(%message_id, error = %e, transient = e.is_transient(), "message will be retried");
                 response.add_failure(message_id);
             }
         }
         Ok(response)
+    }
+}
+
+/// The orders queue's `maxReceiveCount` (`modules/delivery`: `max_receive_count = 5`, which the
+/// wiring check holds; `delivery-local`'s orders queue the same).
+pub const MAX_RECEIVES: u32 = 5;
+
+/// On its last receive, a message that failed again goes to the dead-letter queue from here,
+/// with the reason, rather than bare by SQS's redrive (which keeps no reason). `false` when it
+/// is not the last receive, or when the dead-lettering failed too (SQS's redrive then moves it).
+async fn give_up(app: &Processor, message: &SqsMessage, error: &PortError) -> bool {
+    let receives = message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(1);
+    if receives < MAX_RECEIVES {
+        return false;
+    }
+    let body = message.body.as_deref().unwrap_or_default();
+    let reason = format!("gave up after {receives} receives: {error}");
+    let dead = PIPELINE
+        .run("dead-letter", PortError::is_transient, || {
+            app.queue.dead_letter(body, &reason)
+        })
+        .await;
+    match dead {
+        Ok(()) => {
+            tracing::error!(%reason, "a valid order dead-lettered");
+            count("OrdersDeadLettered");
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not dead-letter; the queue's redrive will");
+            false
+        }
     }
 }
 

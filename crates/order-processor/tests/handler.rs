@@ -59,6 +59,11 @@ fn quoted(customer: &str, quantity: i64, unit: i64) -> (OrderId, String) {
 
 /// An SQS event exactly as Lambda receives it from the event source mapping.
 fn sqs_event(bodies: &[&str]) -> SqsEvent {
+    received(bodies, 1)
+}
+
+/// The same, each message on its `count`th receive.
+fn received(bodies: &[&str], count: u32) -> SqsEvent {
     let records: Vec<Value> = bodies
         .iter()
         .enumerate()
@@ -67,7 +72,7 @@ fn sqs_event(bodies: &[&str]) -> SqsEvent {
                 "messageId": format!("059f36b4-87a3-44ab-83d2-66197{i:07}"),
                 "receiptHandle": format!("AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a{i}"),
                 "body": body,
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1545082649183",
+                "attributes": {"ApproximateReceiveCount": count.to_string(), "SentTimestamp": "1545082649183",
                     "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1545082649185"},
                 "messageAttributes": {},
                 "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
@@ -246,4 +251,52 @@ async fn a_quoted_order_is_recorded_at_the_price_it_was_quoted() {
     let response = handle(&app, sqs_event(&[&v.to_string()])).await;
     assert!(response.batch_item_failures.is_empty());
     assert!(OrderStore::get(&store, forged).await.unwrap().is_none());
+}
+
+/// The events topic, unreachable for as long as the test lasts.
+struct Unreachable;
+
+#[async_trait::async_trait]
+impl domain::ports::EventPublisher for Unreachable {
+    async fn publish(&self, _: &domain::order::OrderEvent) -> Result<(), domain::PortError> {
+        Err(domain::PortError::Transient(
+            "SNS: ServiceUnavailable".to_owned(),
+        ))
+    }
+}
+
+/// A valid order that keeps failing is retried, and on its last receive dead-lettered by the
+/// processor with the reason (SQS's own redrive would move it bare).
+#[tokio::test]
+async fn a_valid_order_failing_on_its_last_receive_is_dead_lettered_with_its_reason() {
+    let (mut app, _store, bus) = setup().await;
+    app.events = Arc::new(Unreachable);
+    let (_, body) = placed("alice", "pizza", 1);
+
+    let response = handle(&app, received(&[&body], 4)).await;
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "retried before its last receive"
+    );
+    assert!(bus.dead_letters().unwrap().is_empty());
+
+    let response = handle(&app, received(&[&body], 5)).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "not left to the queue's redrive"
+    );
+    let dead = bus.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, body);
+    assert!(
+        dead[0].reason.starts_with("gave up after 5 receives: "),
+        "{}",
+        dead[0].reason
+    );
+    assert!(
+        dead[0].reason.contains("ServiceUnavailable"),
+        "{}",
+        dead[0].reason
+    );
 }
