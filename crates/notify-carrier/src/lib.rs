@@ -12,7 +12,7 @@ use aws_lambda_events::sns::SnsEvent;
 use chrono::Utc;
 use composition::lambda::EventFunction;
 use composition::{Adapters, App};
-use domain::carrier::pick_carrier;
+use domain::carrier::{Carrier, carriers_in_turn};
 use domain::order::{EventType, Order, OrderEvent, OrderStatus};
 use domain::ports::{Carriers, Claim, OrderStore, SmsSender};
 use domain::sms::carrier_sms;
@@ -168,20 +168,52 @@ async fn claim(
     .await
 }
 
+/// Texts the carriers in turn (the one picked for the order first) until one's number takes
+/// the SMS. A number refused for good (opted out: a permanent error) passes the order to the
+/// next carrier; a transient failure fails the delivery, to be retried with the same carrier.
+async fn text_first_willing<'a>(
+    app: &NotifyCarrier,
+    order: &Order,
+    carriers: &'a [Carrier],
+) -> Result<&'a Carrier, PortError> {
+    let in_turn = carriers_in_turn(order.id, carriers);
+    if in_turn.is_empty() {
+        return Err(PortError::Transient("no active carrier".to_owned()));
+    }
+    let text = carrier_sms(order);
+    let mut refused = Vec::new();
+    for carrier in in_turn {
+        let sent = retried("send the SMS", || {
+            app.sms.send(&carrier.phone, &text, order.id)
+        })
+        .await;
+        match sent {
+            Ok(()) => {
+                telemetry::count("SmsSent");
+                return Ok(carrier);
+            }
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => {
+                tracing::warn!(carrier = %carrier.id, error = %e, "the carrier's number is refused; trying the next");
+                telemetry::count("SmsRefused");
+                refused.push(carrier.id.to_string());
+            }
+        }
+    }
+    Err(PortError::Permanent(format!(
+        "every active carrier's number was refused: {}",
+        refused.join(", ")
+    )))
+}
+
 /// Sends the SMS to the carrier picked for the order, then marks it dispatched.
 async fn text_carrier(app: &NotifyCarrier, order: &Order) -> Result<(), Failure> {
     let carriers = retried("list the carriers", || app.carriers.list())
         .await
         .map_err(Failure::BeforeSms)?;
-    let carrier = pick_carrier(order.id, &carriers)
-        .ok_or_else(|| Failure::BeforeSms(PortError::Transient("no active carrier".to_owned())))?;
-    let text = carrier_sms(order);
-    retried("send the SMS", || {
-        app.sms.send(&carrier.phone, &text, order.id)
-    })
-    .await
-    .map_err(Failure::BeforeSms)?;
-    telemetry::count("SmsSent");
+    let carrier = text_first_willing(app, order, &carriers)
+        .await
+        .map_err(Failure::BeforeSms)?;
     let reference = carrier.reference();
     retried("mark the order dispatched", || {
         app.orders.mark_dispatched(order.id, &reference, Utc::now())

@@ -194,3 +194,88 @@ async fn rejected_orders_and_garbage() {
         "an unreadable event fails, to land in the DLQ"
     );
 }
+
+/// An SMS provider that refuses one number for good (opted out, as SNS answers a permanent
+/// error), and texts the others through the outbox.
+struct OptedOut {
+    number: &'static str,
+    outbox: EmbeddedSms,
+}
+
+#[async_trait::async_trait]
+impl domain::ports::SmsSender for OptedOut {
+    async fn send(
+        &self,
+        to: &Phone,
+        message: &str,
+        order: OrderId,
+    ) -> Result<(), domain::PortError> {
+        if to.as_str() == self.number {
+            return Err(domain::PortError::Permanent(
+                "InvalidParameter: the phone number is opted out".to_owned(),
+            ));
+        }
+        self.outbox.send(to, message, order).await
+    }
+}
+
+#[tokio::test]
+async fn a_carrier_whose_number_is_refused_for_good_passes_the_order_to_the_next() {
+    let (mut app, store, bus) = setup(true).await;
+    let order = accepted_order(&store).await;
+    let picked = domain::carrier::pick_carrier(order.id, &app.carriers.list().await.unwrap())
+        .unwrap()
+        .clone();
+    app.sms = Arc::new(OptedOut {
+        number: if picked.id.as_str() == "fast" {
+            "+15550100001"
+        } else {
+            "+15550100002"
+        },
+        outbox: EmbeddedSms { bus: bus.clone() },
+    });
+    app.handle(sns_event("m-1", &OrderEvent::for_order(&order)))
+        .await
+        .unwrap();
+    let stored = OrderStore::get(&store, order.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Dispatched);
+    let carrier = stored.carrier.unwrap();
+    assert_ne!(carrier.id, picked.id, "dispatched to the next carrier");
+    let sms = bus.sms().unwrap();
+    assert_eq!(sms.len(), 1);
+    assert_ne!(sms[0].to, picked.phone.as_str());
+}
+
+#[tokio::test]
+async fn when_every_number_is_refused_the_delivery_fails_saying_so() {
+    let (mut app, store, bus) = setup(true).await;
+    let order = accepted_order(&store).await;
+    struct Nobody;
+    #[async_trait::async_trait]
+    impl domain::ports::SmsSender for Nobody {
+        async fn send(&self, _: &Phone, _: &str, _: OrderId) -> Result<(), domain::PortError> {
+            Err(domain::PortError::Permanent("opted out".to_owned()))
+        }
+    }
+    app.sms = Arc::new(Nobody);
+    let error = app
+        .handle(sns_event("m-1", &OrderEvent::for_order(&order)))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("every active carrier's number was refused: fast, slow")
+            || error
+                .to_string()
+                .contains("every active carrier's number was refused: slow, fast"),
+        "{error}"
+    );
+    let stored = OrderStore::get(&store, order.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.status,
+        OrderStatus::Accepted,
+        "still to be dispatched"
+    );
+    assert!(bus.sms().unwrap().is_empty());
+}
