@@ -205,20 +205,7 @@ impl OrderPlaced {
 }
 
 fn parse_placed(obj: &JsonObject<'_>, errors: &mut FieldErrors) -> Option<(OrderPlaced, Basket)> {
-    obj.deny_unknown(
-        &[
-            "type",
-            "version",
-            "order_id",
-            "customer_id",
-            "items",
-            "delivery",
-            "placed_at",
-            "unit_prices",
-            "total",
-        ],
-        errors,
-    );
+    obj.deny_unknown(MESSAGE_FIELDS, errors);
     if obj
         .string("type", Presence::Required, errors)
         .is_some_and(|t| t != ORDER_PLACED)
@@ -244,17 +231,7 @@ fn parse_placed(obj: &JsonObject<'_>, errors: &mut FieldErrors) -> Option<(Order
         },
         errors,
     );
-    let quote = match version {
-        Some(2) => parse_quote(obj, basket.as_ref(), errors),
-        _ => {
-            for key in ["unit_prices", "total"] {
-                if obj.has(key) {
-                    errors.add(obj.path_of(key), "only a version 2 message carries a quote");
-                }
-            }
-            None
-        }
-    };
+    let quote = parse_quote(obj, version, basket.as_ref(), errors);
     let basket = basket?;
     let placed = OrderPlaced {
         kind: ORDER_PLACED,
@@ -269,13 +246,36 @@ fn parse_placed(obj: &JsonObject<'_>, errors: &mut FieldErrors) -> Option<(Order
     Some((placed, basket))
 }
 
+/// The fields of an `order.placed` message (a quote's only in version 2).
+const MESSAGE_FIELDS: &[&str] = &[
+    "type",
+    "version",
+    "order_id",
+    "customer_id",
+    "items",
+    "delivery",
+    "placed_at",
+    "unit_prices",
+    "total",
+];
+
 /// A version 2 message's quote: a unit price per line of the basket, and their exact total. A
 /// quote that does not add up is refused like any malformed message: it never gets better.
+/// Version 1 carries none.
 fn parse_quote(
     obj: &JsonObject<'_>,
+    version: Option<i64>,
     basket: Option<&Basket>,
     errors: &mut FieldErrors,
 ) -> Option<Quote> {
+    if version != Some(2) {
+        for key in ["unit_prices", "total"] {
+            if obj.has(key) {
+                errors.add(obj.path_of(key), "only a version 2 message carries a quote");
+            }
+        }
+        return None;
+    }
     let prices = obj.array("unit_prices", Presence::Required, errors);
     let total = obj.price("total", Presence::Required, errors);
     let mut unit_prices = Vec::new();
