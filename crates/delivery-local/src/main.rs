@@ -74,9 +74,9 @@ pub struct ServeArgs {
     /// Seed of the faults' draws, to repeat a run (random when not given; the banner says it).
     #[arg(long)]
     pub faults_seed: Option<u64>,
-    /// The queues' visibility timeout in seconds (30 for orders, 10 for notifications when
-    /// not given). It bounds each invocation too; a short one brings a failed or crashed
-    /// message back sooner in a rehearsal.
+    /// The orders and notifications queues' visibility timeout in seconds (30 and 10 when not
+    /// given). It bounds each invocation too; a short one brings a failed or crashed message
+    /// back sooner in a rehearsal. The imports queue keeps its own, the importer's.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=43_200))]
     pub visibility_timeout: Option<u64>,
 }

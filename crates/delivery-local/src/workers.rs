@@ -92,12 +92,17 @@ async fn idle(stop: &mut watch::Receiver<bool>) -> bool {
 #[derive(Clone)]
 pub struct Delivery {
     pub faults: Arc<Faults>,
-    /// `--visibility-timeout`: both queues' visibility timeout, when given.
+    /// `--visibility-timeout`: the orders and notifications queues' visibility timeout, when
+    /// given. The imports queue keeps its own: it stands for the importer's timeout (minutes,
+    /// for a whole file), and a short one would dead-letter imports still running.
     pub visibility: Option<Duration>,
 }
 
 impl Delivery {
     fn spec(&self, queue: QueueSpec) -> QueueSpec {
+        if queue.name == IMPORTS.name {
+            return queue;
+        }
         QueueSpec {
             visibility_timeout: self.visibility.unwrap_or(queue.visibility_timeout),
             ..queue
@@ -318,5 +323,38 @@ impl Workers {
         for task in self.tasks {
             let _ = task.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rehearsals_visibility_timeout_leaves_the_imports_queue_its_own() {
+        let delivery = Delivery {
+            faults: Arc::new(Faults::new(faults::FaultSpec::none(), 1)),
+            visibility: Some(Duration::from_secs(2)),
+        };
+        assert_eq!(
+            delivery.spec(ORDERS).visibility_timeout,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            delivery.spec(NOTIFICATIONS).visibility_timeout,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            delivery.spec(IMPORTS).visibility_timeout,
+            IMPORTS.visibility_timeout
+        );
+        let default = Delivery {
+            visibility: None,
+            ..delivery
+        };
+        assert_eq!(
+            default.spec(ORDERS).visibility_timeout,
+            ORDERS.visibility_timeout
+        );
     }
 }
