@@ -335,6 +335,19 @@ pub struct Columns {
     width: usize,
 }
 
+/// The most of a file's own text a report quotes (a column's name): the report is stored in
+/// one DynamoDB item (400 KB at most), and a header of any size must still fail its import
+/// with a reason, never make the report too large to record.
+pub const MAX_QUOTED_CHARS: usize = 200;
+
+/// `text`, cut to [`MAX_QUOTED_CHARS`] characters (marked with `…` when cut).
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 impl Columns {
     pub fn from_header<'a>(
         header: impl IntoIterator<Item = &'a str>,
@@ -345,7 +358,7 @@ impl Columns {
             width += 1;
             let name = name.trim();
             let Some(column) = CSV_COLUMNS.iter().position(|c| *c == name) else {
-                return Err(FileError::UnknownColumn(name.to_owned()));
+                return Err(FileError::UnknownColumn(quoted(name)));
             };
             if at[column].replace(index).is_some() {
                 return Err(FileError::DuplicateColumn(name.to_owned()));
@@ -550,6 +563,29 @@ mod tests {
         assert_eq!(
             columns("id,id,name,price_amount,price_currency,stock"),
             Err(FileError::DuplicateColumn("id".into()))
+        );
+    }
+
+    #[test]
+    fn a_huge_unknown_column_is_quoted_short_so_its_import_can_fail_with_a_reason() {
+        let huge = "é".repeat(500_000);
+        let Err(FileError::UnknownColumn(name)) = columns(&format!("id,{huge},name")) else {
+            panic!("an unknown column");
+        };
+        assert_eq!(name.chars().count(), MAX_QUOTED_CHARS + 1);
+        assert!(name.ends_with('…'));
+        let reason = FileError::UnknownColumn(name).to_string();
+        assert!(reason.len() < 1024, "{} bytes", reason.len());
+        // At the limit, a name is quoted whole; one character more, and it is cut.
+        let at = "x".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(
+            columns(&format!("id,{at}")),
+            Err(FileError::UnknownColumn(at.clone()))
+        );
+        let over = format!("{at}y");
+        assert_eq!(
+            columns(&format!("id,{over}")),
+            Err(FileError::UnknownColumn(format!("{at}…")))
         );
     }
 

@@ -692,3 +692,26 @@ async fn a_redelivery_resumes_with_one_reading_and_fails_if_the_upload_is_gone()
             .starts_with("the file is not in the bucket any more")
     );
 }
+
+/// A header with a 500 KB unknown column: the report quotes its name short, so the import
+/// fails with its reason rather than staying `pending` behind a report too large to record.
+#[tokio::test]
+async fn a_huge_unknown_column_fails_its_import_with_a_short_reason() {
+    let world = world().await;
+    let header = format!(
+        "id,{},name,price_amount,price_currency,stock",
+        "q".repeat(500_000)
+    );
+    let (id, event) = world
+        .upload("acme", ImportFormat::Csv, header.as_bytes())
+        .await;
+    assert_eq!(failures(&world.app().await, event).await, 0);
+    let report = world.report(id).await;
+    assert_eq!(report.status, ImportStatus::Failed);
+    let reason = report.reason.unwrap();
+    assert!(
+        reason.starts_with("the header has an unknown column `qqq"),
+        "{reason}"
+    );
+    assert!(reason.len() < 1024, "{} bytes", reason.len());
+}
