@@ -6,7 +6,7 @@ locals {
 
   dead_letters = {
     for role, queue in var.dead_letter_queues : "${role}-dead-letters" => {
-      description = "Messages are waiting in ${queue}: inspect their reasons, fix, then redrive (README, Operations)."
+      description = "Messages are waiting in ${queue}: inspect their reasons, fix, then redrive (docs/operations.md, Rolling back)."
       namespace   = "AWS/SQS"
       metric      = "ApproximateNumberOfMessagesVisible"
       dimensions  = { QueueName = queue }
