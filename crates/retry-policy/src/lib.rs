@@ -158,13 +158,13 @@ mod tests {
         assert_eq!(calls.get(), 1);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn never_sleeps_past_the_deadline() {
+    /// Fails every attempt, under a deadline `budget` from now; returns the calls made and the
+    /// time the retries took (the clock is paused, so only the sleeps count).
+    async fn always_busy_within(budget: Duration) -> (u32, Duration) {
         let calls = Cell::new(0);
         let started = Instant::now();
-        let deadline = started + Duration::from_millis(250);
-        let result = within(deadline, async {
-            assert!(remaining().is_some_and(|r| r <= Duration::from_millis(250)));
+        let result = within(started + budget, async {
+            assert!(remaining().is_some_and(|r| r <= budget));
             POLICY
                 .run(
                     "test",
@@ -178,9 +178,23 @@ mod tests {
         })
         .await;
         assert!(result.is_err());
-        // The margin alone leaves 50 ms for waits: at most a retry or two, then it hands back.
-        assert!(calls.get() < 4, "{}", calls.get());
-        assert!(Instant::now() <= deadline);
+        (calls.get(), started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_sleeps_past_the_deadline() {
+        // Less time than the margin: no retry is begun at all.
+        assert_eq!(always_busy_within(MARGIN - Duration::from_millis(1)).await.0, 1);
+        // The margin leaves 50 ms for waits. Jitter may draw waits short enough for every
+        // attempt, so the number of calls is not fixed; the time slept is: every wait ends at
+        // least the margin before the deadline.
+        for _ in 0..200 {
+            let (calls, slept) = always_busy_within(MARGIN + Duration::from_millis(50)).await;
+            assert!((1..=POLICY.attempts).contains(&calls));
+            assert!(slept <= Duration::from_millis(50), "{slept:?}");
+        }
+        // Time enough for every wait: all the attempts are made.
+        assert_eq!(always_busy_within(Duration::from_secs(60)).await.0, POLICY.attempts);
         assert_eq!(remaining(), None, "no deadline outside `within`");
     }
 }
