@@ -146,10 +146,11 @@ pub trait OrderStore: Send + Sync {
         customer: &CustomerId,
         page: &PageRequest,
     ) -> Result<Page<Order>, PortError>;
-    /// Claims the right to notify the carrier of an accepted order, for `lease`: taken by the
-    /// claimant (again for the same claimant, or once an earlier claim's lease ran out), held
-    /// while another holds it or once the order is no longer `accepted`. Two deliveries of one
-    /// event thus send one SMS, while a claimant that fails is retried and re-claims.
+    /// Claims the right to notify the carrier of an accepted order until `at + lease`: taken
+    /// by the claimant (again for the same claimant, which moves the expiry, or once an earlier
+    /// claim expired), held while another's claim runs or once the order is no longer
+    /// `accepted`. Two deliveries of one event thus send one SMS, while a claimant that fails
+    /// is retried and re-claims.
     async fn claim_dispatch(
         &self,
         id: OrderId,

@@ -26,6 +26,12 @@ use tracing::Instrument;
 /// the invocation's deadline is not known.
 const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
+/// How long a claim holds once its SMS is out but the order could not be marked dispatched:
+/// longer than Lambda retries an asynchronous event (the function's maximum event age is six
+/// hours in Terraform, and its two retries come one and two minutes apart), so no retry of
+/// the event texts the carrier again.
+pub const TEXTED_LEASE: chrono::Duration = chrono::Duration::hours(7);
+
 pub struct NotifyCarrier {
     pub orders: Arc<dyn OrderStore>,
     pub carriers: Arc<dyn Carriers>,
@@ -129,8 +135,19 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
             let _ = app.orders.release_dispatch_claim(order_id, &claimant).await;
             Err(e)
         }
-        // The SMS is out: the claim stays, so no retry texts again before its lease ends.
-        Err(Failure::AfterSms(e)) => Err(e),
+        // The SMS is out: the claim is extended past every retry of the event, so none of
+        // them texts again. Only if that write fails too can a retry repeat the SMS.
+        Err(Failure::AfterSms(e)) => {
+            let extended = retried("hold the claim of a texted order", || {
+                app.orders
+                    .claim_dispatch(order_id, &claimant, Utc::now(), TEXTED_LEASE)
+            })
+            .await;
+            if let Err(hold) = extended {
+                tracing::error!(error = %hold, "texted, but neither recorded nor held: a retry may text again");
+            }
+            Err(e)
+        }
     }
 }
 

@@ -279,3 +279,86 @@ async fn when_every_number_is_refused_the_delivery_fails_saying_so() {
     );
     assert!(bus.sms().unwrap().is_empty());
 }
+
+/// The orders table, whose `mark_dispatched` fails while `failing` is set (as a throttled or
+/// unreachable table would, past the retries).
+struct UnrecordedDispatch {
+    store: DynamoStore,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl OrderStore for UnrecordedDispatch {
+    async fn record(
+        &self,
+        order: &Order,
+    ) -> Result<domain::ports::RecordOutcome, domain::PortError> {
+        self.store.record(order).await
+    }
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, domain::PortError> {
+        OrderStore::get(&self.store, id).await
+    }
+    async fn list_for_customer(
+        &self,
+        customer: &CustomerId,
+        page: &domain::ports::PageRequest,
+    ) -> Result<domain::ports::Page<Order>, domain::PortError> {
+        self.store.list_for_customer(customer, page).await
+    }
+    async fn claim_dispatch(
+        &self,
+        id: OrderId,
+        claimant: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
+    ) -> Result<domain::ports::Claim, domain::PortError> {
+        self.store.claim_dispatch(id, claimant, at, lease).await
+    }
+    async fn release_dispatch_claim(
+        &self,
+        id: OrderId,
+        claimant: &str,
+    ) -> Result<(), domain::PortError> {
+        self.store.release_dispatch_claim(id, claimant).await
+    }
+    async fn mark_dispatched(
+        &self,
+        id: OrderId,
+        carrier: &domain::order::CarrierRef,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Order, domain::PortError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(domain::PortError::Transient("throttled".to_owned()));
+        }
+        self.store.mark_dispatched(id, carrier, at).await
+    }
+}
+
+#[tokio::test]
+async fn a_texted_order_whose_record_failed_is_not_texted_again_by_a_later_retry() {
+    let (mut app, store, bus) = setup(true).await;
+    let order = accepted_order(&store).await;
+    let orders = Arc::new(UnrecordedDispatch {
+        store: store.clone(),
+        failing: true.into(),
+    });
+    app.orders = orders.clone();
+    let event = sns_event("m-1", &OrderEvent::for_order(&order));
+    // The first attempt has a second left: its claim, taken for that second, would be free
+    // long before Lambda's retry (a minute later) were it not held on once the SMS is out.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    let error = retry_policy::within(deadline, app.handle(event.clone()))
+        .await
+        .unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    assert_eq!(bus.sms().unwrap().len(), 1, "texted once");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The retry, past the first attempt's time, with the table answering again.
+    orders
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    let retry = retry_policy::within(deadline, app.handle(event)).await;
+    assert!(retry.is_err(), "the texted claim is held: {retry:?}");
+    assert_eq!(bus.sms().unwrap().len(), 1, "no second SMS");
+}

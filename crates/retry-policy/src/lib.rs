@@ -184,7 +184,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn never_sleeps_past_the_deadline() {
         // Less time than the margin: no retry is begun at all.
-        assert_eq!(always_busy_within(MARGIN - Duration::from_millis(1)).await.0, 1);
+        assert_eq!(
+            always_busy_within(MARGIN - Duration::from_millis(1))
+                .await
+                .0,
+            1
+        );
         // The margin leaves 50 ms for waits. Jitter may draw waits short enough for every
         // attempt, so the number of calls is not fixed; the time slept is: every wait ends at
         // least the margin before the deadline.
@@ -194,7 +199,10 @@ mod tests {
             assert!(slept <= Duration::from_millis(50), "{slept:?}");
         }
         // Time enough for every wait: all the attempts are made.
-        assert_eq!(always_busy_within(Duration::from_secs(60)).await.0, POLICY.attempts);
+        assert_eq!(
+            always_busy_within(Duration::from_secs(60)).await.0,
+            POLICY.attempts
+        );
         assert_eq!(remaining(), None, "no deadline outside `within`");
     }
 }

@@ -324,15 +324,17 @@ impl OrderStore for DynamoStore {
             .update_item()
             .table_name(&self.tables.orders)
             .set_key(Some(key(id)))
-            .update_expression("SET dispatch_claim = :claimant, dispatch_claimed_at = :now")
+            // The holder sets its claim's expiry, so a claim it extends (once its SMS is out)
+            // holds against every later claimant, whatever their own lease.
+            .update_expression("SET dispatch_claim = :claimant, dispatch_claim_expires = :until")
             .condition_expression(
-                "#status = :accepted AND (attribute_not_exists(dispatch_claim) OR dispatch_claim = :claimant OR dispatch_claimed_at < :expired)",
+                "#status = :accepted AND (attribute_not_exists(dispatch_claim) OR dispatch_claim = :claimant OR dispatch_claim_expires < :now)",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":accepted", s(OrderStatus::Accepted.as_str()))
             .expression_attribute_values(":claimant", s(claimant))
             .expression_attribute_values(":now", n(at.timestamp_millis()))
-            .expression_attribute_values(":expired", n((at - lease).timestamp_millis()))
+            .expression_attribute_values(":until", n((at + lease).timestamp_millis()))
             .send()
             .await;
         match result {
@@ -348,7 +350,7 @@ impl OrderStore for DynamoStore {
             .update_item()
             .table_name(&self.tables.orders)
             .set_key(Some(key(id)))
-            .update_expression("REMOVE dispatch_claim, dispatch_claimed_at")
+            .update_expression("REMOVE dispatch_claim, dispatch_claim_expires")
             .condition_expression("dispatch_claim = :claimant")
             .expression_attribute_values(":claimant", s(claimant))
             .send()
@@ -372,7 +374,7 @@ impl OrderStore for DynamoStore {
             .table_name(&self.tables.orders)
             .set_key(Some(key(id)))
             .update_expression(
-                "SET #status = :dispatched, carrier_id = :cid, carrier_name = :cname, dispatched_at = :at REMOVE dispatch_claim, dispatch_claimed_at",
+                "SET #status = :dispatched, carrier_id = :cid, carrier_name = :cname, dispatched_at = :at REMOVE dispatch_claim, dispatch_claim_expires",
             )
             .condition_expression("#status = :accepted")
             .expression_attribute_names("#status", "status")

@@ -413,6 +413,20 @@ async fn dispatch_is_idempotent_and_only_for_accepted_orders() {
             .unwrap(),
         Claim::Taken
     );
+    // The holder sets the expiry: extended for hours, its claim holds against a claimant whose
+    // own lease is short, until the extension runs out.
+    let later = at + Duration::seconds(62);
+    let held = Duration::hours(7);
+    let taken = store.claim_dispatch(o.id, "event-2", later, held);
+    assert_eq!(taken.await.unwrap(), Claim::Taken);
+    for (claimant, when, expected) in [
+        ("event-4", later + Duration::minutes(3), Claim::Held),
+        ("event-4", later + held - Duration::seconds(1), Claim::Held),
+        ("event-4", later + held + Duration::seconds(1), Claim::Taken),
+    ] {
+        let claim = store.claim_dispatch(o.id, claimant, when, Duration::seconds(1));
+        assert_eq!(claim.await.unwrap(), expected, "{claimant} at {when}");
+    }
 
     let dispatched = store.mark_dispatched(o.id, &fast, at).await.unwrap();
     assert_eq!(
