@@ -1,14 +1,17 @@
 //! JWT verification against a JWKS, and key rotation (SPEC §3): with `JWKS_URL`, a token whose
 //! `kid` is not in the cached key set triggers one refetch (at most one a minute per instance),
-//! and the set is refreshed once its cache lifetime is over. A refresh that fails keeps the keys
-//! already known.
+//! and a set past its cache lifetime is fetched again in the background while the keys in hand
+//! keep answering. A refresh that fails keeps the keys already known. A key the verifier
+//! cannot use (no `kid`, meant for encryption, an algorithm it does not trust) is skipped with
+//! a warning; a set with no usable key at all is an error, and the authorizer's own fault.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use domain::auth::Principal;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use settings::{ConfigError, Source};
@@ -43,12 +46,15 @@ struct Remote {
     refresh: Refresh,
     /// When the keys in hand were fetched, and when a fetch was last tried.
     fetched_at: Mutex<(Instant, Instant)>,
+    /// A background refresh is running: no second one is started.
+    refreshing: AtomicBool,
 }
 
 /// Verifies bearer tokens against the trusted keys.
 pub struct Verifier {
-    keys: RwLock<Keys>,
-    remote: Option<Remote>,
+    /// Shared with a background refresh, which replaces them.
+    keys: Arc<RwLock<Keys>>,
+    remote: Option<Arc<Remote>>,
     issuer: String,
     /// The accepted audiences (`JWT_AUDIENCE`, comma-separated).
     audiences: Vec<String>,
@@ -91,20 +97,68 @@ impl Claims {
 
 /// The algorithm a key is used with: the JWK's `alg` if given, else its type. Only RS256 and
 /// ES256 are trusted; any other key (HMAC secrets included) is refused.
-fn key_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
+fn key_algorithm(jwk: &Jwk) -> Result<Algorithm, String> {
     let by_type = match &jwk.algorithm {
         AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
             Algorithm::ES256
         }
         AlgorithmParameters::RSA(_) => Algorithm::RS256,
-        _ => return None,
+        _ => return Err("only RS256 and ES256 (P-256) keys are trusted".to_owned()),
     };
     match jwk.common.key_algorithm {
-        None => Some(by_type),
-        Some(KeyAlgorithm::ES256) if by_type == Algorithm::ES256 => Some(by_type),
-        Some(KeyAlgorithm::RS256) if by_type == Algorithm::RS256 => Some(by_type),
-        Some(_) => None,
+        None => Ok(by_type),
+        Some(KeyAlgorithm::ES256) if by_type == Algorithm::ES256 => Ok(by_type),
+        Some(KeyAlgorithm::RS256) if by_type == Algorithm::RS256 => Ok(by_type),
+        Some(other) => Err(format!("its alg {other:?} is not trusted")),
     }
+}
+
+/// A key of the set as the verifier uses it, or why it cannot be used.
+fn usable_key(value: &serde_json::Value) -> Result<(String, (DecodingKey, Algorithm)), String> {
+    let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|e| format!("not a JWK: {e}"))?;
+    let kid = jwk.common.key_id.clone().ok_or("it has no kid")?;
+    let named = |reason: String| format!("key {kid}: {reason}");
+    // An identity provider publishes its encryption keys beside its signing keys (Keycloak
+    // does by default, `use: "enc"`, often without `alg`): such a key verifies no signature.
+    match &jwk.common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => {}
+        Some(other) => return Err(named(format!("its use is {other:?}, not signing"))),
+    }
+    let algorithm = key_algorithm(&jwk).map_err(named)?;
+    let key = DecodingKey::from_jwk(&jwk).map_err(|e| named(e.to_string()))?;
+    Ok((kid, (key, algorithm)))
+}
+
+/// The usable keys of a JWK set, each unusable one skipped with a warning. A set that is no
+/// JWK set, or has no usable key, is an error naming `JWKS`.
+fn parse_keys(jwks: &str) -> Result<Keys, ConfigError> {
+    #[derive(Deserialize)]
+    struct Set {
+        keys: Vec<serde_json::Value>,
+    }
+    let set: Set = serde_json::from_str(jwks)
+        .map_err(|e| ConfigError::malformed("JWKS", format!("not a JWK set: {e}")))?;
+    let mut keys = HashMap::new();
+    let mut skipped = Vec::new();
+    for value in &set.keys {
+        match usable_key(value) {
+            Ok((kid, key)) => {
+                keys.insert(kid, key);
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "a key of the set is skipped");
+                skipped.push(reason);
+            }
+        }
+    }
+    if keys.is_empty() {
+        let why = match skipped.is_empty() {
+            true => "has no keys".to_owned(),
+            false => format!("has no usable key ({})", skipped.join("; ")),
+        };
+        return Err(ConfigError::malformed("JWKS", why));
+    }
+    Ok(keys)
 }
 
 impl Verifier {
@@ -142,7 +196,7 @@ impl Verifier {
         audiences: Vec<String>,
     ) -> Result<Verifier, ConfigError> {
         Ok(Verifier {
-            keys: RwLock::new(parse_keys(jwks)?),
+            keys: Arc::new(RwLock::new(parse_keys(jwks)?)),
             remote: None,
             issuer,
             audiences,
@@ -162,40 +216,90 @@ impl Verifier {
         // The start's fetch does not count against the first unknown `kid`'s refetch.
         let tried = now.checked_sub(refresh.min_interval).unwrap_or(now);
         Ok(Verifier {
-            keys: RwLock::new(keys),
-            remote: Some(Remote {
+            keys: Arc::new(RwLock::new(keys)),
+            remote: Some(Arc::new(Remote {
                 url,
                 refresh,
                 fetched_at: Mutex::new((now, tried)),
-            }),
+                refreshing: AtomicBool::new(false),
+            })),
             issuer,
             audiences,
             scope_prefix: None,
         })
     }
 
-    /// Fetches the key set again if it is past its lifetime, or if `unknown_kid`, unless a
-    /// fetch was tried less than the minimum interval ago. A failed fetch keeps the keys.
-    fn refresh(&self, unknown_kid: bool) {
-        let Some(remote) = &self.remote else {
-            return;
+    /// The key and algorithm of `kid`. A set past its lifetime is fetched again in the
+    /// background, the keys in hand answering meanwhile; only a `kid` they lack waits for a
+    /// fetch (at most one per minimum interval).
+    fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
+        let known = || {
+            self.keys
+                .read()
+                .ok()
+                .and_then(|keys| keys.get(kid).cloned())
         };
-        let Ok(mut times) = remote.fetched_at.lock() else {
-            return;
+        let Some(remote) = &self.remote else {
+            return known();
+        };
+        match known() {
+            Some(key) => {
+                if remote.take_fetch(false) {
+                    remote.clone().refresh_in_background(self.keys.clone());
+                }
+                Some(key)
+            }
+            None => {
+                if remote.take_fetch(true) {
+                    remote.fetch_into(&self.keys, true);
+                }
+                known()
+            }
+        }
+    }
+}
+
+impl Remote {
+    /// Whether to fetch now: the set is stale (or a token's `kid` is unknown), and no fetch
+    /// was tried within the minimum interval. A fetch taken is counted as tried.
+    fn take_fetch(&self, unknown_kid: bool) -> bool {
+        let Ok(mut times) = self.fetched_at.lock() else {
+            return false;
         };
         let (fetched, tried) = *times;
-        let stale = fetched.elapsed() >= remote.refresh.lifetime;
-        if !(stale || unknown_kid) || tried.elapsed() < remote.refresh.min_interval {
-            return;
+        let stale = fetched.elapsed() >= self.refresh.lifetime;
+        if !(stale || unknown_kid) || tried.elapsed() < self.refresh.min_interval {
+            return false;
         }
         times.1 = Instant::now();
-        match remote.url.fetch().and_then(|jwks| parse_keys(&jwks)) {
-            Ok(keys) => {
-                times.0 = Instant::now();
-                if let Ok(mut held) = self.keys.write() {
-                    *held = keys;
+        true
+    }
+
+    /// Refreshes the set on a thread of its own, unless a refresh is already running. (In
+    /// Lambda the thread is frozen with the environment between invocations and goes on at the
+    /// next one; its fetch is bounded by the URL's timeouts either way.)
+    fn refresh_in_background(self: Arc<Remote>, keys: Arc<RwLock<Keys>>) {
+        if self.refreshing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        std::thread::spawn(move || {
+            self.fetch_into(&keys, false);
+            self.refreshing.store(false, Ordering::SeqCst);
+        });
+    }
+
+    /// Fetches the set and puts its usable keys in hand. A failed fetch, or a set without a
+    /// usable key, keeps the keys in hand and counts as the authorizer's own fault.
+    fn fetch_into(&self, keys: &RwLock<Keys>, unknown_kid: bool) {
+        match self.url.fetch().and_then(|jwks| parse_keys(&jwks)) {
+            Ok(fresh) => {
+                if let Ok(mut times) = self.fetched_at.lock() {
+                    times.0 = Instant::now();
                 }
-                tracing::info!(url = remote.url.as_str(), unknown_kid, "key set refreshed");
+                if let Ok(mut held) = keys.write() {
+                    *held = fresh;
+                }
+                tracing::info!(url = self.url.as_str(), unknown_kid, "key set refreshed");
             }
             Err(e) => {
                 // A fault of the authorizer's own (its alarm), unlike a refused token.
@@ -204,50 +308,6 @@ impl Verifier {
             }
         }
     }
-
-    /// The key and algorithm of `kid`, refreshing the key set when it is stale or lacks it.
-    fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
-        let known = |verifier: &Verifier| {
-            verifier
-                .keys
-                .read()
-                .ok()
-                .and_then(|keys| keys.get(kid).cloned())
-        };
-        // A stale set is refreshed first: a key retired meanwhile verifies nothing more.
-        self.refresh(false);
-        known(self).or_else(|| {
-            self.refresh(true);
-            known(self)
-        })
-    }
-}
-
-/// The trusted keys of a JWK set: each with a `kid`, RS256 or ES256 (P-256) only.
-fn parse_keys(jwks: &str) -> Result<Keys, ConfigError> {
-    let set: JwkSet = serde_json::from_str(jwks)
-        .map_err(|e| ConfigError::malformed("JWKS", format!("not a JWK set: {e}")))?;
-    let mut keys = HashMap::new();
-    for jwk in &set.keys {
-        let kid = jwk
-            .common
-            .key_id
-            .clone()
-            .ok_or_else(|| ConfigError::malformed("JWKS", "every key needs a kid"))?;
-        let algorithm = key_algorithm(jwk).ok_or_else(|| {
-            ConfigError::malformed(
-                "JWKS",
-                format!("key {kid}: only RS256 and ES256 (P-256) keys are accepted"),
-            )
-        })?;
-        let key = DecodingKey::from_jwk(jwk)
-            .map_err(|e| ConfigError::malformed("JWKS", format!("key {kid}: {e}")))?;
-        keys.insert(kid, (key, algorithm));
-    }
-    if keys.is_empty() {
-        return Err(ConfigError::malformed("JWKS", "has no keys"));
-    }
-    Ok(keys)
 }
 
 impl Verifier {

@@ -239,6 +239,75 @@ fn jwks_config_errors_name_the_setting() {
     assert!(err.to_string().contains("JWT_AUDIENCE"));
 }
 
+/// Keys an identity provider may publish beside its signing key, none usable for verifying an
+/// ES256 or RS256 token: each is skipped, never a reason to refuse the whole set.
+fn unusable_keys() -> Vec<Value> {
+    let n = URL_SAFE_NO_PAD.encode([0xc3u8; 256]);
+    vec![
+        // No kid: no token can name it.
+        json!({"kty": "RSA", "use": "sig", "alg": "RS256", "n": n, "e": "AQAB"}),
+        // Keycloak's default encryption key: `use: "enc"`, with and without `alg`.
+        json!({"kty": "RSA", "use": "enc", "kid": "enc-1", "n": n, "e": "AQAB"}),
+        json!({"kty": "RSA", "use": "enc", "alg": "RSA-OAEP", "kid": "enc-2", "n": n, "e": "AQAB"}),
+        // Algorithms the verifier does not trust.
+        json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": "ed", "x": URL_SAFE_NO_PAD.encode([7u8; 32])}),
+        json!({"kty": "EC", "crv": "P-384", "alg": "ES384", "kid": "p384",
+               "x": URL_SAFE_NO_PAD.encode([1u8; 48]), "y": URL_SAFE_NO_PAD.encode([2u8; 48])}),
+        json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"}),
+        // A key type from after this code was written.
+        json!({"kty": "AKP", "alg": "ML-DSA-44", "kid": "pq", "pub": "AAAA"}),
+        // Not a key at all.
+        json!({"kty": 7, "kid": "broken"}),
+        json!("a string"),
+    ]
+}
+
+#[test]
+fn a_key_set_with_unusable_keys_works_with_its_usable_ones() {
+    let key = SigningKey::generate().unwrap();
+    let mut set: Value = serde_json::from_str(&key.jwks()).unwrap();
+    let keys = set["keys"].as_array_mut().unwrap();
+    for (i, unusable) in unusable_keys().into_iter().enumerate() {
+        keys.insert(i % (keys.len() + 1), unusable);
+    }
+    let verifier = Verifier::new(&set.to_string(), ISS.into(), vec![AUD.into()]).unwrap();
+    let token = key.sign(&claims()).unwrap();
+    let allowed = authorize(&verifier, &event(&format!("Bearer {token}"))).unwrap();
+    assert_eq!(allowed.principal_id.as_deref(), Some("alice"));
+    // A token naming a skipped key is refused as unknown: the key was never trusted.
+    let header = b64(&json!({"alg": "RS256", "typ": "JWT", "kid": "enc-1"}));
+    let body = b64(&serde_json::to_value(claims()).unwrap());
+    let forged = format!(
+        "Bearer {header}.{body}.{}",
+        URL_SAFE_NO_PAD.encode([0u8; 256])
+    );
+    assert_eq!(refused(&verifier, &forged), "unknown kid enc-1");
+}
+
+#[test]
+fn a_key_set_without_a_usable_key_is_refused_naming_each_reason() {
+    let set = json!({"keys": unusable_keys()}).to_string();
+    let err = Verifier::new(&set, ISS.into(), vec![AUD.into()])
+        .err()
+        .expect("refused")
+        .to_string();
+    for reason in [
+        "JWKS",
+        "no usable key",
+        "no kid",
+        "key enc-1: its use is Encryption",
+        "key enc-2: its use is Encryption",
+        "key ed:",
+        "key p384:",
+        "key hmac:",
+        "key pq:",
+        "key broken:",
+        "not a JWK",
+    ] {
+        assert!(err.contains(reason), "{reason} missing from: {err}");
+    }
+}
+
 /// An access token as Amazon Cognito issues it: no `aud` but the app client's `client_id`,
 /// `token_use`, and the resource server's scopes (`delivery/products:read`).
 fn cognito(client_id: &str, token_use: &str) -> Value {

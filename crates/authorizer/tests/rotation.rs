@@ -1,13 +1,14 @@
 //! Key rotation with `JWKS_URL` (SPEC §3), against a local JWKS server: a new key is picked up
-//! on its first token, unknown `kid`s refetch at most once per interval, the set is refreshed
-//! after its lifetime, a failed refresh keeps the keys in hand, and an issuer that hangs costs
-//! a bounded fetch, never a hung authorizer.
+//! on its first token, unknown `kid`s refetch at most once per interval, a stale set is
+//! refreshed in the background while the keys in hand answer, a failed refresh (or a set with
+//! no usable key) keeps the keys in hand, and an issuer that never answers costs a bounded
+//! fetch, never a hung authorizer.
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use authorizer::{JwksUrl, Refresh, Verifier};
 use token_signer::{Claims, SigningKey};
@@ -20,14 +21,24 @@ const AUD: &str = "delivery-api";
 enum Mode {
     Serve(String),
     Fail,
+    /// Reads the request and never answers, holding the connection open.
     Hang,
 }
 
-/// A JWKS endpoint on loopback, its behaviour switchable, its requests counted.
+/// A JWKS endpoint on loopback, its behaviour switchable, its requests counted, the
+/// connections it hangs on kept (open) for the test to look at or answer.
 struct Issuer {
     url: JwksUrl,
     mode: Arc<Mutex<Mode>>,
     requests: Arc<AtomicUsize>,
+    hanging: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+fn ok(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 impl Issuer {
@@ -36,36 +47,33 @@ impl Issuer {
         let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
         let mode = Arc::new(Mutex::new(mode));
         let requests = Arc::new(AtomicUsize::new(0));
-        let (serving, counted) = (mode.clone(), requests.clone());
+        let hanging = Arc::new(Mutex::new(Vec::new()));
+        let (serving, counted, held) = (mode.clone(), requests.clone(), hanging.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(mut conn) = conn else { continue };
                 let mut buf = [0u8; 4096];
                 let _ = conn.read(&mut buf);
-                counted.fetch_add(1, Ordering::SeqCst);
                 let mode = serving.lock().unwrap().clone();
                 let reply = match mode {
-                    Mode::Serve(body) => format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    ),
+                    Mode::Serve(body) => ok(&body),
                     Mode::Fail => "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned(),
                     Mode::Hang => {
-                        // Holds the connection, answering nothing.
-                        std::thread::spawn(move || {
-                            std::thread::sleep(Duration::from_secs(30));
-                            drop(conn);
-                        });
+                        held.lock().unwrap().push(conn);
+                        counted.fetch_add(1, Ordering::SeqCst);
                         continue;
                     }
                 };
                 let _ = conn.write_all(reply.as_bytes());
+                drop(conn);
+                counted.fetch_add(1, Ordering::SeqCst);
             }
         });
         Issuer {
             url: JwksUrl::parse(&url).unwrap(),
             mode,
             requests,
+            hanging,
         }
     }
 
@@ -144,6 +152,30 @@ fn a_rotated_key_is_fetched_on_its_first_token_and_unknown_kids_refetch_once_a_m
     assert_eq!(issuer.requests(), 2);
 }
 
+/// Waits (up to ten seconds) for `condition`, which a background refresh makes true.
+fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(Instant::now() < until, "never: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The faults this test binary counted (the authorizer's own: a key set it could not fetch or
+/// use). Tests run at once in one process, so a test compares before and after, never exact.
+fn faults() -> usize {
+    static FAULTS: AtomicUsize = AtomicUsize::new(0);
+    static SINK: std::sync::Once = std::sync::Once::new();
+    SINK.call_once(|| {
+        telemetry::set_sink(|metric, value, _| {
+            if metric == telemetry::FAULTS {
+                FAULTS.fetch_add(value as usize, Ordering::SeqCst);
+            }
+        });
+    });
+    FAULTS.load(Ordering::SeqCst)
+}
+
 #[test]
 fn the_key_set_is_refreshed_after_its_lifetime_and_a_failed_refresh_keeps_the_keys() {
     let (old, new) = (
@@ -152,21 +184,69 @@ fn the_key_set_is_refreshed_after_its_lifetime_and_a_failed_refresh_keeps_the_ke
     );
     let issuer = Issuer::start(Mode::Serve(old.jwks()));
     let verifier = issuer.verifier(ALWAYS);
+    let counted = faults();
     issuer.set(Mode::Fail);
+    assert!(verifier.verify(&token(&old)).is_ok());
+    eventually("a failed refresh", || issuer.requests() >= 2);
+    eventually("the failure counted", || faults() > counted);
     assert!(
         verifier.verify(&token(&old)).is_ok(),
         "kept through a failed refresh"
     );
     issuer.set(Mode::Serve(new.jwks()));
-    assert!(
-        verifier.verify(&token(&old)).is_err(),
-        "refreshed: the old key retired"
-    );
+    eventually("the old key retired by a refresh", || {
+        verifier.verify(&token(&old)).is_err()
+    });
     assert!(verifier.verify(&token(&new)).is_ok());
 }
 
 #[test]
-fn a_hanging_issuer_costs_a_bounded_fetch() {
+fn a_refreshed_set_without_a_usable_key_keeps_the_keys_in_hand_and_is_a_fault() {
+    let key = SigningKey::generate().unwrap();
+    let issuer = Issuer::start(Mode::Serve(key.jwks()));
+    let verifier = issuer.verifier(ALWAYS);
+    let counted = faults();
+    issuer.set(Mode::Serve(
+        r#"{"keys": [{"kty": "RSA", "use": "enc", "kid": "enc", "n": "AQAB", "e": "AQAB"}]}"#
+            .to_owned(),
+    ));
+    assert!(verifier.verify(&token(&key)).is_ok());
+    eventually("the refresh counted as a fault", || faults() > counted);
+    assert!(verifier.verify(&token(&key)).is_ok(), "the keys in hand");
+}
+
+#[test]
+fn a_stale_set_is_refreshed_off_the_request_path() {
+    let (old, new) = (
+        SigningKey::generate().unwrap(),
+        SigningKey::generate().unwrap(),
+    );
+    let issuer = Issuer::start(Mode::Serve(old.jwks()));
+    let verifier = issuer.verifier(ALWAYS);
+    issuer.set(Mode::Hang);
+    // The set is stale: the token is verified with the keys in hand while the refresh waits
+    // for an issuer that has not answered yet.
+    assert!(verifier.verify(&token(&old)).is_ok());
+    eventually("the refresh asked", || issuer.requests() >= 2);
+    let mut held = issuer.hanging.lock().unwrap().pop().unwrap();
+    // Had the request waited for the refresh, the fetch would have timed out and closed its
+    // connection before the answer: it is still open, the fetch still waiting.
+    held.set_nonblocking(true).unwrap();
+    let open =
+        matches!(held.peek(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    assert!(open, "the refresh's connection is still waiting");
+    held.set_nonblocking(false).unwrap();
+    held.write_all(ok(&new.jwks()).as_bytes()).unwrap();
+    drop(held);
+    issuer.set(Mode::Serve(new.jwks()));
+    eventually("the new set in hand", || {
+        verifier.verify(&token(&old)).is_err()
+    });
+    assert!(verifier.verify(&token(&new)).is_ok());
+}
+
+#[test]
+fn an_issuer_that_never_answers_costs_a_bounded_fetch() {
     let key = SigningKey::generate().unwrap();
     let hanging = Issuer::start(Mode::Hang);
     let err = Verifier::from_url(

@@ -47,13 +47,24 @@ pub trait EventFunction: App {
 
 async fn start<A: App>() -> Result<A, lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    Ok(A::new(&Adapters::aws()).await?)
+    started(A::new(&Adapters::aws()).await)
+}
+
+/// A function that cannot start (a setting missing or malformed, a key set with no usable
+/// key) answers every request with an error until it can: its own fault, counted so that its
+/// alarm (and a canary's rollback) sees it, and logged with the reason.
+fn started<T>(app: Result<T, settings::ConfigError>) -> Result<T, lambda_runtime::Error> {
+    app.map_err(|error| {
+        telemetry::fault();
+        tracing::error!(error = %error, "the function cannot start");
+        error.into()
+    })
 }
 
 /// Runs an HTTP function behind API Gateway (REST, proxy integration).
 pub async fn serve_http<F: App + HttpFunction>() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let endpoint = endpoint::<F>(&Adapters::aws()).await?;
+    let endpoint = started(endpoint::<F>(&Adapters::aws()).await)?;
     let endpoint: &'static Endpoint<F> = Box::leak(Box::new(endpoint));
     lambda_http::run(lambda_http::service_fn(
         move |request: lambda_http::Request| async move {
