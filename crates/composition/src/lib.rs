@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use bus_aws::{SnsSms, SnsTopic, SqsQueue};
 use domain::PortError;
@@ -42,19 +43,50 @@ pub fn retry_config() -> RetryConfig {
         .with_initial_backoff(SDK_INITIAL_BACKOFF)
 }
 
+/// How long connecting to an AWS endpoint may take (TCP and TLS; a cold Lambda at a small
+/// memory size spends most of a second in its first handshake).
+pub const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one attempt of an SDK call may take before it is abandoned and retried: DynamoDB,
+/// SQS and SNS answer in milliseconds, so an attempt this slow is a stalled connection.
+pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an SDK call may take in all, its retries included: a stalled service costs a
+/// retry of the work (the port answers a transient error), never the whole invocation.
+pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SDK's timeouts, explicit: by default it has a connect timeout only, and a stalled
+/// response would run to the Lambda's own timeout.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(SDK_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
+        .operation_timeout(SDK_OPERATION_TIMEOUT)
+        .build()
+}
+
+/// `config` with the process's retry policy and timeouts, whatever it said of them: every
+/// client (DynamoDB, SQS, SNS, S3) is built from the result, in Lambda and locally alike.
+pub fn with_policies(config: SdkConfig) -> SdkConfig {
+    config
+        .into_builder()
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .build()
+}
+
 /// The SDK configuration of an AWS-compatible endpoint on this machine (the embedded DynamoDB
 /// of `delivery-local` and of the tests): a fixed region, static dummy credentials, and the
-/// same retry policy as in Lambda.
+/// same retry policy and timeouts as in Lambda.
 pub fn local_sdk_config(endpoint_url: &str) -> SdkConfig {
     use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
     let credentials = Credentials::new("local", "local", None, None, "delivery-local");
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint_url)
-        .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .retry_config(retry_config())
-        .build()
+    with_policies(
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint_url)
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build(),
+    )
 }
 
 /// The messaging ports: the orders queue (with its DLQ), the events topic, and SMS.
@@ -209,9 +241,9 @@ impl Adapters {
     async fn sdk(&self) -> &SdkConfig {
         self.sdk
             .get_or_init(|| async {
-                // The one load of the process; its retry policy, whatever the environment says.
-                let loaded = aws_config::load_defaults(BehaviorVersion::latest()).await;
-                loaded.into_builder().retry_config(retry_config()).build()
+                // The one load of the process; its retry policy and timeouts, whatever the
+                // environment says.
+                with_policies(aws_config::load_defaults(BehaviorVersion::latest()).await)
             })
             .await
     }
@@ -332,4 +364,54 @@ pub async fn endpoint<F: App + HttpFunction>(
     adapters: &Adapters,
 ) -> Result<Endpoint<F>, ConfigError> {
     Ok(Endpoint::new(F::new(adapters).await?, adapters.cors()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::ports::Carriers;
+
+    #[test]
+    fn every_sdk_configuration_carries_the_timeouts_and_retries() {
+        for config in [
+            local_sdk_config("http://127.0.0.1:1"),
+            with_policies(SdkConfig::builder().build()),
+        ] {
+            let timeouts = config.timeout_config().expect("timeouts set");
+            assert_eq!(timeouts.connect_timeout(), Some(SDK_CONNECT_TIMEOUT));
+            assert_eq!(
+                timeouts.operation_attempt_timeout(),
+                Some(SDK_ATTEMPT_TIMEOUT)
+            );
+            assert_eq!(timeouts.operation_timeout(), Some(SDK_OPERATION_TIMEOUT));
+            let retries = config.retry_config().expect("retries set");
+            assert_eq!(retries.max_attempts(), SDK_MAX_ATTEMPTS);
+        }
+        // An operation outlasts its attempts' timeouts with backoff between them, so the
+        // operation timeout is what bounds a call to a service that stalls every time.
+        assert!(SDK_OPERATION_TIMEOUT < SDK_ATTEMPT_TIMEOUT * SDK_MAX_ATTEMPTS);
+    }
+
+    /// A service that accepts connections and never answers (a stalled response): without an
+    /// attempt timeout, the SDK waits on it for as long as the invocation lasts.
+    #[tokio::test]
+    async fn a_stalled_service_is_a_transient_error_not_a_hung_call() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming() {
+                held.push(conn);
+            }
+        });
+        let client = aws_sdk_dynamodb::Client::new(&local_sdk_config(&url));
+        let tables = store_dynamodb::Tables {
+            products: "p".into(),
+            orders: "o".into(),
+            carriers: "c".into(),
+        };
+        let store = DynamoStore::new(client, tables);
+        let error = Carriers::list(&store).await.unwrap_err();
+        assert!(error.is_transient(), "{error}");
+    }
 }
