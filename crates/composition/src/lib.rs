@@ -145,6 +145,7 @@ pub trait PortLayer: Send + Sync {
     fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender>;
     fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses>;
     fn imports(&self, port: Arc<dyn Imports>) -> Arc<dyn Imports>;
+    fn import_files(&self, port: Arc<dyn ImportFiles>) -> Arc<dyn ImportFiles>;
 }
 
 /// No layer: the ports as the adapters are.
@@ -173,6 +174,9 @@ impl PortLayer for Bare {
         port
     }
     fn imports(&self, port: Arc<dyn Imports>) -> Arc<dyn Imports> {
+        port
+    }
+    fn import_files(&self, port: Arc<dyn ImportFiles>) -> Arc<dyn ImportFiles> {
         port
     }
 }
@@ -295,17 +299,17 @@ impl Adapters {
     /// SDK is pointed at an emulator), or the store given to [`Adapters::with_files`].
     pub async fn import_files(&self) -> Result<Arc<dyn ImportFiles>, ConfigError> {
         if let Some(files) = &self.files {
-            return Ok(files.clone());
+            return Ok(self.layer.import_files(files.clone()));
         }
         let bucket = settings::required(self.settings(), "IMPORTS_BUCKET")?;
         let sdk = self.sdk().await;
         let config = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(sdk.endpoint_url().is_some())
             .build();
-        Ok(Arc::new(S3Files {
+        Ok(self.layer.import_files(Arc::new(S3Files {
             client: aws_sdk_s3::Client::from_conf(config),
             bucket,
-        }))
+        })))
     }
 
     /// Creates every table the settings name, where missing (`delivery-local` and the tests;

@@ -26,6 +26,8 @@ pub struct Snapshot {
     dead_letters: Vec<DeadLetter>,
     /// The order id of each SMS in the outbox, oldest first.
     sms: Vec<String>,
+    /// The windows of unknown SMS outcome the fault layer counted, by order.
+    unknown_sms: HashMap<String, u64>,
 }
 
 fn array(value: Value) -> Vec<Value> {
@@ -74,6 +76,13 @@ impl Snapshot {
                 .iter()
                 .map(|s| text(&s["order_id"]))
                 .collect(),
+            unknown_sms: match client.get("/_local/faults")?["unknown_sms_outcomes"].take() {
+                Value::Object(windows) => windows
+                    .into_iter()
+                    .map(|(order, n)| (order, n.as_u64().unwrap_or(0)))
+                    .collect(),
+                _ => HashMap::new(),
+            },
         })
     }
 }
@@ -108,6 +117,10 @@ pub struct Audit {
     stock_mismatches: Vec<String>,
     sms_missing: u64,
     sms_repeats: u64,
+    /// The windows of unknown SMS outcome counted for the run's orders.
+    sms_windows: u64,
+    /// Repeated SMS beyond their order's windows: a bug, never a fault of the day.
+    sms_repeats_beyond: u64,
     invalid: u64,
     malformed_in_dlq: u64,
     without_reason: u64,
@@ -216,9 +229,14 @@ impl Audit {
                 .get(*id)
                 .is_some_and(|o| o.status == "dispatched")
             {
+                let windows = after.unknown_sms.get(*id).copied().unwrap_or(0);
+                self.sms_windows += windows;
                 match sent.get(id).copied().unwrap_or(0) {
                     0 => self.sms_missing += 1,
-                    n => self.sms_repeats += n - 1,
+                    n => {
+                        self.sms_repeats += n - 1;
+                        self.sms_repeats_beyond += (n - 1).saturating_sub(windows);
+                    }
                 }
             }
         }
@@ -252,6 +270,13 @@ impl Audit {
         fail(
             self.sms_missing == 0,
             format!("{} dispatched orders without an SMS", self.sms_missing),
+        );
+        fail(
+            self.sms_repeats_beyond == 0,
+            format!(
+                "{} SMS repeated where no outcome was unknown",
+                self.sms_repeats_beyond
+            ),
         );
         fail(
             self.malformed_in_dlq >= self.invalid,
@@ -300,8 +325,15 @@ impl Audit {
             (
                 self.sms_missing == 0,
                 format!(
-                    "SMS exactly once per dispatched order: {} dispatched, {} without SMS, {} repeated",
-                    self.dispatched, self.sms_missing, self.sms_repeats
+                    "no SMS lost: {} dispatched, {} without SMS",
+                    self.dispatched, self.sms_missing
+                ),
+            ),
+            (
+                self.sms_repeats_beyond == 0,
+                format!(
+                    "an SMS repeated only where its outcome was unknown: {} repeated, {} windows (an SMS call timed out after sending, an invocation ended between the SMS and its record), {} beyond them",
+                    self.sms_repeats, self.sms_windows, self.sms_repeats_beyond
                 ),
             ),
             (
@@ -319,5 +351,180 @@ impl Audit {
             out.push_str(&format!("  [{}] {line}\n", mark(holds)));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stores before a run: two products in stock, nothing else.
+    fn before() -> Snapshot {
+        Snapshot {
+            stock: HashMap::from([("p1".to_owned(), 10), ("p2".to_owned(), 5)]),
+            orders: HashMap::new(),
+            dead_letters: Vec::new(),
+            sms: Vec::new(),
+            unknown_sms: HashMap::new(),
+        }
+    }
+
+    fn order(status: &str, lines: &[(&str, i64)]) -> StoredOrder {
+        StoredOrder {
+            status: status.to_owned(),
+            lines: lines.iter().map(|(p, q)| (p.to_string(), *q)).collect(),
+        }
+    }
+
+    /// A run of three valid orders and one malformed message, every invariant holding: o1 and
+    /// o2 dispatched (one SMS each), o3 rejected, the malformed one dead-lettered with its
+    /// reason.
+    fn good_run() -> (Snapshot, Enqueued) {
+        let after = Snapshot {
+            stock: HashMap::from([("p1".to_owned(), 7), ("p2".to_owned(), 4)]),
+            orders: HashMap::from([
+                ("o1".to_owned(), order("dispatched", &[("p1", 3)])),
+                ("o2".to_owned(), order("dispatched", &[("p2", 1)])),
+                ("o3".to_owned(), order("rejected", &[("p1", 99)])),
+            ]),
+            dead_letters: vec![DeadLetter {
+                reason: "not an order".to_owned(),
+                order_id: None,
+            }],
+            sms: vec!["o1".to_owned(), "o2".to_owned()],
+            unknown_sms: HashMap::new(),
+        };
+        let run = Enqueued {
+            orders: 4,
+            invalid: 1,
+            order_ids: vec!["o1".to_owned(), "o2".to_owned(), "o3".to_owned()],
+        };
+        (after, run)
+    }
+
+    /// The audit of a good run after `break_it`, its failures and its report.
+    fn audited(break_it: impl FnOnce(&mut Snapshot)) -> (Vec<String>, String) {
+        let (mut after, run) = good_run();
+        break_it(&mut after);
+        let audit = Audit::of(&before(), &after, &run);
+        (audit.failures(), audit.report())
+    }
+
+    #[test]
+    fn a_good_run_holds_every_invariant() {
+        let (failures, report) = audited(|_| {});
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(!report.contains("FAILED"), "{report}");
+        assert_eq!(report.matches("[ok]").count(), 7, "{report}");
+    }
+
+    /// Each broken store fails its own line, and names what broke.
+    #[test]
+    fn each_broken_invariant_fails_its_line() {
+        type Break = Box<dyn FnOnce(&mut Snapshot)>;
+        let cases: Vec<(Break, &str)> = vec![
+            (
+                Box::new(|a| drop(a.orders.remove("o3"))),
+                "1 valid orders lost",
+            ),
+            (
+                Box::new(|a| drop(a.orders.insert("x".into(), order("rejected", &[])))),
+                "1 orders recorded that nobody placed",
+            ),
+            (
+                Box::new(|a| {
+                    a.orders
+                        .insert("o2".into(), order("accepted", &[("p2", 1)]));
+                    a.sms.pop();
+                }),
+                "1 orders stuck accepted",
+            ),
+            (
+                Box::new(|a| {
+                    a.orders
+                        .insert("o2".into(), order("accepted", &[("p2", 1)]));
+                    a.sms.pop();
+                    a.dead_letters.push(DeadLetter {
+                        reason: "retries exhausted".into(),
+                        order_id: Some("o2".into()),
+                    });
+                }),
+                "1 valid orders in a DLQ",
+            ),
+            (
+                Box::new(|a| {
+                    a.stock.insert("p1".into(), 8);
+                }),
+                "stock not conserved: p1: expected 7, found 8",
+            ),
+            (
+                Box::new(|a| {
+                    a.stock.insert("p2".into(), -1);
+                }),
+                "p2: oversold",
+            ),
+            (
+                Box::new(|a| drop(a.sms.pop())),
+                "1 dispatched orders without an SMS",
+            ),
+            (
+                Box::new(|a| a.sms.push("o1".into())),
+                "1 SMS repeated where no outcome was unknown",
+            ),
+            (
+                Box::new(|a| drop(a.dead_letters.pop())),
+                "0 of 1 malformed messages in the DLQ",
+            ),
+            (
+                Box::new(|a| a.dead_letters[0].reason = " ".into()),
+                "1 dead letters without a reason",
+            ),
+        ];
+        for (break_it, says) in cases {
+            let (failures, report) = audited(break_it);
+            assert!(
+                failures.iter().any(|f| f.contains(says)),
+                "{says}: {failures:?}"
+            );
+            assert!(report.contains("FAILED"), "{says}: {report}");
+        }
+    }
+
+    #[test]
+    fn a_repeated_sms_passes_only_within_its_windows_of_unknown_outcome() {
+        let repeat = |windows: u64, copies: usize| {
+            audited(move |a| {
+                a.sms.extend(std::iter::repeat_n("o1".to_owned(), copies));
+                if windows > 0 {
+                    a.unknown_sms.insert("o1".into(), windows);
+                }
+            })
+        };
+        let (failures, report) = repeat(1, 1);
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(report.contains("1 repeated, 1 windows"), "{report}");
+        let (failures, _) = repeat(1, 2);
+        assert_eq!(failures, ["1 SMS repeated where no outcome was unknown"]);
+        // A window of another order allows nothing here.
+        let (failures, _) = audited(|a| {
+            a.sms.push("o1".into());
+            a.unknown_sms.insert("o2".into(), 3);
+        });
+        assert_eq!(failures, ["1 SMS repeated where no outcome was unknown"]);
+    }
+
+    #[test]
+    fn a_dead_letter_of_an_order_handled_anyway_is_no_failure() {
+        let (failures, report) = audited(|a| {
+            a.dead_letters.push(DeadLetter {
+                reason: "receive 5".into(),
+                order_id: Some("o1".into()),
+            })
+        });
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(
+            report.contains("(1 dead letters of orders handled anyway)"),
+            "{report}"
+        );
     }
 }

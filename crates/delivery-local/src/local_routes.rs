@@ -71,6 +71,9 @@ impl LocalRoutes {
                 "probabilities": self.faults.probabilities(),
                 "seed": self.faults.seed(),
                 "injected": self.faults.injected(),
+                // Orders whose SMS may have gone out unknown to its sender, with how often: a
+                // rehearsal allows a repeated SMS only within these windows.
+                "unknown_sms_outcomes": self.faults.unknown_sms_outcomes(),
             })),
             (&Method::GET, "/_local/tokens") => return self.demo_tokens(),
             (_, path) => return gateway_error(&refusal(path)),

@@ -246,6 +246,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if !faults.spec().is_none() {
         tracing::warn!(faults = ?faults.probabilities(), seed = faults.seed(), "injecting faults (GET /_local/faults counts them)");
     }
+    if args
+        .visibility_timeout
+        .is_some_and(|s| Duration::from_secs(s) <= composition::SDK_OPERATION_TIMEOUT)
+    {
+        // In Lambda a function's timeout outlasts the SDK's: here the invocation would end
+        // before a stalled call answers, and every stall would kill it.
+        tracing::warn!(
+            "--visibility-timeout is no longer than a stalled call (the SDK's {} s operation timeout): a stall kills the invocation, as it never would in Lambda",
+            composition::SDK_OPERATION_TIMEOUT.as_secs()
+        );
+    }
     axum::serve(listener, gateway::router(Arc::new(gateway)))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

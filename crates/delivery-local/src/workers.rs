@@ -15,6 +15,7 @@ use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use bus_embedded::{Bus, IMPORTS, MAX_BATCH, NOTIFICATIONS, ORDERS, QueueSpec, Received, Settled};
 use composition::lambda::EventFunction;
+use domain::PortError;
 use faults::{Fault, Faults};
 use import_catalog::ImportCatalog;
 use notify_carrier::NotifyCarrier;
@@ -233,16 +234,10 @@ async fn notifications(
         let Some(batch) = next_batch(&bus, spec, MAX_BATCH, &mut stop).await else {
             continue;
         };
-        let copies = duplicates(&delivery, &batch)
-            .into_iter()
-            .map(|m| invocation(&delivery, timeout, false, notifier.handle(sns_event(m))));
-        let (delivery, notifier) = (&delivery, &notifier);
-        let invocations = batch.iter().map(|m| async move {
-            let answer = invocation(delivery, timeout, false, notifier.handle(sns_event(m))).await;
-            (m, answer)
-        });
-        let (answers, _) = tokio::join!(
-            futures::future::join_all(invocations),
+        let invoke = |m| notify_one(&delivery, &notifier, timeout, m);
+        let copies = duplicates(&delivery, &batch).into_iter().map(invoke);
+        let (answers, copied) = tokio::join!(
+            futures::future::join_all(batch.iter().map(invoke)),
             futures::future::join_all(copies)
         );
         let errors: Vec<(&Received, String)> = answers
@@ -254,6 +249,15 @@ async fn notifications(
             .collect();
         for (message, error) in &errors {
             tracing::warn!(error = %error, message_id = %message.id, attempt = message.receive_count, "notify-carrier failed; will retry");
+        }
+        // An invocation that failed, died or timed out after its SMS and before the order's
+        // record leaves the SMS's outcome unknown to the retry: the fault layer counts it.
+        for (message, answer) in answers.iter().chain(&copied) {
+            if !matches!(answer, Some(Ok(())))
+                && let Some(order) = notified_order(&message.body)
+            {
+                delivery.faults.invocation_failed(&order);
+            }
         }
         // A stopped invocation leaves its message in flight, as Lambda's would.
         let settled: Vec<Settled<'_>> = answers
@@ -270,6 +274,23 @@ async fn notifications(
             tracing::error!(error = %e, messages = settled.len(), "settling notifications");
         }
     }
+}
+
+/// One invocation of notify-carrier for `message`, and its answer (`None`: none in time).
+async fn notify_one<'m>(
+    delivery: &Delivery,
+    notifier: &NotifyCarrier,
+    timeout: Duration,
+    message: &'m Received,
+) -> (&'m Received, Option<Result<(), PortError>>) {
+    let work = notifier.handle(sns_event(message));
+    (message, invocation(delivery, timeout, false, work).await)
+}
+
+/// The order an `order.accepted` event is about.
+fn notified_order(body: &str) -> Option<String> {
+    let event: serde_json::Value = serde_json::from_str(body).ok()?;
+    event["order"]["id"].as_str().map(str::to_owned)
 }
 
 /// The event sources, running until stopped.

@@ -14,20 +14,29 @@ use common::{BIN, Server};
 use serde_json::{Value, json};
 
 fn serve(faults: &str) -> Server {
+    serve_with_invocations_of(faults, "1")
+}
+
+/// A server with `faults` whose queued invocations last (and whose failed messages come back
+/// after) `seconds`.
+fn serve_with_invocations_of(faults: &str, seconds: &str) -> Server {
     let flags = [
         "--faults",
         faults,
         "--faults-seed",
         "42",
         "--visibility-timeout",
-        "1",
+        seconds,
     ];
     Server::start_in(tempfile::tempdir().unwrap(), &flags)
 }
 
 /// Runs `simulate` against a server with `faults`; its output and what was injected.
 fn rehearse(faults: &str, orders: u32) -> (String, Value) {
-    let server = serve(faults);
+    rehearse_on(serve(faults), faults, orders)
+}
+
+fn rehearse_on(server: Server, faults: &str, orders: u32) -> (String, Value) {
     let port = server.base.rsplit(':').next().unwrap().to_owned();
     let out = Command::new(BIN)
         .args(["simulate", "--orders", &orders.to_string()])
@@ -81,7 +90,25 @@ fn failed_send_entries() {
 #[test]
 fn duplicate_deliveries_send_no_second_sms() {
     let stdout = alone("sqs.duplicate");
-    assert!(stdout.contains(", 0 repeated"), "{stdout}");
+    assert!(stdout.contains(": 0 repeated, 0 windows"), "{stdout}");
+}
+
+/// Calls that answer nothing until the SDK's timeout, their outcome unknown: a stalled SMS may
+/// have gone out, and its order be texted again, but only within the windows the layer counted.
+#[test]
+fn stalled_calls() {
+    let stalls = ["dynamodb.stall", "sqs.stall", "sns.stall", "sms.stall"];
+    let faults = "dynamodb.stall=0.01,sqs.stall=0.05,sns.stall=0.05,sms.stall=0.3";
+    // As in Lambda, an invocation outlasts a stalled call (the SDK's 5 s operation timeout).
+    let server = serve_with_invocations_of(faults, "6");
+    let (stdout, injected) = rehearse_on(server, faults, 100);
+    for stall in stalls {
+        assert!(injected[stall].as_u64().unwrap() > 0, "{stall}: {injected}");
+    }
+    assert!(
+        stdout.contains("[ok] an SMS repeated only where its outcome was unknown"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -158,6 +158,20 @@ pub trait OrderStore: Send + Sync {
         at: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Claim, PortError>;
+    /// Records on the claimant's claim that its SMS went out through `carrier`, and holds the
+    /// claim until `at + lease`: a later delivery then records the order dispatched through
+    /// that carrier instead of texting again. `Held` when the claimant no longer holds it.
+    async fn hold_texted(
+        &self,
+        id: OrderId,
+        claimant: &str,
+        carrier: &CarrierRef,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Claim, PortError>;
+    /// The carrier an accepted order was texted through by a delivery that could not record
+    /// it ([`OrderStore::hold_texted`]); `None` when no SMS is known to have gone out.
+    async fn texted(&self, id: OrderId) -> Result<Option<CarrierRef>, PortError>;
     /// Gives up a claim the claimant holds (it failed before texting), so that a retry may
     /// claim the order at once. A claim it does not hold is left as it is.
     async fn release_dispatch_claim(&self, id: OrderId, claimant: &str) -> Result<(), PortError>;

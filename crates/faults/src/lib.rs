@@ -12,7 +12,7 @@ mod ports;
 
 pub use ports::FaultLayer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -41,10 +41,25 @@ pub enum Fault {
     LambdaCrash,
     /// The invocation runs past its timeout: its answer never counts.
     LambdaTimeout,
+    /// A DynamoDB call answers nothing until the SDK's operation timeout; a write's outcome is
+    /// then unknown (made or not, at random).
+    DynamodbStall,
+    /// `SendMessageBatch` stalls until the timeout; the messages may have been sent.
+    SqsStall,
+    /// `Publish` to the topic stalls until the timeout; the event may have been published.
+    SnsStall,
+    /// The SMS `Publish` stalls until the timeout; the SMS may have gone out, as a real
+    /// timeout may have sent it: a window of unknown outcome for its order.
+    SmsStall,
+    /// `GetObject` of an import's file stalls until the timeout.
+    S3Stall,
 }
 
+/// How many faults there are.
+const COUNT: usize = 14;
+
 impl Fault {
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; COUNT] = [
         Fault::DynamodbConflict,
         Fault::DynamodbThrottle,
         Fault::DynamodbError,
@@ -54,6 +69,11 @@ impl Fault {
         Fault::SmsFail,
         Fault::LambdaCrash,
         Fault::LambdaTimeout,
+        Fault::DynamodbStall,
+        Fault::SqsStall,
+        Fault::SnsStall,
+        Fault::SmsStall,
+        Fault::S3Stall,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,16 +87,27 @@ impl Fault {
             Fault::SmsFail => "sms.fail",
             Fault::LambdaCrash => "lambda.crash",
             Fault::LambdaTimeout => "lambda.timeout",
+            Fault::DynamodbStall => "dynamodb.stall",
+            Fault::SqsStall => "sqs.stall",
+            Fault::SnsStall => "sns.stall",
+            Fault::SmsStall => "sms.stall",
+            Fault::S3Stall => "s3.stall",
         }
     }
 
-    /// Its probability in a realistic bad day (`--faults default`): every fault, a few percent.
+    /// Its probability in a realistic bad day (`--faults default`): every fault, a few percent;
+    /// a stall, which costs seconds, rarely.
     fn default_probability(self) -> f64 {
         match self {
             Fault::DynamodbConflict => 0.05,
             Fault::DynamodbThrottle | Fault::DynamodbError => 0.02,
             Fault::SqsSend | Fault::SqsDuplicate | Fault::SnsPublish | Fault::SmsFail => 0.03,
             Fault::LambdaCrash | Fault::LambdaTimeout => 0.01,
+            Fault::DynamodbStall
+            | Fault::SqsStall
+            | Fault::SnsStall
+            | Fault::SmsStall
+            | Fault::S3Stall => 0.002,
         }
     }
 
@@ -88,13 +119,13 @@ impl Fault {
 /// How often each fault strikes, from 0 to 1.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultSpec {
-    probabilities: [f64; 9],
+    probabilities: [f64; COUNT],
 }
 
 impl FaultSpec {
     pub fn none() -> FaultSpec {
         FaultSpec {
-            probabilities: [0.0; 9],
+            probabilities: [0.0; COUNT],
         }
     }
 
@@ -156,9 +187,21 @@ pub struct Faults {
     spec: RwLock<FaultSpec>,
     seed: u64,
     rng: Mutex<StdRng>,
-    injected: [AtomicU64; 9],
+    injected: [AtomicU64; COUNT],
     /// DynamoDB writes that passed through the layer (`scripts/bench` counts them per order).
     store_writes: AtomicU64,
+    /// What the layer knows of each order's SMS: sent and not yet recorded, and the windows in
+    /// which an SMS went out without its sender knowing (see [`Faults::unknown_sms_outcomes`]).
+    sms: Mutex<SmsLedger>,
+}
+
+/// The SMS of orders, as the layer saw them go out and be recorded.
+#[derive(Default)]
+struct SmsLedger {
+    /// Orders texted and not yet marked dispatched.
+    unrecorded: BTreeSet<String>,
+    /// Windows of unknown outcome, by order.
+    unknown: BTreeMap<String, u64>,
 }
 
 impl Faults {
@@ -169,6 +212,7 @@ impl Faults {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             injected: Default::default(),
             store_writes: AtomicU64::new(0),
+            sms: Mutex::default(),
         }
     }
 
@@ -238,6 +282,50 @@ impl Faults {
             .into_iter()
             .map(|f| (f.name(), self.injected[f.index()].load(Ordering::Relaxed)))
             .collect()
+    }
+
+    /// An SMS of `order` went out (its sender was told so, or the layer stalled after it).
+    pub fn sms_sent(&self, order: &str) {
+        if let Ok(mut ledger) = self.sms.lock() {
+            ledger.unrecorded.insert(order.to_owned());
+        }
+    }
+
+    /// `order` was marked dispatched: its SMS is recorded.
+    pub fn sms_recorded(&self, order: &str) {
+        if let Ok(mut ledger) = self.sms.lock() {
+            ledger.unrecorded.remove(order);
+        }
+    }
+
+    /// The SMS of `order` may have gone out without its sender knowing: an SMS call that timed
+    /// out after sending, or an invocation that ended (died, timed out, failed) after the SMS
+    /// and before its record. A retry may then text again: the rehearsal allows one repeat per
+    /// window, and fails on any other.
+    pub fn unknown_sms_outcome(&self, order: &str) {
+        if let Ok(mut ledger) = self.sms.lock() {
+            *ledger.unknown.entry(order.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// An invocation for `order` ended without success: if its SMS went out and was not
+    /// recorded, that is a window of unknown outcome (counted once for that SMS).
+    pub fn invocation_failed(&self, order: &str) {
+        let texted = self
+            .sms
+            .lock()
+            .is_ok_and(|mut ledger| ledger.unrecorded.remove(order));
+        if texted {
+            self.unknown_sms_outcome(order);
+        }
+    }
+
+    /// The windows of unknown SMS outcome, by order.
+    pub fn unknown_sms_outcomes(&self) -> BTreeMap<String, u64> {
+        self.sms
+            .lock()
+            .map(|ledger| ledger.unknown.clone())
+            .unwrap_or_default()
     }
 
     /// The probabilities, by name.

@@ -1,17 +1,18 @@
 //! The ports, wrapped: each call may meet the fault AWS would answer there.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use composition::PortLayer;
 use domain::carrier::Carrier;
-use domain::import::{FileVersion, Import, ImportId};
+use domain::import::{FileVersion, Import, ImportId, ObjectKey};
 use domain::order::{CarrierRef, Order, OrderEvent};
 use domain::ports::{
-    BatchOutcome, Carriers, Catalog, Claim, EventPublisher, ImportBatch, Imports, KeyUse, KeyUses,
-    OrderQueue, OrderStore, OutgoingMessage, Page, PageRequest, RecordOutcome, Remembered,
-    SendFailure, SmsSender,
+    BatchOutcome, Carriers, Catalog, Claim, EventPublisher, FileBody, ImportBatch, ImportFiles,
+    Imports, KeyUse, KeyUses, OrderQueue, OrderStore, OutgoingMessage, Page, PageRequest,
+    RecordOutcome, Remembered, SendFailure, SmsSender, UploadUrl,
 };
 use domain::product::Product;
 use domain::rate::OrderWindow;
@@ -47,6 +48,23 @@ impl PortLayer for FaultLayer {
     fn imports(&self, port: Arc<dyn Imports>) -> Arc<dyn Imports> {
         Arc::new(Faulty::new(port, &self.0))
     }
+    fn import_files(&self, port: Arc<dyn ImportFiles>) -> Arc<dyn ImportFiles> {
+        Arc::new(Faulty::new(port, &self.0))
+    }
+}
+
+/// How long a stalled call answers nothing: the SDK's operation timeout, after which the
+/// adapter answers a transient error, as it does in Lambda.
+const STALL: Duration = composition::SDK_OPERATION_TIMEOUT;
+
+fn timed_out(fault: Fault, call: &str) -> PortError {
+    injected(
+        fault,
+        &format!(
+            "{call}: operation timed out after {} s; its outcome is unknown",
+            STALL.as_secs()
+        ),
+    )
 }
 
 /// A port and the faults that may strike it.
@@ -67,25 +85,32 @@ impl<P: ?Sized> Faulty<P> {
         }
     }
 
-    /// A DynamoDB read: throttled or failed before it reaches the table.
-    fn read(&self) -> Result<(), PortError> {
+    /// A DynamoDB read: throttled or failed before it reaches the table, or stalled.
+    async fn read(&self) -> Result<(), PortError> {
         if self.faults.strike(Fault::DynamodbThrottle) {
             return Err(injected(Fault::DynamodbThrottle, "ThrottlingException"));
         }
         if self.faults.strike(Fault::DynamodbError) {
             return Err(injected(Fault::DynamodbError, "InternalServerError"));
         }
+        if self.faults.strike(Fault::DynamodbStall) {
+            tokio::time::sleep(STALL).await;
+            return Err(timed_out(Fault::DynamodbStall, "DynamoDB"));
+        }
         Ok(())
     }
 
     /// A DynamoDB write: throttled before it is made, or (`dynamodb.error`) made and then
-    /// answered 500, so that its caller cannot know it happened.
+    /// answered 500, so that its caller cannot know it happened, or stalled (made or not).
     async fn write<T>(
         &self,
         write: impl Future<Output = Result<T, PortError>>,
     ) -> Result<T, PortError> {
         if self.faults.strike(Fault::DynamodbThrottle) {
             return Err(injected(Fault::DynamodbThrottle, "ThrottlingException"));
+        }
+        if self.faults.strike(Fault::DynamodbStall) {
+            return self.stall(Fault::DynamodbStall, "DynamoDB", write).await;
         }
         self.faults.count_store_write();
         let outcome = write.await;
@@ -97,17 +122,33 @@ impl<P: ?Sized> Faulty<P> {
         }
         outcome
     }
+
+    /// A call that stalls until the SDK's timeout: made or not (at random, as a timed-out call
+    /// may or may not have reached the service), then answered as a timeout. `Ok(true)` when
+    /// it was made and succeeded, which the caller is never told.
+    async fn stall<T>(
+        &self,
+        fault: Fault,
+        call: &str,
+        work: impl Future<Output = Result<T, PortError>>,
+    ) -> Result<T, PortError> {
+        if self.faults.pick(2) == 1 {
+            let _ = work.await;
+        }
+        tokio::time::sleep(STALL).await;
+        Err(timed_out(fault, call))
+    }
 }
 
 #[async_trait]
 impl Catalog for Faulty<dyn Catalog> {
     async fn get(&self, id: &ProductId) -> Result<Option<Product>, PortError> {
-        self.read()?;
+        self.read().await?;
         self.port.get(id).await
     }
 
     async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, PortError> {
-        self.read()?;
+        self.read().await?;
         self.port.get_many(ids).await
     }
 
@@ -116,7 +157,7 @@ impl Catalog for Faulty<dyn Catalog> {
         company: Option<&CompanyId>,
         page: &PageRequest,
     ) -> Result<Page<Product>, PortError> {
-        self.read()?;
+        self.read().await?;
         self.port.list(company, page).await
     }
 
@@ -138,7 +179,7 @@ impl OrderStore for Faulty<dyn OrderStore> {
     }
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, PortError> {
-        self.read()?;
+        self.read().await?;
         self.port.get(id).await
     }
 
@@ -147,7 +188,7 @@ impl OrderStore for Faulty<dyn OrderStore> {
         customer: &CustomerId,
         page: &PageRequest,
     ) -> Result<Page<Order>, PortError> {
-        self.read()?;
+        self.read().await?;
         self.port.list_for_customer(customer, page).await
     }
 
@@ -162,6 +203,23 @@ impl OrderStore for Faulty<dyn OrderStore> {
             .await
     }
 
+    async fn hold_texted(
+        &self,
+        id: OrderId,
+        claimant: &str,
+        carrier: &CarrierRef,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Claim, PortError> {
+        self.write(self.port.hold_texted(id, claimant, carrier, at, lease))
+            .await
+    }
+
+    async fn texted(&self, id: OrderId) -> Result<Option<CarrierRef>, PortError> {
+        self.read().await?;
+        self.port.texted(id).await
+    }
+
     async fn release_dispatch_claim(&self, id: OrderId, claimant: &str) -> Result<(), PortError> {
         self.write(self.port.release_dispatch_claim(id, claimant))
             .await
@@ -173,7 +231,11 @@ impl OrderStore for Faulty<dyn OrderStore> {
         carrier: &CarrierRef,
         at: DateTime<Utc>,
     ) -> Result<Order, PortError> {
-        self.write(self.port.mark_dispatched(id, carrier, at)).await
+        let marked = self.write(self.port.mark_dispatched(id, carrier, at)).await;
+        if marked.is_ok() {
+            self.faults.sms_recorded(&id.to_string());
+        }
+        marked
     }
 }
 
@@ -184,7 +246,7 @@ impl KeyUses for Faulty<dyn KeyUses> {
     }
 
     async fn recall(&self, order: OrderId) -> Result<Option<KeyUse>, PortError> {
-        self.read()?;
+        self.read().await?;
         self.port.recall(order).await
     }
 
@@ -202,7 +264,7 @@ impl KeyUses for Faulty<dyn KeyUses> {
 #[async_trait]
 impl Carriers for Faulty<dyn Carriers> {
     async fn list(&self) -> Result<Vec<Carrier>, PortError> {
-        self.read()?;
+        self.read().await?;
         self.port.list().await
     }
 
@@ -222,6 +284,15 @@ impl OrderQueue for Faulty<dyn OrderQueue> {
             .iter()
             .partition(|_| self.faults.strike(Fault::SqsSend));
         let taken: Vec<OutgoingMessage> = taken.into_iter().cloned().collect();
+        if self.faults.strike(Fault::SqsStall) {
+            return self
+                .stall(
+                    Fault::SqsStall,
+                    "SendMessageBatch",
+                    self.port.send_batch(&taken),
+                )
+                .await;
+        }
         let mut failures = self.port.send_batch(&taken).await?;
         failures.extend(refused.into_iter().map(|m| SendFailure {
             id: m.id.clone(),
@@ -242,6 +313,11 @@ impl EventPublisher for Faulty<dyn EventPublisher> {
         if self.faults.strike(Fault::SnsPublish) {
             return Err(injected(Fault::SnsPublish, "Throttling: Rate exceeded"));
         }
+        if self.faults.strike(Fault::SnsStall) {
+            return self
+                .stall(Fault::SnsStall, "Publish", self.port.publish(event))
+                .await;
+        }
         self.port.publish(event).await
     }
 }
@@ -252,7 +328,47 @@ impl SmsSender for Faulty<dyn SmsSender> {
         if self.faults.strike(Fault::SmsFail) {
             return Err(injected(Fault::SmsFail, "Throttling: SMS rate exceeded"));
         }
-        self.port.send(to, message, order).await
+        let id = order.to_string();
+        if self.faults.strike(Fault::SmsStall) {
+            // Sent or not, the sender hears a timeout: if it went out, a retry may text again.
+            let sending = async {
+                let sent = self.port.send(to, message, order).await;
+                if sent.is_ok() {
+                    self.faults.unknown_sms_outcome(&id);
+                }
+                sent
+            };
+            return self.stall(Fault::SmsStall, "Publish (SMS)", sending).await;
+        }
+        let sent = self.port.send(to, message, order).await;
+        if sent.is_ok() {
+            self.faults.sms_sent(&id);
+        }
+        sent
+    }
+}
+
+#[async_trait]
+impl ImportFiles for Faulty<dyn ImportFiles> {
+    async fn open(
+        &self,
+        key: &ObjectKey,
+        version: &FileVersion,
+    ) -> Result<Box<dyn FileBody>, PortError> {
+        if self.faults.strike(Fault::S3Stall) {
+            tokio::time::sleep(STALL).await;
+            return Err(timed_out(Fault::S3Stall, "GetObject"));
+        }
+        self.port.open(key, version).await
+    }
+
+    async fn upload_url(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<UploadUrl, PortError> {
+        self.port.upload_url(key, content_type, expires_at).await
     }
 }
 
@@ -263,7 +379,7 @@ impl Imports for Faulty<dyn Imports> {
     }
 
     async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError> {
-        self.read()?;
+        self.read().await?;
         self.port.get(id).await
     }
 
@@ -389,5 +505,79 @@ mod tests {
         assert_eq!(stored.id, product().id);
         assert_eq!(memory.0.lock().unwrap().len(), 1);
         assert!(faults.injected().values().all(|n| *n == 0));
+    }
+
+    /// An SMS provider that keeps what it sent.
+    #[derive(Default)]
+    struct Outbox(Mutex<Vec<OrderId>>);
+
+    #[async_trait]
+    impl SmsSender for Outbox {
+        async fn send(&self, _: &Phone, _: &str, order: OrderId) -> Result<(), PortError> {
+            self.0.lock().unwrap().push(order);
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_sms_answers_a_timeout_after_the_sdks_and_counts_a_window_if_it_went_out() {
+        let faults = Arc::new(Faults::new("sms.stall=1".parse().unwrap(), 3));
+        let outbox = Arc::new(Outbox::default());
+        let sms = FaultLayer(faults.clone()).sms(outbox.clone());
+        let phone = Phone::parse("+15550100001").unwrap();
+        let customer = CustomerId::parse("alice").unwrap();
+        for n in 0..20 {
+            let key = domain::IdempotencyKey::parse(&format!("k{n}")).unwrap();
+            let order = OrderId::for_request(&customer, Some(&key));
+            let started = tokio::time::Instant::now();
+            let error = sms.send(&phone, "hi", order).await.unwrap_err();
+            assert!(error.is_transient() && error.to_string().contains("sms.stall"));
+            assert_eq!(started.elapsed(), STALL, "answered at the SDK's timeout");
+        }
+        let sent = outbox.0.lock().unwrap().clone();
+        assert!((1..20).contains(&sent.len()), "some went out, some not");
+        let windows = faults.unknown_sms_outcomes();
+        assert_eq!(windows.len(), sent.len(), "a window per SMS that went out");
+        assert!(sent.iter().all(|o| windows[&o.to_string()] == 1));
+    }
+
+    #[tokio::test]
+    async fn an_invocation_that_ends_between_the_sms_and_its_record_opens_one_window() {
+        let faults = Arc::new(Faults::new(FaultSpec::none(), 1));
+        let sms = FaultLayer(faults.clone()).sms(Arc::new(Outbox::default()));
+        let order = OrderId::for_request(&CustomerId::parse("bob").unwrap(), None);
+        let id = order.to_string();
+        faults.invocation_failed(&id);
+        assert!(faults.unknown_sms_outcomes().is_empty(), "nothing was sent");
+        let phone = Phone::parse("+15550100001").unwrap();
+        sms.send(&phone, "hi", order).await.unwrap();
+        faults.invocation_failed(&id);
+        faults.invocation_failed(&id);
+        assert_eq!(faults.unknown_sms_outcomes()[&id], 1, "one SMS, one window");
+        sms.send(&phone, "hi", order).await.unwrap();
+        faults.sms_recorded(&id);
+        faults.invocation_failed(&id);
+        assert_eq!(faults.unknown_sms_outcomes()[&id], 1, "recorded: no window");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_read_times_out_and_a_stalled_write_may_be_made() {
+        let (memory, port, _) = layered("dynamodb.stall=1");
+        let started = tokio::time::Instant::now();
+        assert!(port.get(&product().id).await.unwrap_err().is_transient());
+        assert_eq!(started.elapsed(), STALL);
+        for _ in 0..20 {
+            assert!(
+                port.save(&product(), None)
+                    .await
+                    .unwrap_err()
+                    .is_transient()
+            );
+        }
+        let made = memory.0.lock().unwrap().len();
+        assert!(
+            (1..20).contains(&made),
+            "made or not, unknown to the caller: {made}"
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! fails the invocation, so it is retried and what still fails lands in the notifications DLQ.
 //! An order already dispatched is not texted again, and two deliveries of one event (even at
 //! once) send one SMS: each delivery attempt claims the order under its own id, releases the
-//! claim when it fails before texting, and retries while another attempt holds it.
+//! claim when it fails before texting, and retries while another attempt holds it. An attempt
+//! that texted and could not record it leaves the carrier on its claim, and the retry records
+//! the order dispatched instead of texting again.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use chrono::Utc;
 use composition::lambda::EventFunction;
 use composition::{Adapters, App};
 use domain::carrier::{Carrier, carriers_in_turn};
-use domain::order::{EventType, Order, OrderEvent, OrderStatus};
+use domain::order::{CarrierRef, EventType, Order, OrderEvent, OrderStatus};
 use domain::ports::{Carriers, Claim, OrderStore, SmsSender};
 use domain::sms::carrier_sms;
 use domain::{OrderId, PortError};
@@ -28,8 +30,8 @@ const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
 /// How long a claim holds once its SMS is out but the order could not be marked dispatched:
 /// longer than Lambda retries an asynchronous event (the function's maximum event age is six
-/// hours in Terraform, and its two retries come one and two minutes apart), so no retry of
-/// the event texts the carrier again.
+/// hours in Terraform, and its two retries come one and two minutes apart). The claim also
+/// records the carrier texted, so a retry records the order instead of texting again.
 pub const TEXTED_LEASE: chrono::Duration = chrono::Duration::hours(7);
 
 pub struct NotifyCarrier {
@@ -119,14 +121,16 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
     // Unique to this delivery attempt: two deliveries of one message (SQS and SNS are at least
     // once, and may overlap) never both hold the claim.
     let claimant = uuid::Uuid::new_v4().to_string();
-    // A claim older than an invocation's timeout belongs to an invocation that was stopped
-    // (Lambda ends it at its timeout): the time this one has left, at its start, stands for it.
-    let lease = retry_policy::remaining()
-        .and_then(|left| chrono::Duration::from_std(left).ok())
-        .unwrap_or(CLAIM_LEASE);
-    if claim(app, order_id, &claimant, lease).await? == Claim::Held {
-        tracing::info!("dispatched by another delivery; no second SMS");
-        return Ok(());
+    match claim(app, order_id, &claimant).await? {
+        Turn::Mine => {}
+        Turn::Done => {
+            tracing::info!("dispatched by another delivery; no second SMS");
+            return Ok(());
+        }
+        Turn::Texted(carrier) => {
+            tracing::info!(carrier = %carrier.id, "texted by an earlier delivery; recording it, no second SMS");
+            return record_dispatch(app, order_id, &carrier).await;
+        }
     }
     match text_carrier(app, &order).await {
         Ok(()) => Ok(()),
@@ -135,15 +139,16 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
             let _ = app.orders.release_dispatch_claim(order_id, &claimant).await;
             Err(e)
         }
-        // The SMS is out: the claim is extended past every retry of the event, so none of
-        // them texts again. Only if that write fails too can a retry repeat the SMS.
-        Err(Failure::AfterSms(e)) => {
-            let extended = retried("hold the claim of a texted order", || {
+        // The SMS is out: the claim records it and is held past every retry of the event, so
+        // a retry records the order dispatched instead of texting again. Only if that write
+        // fails too can a retry repeat the SMS.
+        Err(Failure::AfterSms(carrier, e)) => {
+            let held = retried("record the SMS on the claim", || {
                 app.orders
-                    .claim_dispatch(order_id, &claimant, Utc::now(), TEXTED_LEASE)
+                    .hold_texted(order_id, &claimant, &carrier, Utc::now(), TEXTED_LEASE)
             })
             .await;
-            if let Err(hold) = extended {
+            if let Err(hold) = held {
                 tracing::error!(error = %hold, "texted, but neither recorded nor held: a retry may text again");
             }
             Err(e)
@@ -154,35 +159,67 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
 /// Where notifying the carrier failed.
 enum Failure {
     BeforeSms(PortError),
-    AfterSms(PortError),
+    /// The SMS went out through this carrier; recording the order dispatched failed.
+    AfterSms(CarrierRef, PortError),
 }
 
-/// Claims the order for this delivery attempt: `Taken`, or `Held` once another attempt has
-/// dispatched it. While another attempt holds the claim without having dispatched the order,
-/// it waits (retried) for that attempt to finish or give the claim up; past the retries it
-/// fails, to be delivered again, so an SMS is never lost to a claimant that failed.
-async fn claim(
-    app: &NotifyCarrier,
-    order_id: OrderId,
-    claimant: &str,
-    lease: chrono::Duration,
-) -> Result<Claim, PortError> {
+/// What a delivery attempt finds when it claims the order.
+enum Turn {
+    /// The claim is this attempt's: it texts the carrier.
+    Mine,
+    /// Another delivery dispatched the order: nothing to do.
+    Done,
+    /// An earlier delivery texted this carrier and could not record it: record it, text
+    /// nothing.
+    Texted(CarrierRef),
+}
+
+/// Claims the order for this delivery attempt. While another attempt holds the claim without
+/// having dispatched or texted the order, it waits (retried) for that attempt to finish or
+/// give the claim up; past the retries it fails, to be delivered again, so an SMS is never
+/// lost to a claimant that failed.
+async fn claim(app: &NotifyCarrier, order_id: OrderId, claimant: &str) -> Result<Turn, PortError> {
     retried("claim the order", || async {
+        // The claim runs out when this invocation does (Lambda stops it at its timeout), so
+        // that a retry after a stopped invocation finds it free: the time left, at each try.
+        let lease = retry_policy::remaining()
+            .and_then(|left| chrono::Duration::from_std(left).ok())
+            .unwrap_or(CLAIM_LEASE);
         let claim = app
             .orders
             .claim_dispatch(order_id, claimant, Utc::now(), lease)
             .await?;
         if claim == Claim::Taken {
-            return Ok(Claim::Taken);
+            return Ok(Turn::Mine);
         }
-        match app.orders.get(order_id).await? {
-            Some(order) if order.status == OrderStatus::Dispatched => Ok(Claim::Held),
-            _ => Err(PortError::Transient(format!(
+        if let Some(order) = app.orders.get(order_id).await?
+            && order.status == OrderStatus::Dispatched
+        {
+            return Ok(Turn::Done);
+        }
+        match app.orders.texted(order_id).await? {
+            Some(carrier) => Ok(Turn::Texted(carrier)),
+            None => Err(PortError::Transient(format!(
                 "another delivery is notifying the carrier of order {order_id}"
             ))),
         }
     })
     .await
+}
+
+/// Marks the order dispatched through `carrier`, retried.
+async fn record_dispatch(
+    app: &NotifyCarrier,
+    order_id: OrderId,
+    carrier: &CarrierRef,
+) -> Result<(), PortError> {
+    retried("mark the order dispatched", || {
+        app.orders.mark_dispatched(order_id, carrier, Utc::now())
+    })
+    .await?;
+    telemetry::count("OrdersDispatched");
+    tracing::info!(carrier = %carrier.id, "carrier notified, order dispatched");
+    Ok(())
 }
 
 /// Texts the carriers in turn (the one picked for the order first) until one's number takes
@@ -232,12 +269,7 @@ async fn text_carrier(app: &NotifyCarrier, order: &Order) -> Result<(), Failure>
         .await
         .map_err(Failure::BeforeSms)?;
     let reference = carrier.reference();
-    retried("mark the order dispatched", || {
-        app.orders.mark_dispatched(order.id, &reference, Utc::now())
-    })
-    .await
-    .map_err(Failure::AfterSms)?;
-    telemetry::count("OrdersDispatched");
-    tracing::info!(carrier = %carrier.id, "carrier notified, order dispatched");
-    Ok(())
+    record_dispatch(app, order.id, &reference)
+        .await
+        .map_err(|e| Failure::AfterSms(reference.clone(), e))
 }

@@ -324,11 +324,12 @@ impl OrderStore for DynamoStore {
             .update_item()
             .table_name(&self.tables.orders)
             .set_key(Some(key(id)))
-            // The holder sets its claim's expiry, so a claim it extends (once its SMS is out)
-            // holds against every later claimant, whatever their own lease.
+            // The holder sets its claim's expiry, so a claim it extends holds against every
+            // later claimant, whatever their own lease. An order texted by a delivery that
+            // could not record it is never claimed again: it is to be recorded, not texted.
             .update_expression("SET dispatch_claim = :claimant, dispatch_claim_expires = :until")
             .condition_expression(
-                "#status = :accepted AND (attribute_not_exists(dispatch_claim) OR dispatch_claim = :claimant OR dispatch_claim_expires < :now)",
+                "#status = :accepted AND attribute_not_exists(texted_carrier_id) AND (attribute_not_exists(dispatch_claim) OR dispatch_claim = :claimant OR dispatch_claim_expires < :now)",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":accepted", s(OrderStatus::Accepted.as_str()))
@@ -341,6 +342,72 @@ impl OrderStore for DynamoStore {
             Ok(_) => Ok(Claim::Taken),
             Err(e) if is_conditional_failure(&e) => Ok(Claim::Held),
             Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    async fn hold_texted(
+        &self,
+        id: OrderId,
+        claimant: &str,
+        carrier: &CarrierRef,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Claim, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.orders)
+            .set_key(Some(key(id)))
+            .update_expression(
+                "SET dispatch_claim_expires = :until, texted_carrier_id = :cid, texted_carrier_name = :cname",
+            )
+            .condition_expression("#status = :accepted AND dispatch_claim = :claimant")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":accepted", s(OrderStatus::Accepted.as_str()))
+            .expression_attribute_values(":claimant", s(claimant))
+            .expression_attribute_values(":until", n((at + lease).timestamp_millis()))
+            .expression_attribute_values(":cid", s(carrier.id.as_str()))
+            .expression_attribute_values(":cname", s(&carrier.name))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Taken),
+            Err(e) if is_conditional_failure(&e) => Ok(Claim::Held),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    async fn texted(&self, id: OrderId) -> Result<Option<CarrierRef>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.orders)
+            .set_key(Some(key(id)))
+            .consistent_read(true)
+            .projection_expression("#status, texted_carrier_id, texted_carrier_name")
+            .expression_attribute_names("#status", "status")
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let text = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+        };
+        if text("status") != Some(OrderStatus::Accepted.as_str()) {
+            return Ok(None);
+        }
+        match (text("texted_carrier_id"), text("texted_carrier_name")) {
+            (Some(carrier), Some(name)) => Ok(Some(CarrierRef {
+                id: CarrierId::parse(carrier).map_err(|e| {
+                    PortError::Permanent(format!("order {id}: texted_carrier_id: {e}"))
+                })?,
+                name: name.to_owned(),
+            })),
+            _ => Ok(None),
         }
     }
 
@@ -374,7 +441,7 @@ impl OrderStore for DynamoStore {
             .table_name(&self.tables.orders)
             .set_key(Some(key(id)))
             .update_expression(
-                "SET #status = :dispatched, carrier_id = :cid, carrier_name = :cname, dispatched_at = :at REMOVE dispatch_claim, dispatch_claim_expires",
+                "SET #status = :dispatched, carrier_id = :cid, carrier_name = :cname, dispatched_at = :at REMOVE dispatch_claim, dispatch_claim_expires, texted_carrier_id, texted_carrier_name",
             )
             .condition_expression("#status = :accepted")
             .expression_attribute_names("#status", "status")

@@ -428,7 +428,25 @@ async fn dispatch_is_idempotent_and_only_for_accepted_orders() {
         assert_eq!(claim.await.unwrap(), expected, "{claimant} at {when}");
     }
 
+    // A texted claim records its carrier: only its holder may record it, and no claimant
+    // takes the order again, however late, until it is recorded dispatched.
+    assert_eq!(
+        store.texted(o.id).await.unwrap(),
+        None,
+        "nothing texted yet"
+    );
+    let much_later = later + held + Duration::seconds(1);
+    let texted = store.hold_texted(o.id, "event-5", &slow, much_later, held);
+    assert_eq!(texted.await.unwrap(), Claim::Held, "not its claim");
+    let texted = store.hold_texted(o.id, "event-4", &slow, much_later, held);
+    assert_eq!(texted.await.unwrap(), Claim::Taken);
+    assert_eq!(store.texted(o.id).await.unwrap(), Some(slow.clone()));
+    let never = much_later + Duration::days(30);
+    let claim = store.claim_dispatch(o.id, "event-6", never, lease);
+    assert_eq!(claim.await.unwrap(), Claim::Held, "texted: to be recorded");
+
     let dispatched = store.mark_dispatched(o.id, &fast, at).await.unwrap();
+    assert_eq!(store.texted(o.id).await.unwrap(), None, "recorded");
     assert_eq!(
         store
             .claim_dispatch(o.id, "event-3", at + Duration::hours(1), lease)
