@@ -339,7 +339,7 @@ test("an operator rehearses a spike with faults from the console, by keyboard, a
   });
   assert.equal(await page.locator("#chart-orders canvas").count(), 1);
   // The faults, by kind, as the fault layer counts them.
-  assert.equal(await page.locator("#console-faults tbody tr").count(), 9);
+  assert.equal(await page.locator("#console-faults tbody tr").count(), 14);
   await console_.screenshot({ path: path.join(shots, "console-rehearsal.png") });
 
   // It drains, and the invariants of the rehearsal appear, each marked in words.

@@ -18,6 +18,9 @@ use crate::validation::{FieldError, FieldErrors, JsonObject, Presence};
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
 /// The most product rows a file may hold.
 pub const MAX_ROWS: u64 = 100_000;
+/// The longest line (JSON lines) or record (CSV) read as a row: a longer one is a refused row,
+/// read past without being held, so a file's memory is bounded by this, not by its lines.
+pub const MAX_ROW_BYTES: usize = 64 * 1024;
 /// The row errors a report keeps (the first ones); the counts cover them all.
 pub const MAX_REPORTED_ERRORS: usize = 1_000;
 /// How long an upload URL is valid.
@@ -295,6 +298,8 @@ pub enum FileError {
     NotUtf8(u64),
     #[error("the file is empty: a CSV file starts with its header line")]
     Empty,
+    #[error("the header is longer than {MAX_ROW_BYTES} bytes")]
+    HeaderTooLong,
     #[error("the header has no `{0}` column (columns: {columns})", columns = CSV_COLUMNS.join(","))]
     MissingColumn(&'static str),
     #[error("the header has an unknown column `{0}` (columns: {columns})", columns = CSV_COLUMNS.join(","))]

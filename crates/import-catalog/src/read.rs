@@ -1,16 +1,18 @@
 //! Reading a file as rows, streamed: the file's chunks are pumped from the port (S3's
-//! `GetObject` body) into a blocking thread that parses them with the `csv` crate (or line by
-//! line for JSON lines) and hands each row on through a bounded channel. Memory holds a few
-//! chunks and a few hundred rows, whatever the file's size.
+//! `GetObject` body) into a blocking thread that parses them with `csv-core` (or line by line
+//! for JSON lines) and hands each row on through a bounded channel. Memory holds a few chunks,
+//! a few hundred rows and one row of at most [`MAX_ROW_BYTES`], whatever the file's size: a
+//! longer line or record is a refused row, read past without being held.
 
 use std::io::{self, BufRead, BufReader, Read};
 
 use domain::PortError;
 use domain::import::{
-    Columns, FileError, FileVersion, ImportFormat, MAX_FILE_BYTES, MAX_ROWS, ObjectKey, ProductRow,
-    RowError, json_row,
+    Columns, FileError, FileVersion, ImportFormat, MAX_FILE_BYTES, MAX_ROW_BYTES, MAX_ROWS,
+    ObjectKey, ProductRow, RowError, json_row,
 };
 use domain::ports::ImportFiles;
+use domain::validation::FieldError;
 use tokio::sync::mpsc;
 
 /// Chunks in flight between the port and the parser.
@@ -144,49 +146,146 @@ fn parse(
 type Emit<'a> =
     dyn FnMut(u64, &dyn Fn() -> Result<ProductRow, Vec<RowError>>) -> Result<(), ReadError> + 'a;
 
-fn csv_error(e: csv::Error, row: u64) -> ReadError {
-    if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
-        return ReadError::File(FileError::NotUtf8(row));
+/// A row refused for its length (`bytes`), never parsed.
+fn too_long(row: u64, bytes: u64) -> Vec<RowError> {
+    let message = format!("the row is {bytes} bytes; the limit is {MAX_ROW_BYTES}");
+    vec![RowError::new(row, FieldError::new("row", message))]
+}
+
+/// A record of a CSV file: its fields, or how many bytes it had when that is too many.
+enum Record {
+    Fields(Vec<String>),
+    TooLong(u64),
+}
+
+/// The records of a CSV file, read with `csv-core` into a buffer of [`MAX_ROW_BYTES`]: a
+/// longer record is read to its end (quoted newlines and all) and dropped as it comes.
+struct CsvRecords<R> {
+    input: R,
+    core: csv_core::Reader,
+    output: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl<R: BufRead> CsvRecords<R> {
+    fn new(input: R) -> CsvRecords<R> {
+        CsvRecords {
+            input,
+            core: csv_core::Reader::new(),
+            output: vec![0; MAX_ROW_BYTES],
+            // Every field ends with a byte (its delimiter), so a record that fits the output
+            // fits here too: only a record too long fills either.
+            ends: vec![0; MAX_ROW_BYTES + 1],
+        }
     }
-    let detail = e.to_string();
-    match e.into_kind() {
-        csv::ErrorKind::Io(e) => carried(e),
-        _ => ReadError::File(FileError::Malformed(ImportFormat::Csv, detail)),
+
+    /// The next record, `None` at the end; `row` is its number, for the errors.
+    fn next(&mut self, row: u64) -> Result<Option<Record>, ReadError> {
+        use csv_core::ReadRecordResult::{End, InputEmpty, OutputEndsFull, OutputFull, Record};
+        let (mut out, mut end, mut dropped) = (0, 0, 0u64);
+        loop {
+            let input = self.input.fill_buf().map_err(carried)?;
+            let (result, read, written, ended) =
+                self.core
+                    .read_record(input, &mut self.output[out..], &mut self.ends[end..]);
+            self.input.consume(read);
+            (out, end) = (out + written, end + ended);
+            match result {
+                InputEmpty => {}
+                // Too long (or too many fields): what is held is dropped, the rest read past.
+                OutputFull | OutputEndsFull => {
+                    dropped += out as u64;
+                    (out, end) = (0, 0);
+                }
+                Record if dropped > 0 => {
+                    return Ok(Some(self::Record::TooLong(dropped + out as u64)));
+                }
+                Record => return self.fields(out, end, row).map(Some),
+                End => return Ok(None),
+            }
+        }
+    }
+
+    fn fields(&self, out: usize, end: usize, row: u64) -> Result<Record, ReadError> {
+        let bytes = std::str::from_utf8(&self.output[..out])
+            .map_err(|_| ReadError::File(FileError::NotUtf8(row)))?;
+        let mut start = 0;
+        let fields = self.ends[..end]
+            .iter()
+            .map(|&stop| {
+                let field = bytes[start..stop].to_owned();
+                start = stop;
+                field
+            })
+            .collect();
+        Ok(Record::Fields(fields))
     }
 }
 
 fn parse_csv(read: impl Read, emit: &mut Emit<'_>) -> Result<u64, ReadError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(read);
-    let header = reader.headers().map_err(|e| csv_error(e, 0))?;
-    if header.is_empty() {
+    let mut records = CsvRecords::new(BufReader::new(read));
+    let header = match records.next(0)? {
+        None => return Err(FileError::Empty.into()),
+        Some(Record::TooLong(_)) => return Err(FileError::HeaderTooLong.into()),
+        Some(Record::Fields(header)) => header,
+    };
+    if header.iter().all(String::is_empty) {
         return Err(FileError::Empty.into());
     }
-    let columns = Columns::from_header(header.iter())?;
-    let mut record = csv::StringRecord::new();
+    let columns = Columns::from_header(header.iter().map(String::as_str))?;
     let mut row = 0;
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| csv_error(e, row + 1))?
-    {
+    while let Some(record) = records.next(row + 1)? {
         row += 1;
-        emit(row, &|| {
-            columns.row(row, &record.iter().collect::<Vec<_>>())
-        })?;
+        match record {
+            Record::TooLong(bytes) => emit(row, &|| Err(too_long(row, bytes)))?,
+            Record::Fields(fields) => emit(row, &|| {
+                columns.row(row, &fields.iter().map(String::as_str).collect::<Vec<_>>())
+            })?,
+        }
     }
     Ok(row)
+}
+
+/// Reads the next line into `line`, holding at most [`MAX_ROW_BYTES`] and its line end of it;
+/// the bytes the line had, without its line end (`\n` or `\r\n`), however many were held;
+/// `None` at the end of the file.
+fn next_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option<u64>> {
+    line.clear();
+    let (mut bytes, mut last) = (0u64, 0u8);
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok((bytes > 0).then_some(bytes));
+        }
+        let newline = buffer.iter().position(|b| *b == b'\n');
+        let take = newline.map_or(buffer.len(), |at| at + 1);
+        let room = (MAX_ROW_BYTES + 2).saturating_sub(line.len()).min(take);
+        line.extend_from_slice(&buffer[..room]);
+        if let Some(at) = newline {
+            let before = if at > 0 { buffer[at - 1] } else { last };
+            let ending = if before == b'\r' && bytes + at as u64 > 0 {
+                2
+            } else {
+                1
+            };
+            reader.consume(take);
+            return Ok(Some(bytes + take as u64 - ending));
+        }
+        last = buffer[take - 1];
+        reader.consume(take);
+        bytes += take as u64;
+    }
 }
 
 fn parse_jsonl(read: impl Read, emit: &mut Emit<'_>) -> Result<u64, ReadError> {
     let mut reader = BufReader::new(read);
     let mut line = Vec::new();
     let mut row = 0;
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(carried)? == 0 {
-            return Ok(row);
+    while let Some(length) = next_line(&mut reader, &mut line).map_err(carried)? {
+        if length > MAX_ROW_BYTES as u64 {
+            row += 1;
+            emit(row, &|| Err(too_long(row, length)))?;
+            continue;
         }
         let text = std::str::from_utf8(&line).map_err(|_| FileError::NotUtf8(row + 1))?;
         let text = text.trim_end_matches(['\n', '\r']);
@@ -197,6 +296,7 @@ fn parse_jsonl(read: impl Read, emit: &mut Emit<'_>) -> Result<u64, ReadError> {
         row += 1;
         emit(row, &|| json_row(row, text))?;
     }
+    Ok(row)
 }
 
 /// Reads the upload `version` of the file under `key` to its end: each row from `from_row` on
@@ -319,5 +419,57 @@ mod tests {
         assert!(rows[0].1.is_ok());
         assert_eq!(rows[1].0, 2);
         assert_eq!(rows[1].1.as_ref().unwrap_err()[0].field, "row");
+    }
+
+    #[test]
+    fn a_line_or_record_too_long_is_a_refused_row_read_past() {
+        let long = "x".repeat(MAX_ROW_BYTES + 10);
+        let tea = "{\"id\":\"p1\",\"name\":\"Tea\",\"price\":{\"amount\":\"4.50\",\"currency\":\"EUR\"},\"stock\":3}";
+        let file = format!("{tea}\n{{\"id\":\"{long}\"}}\r\n{tea}\n");
+        let (total, rows) = rows_of(file.as_bytes(), ImportFormat::Jsonl);
+        assert_eq!(total.unwrap(), 3);
+        assert!(
+            rows[0].1.is_ok() && rows[2].1.is_ok(),
+            "the rows around it are read"
+        );
+        let refused = rows[1].1.as_ref().unwrap_err();
+        let bytes = MAX_ROW_BYTES + 19;
+        assert_eq!(
+            refused[0].message,
+            format!("the row is {bytes} bytes; the limit is 65536")
+        );
+
+        let header = "id,name,description,price_amount,price_currency,stock,available";
+        let file = format!(
+            "{header}\np1,Tea,\"{long}\nstill quoted\",4.50,EUR,3,true\np2,Cake,,5.00,EUR,1,true\n"
+        );
+        let (total, rows) = rows_of(file.as_bytes(), ImportFormat::Csv);
+        assert_eq!(total.unwrap(), 2);
+        assert_eq!(rows[0].0, 1);
+        assert!(
+            rows[0].1.as_ref().unwrap_err()[0]
+                .message
+                .contains("the limit is 65536")
+        );
+        assert_eq!(
+            rows[1].1.as_ref().unwrap().draft.name,
+            "Cake",
+            "read past it"
+        );
+
+        // Just at the limit, a line is a row like any other.
+        let at_limit = format!("{{\"id\":\"{}\"}}", "y".repeat(MAX_ROW_BYTES - 10));
+        let (_, rows) = rows_of(at_limit.as_bytes(), ImportFormat::Jsonl);
+        assert_ne!(rows[0].1.as_ref().unwrap_err()[0].field, "row");
+    }
+
+    #[test]
+    fn a_header_too_long_refuses_the_file() {
+        let file = format!("id,{}\np1\n", "z".repeat(MAX_ROW_BYTES));
+        let (result, _) = rows_of(file.as_bytes(), ImportFormat::Csv);
+        assert!(matches!(
+            result,
+            Err(ReadError::File(FileError::HeaderTooLong))
+        ));
     }
 }

@@ -693,14 +693,27 @@ async fn a_redelivery_resumes_with_one_reading_and_fails_if_the_upload_is_gone()
     );
 }
 
-/// A header with a 500 KB unknown column: the report quotes its name short, so the import
-/// fails with its reason rather than staying `pending` behind a report too large to record.
+/// A header with a 60 KB unknown column: the report quotes its name short, so the import
+/// fails with its reason rather than staying `pending` behind a report too large to record. A
+/// header past 64 KiB is not even held.
 #[tokio::test]
 async fn a_huge_unknown_column_fails_its_import_with_a_short_reason() {
     let world = world().await;
+    let huge = format!("id,{},name", "h".repeat(500_000));
+    let (id, event) = world
+        .upload("acme", ImportFormat::Csv, huge.as_bytes())
+        .await;
+    assert_eq!(failures(&world.app().await, event).await, 0);
+    let report = world.report(id).await;
+    assert_eq!(report.status, ImportStatus::Failed);
+    assert_eq!(
+        report.reason.unwrap(),
+        "the header is longer than 65536 bytes"
+    );
+
     let header = format!(
         "id,{},name,price_amount,price_currency,stock",
-        "q".repeat(500_000)
+        "q".repeat(60_000)
     );
     let (id, event) = world
         .upload("acme", ImportFormat::Csv, header.as_bytes())
