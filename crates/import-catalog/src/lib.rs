@@ -40,6 +40,12 @@ pub use read::{ReadError, read_rows};
 /// Rows in flight between the parser and the batches.
 const ROWS_IN_FLIGHT: usize = 256;
 
+/// The time an import keeps back at the end of its invocation: past it, the rows in hand are
+/// committed and the file handed back to the queue, so Lambda never stops the function in the
+/// middle of a batch (which would count as its error, and lose the batch's work). A batch's
+/// commit takes milliseconds; this leaves room for a slow one and its retries.
+pub const HAND_BACK: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub struct ImportCatalog {
     pub catalog: Arc<dyn Catalog>,
     pub imports: Arc<dyn Imports>,
@@ -262,10 +268,18 @@ impl ImportCatalog {
     ) -> Result<(), PortError> {
         let mut batcher =
             batch::Batcher::new(self.catalog.as_ref(), self.imports.as_ref(), key, import);
-        let (rows, mut parsed) = mpsc::channel(ROWS_IN_FLIGHT);
+        let (rows, parsed) = mpsc::channel(ROWS_IN_FLIGHT);
         let reading = read_rows(self.files.as_ref(), key, version, batcher.next_row(), rows);
         let writing = async {
+            // Owned here, so that the reader stops when the writing does.
+            let mut parsed = parsed;
             while let Some((row, result)) = parsed.recv().await {
+                if retry_policy::remaining().is_some_and(|left| left < HAND_BACK) {
+                    batcher.finish().await?;
+                    return Err(PortError::Transient(format!(
+                        "the invocation's time runs out at row {row}: the rows before are committed, and the next delivery resumes there"
+                    )));
+                }
                 batcher.push(row, result).await?;
                 if batcher.finished_elsewhere {
                     return Ok(());

@@ -71,8 +71,20 @@ impl World {
         dying.imports = Arc::new(DiesAfter {
             port: self.imports().await,
             commits: AtomicUsize::new(commits),
+            delay: std::time::Duration::ZERO,
         });
         dying
+    }
+
+    /// The handler, each of its commits taking `delay` (a table under load).
+    async fn slow_commits(&self, delay: std::time::Duration) -> ImportCatalog {
+        let mut slow = self.app().await;
+        slow.imports = Arc::new(DiesAfter {
+            port: self.imports().await,
+            commits: AtomicUsize::new(usize::MAX),
+            delay,
+        });
+        slow
     }
 
     async fn report(&self, id: ImportId) -> Import {
@@ -164,6 +176,7 @@ async fn bad_rows_are_reported_with_row_and_field_and_the_rest_written() {
 struct DiesAfter {
     port: Arc<dyn Imports>,
     commits: AtomicUsize,
+    delay: std::time::Duration,
 }
 
 #[async_trait]
@@ -187,6 +200,7 @@ impl Imports for DiesAfter {
         if self.commits.fetch_sub(1, Ordering::SeqCst) == 0 {
             return Err(PortError::Permanent("the invocation died".to_owned()));
         }
+        tokio::time::sleep(self.delay).await;
         self.port.commit(batch).await
     }
     async fn finish(
@@ -197,6 +211,40 @@ impl Imports for DiesAfter {
     ) -> Result<(), PortError> {
         self.port.finish(id, failure, at).await
     }
+}
+
+/// An invocation near its end commits the rows in hand and hands the file back, rather than
+/// being stopped by Lambda mid-batch: the next delivery resumes from that checkpoint.
+#[tokio::test]
+async fn writing_stops_before_the_invocations_deadline_and_resumes_from_its_checkpoint() {
+    let world = world().await;
+    let (id, event) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(0..3000).as_bytes())
+        .await;
+    let slow = world
+        .slow_commits(std::time::Duration::from_millis(400))
+        .await;
+    let deadline =
+        tokio::time::Instant::now() + import_catalog::HAND_BACK + std::time::Duration::from_secs(2);
+    let handed_back = retry_policy::within(deadline, failures(&slow, event.clone())).await;
+    assert_eq!(handed_back, 1, "the message comes back");
+    assert!(
+        tokio::time::Instant::now() < deadline,
+        "stopped before the deadline"
+    );
+    let halfway = world.report(id).await;
+    assert_eq!(halfway.status, ImportStatus::Running);
+    assert!(
+        (1..3000).contains(&halfway.rows.written) && halfway.rows.written % 99 == 0,
+        "whole batches committed: {:?}",
+        halfway.rows
+    );
+    assert_eq!(failures(&world.app().await, event).await, 0);
+    let report = world.report(id).await;
+    assert_eq!(
+        (report.status, report.rows.total, report.rows.written),
+        (ImportStatus::Done, 3000, 3000)
+    );
 }
 
 #[tokio::test]
