@@ -279,7 +279,7 @@ pub fn refusals() -> Map<String, Value> {
         (413, "The body is over 64 KiB"),
         (415, "The body is not application/json"),
         (422, "Well-formed, but the basket cannot be served (unknown or unavailable product, stock, currencies, a reused Idempotency-Key): `errors` names every line"),
-        (429, "Too many requests: the API's throttle (slow down and retry), or a customer's hourly limit of orders (`Retry-After` says when to come back)"),
+        (429, "Too many requests: the API's throttle (slow down and retry), a customer's hourly limit of orders, or a company's five open imports (`Retry-After` says when to come back)"),
         (503, "A dependency is briefly unavailable: retry"),
     ]
     .into_iter()

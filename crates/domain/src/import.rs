@@ -25,6 +25,16 @@ pub const MAX_ROW_BYTES: usize = 64 * 1024;
 pub const MAX_REPORTED_ERRORS: usize = 1_000;
 /// How long an upload URL is valid.
 pub const UPLOAD_TTL: chrono::Duration = chrono::Duration::minutes(15);
+/// How long a pending import waits, once its upload URL expired, for the event of an upload
+/// made just in time (S3 sends it within seconds; the imports queue may hold it longer).
+pub const UPLOAD_GRACE: chrono::Duration = chrono::Duration::minutes(15);
+/// The failure reason of an import whose upload URL expired unused.
+pub const UPLOAD_EXPIRED: &str = "upload_expired";
+/// How many imports a company may have open at once: pending (its upload URL alive) or
+/// running. Each holds an upload URL, a queue message and a function's run.
+pub const MAX_OPEN_IMPORTS: usize = 5;
+/// When a company at [`MAX_OPEN_IMPORTS`] may try again, in seconds.
+pub const OPEN_IMPORTS_RETRY_AFTER: u64 = 30;
 /// The longest row error message kept (a JSON parser's message can quote a long line).
 const MAX_MESSAGE_CHARS: usize = 300;
 /// The object keys of imports start with this prefix.
@@ -262,6 +272,12 @@ impl FileVersion {
 
 impl Import {
     /// A new import, waiting for its file.
+    /// Whether the import is pending past its upload URL's life and the grace after it: no
+    /// upload came, and none will be read.
+    pub fn upload_expired(&self, now: DateTime<Utc>) -> bool {
+        self.status == ImportStatus::Pending && now > self.created_at + UPLOAD_TTL + UPLOAD_GRACE
+    }
+
     pub fn pending(company: CompanyId, format: ImportFormat, now: DateTime<Utc>) -> Import {
         Import {
             id: ImportId::random(),

@@ -382,6 +382,12 @@ pub trait Imports: Send + Sync {
     /// Records a new import; [`PortError::Conflict`] if its id exists.
     async fn create(&self, import: &Import) -> Result<(), PortError>;
     async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError>;
+    /// The company's open imports (pending or running), oldest first; read from an index, so
+    /// possibly a moment behind the latest writes.
+    async fn open(&self, company: &CompanyId) -> Result<Vec<Import>, PortError>;
+    /// Fails a pending import with `reason` (its upload never came); one that started or
+    /// ended meanwhile is left as it is.
+    async fn expire(&self, id: ImportId, reason: &str, at: DateTime<Utc>) -> Result<(), PortError>;
     /// Marks a pending import running on the upload `file`, with its row count, and returns
     /// it as stored (its checkpoint says where to resume). One running on `file` already is
     /// returned as it is, and so is a finished one, or one running on another upload (its

@@ -383,6 +383,15 @@ impl Imports for Faulty<dyn Imports> {
         self.port.get(id).await
     }
 
+    async fn open(&self, company: &CompanyId) -> Result<Vec<Import>, PortError> {
+        self.read().await?;
+        self.port.open(company).await
+    }
+
+    async fn expire(&self, id: ImportId, reason: &str, at: DateTime<Utc>) -> Result<(), PortError> {
+        self.write(self.port.expire(id, reason, at)).await
+    }
+
     async fn start(
         &self,
         id: ImportId,

@@ -187,6 +187,12 @@ impl Imports for DiesAfter {
     async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError> {
         self.port.get(id).await
     }
+    async fn open(&self, company: &CompanyId) -> Result<Vec<Import>, PortError> {
+        self.port.open(company).await
+    }
+    async fn expire(&self, id: ImportId, reason: &str, at: DateTime<Utc>) -> Result<(), PortError> {
+        self.port.expire(id, reason, at).await
+    }
     async fn start(
         &self,
         id: ImportId,

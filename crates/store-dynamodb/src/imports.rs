@@ -26,9 +26,12 @@ use domain::{CompanyId, PortError};
 
 use crate::catalog::product_to_item;
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
+use crate::schema;
 
 /// How long an import's record is kept.
 const KEPT_SECONDS: i64 = 7 * 24 * 3600;
+/// The open imports of a company read at most (the cap is far below).
+const MAX_OPEN_LISTED: i32 = 100;
 
 /// The imports table (`IMPORTS_TABLE`) and the products table its batches write.
 #[derive(Clone, Debug)]
@@ -76,6 +79,9 @@ fn import_to_item(import: &Import) -> Result<Item, PortError> {
     ]);
     if let Some(reason) = &import.reason {
         item.insert("failure_reason".to_owned(), s(reason));
+    }
+    if !import.status.is_final() {
+        item.insert("open_company".to_owned(), s(import.company_id.as_str()));
     }
     if let Some(file) = &import.file {
         item.insert("file_etag".to_owned(), s(&file.e_tag));
@@ -320,6 +326,47 @@ impl Imports for ImportTable {
         }
     }
 
+    async fn open(&self, company: &CompanyId) -> Result<Vec<Import>, PortError> {
+        let index = schema::OPEN_IMPORTS_BY_COMPANY;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.imports)
+            .index_name(index.name)
+            .key_condition_expression("#company = :company")
+            .expression_attribute_names("#company", index.hash_key)
+            .expression_attribute_values(":company", s(company.as_str()))
+            .limit(MAX_OPEN_LISTED)
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        out.items().iter().map(import_from_item).collect()
+    }
+
+    async fn expire(&self, id: ImportId, reason: &str, at: DateTime<Utc>) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.imports)
+            .key("id", s(id.to_string()))
+            .update_expression(
+                "SET #status = :failed, updated_at = :at, failure_reason = :reason REMOVE open_company",
+            )
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", status(ImportStatus::Failed))
+            .expression_attribute_values(":pending", status(ImportStatus::Pending))
+            .expression_attribute_values(":at", time(at))
+            .expression_attribute_values(":reason", s(reason))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
     async fn finish(
         &self,
         id: ImportId,
@@ -327,10 +374,13 @@ impl Imports for ImportTable {
         at: DateTime<Utc>,
     ) -> Result<(), PortError> {
         let (end, set) = match failure {
-            None => (ImportStatus::Done, "SET #status = :end, updated_at = :at"),
+            None => (
+                ImportStatus::Done,
+                "SET #status = :end, updated_at = :at REMOVE open_company",
+            ),
             Some(_) => (
                 ImportStatus::Failed,
-                "SET #status = :end, updated_at = :at, failure_reason = :reason",
+                "SET #status = :end, updated_at = :at, failure_reason = :reason REMOVE open_company",
             ),
         };
         let mut request = self

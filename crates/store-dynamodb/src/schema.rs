@@ -4,8 +4,9 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use domain::PortError;
 
@@ -60,10 +61,18 @@ pub const IDEMPOTENCY: TableSpec = TableSpec {
     indexes: &[],
 };
 
+/// A company's open imports (pending or running): a sparse index, since `open_company` is
+/// written with the import and removed when it ends.
+pub const OPEN_IMPORTS_BY_COMPANY: IndexSpec = IndexSpec {
+    name: "open_by_company",
+    hash_key: "open_company",
+    range_key: "created_at",
+};
+
 /// Imports and their progress (TTL on `expires_at`).
 pub const IMPORTS: TableSpec = TableSpec {
     hash_key: "id",
-    indexes: &[],
+    indexes: &[OPEN_IMPORTS_BY_COMPANY],
 };
 
 /// The tables with their specs.
@@ -116,7 +125,54 @@ pub async fn create_table(client: &Client, name: &str, spec: TableSpec) -> Resul
         request = request.attribute_definitions(string_attribute(attribute)?);
     }
     for index in spec.indexes {
-        let gsi = GlobalSecondaryIndex::builder()
+        request = request.global_secondary_indexes(gsi(index)?);
+    }
+    match request.send().await {
+        Ok(_) => tracing::info!(table = name, "created table"),
+        Err(e) if e.code() == Some("ResourceInUseException") => {
+            add_missing_indexes(client, name, spec).await?
+        }
+        Err(e) => return Err(classify("CreateTable", e)),
+    }
+    Ok(())
+}
+
+fn gsi(index: &IndexSpec) -> Result<GlobalSecondaryIndex, PortError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(index.name)
+        .key_schema(key(index.hash_key, KeyType::Hash)?)
+        .key_schema(key(index.range_key, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(|e| PortError::Permanent(e.to_string()))
+}
+
+/// A table made by an earlier version (a local data dir kept across upgrades) gets the indexes
+/// added since, as Terraform adds them in AWS.
+async fn add_missing_indexes(
+    client: &Client,
+    name: &str,
+    spec: TableSpec,
+) -> Result<(), PortError> {
+    let described = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("DescribeTable", e))?;
+    let existing: Vec<&str> = described
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| i.index_name())
+        .collect();
+    for index in spec.indexes.iter().filter(|i| !existing.contains(&i.name)) {
+        let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(index.name)
             .key_schema(key(index.hash_key, KeyType::Hash)?)
             .key_schema(key(index.range_key, KeyType::Range)?)
@@ -127,12 +183,18 @@ pub async fn create_table(client: &Client, name: &str, spec: TableSpec) -> Resul
             )
             .build()
             .map_err(|e| PortError::Permanent(e.to_string()))?;
-        request = request.global_secondary_indexes(gsi);
-    }
-    match request.send().await {
-        Ok(_) => tracing::info!(table = name, "created table"),
-        Err(e) if e.code() == Some("ResourceInUseException") => {}
-        Err(e) => return Err(classify("CreateTable", e)),
+        client
+            .update_table()
+            .table_name(name)
+            .attribute_definitions(string_attribute(index.hash_key)?)
+            .attribute_definitions(string_attribute(index.range_key)?)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("UpdateTable", e))?;
+        tracing::info!(table = name, index = index.name, "added index");
     }
     Ok(())
 }

@@ -532,3 +532,56 @@ async fn an_unreachable_endpoint_is_transient() {
         .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
 }
+
+/// A data dir from before an index existed: creating its tables again adds the index, and the
+/// open imports are found through it (as written since; finished ones leave it).
+#[tokio::test]
+async fn an_index_added_since_is_added_to_an_existing_table() {
+    use domain::import::{Import, ImportFormat};
+    use domain::ports::Imports;
+    use store_dynamodb::ImportTable;
+    use store_dynamodb::schema::{self, IMPORTS, TableSpec};
+    let store = store().await;
+    let client = store.client().clone();
+    let old = TableSpec {
+        hash_key: "id",
+        indexes: &[],
+    };
+    schema::create_table(&client, "imports-v1", old)
+        .await
+        .unwrap();
+    schema::create_table(&client, "imports-v1", IMPORTS)
+        .await
+        .unwrap();
+    let imports = ImportTable::new(client, "imports-v1".into(), "products".into());
+    let acme = CompanyId::parse("acme").unwrap();
+    let (first, second) = (
+        Import::pending(acme.clone(), ImportFormat::Csv, now()),
+        Import::pending(
+            acme.clone(),
+            ImportFormat::Jsonl,
+            now() + Duration::seconds(1),
+        ),
+    );
+    imports.create(&first).await.unwrap();
+    imports.create(&second).await.unwrap();
+    let open: Vec<_> = imports
+        .open(&acme)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(open, [first.id, second.id], "oldest first");
+    imports
+        .finish(first.id, Some("refused"), now())
+        .await
+        .unwrap();
+    imports
+        .expire(second.id, "upload_expired", now())
+        .await
+        .unwrap();
+    assert!(imports.open(&acme).await.unwrap().is_empty());
+    let expired = imports.get(second.id).await.unwrap().unwrap();
+    assert_eq!(expired.reason.as_deref(), Some("upload_expired"));
+}

@@ -107,9 +107,16 @@ locals {
           resources = [local.products_table]
         },
         {
+          # UpdateItem: a pending import whose upload URL expired unused is failed.
           sid       = "RecordImports"
-          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+          actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
           resources = [local.imports_table]
+        },
+        {
+          # The company's open imports, counted against the cap on each POST /imports.
+          sid       = "CountOpenImports"
+          actions   = ["dynamodb:Query"]
+          resources = ["${local.imports_table}/index/open_by_company"]
         },
         {
           # A presigned PUT acts with the signer's rights: only under imports/, and the

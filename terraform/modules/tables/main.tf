@@ -17,9 +17,10 @@ locals {
       indexes = []
       ttl     = "expires_at"
     }
-    # Catalog imports and their progress, each kept 7 days (TTL on expires_at).
+    # Catalog imports and their progress, each kept 7 days (TTL on expires_at). The index is
+    # sparse: open_company exists only while an import is pending or running.
     imports = {
-      indexes = []
+      indexes = [{ name = "open_by_company", hash_key = "open_company", range_key = "created_at" }]
       ttl     = "expires_at"
     }
   }
