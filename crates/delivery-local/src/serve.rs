@@ -226,6 +226,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         visibility: args.visibility_timeout.map(Duration::from_secs),
     };
     let workers = start_workers(&adapters, &bus, &delivery).await?;
+    let imports = adapters.imports().await.map_err(|e| e.to_string())?;
+    tokio::spawn(crate::uploads::sweep(files.clone(), imports));
     let metrics = console_metrics(&bus, &faults);
     let uploads = Uploads {
         files,

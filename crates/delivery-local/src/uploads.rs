@@ -1,15 +1,19 @@
 //! The imports bucket's upload endpoint, `PUT /_uploads/{key}?expires=…&signature=…`: what a
 //! presigned S3 `PUT` does. The URL's signature binds the key, the `Content-Type` and the
 //! expiry; the body is streamed to disk (never held in memory) and put in place whole; then
-//! the bucket's `ObjectCreated` event goes to the imports queue, as S3 sends it to SQS.
+//! the bucket's `ObjectCreated` event goes to the imports queue, as S3 sends it to SQS. An
+//! upload is at most 50 MiB (the largest file an import reads), and deleted once its import is
+//! over ([`sweep`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bus_embedded::{Bus, IMPORTS};
 use chrono::Utc;
 use domain::Error;
 use domain::import::ObjectKey;
+use domain::ports::Imports;
 use files_embedded::{EmbeddedFiles, MAX_UPLOAD_BYTES, Refusal, Stored, object_created};
 use futures::StreamExt;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -47,6 +51,16 @@ impl Uploads {
                 return gateway_error(&Error::NotFound("Not an import file's key".into()));
             }
         };
+        // A length declared past the cap is refused before a byte is read.
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > MAX_UPLOAD_BYTES) {
+            return gateway_error(&Error::PayloadTooLarge {
+                limit: MAX_UPLOAD_BYTES as usize,
+            });
+        }
         let stored = match self.store(&object, body).await {
             Ok(stored) => stored,
             Err(e) => return gateway_error(&e),
@@ -95,4 +109,27 @@ impl Uploads {
 
 fn write_error(e: std::io::Error) -> Error {
     Error::Transient(format!("storing the upload: {e}"))
+}
+
+/// How often finished imports' uploads are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Deletes the uploads of imports that are over (done or failed) or unknown, every
+/// [`SWEEP_EVERY`], as long as the server runs: the local bucket keeps no file an import no
+/// longer reads. (In AWS the bucket's lifecycle rule expires them after 7 days.)
+pub async fn sweep(files: Arc<EmbeddedFiles>, imports: Arc<dyn Imports>) {
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        for key in files.keys().await {
+            match imports.get(key.import).await {
+                Ok(Some(import)) if !import.status.is_final() => continue,
+                Ok(_) => {}
+                Err(_) => continue, // Read again next time.
+            }
+            match files.remove(&key).await {
+                Ok(()) => tracing::debug!(%key, "the upload of a finished import deleted"),
+                Err(e) => tracing::warn!(%key, error = %e, "deleting a finished import's upload"),
+            }
+        }
+    }
 }

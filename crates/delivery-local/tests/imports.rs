@@ -130,6 +130,47 @@ fn a_file_that_is_not_utf8_fails_with_its_reason_and_writes_nothing() {
     );
     let missing = server.call("GET", "/products/x1", Some(&server.customer()), None, &[]);
     assert_eq!(missing.status, 404, "nothing of a refused file is written");
+    // The refused file is deleted from the local bucket (every version of its key).
+    let kept = server.dir.path().join("files/imports/acme");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(&kept).unwrap().next().is_some() {
+        assert!(Instant::now() < deadline, "the upload was never deleted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// An upload declared over 50 MiB is refused (413) before its body is read, and leaves
+/// nothing behind.
+#[test]
+fn an_upload_over_50_mib_is_refused_before_it_is_read() {
+    use std::io::Read;
+    let server = Server::start();
+    let acme = server.company("acme");
+    let started = start(&server, &acme, "csv");
+    let url = started["upload"]["url"].as_str().unwrap();
+    let (host, path) = url
+        .strip_prefix("http://")
+        .unwrap()
+        .split_once('/')
+        .unwrap();
+    let mut conn = std::net::TcpStream::connect(host).unwrap();
+    let length = 50 * 1024 * 1024 + 1;
+    write!(
+        conn,
+        "PUT /{path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: text/csv\r\ncontent-length: {length}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        !server.dir.path().join("files/imports/acme").exists()
+            || std::fs::read_dir(server.dir.path().join("files/imports/acme"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "nothing stored"
+    );
 }
 
 fn write_rows(path: &std::path::Path, rows: u32) {

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use aws_lc_rs::hmac;
 use chrono::{DateTime, Utc};
 use domain::PortError;
-use domain::import::{FileVersion, ObjectKey};
+use domain::import::{FileVersion, KEY_PREFIX, ObjectKey};
 use domain::ports::{FileBody, ImportFiles, UploadUrl};
 use tokio::io::AsyncReadExt;
 
@@ -24,8 +24,9 @@ use tokio::io::AsyncReadExt;
 pub const BUCKET: &str = "delivery-local-imports";
 /// The path under which uploads are taken.
 pub const UPLOAD_PATH: &str = "/_uploads/";
-/// The largest single `PUT` S3 takes (5 GiB); the import itself refuses files over 50 MiB.
-pub const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// The largest upload taken: the largest file an import reads (50 MiB). S3 takes up to 5 GiB
+/// in one `PUT` and the import refuses the file; this machine's disk is spared the rest.
+pub const MAX_UPLOAD_BYTES: u64 = domain::import::MAX_FILE_BYTES;
 const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Why an upload is refused, as S3 would refuse it.
@@ -179,6 +180,39 @@ impl EmbeddedFiles {
             size,
             version,
         })
+    }
+}
+
+impl EmbeddedFiles {
+    /// The keys that hold uploads.
+    pub async fn keys(&self) -> Vec<ObjectKey> {
+        let mut keys = Vec::new();
+        let Ok(mut companies) = tokio::fs::read_dir(self.dir.join(KEY_PREFIX)).await else {
+            return keys;
+        };
+        while let Ok(Some(company)) = companies.next_entry().await {
+            let Ok(mut entries) = tokio::fs::read_dir(company.path()).await else {
+                continue;
+            };
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let company = company.file_name().to_string_lossy().into_owned();
+                if let Some(file) = name.strip_suffix(".versions")
+                    && let Some(key) = ObjectKey::parse(&format!("{KEY_PREFIX}{company}/{file}"))
+                {
+                    keys.push(key);
+                }
+            }
+        }
+        keys
+    }
+
+    /// Deletes every upload of `key`: its import is over and reads it no more.
+    pub async fn remove(&self, key: &ObjectKey) -> std::io::Result<()> {
+        match tokio::fs::remove_dir_all(self.versions_of(key)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 
