@@ -3,13 +3,11 @@
 //! the `import` command doing the same round trip. The same `import-catalog` handler runs as in
 //! Lambda, fed by the imports queue the upload's S3 event lands in.
 
-mod common;
-
 use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Server};
+use crate::common::{BIN, Server};
 use serde_json::Value;
 
 const HEADER: &str = "id,name,description,price_amount,price_currency,stock,available";

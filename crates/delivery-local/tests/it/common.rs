@@ -1,5 +1,4 @@
 //! Starting `delivery-local serve` for a test and calling it over HTTP.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

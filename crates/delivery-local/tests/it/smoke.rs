@@ -1,15 +1,13 @@
 //! `scripts/smoke-test`, the deploy pipeline's smoke test, run against a real `delivery-local`:
 //! it must pass on a healthy stack, and fail with the step named when it cannot pass.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-use common::Server;
+use crate::common::Server;
 
 fn smoke_test(base: &str, token: Option<&str>) -> Output {
     smoke_test_with(base, token, &[])

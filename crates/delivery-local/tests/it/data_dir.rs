@@ -2,11 +2,9 @@
 //! refused with a clear message and deletes nothing; the lock dies with its server, even by
 //! `kill -9`.
 
-mod common;
-
 use std::process::Command;
 
-use common::{BIN, Server};
+use crate::common::{BIN, Server};
 
 fn stock(server: &Server) -> serde_json::Value {
     let token = server.customer();

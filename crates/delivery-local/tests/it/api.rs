@@ -1,13 +1,11 @@
 //! `delivery-local serve` started on an ephemeral port with a temporary data dir, driven over
 //! HTTP as a client would (SPEC §3, §4, §8).
 
-mod common;
-
 use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{BIN, ORIGIN, Server};
+use crate::common::{BIN, ORIGIN, Server};
 use serde_json::json;
 
 fn product_body(price: &str, stock: u32) -> String {
@@ -633,7 +631,7 @@ fn local_routes_are_for_this_machine_only() {
         200,
         "from this machine"
     );
-    let out = std::process::Command::new(common::BIN)
+    let out = std::process::Command::new(crate::common::BIN)
         .args([
             "token",
             "--sub",

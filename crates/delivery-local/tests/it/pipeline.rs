@@ -1,11 +1,9 @@
 //! The order pipeline through `delivery-local` (SPEC §4 orders, §5): place → queue → process
 //! → event → SMS → dispatched, as a client sees it over HTTP.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 fn order_body(product: &str, quantity: u32) -> String {

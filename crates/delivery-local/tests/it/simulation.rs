@@ -2,13 +2,11 @@
 //! in the DLQ with their reasons; a `kill -9` after the simulation was acknowledged loses no
 //! order, and stock is conserved.
 
-mod common;
-
 use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Server};
+use crate::common::{BIN, Server};
 use serde_json::{Value, json};
 
 fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {

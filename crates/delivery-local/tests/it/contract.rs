@@ -2,12 +2,10 @@
 //! refusals, driven through `delivery-local` as a client would, are held to `openapi.json`:
 //! status documented, media type, body schema (undocumented fields refused) and headers.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{Reply, Server};
 use api_contract::Conformance;
-use common::{Reply, Server};
 use serde_json::{Value, json};
 
 struct Client {

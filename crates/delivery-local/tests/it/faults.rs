@@ -4,13 +4,11 @@
 //! order), and `GET /_local/faults` shows the fault was injected. A `kill -9` in the middle of
 //! a rehearsal under faults loses nothing either.
 
-mod common;
-
 use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Server};
+use crate::common::{BIN, Server};
 use serde_json::{Value, json};
 
 fn serve(faults: &str) -> Server {
