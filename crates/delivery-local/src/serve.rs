@@ -225,9 +225,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         faults: faults.clone(),
         visibility: args.visibility_timeout.map(Duration::from_secs),
     };
-    let workers = start_workers(&adapters, &bus, &delivery).await?;
-    let imports = adapters.imports().await.map_err(|e| e.to_string())?;
-    tokio::spawn(crate::uploads::sweep(files.clone(), imports));
+    let workers = start_workers(&adapters, &bus, &delivery, &files).await?;
     let metrics = console_metrics(&bus, &faults);
     let uploads = Uploads {
         files,
@@ -245,20 +243,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let gateway = Gateway::new(&adapters, local, uploads).await?;
     banner(port, dir, &key, seed)?;
-    if !faults.spec().is_none() {
-        tracing::warn!(faults = ?faults.probabilities(), seed = faults.seed(), "injecting faults (GET /_local/faults counts them)");
-    }
-    if args
-        .visibility_timeout
-        .is_some_and(|s| Duration::from_secs(s) <= composition::SDK_OPERATION_TIMEOUT)
-    {
-        // In Lambda a function's timeout outlasts the SDK's: here the invocation would end
-        // before a stalled call answers, and every stall would kill it.
-        tracing::warn!(
-            "--visibility-timeout is no longer than a stalled call (the SDK's {} s operation timeout): a stall kills the invocation, as it never would in Lambda",
-            composition::SDK_OPERATION_TIMEOUT.as_secs()
-        );
-    }
+    warn_of_faults(&faults, &delivery);
     axum::serve(listener, gateway::router(Arc::new(gateway)))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -298,6 +283,24 @@ fn local_adapters(
     adapters.with_layer(Arc::new(FaultLayer(faults.clone())))
 }
 
+/// Says which faults are injected, and when invocations are too short for a stall.
+fn warn_of_faults(faults: &Faults, delivery: &Delivery) {
+    if !faults.spec().is_none() {
+        tracing::warn!(faults = ?faults.probabilities(), seed = faults.seed(), "injecting faults (GET /_local/faults counts them)");
+    }
+    if delivery
+        .visibility
+        .is_some_and(|v| v <= composition::SDK_OPERATION_TIMEOUT)
+    {
+        // In Lambda a function's timeout outlasts the SDK's: here the invocation would end
+        // before a stalled call answers, and every stall would kill it.
+        tracing::warn!(
+            "--visibility-timeout is no longer than a stalled call (the SDK's {} s operation timeout): a stall kills the invocation, as it never would in Lambda",
+            composition::SDK_OPERATION_TIMEOUT.as_secs()
+        );
+    }
+}
+
 /// The operator console's metrics: the functions' own data points, sampled every second.
 fn console_metrics(bus: &Bus, faults: &Arc<Faults>) -> Arc<Metrics> {
     let metrics = Metrics::new();
@@ -307,11 +310,15 @@ fn console_metrics(bus: &Bus, faults: &Arc<Faults>) -> Arc<Metrics> {
     metrics
 }
 
+/// The event sources, and the sweep of finished imports' uploads.
 async fn start_workers(
     adapters: &Adapters,
     bus: &Bus,
     delivery: &Delivery,
+    files: &Arc<EmbeddedFiles>,
 ) -> Result<Workers, String> {
+    let imports = adapters.imports().await.map_err(|e| e.to_string())?;
+    tokio::spawn(crate::uploads::sweep(files.clone(), imports));
     let processor = Processor::new(adapters).await.map_err(|e| e.to_string())?;
     let notifier = NotifyCarrier::new(adapters)
         .await

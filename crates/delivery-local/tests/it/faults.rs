@@ -179,7 +179,7 @@ fn kill_9_mid_rehearsal_under_faults_loses_nothing() {
     std::thread::sleep(Duration::from_millis(300));
     let server = Server::start_in(
         server.kill_9(),
-        &["--faults", "default", "--visibility-timeout", "1"],
+        &["--faults", "default", "--visibility-timeout", "2"],
     );
     drained(&server);
 
@@ -220,12 +220,17 @@ fn kill_9_mid_rehearsal_under_faults_loses_nothing() {
     for id in dispatched {
         assert!(texted.contains(&id), "dispatched order {id} has no SMS");
     }
+    // A valid order may leave a dead letter behind only if it was handled anyway (its last
+    // delivery finished past its invocation's timeout, as `simulate` counts it), never instead.
     let dead = local(&server, "/_local/dlq");
     for letter in dead.as_array().unwrap() {
         let body = letter["body"].as_str().unwrap();
-        assert!(
-            !ids.iter().any(|id| body.contains(id.as_str())),
-            "a valid order is in the DLQ: {letter}"
-        );
+        if let Some(id) = ids.iter().find(|id| body.contains(id.as_str())) {
+            let status = &by_id[id.as_str()]["status"];
+            assert!(
+                status == "dispatched" || status == "rejected",
+                "a valid order, {status}, is in the DLQ: {letter}"
+            );
+        }
     }
 }
