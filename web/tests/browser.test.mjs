@@ -345,7 +345,7 @@ test("an operator rehearses a spike with faults from the console, by keyboard, a
   // It drains, and the invariants of the rehearsal appear, each marked in words.
   const invariants = page.locator("#rehearsal-invariants li");
   await invariants.first().waitFor({ timeout: 120_000 });
-  assert.equal(await invariants.count(), 6);
+  assert.equal(await invariants.count(), 7);
   for (const line of await invariants.allTextContents()) assert.match(line, /^\[ok\] /);
   assert.match(await page.locator("#rehearsal-status").textContent(), /every invariant holds/);
   await console_.screenshot({ path: path.join(shots, "console-invariants.png") });
