@@ -195,7 +195,7 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// The table of measurements, as the README shows it.
+/// The table of measurements, as docs/performance.md shows it.
 pub fn table(measured: &[Measurement]) -> String {
     let mut out = String::from(
         "| function | start → first poll | first invocation | cold total | warm p50 | warm p99 | peak RSS | zip | failures |\n|---|---|---|---|---|---|---|---|---|\n",

@@ -135,7 +135,7 @@ pub async fn measure(
     })
 }
 
-/// The table, as the README shows it.
+/// The table, as docs/performance.md shows it.
 pub fn table(measured: &[ImportMeasurement]) -> String {
     let mut out = String::from(
         "| rows | file | cold start → report written | rows/s | peak RSS | written |\n|---|---|---|---|---|---|\n",
