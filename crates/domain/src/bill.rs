@@ -400,6 +400,120 @@ mod tests {
         assert_eq!(merged.lines()[0].quantity, 1200);
     }
 
+    fn lines_of(quantities: &[(usize, u32)]) -> Value {
+        let items: Vec<_> = quantities
+            .iter()
+            .map(|(p, q)| json!({"product_id": format!("p{p}"), "quantity": q}))
+            .collect();
+        json!({ "items": items })
+    }
+
+    #[test]
+    fn basket_limits_on_lines_at_below_and_above() {
+        let distinct = |n: usize| lines_of(&(0..n).map(|i| (i, 1)).collect::<Vec<_>>());
+        for n in [1, MAX_LINES - 1, MAX_LINES] {
+            let basket = Basket::from_json(&distinct(n)).unwrap();
+            assert_eq!((basket.lines().len(), basket.item_count()), (n, n as u32));
+            assert!(basket.over_limits().is_empty(), "{n} lines");
+        }
+        let errors = Basket::from_json(&distinct(MAX_LINES + 1)).unwrap_err();
+        assert_eq!(errors[0].field, "items");
+        // Orders allow one product fewer than a bill (the order itself is one more action).
+        let order_limit = |n: usize| {
+            let body = distinct(n);
+            let mut errors = FieldErrors::default();
+            let obj = JsonObject::root(&body, &mut errors).unwrap();
+            Basket::from_items(&obj, MAX_ORDER_PRODUCTS, &mut errors)
+                .unwrap()
+                .over_limits()
+                .to_vec()
+        };
+        assert!(order_limit(MAX_ORDER_PRODUCTS).is_empty());
+        assert_eq!(order_limit(MAX_ORDER_PRODUCTS + 1)[0].field, "items");
+    }
+
+    #[test]
+    fn basket_limits_on_quantities_at_below_and_above() {
+        let max = MAX_QUANTITY;
+        for q in [1, max - 1, max] {
+            let basket = Basket::from_json(&lines_of(&[(0, q)])).unwrap();
+            assert_eq!(basket.item_count(), q);
+        }
+        let errors = Basket::from_json(&lines_of(&[(0, max + 1)])).unwrap_err();
+        assert_eq!(errors[0].field, "items[0].quantity");
+        // Merged: exactly the limit is served, one more is over it, and the field named is the
+        // line that crossed it.
+        let at = Basket::from_json(&lines_of(&[(0, max - 1), (1, 5), (0, 1)])).unwrap();
+        assert!(at.over_limits().is_empty());
+        assert_eq!(at.lines()[0].quantity, max);
+        assert_eq!(at.item_count(), max + 5);
+        let over = Basket::from_json(&lines_of(&[(0, max), (1, 5), (0, 1)])).unwrap();
+        assert_eq!(over.over_limits().len(), 1);
+        assert_eq!(over.over_limits()[0].field, "items[2].quantity");
+        assert!(
+            over.over_limits()[0]
+                .message
+                .contains(&format!("totals {}", max + 1)),
+            "{:?}",
+            over.over_limits()
+        );
+    }
+
+    /// A catalog whose answers are ready at once, so a single poll completes `quote`.
+    struct Ready(HashMap<ProductId, Product>);
+
+    #[async_trait::async_trait]
+    impl Catalog for Ready {
+        async fn get(&self, id: &ProductId) -> Result<Option<Product>, crate::error::PortError> {
+            Ok(self.0.get(id).cloned())
+        }
+        async fn get_many(
+            &self,
+            ids: &[ProductId],
+        ) -> Result<Vec<Product>, crate::error::PortError> {
+            Ok(ids
+                .iter()
+                .filter_map(|id| self.0.get(id).cloned())
+                .collect())
+        }
+        async fn list(
+            &self,
+            _: Option<&crate::ids::CompanyId>,
+            _: &crate::ports::PageRequest,
+        ) -> Result<crate::ports::Page<Product>, crate::error::PortError> {
+            unreachable!("quote never lists")
+        }
+        async fn save(&self, _: &Product, _: Option<u64>) -> Result<(), crate::error::PortError> {
+            unreachable!("quote never writes")
+        }
+    }
+
+    fn quote_now(catalog: &Ready, body: Value) -> Result<Bill, Error> {
+        let basket = Basket::from_json(&body).unwrap();
+        let mut fut = std::pin::pin!(quote(catalog, &basket));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(answer) => answer,
+            std::task::Poll::Pending => unreachable!("the catalog answers at once"),
+        }
+    }
+
+    #[test]
+    fn quote_prices_a_basket_within_limits_and_refuses_one_over_them() {
+        let cat = Ready(catalog(vec![product("p0", 250, Currency::Usd, 2000, true)]));
+        let bill = quote_now(&cat, lines_of(&[(0, 4)])).unwrap();
+        assert_eq!(bill.total.amount_string(), "10.00");
+        let refused = quote_now(&cat, lines_of(&[(0, MAX_QUANTITY), (0, 1)])).unwrap_err();
+        let Error::Unprocessable(fields) = refused else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(fields[0].field, "items[1].quantity");
+        let Error::Unprocessable(fields) = quote_now(&cat, lines_of(&[(1, 1)])).unwrap_err() else {
+            panic!("an unknown product is a 422")
+        };
+        assert_eq!(fields[0].field, "items[0].product_id");
+    }
+
     #[test]
     fn names_each_offending_line() {
         let basket = Basket::from_json(&json!({"items": [
@@ -444,68 +558,114 @@ mod tests {
         assert_eq!(issues[0].problem, LineProblem::Overflow);
     }
 
-    fn arb_catalog_and_basket() -> impl Strategy<Value = (HashMap<ProductId, Product>, Basket)> {
+    /// A catalog of up to eight products (`p0`..`p7`) and a basket of up to ten lines over
+    /// `p0`..`p9`, drawn inside every limit: prices up to 100,000.00, at most 100 of a line and
+    /// ten lines, so a merged quantity stays within `MAX_QUANTITY` and no sum can overflow.
+    /// Every case therefore reaches the model comparison; the limits themselves are tested
+    /// case by case (at, below and above each) in `basket_limits_*`.
+    fn arb_catalog_and_basket()
+    -> impl Strategy<Value = (HashMap<ProductId, Product>, Vec<(usize, u32)>)> {
         let product_strategy = (
-            0usize..8,
-            1i64..=i64::MAX,
-            0usize..2,
-            0u32..=1500,
+            1i64..=10_000_000,
+            proptest::bool::weighted(0.9),
+            0u32..=300,
             proptest::bool::weighted(0.9),
         );
         (
-            proptest::collection::vec(product_strategy, 0..8),
-            proptest::collection::vec((0usize..10, 1u32..=1000), 1..20),
+            proptest::collection::btree_map(0usize..8, product_strategy, 0..8),
+            proptest::collection::vec((0usize..10, 1u32..=100), 1..=10),
         )
             .prop_map(|(products, lines)| {
-                let currencies = [Currency::Usd, Currency::Eur];
                 let cat = catalog(
                     products
                         .into_iter()
-                        .map(|(i, minor, c, stock, avail)| {
-                            product(&format!("p{i}"), minor, currencies[c], stock, avail)
+                        .map(|(i, (minor, usd, stock, avail))| {
+                            let currency = if usd { Currency::Usd } else { Currency::Eur };
+                            product(&format!("p{i}"), minor, currency, stock, avail)
                         })
                         .collect(),
                 );
-                let items: Vec<_> = lines
-                    .into_iter()
-                    .map(|(i, q)| json!({"product_id": format!("p{i}"), "quantity": q}))
-                    .collect();
-                let mut errors = FieldErrors::default();
-                let body = json!({ "items": items });
-                let obj = JsonObject::root(&body, &mut errors).unwrap();
-                // Merging may exceed the quantity limit; such baskets are simply not generated.
-                let basket =
-                    Basket::from_items(&obj, MAX_LINES, &mut errors).unwrap_or_else(|| {
-                        Basket::from_json(&json!({"items": [{"product_id": "p0", "quantity": 1}]}))
-                            .unwrap()
-                    });
-                (cat, basket)
+                (cat, lines)
             })
+    }
+
+    /// What `price` must answer, computed the plain way: lines merged in order of first
+    /// occurrence, the basket's currency that of its first known product, each merged line
+    /// checked in the documented order (unknown, unavailable, stock, currency).
+    fn model(
+        cat: &HashMap<ProductId, Product>,
+        lines: &[(usize, u32)],
+    ) -> Result<(Vec<(String, u32, i64)>, i64), Vec<(usize, LineProblem)>> {
+        let mut merged: Vec<(usize, usize, u32)> = Vec::new(); // (product, first index, quantity)
+        for (index, &(p, q)) in lines.iter().enumerate() {
+            match merged.iter_mut().find(|m| m.0 == p) {
+                Some(m) => m.2 += q,
+                None => merged.push((p, index, q)),
+            }
+        }
+        let get = |p: usize| cat.get(&ProductId::parse(&format!("p{p}")).unwrap());
+        let currency = merged
+            .iter()
+            .find_map(|m| get(m.0))
+            .map(|p| p.price.currency());
+        let (mut priced, mut issues) = (Vec::new(), Vec::new());
+        for &(p, index, q) in &merged {
+            let problem = match get(p) {
+                None => Some(LineProblem::UnknownProduct),
+                Some(pr) if !pr.available => Some(LineProblem::Unavailable),
+                Some(pr) if q > pr.stock => {
+                    Some(LineProblem::InsufficientStock { in_stock: pr.stock })
+                }
+                Some(pr) if Some(pr.price.currency()) != currency => {
+                    Some(LineProblem::CurrencyMismatch {
+                        basket: currency.unwrap(),
+                        line: pr.price.currency(),
+                    })
+                }
+                Some(pr) => {
+                    priced.push((format!("p{p}"), q, pr.price.minor() * i64::from(q)));
+                    None
+                }
+            };
+            issues.extend(problem.map(|problem| (index, problem)));
+        }
+        if issues.is_empty() {
+            let total = priced.iter().map(|l| l.2).sum();
+            Ok((priced, total))
+        } else {
+            Err(issues)
+        }
     }
 
     proptest! {
         #[test]
-        fn total_is_the_exact_sum_of_lines((cat, basket) in arb_catalog_and_basket()) {
-            // Never panics; when it prices, the total is the exact (i128) sum of exact line totals.
-            if let Ok(bill) = price(&basket, &cat) {
-                let sum: i128 = bill.lines.iter().map(|l| i128::from(l.line_total.minor())).sum();
-                prop_assert_eq!(sum, i128::from(bill.total.minor()));
-                for l in &bill.lines {
-                    prop_assert_eq!(
-                        i128::from(l.unit_price.minor()) * i128::from(l.quantity),
-                        i128::from(l.line_total.minor())
-                    );
-                    prop_assert_eq!(l.line_total.currency(), bill.total.currency());
+        fn pricing_matches_the_model((cat, lines) in arb_catalog_and_basket()) {
+            let items: Vec<_> = lines
+                .iter()
+                .map(|(p, q)| json!({"product_id": format!("p{p}"), "quantity": q}))
+                .collect();
+            let basket = Basket::from_json(&json!({ "items": items })).unwrap();
+            prop_assert!(basket.over_limits().is_empty());
+            prop_assert_eq!(basket.item_count(), lines.iter().map(|l| l.1).sum::<u32>());
+            match (price(&basket, &cat), model(&cat, &lines)) {
+                (Ok(bill), Ok((expected, total))) => {
+                    let got: Vec<_> = bill
+                        .lines
+                        .iter()
+                        .map(|l| (l.product_id.to_string(), l.quantity, l.line_total.minor()))
+                        .collect();
+                    prop_assert_eq!(got, expected);
+                    prop_assert_eq!(bill.total.minor(), total);
+                    for l in &bill.lines {
+                        prop_assert_eq!(l.line_total.currency(), bill.total.currency());
+                    }
                 }
-                prop_assert_eq!(bill.lines.len(), basket.lines().len());
-            }
-        }
-
-        #[test]
-        fn refusal_always_names_a_line((cat, basket) in arb_catalog_and_basket()) {
-            if let Err(issues) = price(&basket, &cat) {
-                prop_assert!(!issues.is_empty());
-                prop_assert!(reject_reason(&issues).is_some());
+                (Err(issues), Err(expected)) => {
+                    let got: Vec<_> = issues.iter().map(|i| (i.index, i.problem.clone())).collect();
+                    prop_assert_eq!(got, expected);
+                    prop_assert!(reject_reason(&issues).is_some());
+                }
+                (got, expected) => prop_assert!(false, "price {got:?}, model {expected:?}"),
             }
         }
 
