@@ -58,10 +58,19 @@ async fn the_load_generator_sends_open_loop_and_counts_answers() {
         .await
         .unwrap();
     let target = listener.local_addr().unwrap();
-    let app = Router::new().route("/ok", get(|| async { "fine" })).route(
-        "/missing",
-        get(|| async { (axum::http::StatusCode::NOT_FOUND, "no") }),
-    );
+    // Each answer takes at least 20 ms, so the latencies the report gives have a known floor.
+    let app = Router::new()
+        .route(
+            "/ok",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                "fine"
+            }),
+        )
+        .route(
+            "/missing",
+            get(|| async { (axum::http::StatusCode::NOT_FOUND, "no") }),
+        );
     tokio::spawn(async move { axum::serve(listener, app).await });
     let request = |path: &str| Request {
         method: "GET",
@@ -71,7 +80,14 @@ async fn the_load_generator_sends_open_loop_and_counts_answers() {
     };
     let report = load::run(target, &request("/ok"), 200, Duration::from_millis(500)).await;
     assert_eq!((report.sent, report.ok, report.errors), (100, 100, 0));
-    assert!(report.p50 <= report.p99 && report.p99 <= report.max);
+    // Measured, not defaulted: every latency is at least the server's 20 ms.
+    assert!(report.p50 >= Duration::from_millis(20), "{:?}", report.p50);
+    assert!(
+        report.max >= report.p99,
+        "{:?} {:?}",
+        report.max,
+        report.p99
+    );
     let refused = load::run(
         target,
         &request("/missing"),

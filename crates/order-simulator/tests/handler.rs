@@ -119,9 +119,4 @@ async fn direct_invocation_and_refusals() {
         ))
         .await;
     assert_eq!(parts(&response).0, 403);
-    let _ = app
-        .function()
-        .catalog
-        .get(&domain::ProductId::parse("p0").unwrap())
-        .await;
 }
