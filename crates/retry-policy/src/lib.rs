@@ -115,6 +115,13 @@ mod tests {
                 assert!(POLICY.delay(retry) <= POLICY.ceiling(retry));
             }
         }
+        // Full jitter spreads the waits over the whole range: among 200 draws, some fall in
+        // each half (a fixed wait, zero or the ceiling, fails this with certainty; a correct
+        // one fails it with probability 2^-199).
+        let half = POLICY.ceiling(1) / 2;
+        let draws: Vec<Duration> = (0..200).map(|_| POLICY.delay(1)).collect();
+        assert!(draws.iter().any(|d| *d < half), "{draws:?}");
+        assert!(draws.iter().any(|d| *d > half), "{draws:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -204,5 +211,44 @@ mod tests {
             POLICY.attempts
         );
         assert_eq!(remaining(), None, "no deadline outside `within`");
+    }
+
+    /// Exactly the margin left, with no wait to take: the retry is begun (the rule is "less
+    /// than the wait plus the margin", not "at most"); a millisecond less, and it is not.
+    #[tokio::test(start_paused = true)]
+    async fn the_margin_itself_is_enough_for_a_retry() {
+        const NO_WAIT: Policy = Policy {
+            attempts: 2,
+            base: Duration::ZERO,
+            cap: Duration::ZERO,
+        };
+        let busy_once = |left: Duration| async move {
+            let calls = Cell::new(0);
+            within(Instant::now() + left, async {
+                NO_WAIT
+                    .run(
+                        "test",
+                        |_| true,
+                        || {
+                            calls.set(calls.get() + 1);
+                            let n = calls.get();
+                            async move {
+                                if n == 1 {
+                                    Err("busy".to_owned())
+                                } else {
+                                    Ok(n)
+                                }
+                            }
+                        },
+                    )
+                    .await
+            })
+            .await
+        };
+        assert_eq!(busy_once(MARGIN).await, Ok(2));
+        assert_eq!(
+            busy_once(MARGIN - Duration::from_millis(1)).await,
+            Err("busy".to_owned())
+        );
     }
 }
