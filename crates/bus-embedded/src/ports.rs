@@ -7,36 +7,36 @@ use async_trait::async_trait;
 use domain::order::OrderEvent;
 use domain::ports::{EventPublisher, OrderQueue, OutgoingMessage, SendFailure, SmsSender};
 use domain::{OrderId, Phone, PortError};
-use settings::{ConfigError, Source};
 
 use crate::{Bus, NOTIFICATIONS, ORDERS};
 
-/// The embedded messaging set, as the composition root takes it: the orders queue, the
-/// `order-events` topic with `notify-carrier`'s subscription (filter `type = order.accepted`),
-/// and the SMS outbox. It reads no setting: the bus is its own configuration.
+/// The embedded messaging set: the orders queue, the `order-events` topic with
+/// `notify-carrier`'s subscription (filter `type = order.accepted`), and the SMS outbox. It
+/// reads no setting: the bus is its own configuration. (The composition root takes the three
+/// ports as `composition::MessagingPorts`; this crate stays below it.)
 pub struct EmbeddedMessaging {
     pub bus: Bus,
 }
 
-impl composition::Messaging for EmbeddedMessaging {
-    fn order_queue(&self, _: &dyn Source) -> Result<Arc<dyn OrderQueue>, ConfigError> {
-        Ok(Arc::new(EmbeddedQueue {
+impl EmbeddedMessaging {
+    pub fn order_queue(&self) -> Arc<dyn OrderQueue> {
+        Arc::new(EmbeddedQueue {
             bus: self.bus.clone(),
             queue: ORDERS.name,
-        }))
+        })
     }
 
-    fn events(&self, _: &dyn Source) -> Result<Arc<dyn EventPublisher>, ConfigError> {
-        Ok(Arc::new(EmbeddedTopic {
+    pub fn events(&self) -> Arc<dyn EventPublisher> {
+        Arc::new(EmbeddedTopic {
             bus: self.bus.clone(),
             subscriptions: vec![Subscription {
                 queue: NOTIFICATIONS.name,
                 type_filter: Some("order.accepted"),
             }],
-        }))
+        })
     }
 
-    fn sms(&self) -> Arc<dyn SmsSender> {
+    pub fn sms(&self) -> Arc<dyn SmsSender> {
         Arc::new(EmbeddedSms {
             bus: self.bus.clone(),
         })

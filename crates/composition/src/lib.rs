@@ -21,6 +21,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use bus_aws::{SnsSms, SnsTopic, SqsQueue};
 use domain::PortError;
+pub use domain::ports::{Bare, PortLayer};
 use domain::ports::{
     Carriers, Catalog, EventPublisher, ImportFiles, Imports, KeyUses, OrderQueue, OrderStore,
     SmsSender,
@@ -134,50 +135,23 @@ impl Messaging for AwsMessaging {
     }
 }
 
-/// A layer around the ports (locally, the fault layer of SPEC §11): each port a function gets
-/// passes through it. The handlers and adapters never know it is there.
-pub trait PortLayer: Send + Sync {
-    fn catalog(&self, port: Arc<dyn Catalog>) -> Arc<dyn Catalog>;
-    fn order_store(&self, port: Arc<dyn OrderStore>) -> Arc<dyn OrderStore>;
-    fn carriers(&self, port: Arc<dyn Carriers>) -> Arc<dyn Carriers>;
-    fn order_queue(&self, port: Arc<dyn OrderQueue>) -> Arc<dyn OrderQueue>;
-    fn events(&self, port: Arc<dyn EventPublisher>) -> Arc<dyn EventPublisher>;
-    fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender>;
-    fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses>;
-    fn imports(&self, port: Arc<dyn Imports>) -> Arc<dyn Imports>;
-    fn import_files(&self, port: Arc<dyn ImportFiles>) -> Arc<dyn ImportFiles>;
+/// Messaging from ports given whole (locally, the embedded bus's): no setting is read, the
+/// ports are their own configuration.
+pub struct MessagingPorts {
+    pub order_queue: Arc<dyn OrderQueue>,
+    pub events: Arc<dyn EventPublisher>,
+    pub sms: Arc<dyn SmsSender>,
 }
 
-/// No layer: the ports as the adapters are.
-struct Bare;
-
-impl PortLayer for Bare {
-    fn catalog(&self, port: Arc<dyn Catalog>) -> Arc<dyn Catalog> {
-        port
+impl Messaging for MessagingPorts {
+    fn order_queue(&self, _: &dyn Source) -> Result<Arc<dyn OrderQueue>, ConfigError> {
+        Ok(self.order_queue.clone())
     }
-    fn order_store(&self, port: Arc<dyn OrderStore>) -> Arc<dyn OrderStore> {
-        port
+    fn events(&self, _: &dyn Source) -> Result<Arc<dyn EventPublisher>, ConfigError> {
+        Ok(self.events.clone())
     }
-    fn carriers(&self, port: Arc<dyn Carriers>) -> Arc<dyn Carriers> {
-        port
-    }
-    fn order_queue(&self, port: Arc<dyn OrderQueue>) -> Arc<dyn OrderQueue> {
-        port
-    }
-    fn events(&self, port: Arc<dyn EventPublisher>) -> Arc<dyn EventPublisher> {
-        port
-    }
-    fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender> {
-        port
-    }
-    fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses> {
-        port
-    }
-    fn imports(&self, port: Arc<dyn Imports>) -> Arc<dyn Imports> {
-        port
-    }
-    fn import_files(&self, port: Arc<dyn ImportFiles>) -> Arc<dyn ImportFiles> {
-        port
+    fn sms(&self) -> Arc<dyn SmsSender> {
+        self.sms.clone()
     }
 }
 

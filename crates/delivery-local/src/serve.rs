@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bus_embedded::{Bus, EmbeddedMessaging, IMPORTS, NOTIFICATIONS, ORDERS};
-use composition::{Adapters, App};
+use composition::{Adapters, App, MessagingPorts};
 use faults::{FaultLayer, Faults};
 use files_embedded::EmbeddedFiles;
 use import_catalog::ImportCatalog;
@@ -275,10 +275,16 @@ fn local_adapters(
     settings: LocalSettings,
     faults: &Arc<Faults>,
 ) -> Adapters {
+    let local = EmbeddedMessaging { bus: bus.clone() };
+    let messaging = MessagingPorts {
+        order_queue: local.order_queue(),
+        events: local.events(),
+        sms: local.sms(),
+    };
     let adapters = Adapters::new(
         composition::local_sdk_config(&dynamo.endpoint),
         Arc::new(settings),
-        Arc::new(EmbeddedMessaging { bus: bus.clone() }),
+        Arc::new(messaging),
     );
     adapters.with_layer(Arc::new(FaultLayer(faults.clone())))
 }
@@ -384,4 +390,15 @@ fn banner(port: u16, dir: &Path, key: &token_signer::SigningKey, seed: Seed) -> 
         .write_all(out.as_bytes())
         .and_then(|()| stdout.flush())
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    /// A stalled call locally lasts as long as the SDK lets one last in Lambda: the fault layer
+    /// (which sits below the composition root and cannot read its constant) states the same
+    /// figure, and this is where both are in sight.
+    #[test]
+    fn a_stall_lasts_the_sdk_operation_timeout() {
+        assert_eq!(faults::STALL, composition::SDK_OPERATION_TIMEOUT);
+    }
 }

@@ -589,13 +589,18 @@ mod tests {
             })
     }
 
+    /// A priced line as the model has it: product id, quantity, line total in minor units.
+    type ModelLine = (String, u32, i64);
+    /// The model's bill: its lines and the total in minor units.
+    type ModelBill = (Vec<ModelLine>, i64);
+
     /// What `price` must answer, computed the plain way: lines merged in order of first
     /// occurrence, the basket's currency that of its first known product, each merged line
     /// checked in the documented order (unknown, unavailable, stock, currency).
     fn model(
         cat: &HashMap<ProductId, Product>,
         lines: &[(usize, u32)],
-    ) -> Result<(Vec<(String, u32, i64)>, i64), Vec<(usize, LineProblem)>> {
+    ) -> Result<ModelBill, Vec<(usize, LineProblem)>> {
         let mut merged: Vec<(usize, usize, u32)> = Vec::new(); // (product, first index, quantity)
         for (index, &(p, q)) in lines.iter().enumerate() {
             match merged.iter_mut().find(|m| m.0 == p) {

@@ -1,6 +1,8 @@
 //! Ports: what the handlers need from the outside world. The AWS adapters (DynamoDB, SQS, SNS)
 //! and the embedded ones of `delivery-local` implement them.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -229,6 +231,54 @@ pub trait EventPublisher: Send + Sync {
 pub trait SmsSender: Send + Sync {
     /// Sends `message` to `to`; `order` names the order it is about (for logs and the outbox).
     async fn send(&self, to: &Phone, message: &str, order: OrderId) -> Result<(), PortError>;
+}
+
+/// A layer around the ports (locally, `delivery-local`'s fault layer): each port a function
+/// gets at the composition root passes through it. The handlers and adapters never know it is
+/// there.
+pub trait PortLayer: Send + Sync {
+    fn catalog(&self, port: Arc<dyn Catalog>) -> Arc<dyn Catalog>;
+    fn order_store(&self, port: Arc<dyn OrderStore>) -> Arc<dyn OrderStore>;
+    fn carriers(&self, port: Arc<dyn Carriers>) -> Arc<dyn Carriers>;
+    fn order_queue(&self, port: Arc<dyn OrderQueue>) -> Arc<dyn OrderQueue>;
+    fn events(&self, port: Arc<dyn EventPublisher>) -> Arc<dyn EventPublisher>;
+    fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender>;
+    fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses>;
+    fn imports(&self, port: Arc<dyn Imports>) -> Arc<dyn Imports>;
+    fn import_files(&self, port: Arc<dyn ImportFiles>) -> Arc<dyn ImportFiles>;
+}
+
+/// No layer: the ports as the adapters are.
+pub struct Bare;
+
+impl PortLayer for Bare {
+    fn catalog(&self, port: Arc<dyn Catalog>) -> Arc<dyn Catalog> {
+        port
+    }
+    fn order_store(&self, port: Arc<dyn OrderStore>) -> Arc<dyn OrderStore> {
+        port
+    }
+    fn carriers(&self, port: Arc<dyn Carriers>) -> Arc<dyn Carriers> {
+        port
+    }
+    fn order_queue(&self, port: Arc<dyn OrderQueue>) -> Arc<dyn OrderQueue> {
+        port
+    }
+    fn events(&self, port: Arc<dyn EventPublisher>) -> Arc<dyn EventPublisher> {
+        port
+    }
+    fn sms(&self, port: Arc<dyn SmsSender>) -> Arc<dyn SmsSender> {
+        port
+    }
+    fn key_uses(&self, port: Arc<dyn KeyUses>) -> Arc<dyn KeyUses> {
+        port
+    }
+    fn imports(&self, port: Arc<dyn Imports>) -> Arc<dyn Imports> {
+        port
+    }
+    fn import_files(&self, port: Arc<dyn ImportFiles>) -> Arc<dyn ImportFiles> {
+        port
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 mod ports;
 
-pub use ports::FaultLayer;
+pub use ports::{FaultLayer, STALL};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;

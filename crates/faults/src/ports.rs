@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use composition::PortLayer;
 use domain::carrier::Carrier;
 use domain::import::{FileVersion, Import, ImportId, ObjectKey};
 use domain::order::{CarrierRef, Order, OrderEvent};
+use domain::ports::PortLayer;
 use domain::ports::{
     BatchOutcome, Carriers, Catalog, Claim, EventPublisher, FileBody, ImportBatch, ImportFiles,
     Imports, KeyUse, KeyUses, OrderQueue, OrderStore, OutgoingMessage, Page, PageRequest,
@@ -53,9 +53,10 @@ impl PortLayer for FaultLayer {
     }
 }
 
-/// How long a stalled call answers nothing: the SDK's operation timeout, after which the
-/// adapter answers a transient error, as it does in Lambda.
-const STALL: Duration = composition::SDK_OPERATION_TIMEOUT;
+/// How long a stalled call answers nothing: the SDK's operation timeout
+/// (`composition::SDK_OPERATION_TIMEOUT`, equal to it by a test of `delivery-local`, which
+/// links both), after which the adapter answers a transient error, as it does in Lambda.
+pub const STALL: Duration = Duration::from_secs(5);
 
 fn timed_out(fault: Fault, call: &str) -> PortError {
     injected(

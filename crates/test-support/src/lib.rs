@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bus_embedded::{Bus, EmbeddedMessaging};
 use chrono::{DateTime, Utc};
-use composition::Adapters;
+use composition::{Adapters, MessagingPorts};
 use domain::product::Product;
 use domain::{CompanyId, Currency, Money, ProductId};
 use http::Method;
@@ -42,8 +42,13 @@ pub async fn adapters() -> (Adapters, Bus) {
     ));
     let sdk = composition::local_sdk_config(&format!("http://{addr}"));
     let bus = Bus::memory().expect("in-memory bus");
-    let messaging = Arc::new(EmbeddedMessaging { bus: bus.clone() });
-    let adapters = Adapters::new(sdk, Arc::new(SETTINGS), messaging);
+    let local = EmbeddedMessaging { bus: bus.clone() };
+    let messaging = MessagingPorts {
+        order_queue: local.order_queue(),
+        events: local.events(),
+        sms: local.sms(),
+    };
+    let adapters = Adapters::new(sdk, Arc::new(SETTINGS), Arc::new(messaging));
     adapters.create_tables().await.expect("tables");
     (adapters, bus)
 }
