@@ -100,6 +100,28 @@ mod tests {
     }
 
     #[test]
+    fn a_preflight_names_the_methods_and_headers_a_client_may_send() {
+        let cors = Cors::new(vec!["https://a.example".into()]);
+        let mut h = HeaderMap::new();
+        cors.apply_preflight(Some("https://a.example"), &mut h);
+        assert_eq!(h[ACCESS_CONTROL_ALLOW_ORIGIN], "https://a.example");
+        assert_eq!(
+            h[ACCESS_CONTROL_ALLOW_METHODS],
+            "GET, POST, PUT, PATCH, OPTIONS"
+        );
+        assert_eq!(
+            h[ACCESS_CONTROL_ALLOW_HEADERS],
+            "Authorization, Content-Type, If-Match, Idempotency-Key"
+        );
+        assert_eq!(h[ACCESS_CONTROL_MAX_AGE], "600");
+        assert_eq!(h[VARY], "Origin");
+        // An ordinary response has none of the preflight's headers.
+        let mut plain = HeaderMap::new();
+        cors.apply(Some("https://a.example"), &mut plain);
+        assert!(!plain.contains_key(ACCESS_CONTROL_ALLOW_METHODS));
+    }
+
+    #[test]
     fn refuses_malformed_origins() {
         for bad in ["a.example", "https://a.example/", "ftp://x"] {
             let err = Cors::from_env(&[("CORS_ALLOWED_ORIGINS", bad)]).unwrap_err();

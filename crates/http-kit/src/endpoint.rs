@@ -101,6 +101,8 @@ fn refuse_unknown_query(request: &Request, route: &Route) -> Result<(), Error> {
             unknown.push(FieldError::new(name, "is not a known query parameter"));
         }
     }
+    // The query arrives as a map: sorted, the same request always gets the same answer.
+    unknown.sort_by(|a, b| a.field.cmp(&b.field));
     if unknown.is_empty() {
         Ok(())
     } else {
@@ -142,17 +144,36 @@ mod tests {
 
         async fn handle(&self, request: ApiRequest) -> Result<Reply, Error> {
             let id = request.path_param("id").unwrap_or_default().to_owned();
+            match id.as_str() {
+                "fault" => return Err(Error::Internal("the store is gone".into())),
+                "refused" => return Err(Error::PreconditionFailed("stale".into())),
+                _ => {}
+            }
             let reply = Reply::json(200, &json!({"method": request.route.method, "id": id}));
             Ok(reply.etag(2).location(&format!("/products/{id}")))
         }
     }
 
     fn call(method: &str, resource: &str, scope: &str) -> Response<Body> {
+        call_with(method, resource, scope, "p1", &[])
+    }
+
+    fn call_with(
+        method: &str,
+        resource: &str,
+        scope: &str,
+        id: &str,
+        query: &[(&str, &str)],
+    ) -> Response<Body> {
         let event = ProxyEvent {
             method: http::Method::from_bytes(method.as_bytes()).unwrap(),
-            path: "/products/p1".into(),
+            path: format!("/products/{id}"),
             resource: resource.into(),
-            path_parameters: vec![("id".into(), "p1".into())],
+            path_parameters: vec![("id".into(), id.into())],
+            query: query
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             headers: vec![("origin".into(), "https://a.example".into())],
             // Served at https://abc.execute-api…/v1: the stage is in the client's URLs.
             stage: "v1".into(),
@@ -196,5 +217,58 @@ mod tests {
         );
         assert_eq!(call("GET", "/orders", "products:write").status(), 404);
         assert_eq!(call("PUT", "/products/{id}", "products:read").status(), 403);
+    }
+
+    fn problem_of(response: &Response<Body>) -> Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn an_unknown_query_parameter_is_a_400_naming_each_once() {
+        let refused = call_with(
+            "PATCH",
+            "/products/{id}",
+            "products:write",
+            "p1",
+            &[("limt", "5"), ("limt", "6"), ("x", "")],
+        );
+        assert_eq!(refused.status(), 400);
+        let fields: Vec<Value> = problem_of(&refused)["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].clone())
+            .collect();
+        assert_eq!(fields, [json!("limt"), json!("x")]);
+        // A route that reads a parameter admits it (`GET /products` reads `limit`).
+        let listing = ROUTES.iter().find(|r| r.resource == "/products").unwrap();
+        let event = ProxyEvent {
+            query: vec![("limit".into(), "5".into())],
+            ..ProxyEvent::default()
+        };
+        assert!(refuse_unknown_query(&event.to_request().unwrap(), listing).is_ok());
+    }
+
+    /// Only a server fault (5xx) counts in the fault metric; a refusal (4xx) is the client's.
+    #[test]
+    fn a_server_fault_is_counted_and_a_refusal_is_not() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static FAULTS: AtomicUsize = AtomicUsize::new(0);
+        telemetry::set_sink(|metric, value, _| {
+            if metric == telemetry::FAULTS {
+                FAULTS.fetch_add(value as usize, Ordering::SeqCst);
+            }
+        });
+        let before = FAULTS.load(Ordering::SeqCst);
+        let refused = call_with("PATCH", "/products/{id}", "products:write", "refused", &[]);
+        assert_eq!(refused.status(), 412);
+        assert_eq!(FAULTS.load(Ordering::SeqCst), before);
+        let fault = call_with("PATCH", "/products/{id}", "products:write", "fault", &[]);
+        assert_eq!(fault.status(), 500);
+        assert_eq!(FAULTS.load(Ordering::SeqCst), before + 1);
+        assert!(
+            !problem_of(&fault).to_string().contains("the store is gone"),
+            "internal details stay in the logs"
+        );
     }
 }

@@ -107,3 +107,143 @@ pub fn proxy_response(response: lambda_http::Response<lambda_http::Body>) -> Val
         "isBase64Encoded": false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::principal;
+    use lambda_http::RequestExt;
+    use serde_json::json;
+
+    /// An API Gateway REST proxy event in the shape AWS documents ("Input format of a Lambda
+    /// function for proxy integration"), with a TOKEN authorizer's context: what Lambda hands
+    /// a function in AWS.
+    const DOCUMENTED: &str = include_str!("../../../fixtures/events/apigw-rest-get-product.json");
+
+    /// The same request as the local gateway builds it.
+    fn built() -> ProxyEvent {
+        ProxyEvent {
+            method: Method::GET,
+            path: "/products/pizza".into(),
+            resource: "/products/{id}".into(),
+            path_parameters: vec![("id".into(), "pizza".into())],
+            headers: vec![
+                ("Accept".into(), "application/json".into()),
+                ("Origin".into(), "https://shop.example.com".into()),
+            ],
+            authorizer: HashMap::from([
+                ("principalId".to_owned(), json!("alice")),
+                ("sub".to_owned(), json!("alice")),
+                (
+                    "scope".to_owned(),
+                    json!("products:read orders:write orders:read"),
+                ),
+                ("company_id".to_owned(), json!("")),
+            ]),
+            request_id: "77375676-xmpl-4b79-853a-f982474efe18".into(),
+            stage: "prod".into(),
+            base_path: "/prod".into(),
+            ..ProxyEvent::default()
+        }
+    }
+
+    #[test]
+    fn the_built_event_has_the_documented_shape_and_values() {
+        let documented: Value = serde_json::from_str(DOCUMENTED).unwrap();
+        let ours = serde_json::to_value(built().to_event()).unwrap();
+        // Every field the builder writes is one AWS sends, at the same place, and the fields a
+        // handler reads hold what AWS would put there.
+        for pointer in [
+            "/resource",
+            "/path",
+            "/httpMethod",
+            "/pathParameters",
+            "/requestContext/resourcePath",
+            "/requestContext/httpMethod",
+            "/requestContext/path",
+            "/requestContext/stage",
+            "/requestContext/requestId",
+            "/requestContext/authorizer/sub",
+            "/requestContext/authorizer/scope",
+            "/requestContext/authorizer/principalId",
+        ] {
+            assert_eq!(
+                ours.pointer(pointer),
+                documented.pointer(pointer),
+                "{pointer}"
+            );
+        }
+        // Header names: AWS passes the client's spelling, the builder lower case; a handler
+        // reads them through `http::HeaderMap`, where case does not matter.
+        for headers in ["headers", "multiValueHeaders"] {
+            let lower = |v: &Value| -> Vec<(String, Value)> {
+                let mut h: Vec<(String, Value)> = v[headers]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .filter(|(k, _)| k == "origin" || k == "accept")
+                    .collect();
+                h.sort_by(|a, b| a.0.cmp(&b.0));
+                h
+            };
+            assert_eq!(lower(&ours), lower(&documented), "{headers}");
+        }
+        let keys = |v: &Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let unknown: Vec<String> = keys(&ours)
+            .into_iter()
+            .filter(|k| documented.get(k).is_none())
+            .collect();
+        assert!(unknown.is_empty(), "fields AWS never sends: {unknown:?}");
+    }
+
+    #[test]
+    fn both_events_reach_a_handler_alike() {
+        let documented = request_from_json(&serde_json::from_str(DOCUMENTED).unwrap()).unwrap();
+        let ours = built().to_request().unwrap();
+        for request in [&documented, &ours] {
+            assert_eq!(request.method(), Method::GET);
+            assert_eq!(request.raw_http_path(), "/products/pizza");
+            let id = request.path_parameters_ref().and_then(|p| p.first("id"));
+            assert_eq!(id, Some("pizza"));
+            assert_eq!(request.headers()["origin"], "https://shop.example.com");
+            assert_eq!(crate::request::base_path(request), "/prod");
+            let principal = principal(request).unwrap();
+            assert_eq!(principal.sub.as_str(), "alice");
+        }
+        assert!(request_from_json(&json!({"httpMethod": 7})).is_err());
+    }
+
+    #[test]
+    fn a_response_becomes_the_documented_proxy_answer() {
+        let response = lambda_http::Response::builder()
+            .status(201)
+            .header("content-type", "application/json")
+            .header("etag", "\"3\"")
+            .body(lambda_http::Body::Text("{\"ok\":true}".into()))
+            .unwrap();
+        assert_eq!(
+            proxy_response(response),
+            json!({
+                "statusCode": 201,
+                "headers": {"content-type": "application/json", "etag": "\"3\""},
+                "body": "{\"ok\":true}",
+                "isBase64Encoded": false,
+            })
+        );
+        let binary = lambda_http::Response::builder()
+            .status(200)
+            .body(lambda_http::Body::Binary(b"abc".to_vec()))
+            .unwrap();
+        assert_eq!(proxy_response(binary)["body"], "abc");
+        let empty = lambda_http::Response::builder()
+            .status(204)
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        assert_eq!(proxy_response(empty)["body"], "");
+    }
+}

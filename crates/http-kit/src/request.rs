@@ -139,3 +139,135 @@ fn json_body(req: &Request) -> Result<Value, Error> {
     serde_json::from_slice(bytes)
         .map_err(|e| Error::validation("body", format!("is not valid JSON: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::ProxyEvent;
+    use domain::auth::ROUTES;
+
+    fn patch(headers: &[(&str, &str)], query: &[(&str, &str)], body: Option<&str>) -> ApiRequest {
+        let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let event = ProxyEvent {
+            method: http::Method::PATCH,
+            path: "/products/p1".into(),
+            resource: "/products/{id}".into(),
+            path_parameters: pairs(&[("id", "p1")]),
+            headers: pairs(headers),
+            query: pairs(query),
+            body: body.map(str::to_owned),
+            ..ProxyEvent::default()
+        };
+        let route = ROUTES.iter().find(|r| r.method == "PATCH").unwrap();
+        let principal = Principal::from_claims("u1", "products:write", Some("acme")).unwrap();
+        ApiRequest::new(route, principal, event.to_request().unwrap())
+    }
+
+    fn body(content_type: &str, body: &str) -> Result<Value, Error> {
+        patch(&[("content-type", content_type)], &[], Some(body)).json(|v| Ok(v.clone()))
+    }
+
+    #[test]
+    fn parameters_and_headers_are_read_as_sent() {
+        let request = patch(
+            &[("if-match", "\"7\""), ("x-trace", "abc")],
+            &[("limit", "5"), ("limit", "9"), ("cursor", "")],
+            None,
+        );
+        assert_eq!(request.path_param("id"), Some("p1"));
+        assert_eq!(request.query("limit"), Some("5"), "the first value");
+        assert_eq!(request.query("cursor"), Some(""));
+        assert_eq!(request.query("missing"), None);
+        assert_eq!(request.header("X-Trace").unwrap(), Some("abc"));
+        assert_eq!(request.header("x-missing").unwrap(), None);
+        assert_eq!(request.if_match().unwrap(), Some(7));
+        assert_eq!(patch(&[], &[], None).if_match().unwrap(), None);
+        let Err(Error::Validation(fields)) = patch(&[("if-match", "7")], &[], None).if_match()
+        else {
+            panic!("an unquoted version is a 400")
+        };
+        assert_eq!(fields[0].field, "If-Match");
+    }
+
+    #[test]
+    fn json_media_types() {
+        for json in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            " application/json ",
+            "application/merge-patch+json",
+            "application/problem+json;q=1",
+        ] {
+            assert!(is_json(json), "{json}");
+        }
+        for other in [
+            "",
+            "text/plain",
+            "text/json",
+            "application/jsonx",
+            "application/xml",
+            "image/svg+json",
+            "application/json-seq",
+        ] {
+            assert!(!is_json(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn the_body_is_json_of_at_most_64_kib() {
+        assert_eq!(
+            body("application/json", r#"{"a": 1}"#).unwrap(),
+            serde_json::json!({"a": 1})
+        );
+        // Exactly the limit is read; one byte more is a 413 before anything is parsed.
+        let at_limit = format!("\"{}\"", "x".repeat(MAX_BODY_BYTES - 2));
+        assert_eq!(at_limit.len(), 64 * 1024);
+        assert!(body("application/json", &at_limit).is_ok());
+        let over = format!("\"{}\"", "x".repeat(MAX_BODY_BYTES - 1));
+        assert!(matches!(
+            body("application/json", &over),
+            Err(Error::PayloadTooLarge { limit: 65536 })
+        ));
+        assert!(matches!(
+            body("text/plain", "{}"),
+            Err(Error::UnsupportedMediaType(_))
+        ));
+        assert!(matches!(
+            patch(&[], &[], Some("{}")).json(|v| Ok(v.clone())),
+            Err(Error::UnsupportedMediaType(_))
+        ));
+        for (bad, why) in [("", "is required"), ("{", "is not valid JSON")] {
+            let Err(Error::Validation(fields)) = body("application/json", bad) else {
+                panic!("{bad:?} is a 400")
+            };
+            assert_eq!(fields[0].field, "body");
+            assert!(fields[0].message.starts_with(why), "{:?}", fields[0]);
+        }
+        let refused = patch(&[("content-type", "application/json")], &[], Some("{}"))
+            .json(|_| Err::<(), _>(vec![FieldError::new("name", "is required")]));
+        assert!(matches!(refused, Err(Error::Validation(f)) if f[0].field == "name"));
+    }
+
+    #[test]
+    fn the_base_path_is_what_the_client_url_has_before_the_api_path() {
+        let at = |base_path: &str| {
+            let event = ProxyEvent {
+                method: http::Method::GET,
+                path: "/orders".into(),
+                resource: "/orders".into(),
+                base_path: base_path.into(),
+                ..ProxyEvent::default()
+            };
+            super::base_path(&event.to_request().unwrap())
+        };
+        assert_eq!(at("/prod"), "/prod");
+        assert_eq!(at("/v1/shop"), "/v1/shop");
+        assert_eq!(at(""), "");
+        assert_eq!(at("/prod/"), "", "a base ending in / is no base");
+        assert_eq!(at("prod"), "", "nor one not starting with /");
+    }
+}

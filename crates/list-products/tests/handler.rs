@@ -36,7 +36,10 @@ fn reader() -> std::collections::HashMap<String, serde_json::Value> {
 #[tokio::test]
 async fn literal_api_gateway_event_gets_the_product_with_etag() {
     let app = app().await;
-    let req = lambda_http::request::from_str(include_str!("fixtures/get-product.json")).unwrap();
+    let req = lambda_http::request::from_str(include_str!(
+        "../../../fixtures/events/apigw-rest-get-product.json"
+    ))
+    .unwrap();
     let response = app.call(req).await;
     let (status, headers, body) = parts(&response);
     assert_eq!(status, 200);
