@@ -1,6 +1,6 @@
 // The operator console (delivery-local only): live charts from GET /_local/metrics/stream
 // (server-sent events, a sample a second), a rehearsal (POST /simulations, then the
-// invariants of SPEC §11 from the stores), the dead letters with a redrive, and the SMS outbox.
+// rehearsal's invariants from the stores), the dead letters with a redrive, and the SMS outbox.
 // uPlot (vendored, no CDN) draws; each series also has its own dash pattern and a label, and
 // the table beside the charts gives the same numbers as text.
 

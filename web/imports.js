@@ -1,4 +1,4 @@
-// Bulk catalog imports (SPEC §12), for a company user: the file goes to the upload URL that
+// Bulk catalog imports, for a company user: the file goes to the upload URL that
 // POST /imports answers (a presigned S3 PUT, or delivery-local's own), then the report of
 // GET /imports/{id} is followed until the import ends: its counts, and each refused row with
 // its field. The file never passes through the API.

@@ -96,7 +96,7 @@ export async function finishSignIn(signIn, search = location.search, storage = s
 }
 
 /**
- * The scopes a token grants, by SPEC's names: an issuer that puts a prefix before each scope
+ * The scopes a token grants, by the API's names: an issuer that puts a prefix before each scope
  * (Cognito: `delivery/products:read`, config.json's `signIn.scopePrefix`) has it taken off, as
  * the authorizer does; a scope without the prefix grants nothing.
  */

@@ -1,4 +1,4 @@
-//! The API described once (SPEC §13). The OpenAPI 3.1 document is built here from the route
+//! The API described once. The OpenAPI 3.1 document is built here from the route
 //! table (`domain::auth::ROUTES`) and the domain's own limits, so a route or a limit cannot
 //! change without the document changing too. From it come:
 //! - the committed `openapi.json` (a test keeps it current) that `delivery-local` serves;

@@ -437,7 +437,7 @@ pub fn all() -> Map<String, Value> {
         .collect()
 }
 
-/// The scopes of SPEC §3, as the security scheme describes them.
+/// The API's scopes, as the security scheme describes them.
 pub fn scopes() -> Map<String, Value> {
     Scope::ALL
         .into_iter()

@@ -1,4 +1,4 @@
-//! `JWKS_URL`: where the key set is fetched from (SPEC §3 key rotation). HTTPS only, redirects
+//! `JWKS_URL`: where the key set is fetched from (key rotation). HTTPS only, redirects
 //! included (plain HTTP is allowed for a loopback host, for tests and local identity providers,
 //! and then never redirected); every fetch within a time budget, so that a slow or hanging
 //! issuer costs a bounded share of the authorizer's timeout instead of all of it.

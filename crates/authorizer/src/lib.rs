@@ -1,4 +1,4 @@
-//! The API Gateway TOKEN authorizer (SPEC §3).
+//! The API Gateway TOKEN authorizer (ARCHITECTURE.md, "Identity and authorization").
 //!
 //! It verifies the bearer JWT against keys from `JWKS` (RS256 or ES256; the algorithm is the
 //! key's, never the token's), checks `iss`, `aud`, `exp` and `nbf` with 30 s leeway, and

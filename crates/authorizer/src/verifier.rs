@@ -1,4 +1,4 @@
-//! JWT verification against a JWKS, and key rotation (SPEC §3): with `JWKS_URL`, a token whose
+//! JWT verification against a JWKS, and key rotation: with `JWKS_URL`, a token whose
 //! `kid` is not in the cached key set triggers one refetch (at most one a minute per instance),
 //! and a set past its cache lifetime is fetched again in the background while the keys in hand
 //! keep answering. A refresh that fails keeps the keys already known. A key the verifier
@@ -19,7 +19,7 @@ use settings::{ConfigError, Source};
 use crate::Unauthorized;
 use crate::jwks_url::JwksUrl;
 
-/// Clock leeway for `exp` and `nbf`, in seconds (SPEC §3: at most 60).
+/// Clock leeway for `exp` and `nbf`, in seconds (at most 60: a clock a little off is forgiven, a token long expired is not).
 pub const LEEWAY_SECONDS: u64 = 30;
 
 /// The trusted keys by `kid`, each with its one algorithm.
@@ -34,7 +34,7 @@ pub struct Refresh {
     pub lifetime: Duration,
 }
 
-/// SPEC §3: one refetch a minute at most; keys kept for ten minutes.
+/// One refetch a minute at most; keys kept for ten minutes.
 pub const REFRESH: Refresh = Refresh {
     min_interval: Duration::from_secs(60),
     lifetime: Duration::from_secs(600),

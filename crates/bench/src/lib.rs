@@ -1,4 +1,4 @@
-//! The tools of `scripts/bench` (SPEC §14): a Lambda Runtime API emulator that runs a function
+//! The tools of `scripts/bench` (docs/performance.md): a Lambda Runtime API emulator that runs a function
 //! binary as Lambda does and times it, the events and settings each function is run with, and
 //! an open-loop HTTP load generator.
 

@@ -1,4 +1,4 @@
-//! The invariants of a rehearsal (SPEC §11), computed from the stores: the orders table, the
+//! The invariants of a rehearsal (docs/rehearsal.md), computed from the stores: the orders table, the
 //! stock, the SMS outbox and the dead letters, read before and after the run.
 
 use std::collections::{HashMap, HashSet};

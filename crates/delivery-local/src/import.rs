@@ -1,5 +1,5 @@
 //! `import`: a company's whole import round trip against the running server, as a client
-//! would make it (SPEC §12): `POST /imports`, the file `PUT` to the upload URL it answers
+//! would make it: `POST /imports`, the file `PUT` to the upload URL it answers
 //! (streamed from disk), then `GET /imports/{id}` until the import ends, with a progress bar;
 //! the report is printed, and a failed import or refused rows make the exit status non-zero.
 

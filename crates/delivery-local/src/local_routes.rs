@@ -119,7 +119,7 @@ impl LocalRoutes {
     }
 
     /// `{"invalid": n, "order_ids": [...]}` (what `POST /simulations` answered), once the
-    /// queues have drained: the invariants of SPEC §11 against the baseline.
+    /// queues have drained: the rehearsal's invariants (`audit.rs`) against the baseline.
     async fn verdict(&self, body: &[u8]) -> axum::response::Response {
         let Some(run) = enqueued(body) else {
             return gateway_error(&Error::validation(

@@ -1,4 +1,4 @@
-//! `delivery-local`: the whole delivery backend on one machine (SPEC §8). It is a composition
+//! `delivery-local`: the whole delivery backend on one machine (ARCHITECTURE.md, "crates/delivery-local"). It is a composition
 //! root (the same `composition::Adapters`, pointed at an embedded DynamoDB and the embedded bus,
 //! builds the same apps Lambda runs) plus an API Gateway emulator (`gateway`), the event
 //! sources (`workers`) and a local-only HTTP surface (`local_routes`, the page). It holds no
@@ -65,7 +65,7 @@ pub struct ServeArgs {
     /// Start with empty data (the signing key is kept, so earlier tokens stay valid).
     #[arg(long)]
     pub fresh: bool,
-    /// Faults to inject, as AWS fails (SPEC §11): `none`, `default` (every fault at a few
+    /// Faults to inject, as AWS fails (docs/rehearsal.md): `none`, `default` (every fault at a few
     /// percent: a realistic bad day), or `name=probability,...` with names dynamodb.conflict,
     /// dynamodb.throttle, dynamodb.error, sqs.send, sqs.duplicate, sns.publish, sms.fail,
     /// lambda.crash, lambda.timeout, and the stalls dynamodb.stall, sqs.stall, sns.stall,

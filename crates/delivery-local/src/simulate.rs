@@ -1,6 +1,6 @@
 //! `simulate`: floods the running stack with synthetic orders through `POST /simulations`,
 //! follows them through the pipeline with a progress bar until the queues drain, then checks
-//! the invariants of SPEC §11 from the stores themselves (the orders table, the stock, the SMS
+//! the rehearsal's invariants (docs/rehearsal.md) from the stores themselves (the orders table, the stock, the SMS
 //! outbox, the dead letters), never from its own counters, and exits non-zero when one fails.
 
 use std::time::{Duration, Instant};

@@ -88,7 +88,7 @@ pub fn demo_tokens(key: &SigningKey) -> Result<Vec<DemoToken>, String> {
         .collect()
 }
 
-/// The demo principals of the banner and the page (SPEC §8).
+/// The demo principals of the banner and the page.
 pub const DEMO_PRINCIPALS: [DemoPrincipal; 4] = [
     DemoPrincipal {
         sub: "alice",

@@ -1,4 +1,4 @@
-//! The authorization model (SPEC §3): scopes, the principal, and the one route table that the
+//! The authorization model (ARCHITECTURE.md, "Identity and authorization"): scopes, the principal, and the one route table that the
 //! authorizer (to build its policy) and the local gateway (to route) both use.
 
 use std::collections::BTreeSet;
@@ -169,7 +169,7 @@ const fn listing(
     }
 }
 
-/// Every route of the API (SPEC §3, §4). The authorizer's policy and the gateway derive from it.
+/// Every route of the API. The authorizer's policy and the gateway derive from it.
 pub const ROUTES: &[Route] = &[
     listing(
         "/products",

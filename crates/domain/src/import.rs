@@ -1,4 +1,4 @@
-//! Bulk catalog imports (SPEC §12): what a company asks for, the object key that carries its
+//! Bulk catalog imports (ARCHITECTURE.md, "Bulk imports"): what a company asks for, the object key that carries its
 //! company and import, the rows of a file (CSV or JSON lines) checked with the very rules of
 //! `PUT /products/{id}`, and the report a company reads back.
 

@@ -1,4 +1,4 @@
-//! The fault layer (SPEC §11): AWS fails in known ways, and a rehearsal must meet them.
+//! The fault layer (ARCHITECTURE.md, "Faults and the rehearsal"): AWS fails in known ways, and a rehearsal must meet them.
 //!
 //! [`FaultSpec`] says how often each [`Fault`] strikes (`default`, `none`, or
 //! `name=probability,…`); [`Faults`] draws from a seeded generator, so a run can be repeated,

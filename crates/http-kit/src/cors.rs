@@ -1,4 +1,4 @@
-//! CORS (SPEC §4): every response carries `Access-Control-Allow-Origin` for the configured
+//! CORS: every response carries `Access-Control-Allow-Origin` for the configured
 //! origins; preflights list the methods and headers the API takes.
 
 use http::HeaderValue;

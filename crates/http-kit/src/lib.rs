@@ -16,5 +16,5 @@ pub use problem::{Problem, is_server_fault, problem, status};
 pub use request::{ApiRequest, is_json};
 pub use response::{Reply, json_response, problem_response};
 
-/// Largest accepted request body (SPEC §4): larger is 413.
+/// Largest accepted request body: larger is 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

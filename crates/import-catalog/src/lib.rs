@@ -1,4 +1,4 @@
-//! `import-catalog`: consumes the `imports` queue (SPEC §12), where the imports bucket sends
+//! `import-catalog`: consumes the `imports` queue (ARCHITECTURE.md, "Bulk imports"), where the imports bucket sends
 //! its `ObjectCreated` events. For each uploaded file:
 //! - the company and the import come from the object key, never from the file;
 //! - an import reads one upload: the first to start it (its S3 version, or its `ETag` in a

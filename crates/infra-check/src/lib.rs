@@ -5,11 +5,11 @@
 //! - every function crate (each declares itself in its `Cargo.toml`, `[package.metadata.lambda]`,
 //!   read with `cargo metadata`) has an instance of the `lambda-function` module, with the zip
 //!   of its name, and no instance names a crate that does not exist;
-//! - every setting a function declares (SPEC §6) is in that instance's environment; a test in
+//! - every setting a function declares is in that instance's environment; a test in
 //!   `delivery-local` proves each declaration is what the function's wiring really reads;
 //! - the routes the crates declare, and the API's routes, are exactly `domain::auth::ROUTES`,
 //!   each on the function the code says;
-//! - the triggers are those of SPEC §2: the orders queue drives the crate that declares
+//! - the triggers are those of ARCHITECTURE.md's bird's-eye view: the orders queue drives the crate that declares
 //!   `sqs:orders` (`order-processor`) in batches of 10 with `ReportBatchItemFailures` (DLQ after
 //!   5 receives), the `order-events` topic drives the crate that declares `sns:order-events`
 //!   (`notify-carrier`) filtered on `type = order.accepted`, with an on-failure destination;
@@ -41,7 +41,7 @@ use hcl::expr::{Expression, ObjectKey};
 use hcl::{Block, Body};
 use serde::Deserialize;
 
-/// Settings every function gets (SPEC §6).
+/// Settings every function gets (README, "Configuration").
 pub const EVERY_FUNCTION: &[&str] = &["RUST_LOG"];
 
 /// A Lambda function crate, as it declares itself in its `Cargo.toml`
@@ -531,7 +531,7 @@ fn check_routes(
     }
 }
 
-/// An SQS trigger of the SPEC: the queue (also the label of its event source mapping), the
+/// An SQS trigger of the architecture: the queue (also the label of its event source mapping), the
 /// module output the mapping reads, and the batch size.
 struct QueueTrigger {
     queue: &'static str,
@@ -642,7 +642,7 @@ fn check_queue_module(queue: Option<&Block>, name: &str, findings: &mut Vec<Stri
 }
 
 /// The imports bucket notifies the imports queue of every file created under `imports/`, and
-/// keeps files 7 days (SPEC section 12).
+/// keeps files 7 days.
 fn check_imports(imports: &Body, findings: &mut Vec<String>) {
     const MODULE: &str = "terraform/modules/imports";
     check_queue_module(
@@ -824,7 +824,7 @@ fn check_carrier_phones(delivery: &Body, findings: &mut Vec<String>) {
 /// Gateway makes one that keeps everything, unencrypted).
 /// Every trigger invokes a function's `live` alias, never the function itself (`$LATEST`):
 /// CodeDeploy moves the alias, so a trigger on the function would skip the canary and the
-/// rollback (SPEC section 9, "Gradual deploys").
+/// rollback (docs/deploy.md).
 fn check_aliases(delivery: &Body, api: &Body, topic: &Body, findings: &mut Vec<String>) {
     for (what, target, wanted) in alias_targets(delivery) {
         if !target.contains(wanted) {

@@ -1,4 +1,4 @@
-//! `notify-carrier`: on `order.accepted` (SPEC §5), picks an active carrier deterministically
+//! `notify-carrier`: on `order.accepted` (ARCHITECTURE.md, "The order pipeline"), picks an active carrier deterministically
 //! from the order id, sends it the order by SMS, and marks the order dispatched. Any failure
 //! fails the invocation, so it is retried and what still fails lands in the notifications DLQ.
 //! An order already dispatched is not texted again, and two deliveries of one event (even at

@@ -1,4 +1,4 @@
-//! `order-processor`: consumes the `orders` queue (SPEC §5). Each message of a batch is
+//! `order-processor`: consumes the `orders` queue (ARCHITECTURE.md, "The order pipeline"). Each message of a batch is
 //! processed concurrently and on its own:
 //! - malformed or schema-invalid: dead-lettered at once with the reason (never retried, never
 //!   holding up the batch);

@@ -1,4 +1,4 @@
-//! `order-simulator` (SPEC §4): floods the orders queue with synthetic orders to rehearse a
+//! `order-simulator`: floods the orders queue with synthetic orders to rehearse a
 //! sales spike. Valid orders use real catalog products and `sim-*` customers; a chosen share
 //! are malformed messages of several kinds put straight on the queue, to exercise the
 //! dead-letter path. Messages go in batches of 10, several batches at once; failed entries are

@@ -1,12 +1,12 @@
 //! `pre-token`: Amazon Cognito's pre token generation trigger (event versions 2 and 3), so that a
 //! company's user or integration carries `company_id` in its access token, as the authorizer
-//! requires for `products:write` (SPEC §3).
+//! requires for `products:write`.
 //!
 //! - A user (sign-in, refresh): the company is the user's `custom:company_id` attribute, which
 //!   only an administrator sets (the attribute is not writable by the app clients).
 //! - An integration (client credentials, version 3): the company is named by the one
 //!   `…company:<id>` scope of the resource server its app client alone is allowed; that scope is
-//!   then suppressed from the token, which keeps only SPEC §3's scopes.
+//!   then suppressed from the token, which keeps only the API's five scopes.
 //!
 //! - A user keeps only the scopes meant for it: `products:write` with a company,
 //!   `simulations:run` in the `operators` group, never a company scope. Anyone who can sign in

@@ -1,4 +1,4 @@
-//! Retries of transient failures inside an invocation (SPEC §11): exponential backoff with
+//! Retries of transient failures inside an invocation: exponential backoff with
 //! full jitter, a bounded number of attempts, and never past the invocation's deadline. What
 //! still fails is handed back to the trigger (the queue redelivers it, Lambda's async invoke
 //! retries it), so a retry budget here is about not wasting a whole redelivery on a

@@ -1,4 +1,4 @@
-//! Metrics as CloudWatch Embedded Metric Format (EMF) lines (SPEC §7): one JSON line on stdout
+//! Metrics as CloudWatch Embedded Metric Format (EMF) lines (docs/operations.md lists them): one JSON line on stdout
 //! per data point, which CloudWatch Logs turns into metrics of namespace `Delivery`, with the
 //! function name as the dimension. Outside Lambda (`delivery-local`, tests) the same data
 //! point is a debug log event instead, so that a terminal is not flooded, and goes to the

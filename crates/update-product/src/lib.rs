@@ -2,7 +2,7 @@
 //! - `PUT /products/{id}` (create 201 or replace 200) and `PATCH /products/{id}` (only the
 //!   given fields), with `If-Match` optimistic concurrency. Every write bumps `version` and
 //!   returns the new `ETag`.
-//! - `POST /imports` (SPEC §12): a new import and a presigned upload URL for its file, valid
+//! - `POST /imports`: a new import and a presigned upload URL for its file, valid
 //!   15 minutes; `import-catalog` takes the file from there. A company has at most five imports
 //!   open at once (429 past them). `GET /imports/{id}`: its report (another company's import
 //!   is a 404). A pending import whose URL expired unused is failed, `upload_expired`, when it

@@ -1,4 +1,4 @@
-# The whole system for one environment (SPEC section 2): the key, the tables, the orders queue,
+# The whole system for one environment (ARCHITECTURE.md): the key, the tables, the orders queue,
 # the events topic, the imports bucket and queue, the eleven functions with exactly the
 # permissions their adapters use, their triggers, the API, the alarms and gradual deploys; and,
 # when asked, the user pool (enable_cognito) and private networking (enable_vpc).
@@ -17,9 +17,8 @@ locals {
   orders_table   = module.tables.arns["orders"]
   carriers_table = module.tables.arns["carriers"]
 
-  # SPEC section 6, by the loader that reads them.
   # The TLS roots from Amazon Linux 2023's one bundle file rather than a directory of
-  # certificates: measured, about 2 ms of every cold start (README, Performance).
+  # certificates: measured, about 2 ms of every cold start (docs/performance.md).
   log_env = { RUST_LOG = var.rust_log, SSL_CERT_FILE = "/etc/pki/tls/certs/ca-bundle.crt" }
   table_env = {
     PRODUCTS_TABLE = module.tables.names["products"]
@@ -424,7 +423,7 @@ module "orders_queue" {
   kms_key_arn              = aws_kms_key.this.arn
 }
 
-# order-processor: batches of 10, failed items reported one by one (SPEC section 5).
+# order-processor: batches of 10, failed items reported one by one.
 resource "aws_lambda_event_source_mapping" "orders" {
   event_source_arn        = module.orders_queue.arn
   function_name           = module.function["order-processor"].alias_arn
@@ -445,7 +444,7 @@ module "imports" {
   upload_origins           = local.cors_origins
 }
 
-# import-catalog: one file at a time, failed files reported (SPEC section 12).
+# import-catalog: one file at a time, failed files reported.
 resource "aws_lambda_event_source_mapping" "imports" {
   event_source_arn        = module.imports.queue_arn
   function_name           = module.function["import-catalog"].alias_arn

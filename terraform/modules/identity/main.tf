@@ -1,5 +1,5 @@
-# The identity provider (SPEC section 9, enable_cognito): a Cognito user pool whose resource
-# server has SPEC section 3's scopes, the web page's client (authorization code + PKCE, no
+# The identity provider (enable_cognito): a Cognito user pool whose resource
+# server has the API's scopes, the web page's client (authorization code + PKCE, no
 # secret), a client-credentials client per company integration and two for the smoke test
 # (which client may ask for which scope: ./grants, tested offline).
 # company_id reaches the access token through the pre-token function (crates/pre-token), which

@@ -1,4 +1,4 @@
-# Bulk catalog imports (SPEC section 12): the private bucket companies upload their files to
+# Bulk catalog imports: the private bucket companies upload their files to
 # through presigned PUT URLs, and the queue its ObjectCreated events go to. import-catalog
 # consumes the queue (crates/import-catalog); update-product presigns the uploads.
 

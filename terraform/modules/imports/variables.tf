@@ -19,7 +19,7 @@ variable "upload_origins" {
 }
 
 variable "expiration_days" {
-  description = "Days an uploaded file is kept (SPEC section 12: 7)."
+  description = "Days an uploaded file is kept (7)."
   type        = number
   default     = 7
 }

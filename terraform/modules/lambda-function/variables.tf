@@ -25,7 +25,7 @@ variable "timeout_seconds" {
 }
 
 variable "environment" {
-  description = "Environment variables (SPEC section 6)."
+  description = "Environment variables (the README's Configuration section)."
   type        = map(string)
   default     = {}
 }

@@ -1,4 +1,4 @@
-# Private networking (SPEC section 9, enable_vpc): the functions run in private subnets across two
+# Private networking (enable_vpc): the functions run in private subnets across two
 # AZs and reach AWS only through VPC endpoints (gateway: DynamoDB, S3; interface: SQS, SNS,
 # X-Ray). No NAT gateway and no route to the internet: a function can reach
 # nothing else. The authorizer and pre-token reach no data and run outside (modules/delivery's

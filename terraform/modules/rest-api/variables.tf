@@ -10,7 +10,7 @@ variable "stage_name" {
 }
 
 variable "routes" {
-  description = "Every route of the API (SPEC section 4): method, resource path, and the function serving it (its alias: the invoke ARN and the qualifier of the permission)."
+  description = "Every route of the API: method, resource path, and the function serving it (its alias: the invoke ARN and the qualifier of the permission)."
   type = list(object({
     method        = string
     path          = string

@@ -1,4 +1,4 @@
-//! Key rotation with `JWKS_URL` (SPEC §3), against a local JWKS server: a new key is picked up
+//! Key rotation with `JWKS_URL`, against a local JWKS server: a new key is picked up
 //! on its first token, unknown `kid`s refetch at most once per interval, a stale set is
 //! refreshed in the background while the keys in hand answer, a failed refresh (or a set with
 //! no usable key) keeps the keys in hand, and an issuer that never answers costs a bounded

@@ -1,5 +1,5 @@
 //! `delivery-local serve` started on an ephemeral port with a temporary data dir, driven over
-//! HTTP as a client would (SPEC §3, §4, §8).
+//! HTTP as a client would.
 
 use std::collections::HashSet;
 use std::process::Command;

@@ -1,4 +1,4 @@
-//! Every answer of the API is one its document describes (SPEC §13): each route's successes and
+//! Every answer of the API is one its document describes (`openapi.json`): each route's successes and
 //! refusals, driven through `delivery-local` as a client would, are held to `openapi.json`:
 //! status documented, media type, body schema (undocumented fields refused) and headers.
 

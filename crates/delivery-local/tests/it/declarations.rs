@@ -12,7 +12,7 @@ use composition::{Adapters, App, AwsMessaging, endpoint, local_sdk_config};
 use http_kit::HttpFunction;
 use settings::{ConfigError, Recorder, Source};
 
-/// A value for every setting of SPEC §6.
+/// A value for every setting a function may declare.
 struct EverySetting {
     jwks: String,
 }

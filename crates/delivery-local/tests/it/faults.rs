@@ -1,4 +1,4 @@
-//! Rehearsals under the faults of SPEC §11, each alone and all at once (`default`): the
+//! Rehearsals under the faults AWS shows (docs/rehearsal.md), each alone and all at once (`default`): the
 //! `simulate` command finds every invariant holding, computed from the stores (no valid order
 //! lost, stuck or dead-lettered, stock conserved and never oversold, one SMS per dispatched
 //! order), and `GET /_local/faults` shows the fault was injected. A `kill -9` in the middle of

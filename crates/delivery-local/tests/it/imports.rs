@@ -1,4 +1,4 @@
-//! Bulk imports through `delivery-local` (SPEC §12), as a company makes them: `POST /imports`,
+//! Bulk imports through `delivery-local`, as a company makes them: `POST /imports`,
 //! the file `PUT` to the upload URL the answer gives, the report from `GET /imports/{id}`; and
 //! the `import` command doing the same round trip. The same `import-catalog` handler runs as in
 //! Lambda, fed by the imports queue the upload's S3 event lands in.

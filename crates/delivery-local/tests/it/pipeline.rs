@@ -1,4 +1,4 @@
-//! The order pipeline through `delivery-local` (SPEC §4 orders, §5): place → queue → process
+//! The order pipeline through `delivery-local`: place → queue → process
 //! → event → SMS → dispatched, as a client sees it over HTTP.
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Simulations through `delivery-local` (SPEC §4 simulations, §5, §8): malformed orders land
+//! Simulations through `delivery-local`: malformed orders land
 //! in the DLQ with their reasons; a `kill -9` after the simulation was acknowledged loses no
 //! order, and stock is conserved.
 

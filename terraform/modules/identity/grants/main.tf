@@ -6,7 +6,7 @@ locals {
   # (JWT_SCOPE_PREFIX).
   scope_prefix = "${var.identifier}/"
 
-  # SPEC section 3.
+  # The API's five scopes (ARCHITECTURE.md, "Identity and authorization").
   scopes = {
     "products:read"   = "List and read products"
     "products:write"  = "Change the products of the token's company"

@@ -9,12 +9,12 @@ output "scope_prefix" {
 }
 
 output "resource_server_scopes" {
-  description = "The resource server's scopes, by name: SPEC section 3's and one per company."
+  description = "The resource server's scopes, by name: the API's five and one per company."
   value       = merge(local.scopes, local.company_scopes)
 }
 
 output "page_scopes" {
-  description = "What the web page asks for: OpenID and every SPEC scope (pre-token keeps a user's own)."
+  description = "What the web page asks for: OpenID and every API scope (pre-token keeps a user's own)."
   value       = concat(["openid", "email"], [for s in keys(local.scopes) : "${local.scope_prefix}${s}"])
 }
 

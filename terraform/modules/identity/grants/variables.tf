@@ -13,7 +13,7 @@ variable "integrations" {
     error_message = "Each integration is a company id: 1-64 of [A-Za-z0-9_-]."
   }
   validation {
-    # A resource server holds at most 100 scopes: SPEC's five, the smoke test's company and one per integration.
+    # A resource server holds at most 100 scopes: the API's five, the smoke test's company and one per integration.
     condition     = length(var.integrations) <= 90
     error_message = "At most 90 integrations (a resource server holds 100 scopes)."
   }

@@ -4,14 +4,14 @@ run "the_scopes_are_the_specs" {
     condition = toset(keys(output.resource_server_scopes)) == toset([
       "products:read", "products:write", "orders:write", "orders:read", "simulations:run", "company:smoke-test",
     ])
-    error_message = "the resource server has SPEC section 3's scopes and the smoke test's company"
+    error_message = "the resource server has the API's scopes and the smoke test's company"
   }
   assert {
     condition = toset(output.page_scopes) == toset([
       "openid", "email", "delivery/products:read", "delivery/products:write", "delivery/orders:write",
       "delivery/orders:read", "delivery/simulations:run",
     ])
-    error_message = "the page asks for every SPEC scope (pre-token keeps a user's own), and no company's"
+    error_message = "the page asks for every API scope (pre-token keeps a user's own), and no company's"
   }
   assert {
     condition     = output.scope_prefix == "delivery/"
