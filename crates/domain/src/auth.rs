@@ -297,6 +297,60 @@ fn match_resource(
 mod tests {
     use super::*;
 
+    /// A function's name is its crate's, its Terraform instance's and its zip's: the wiring
+    /// check finds each by it.
+    #[test]
+    fn functions_are_named_as_their_crates() {
+        let names: Vec<&str> = [
+            Function::ListProducts,
+            Function::OrderTotal,
+            Function::UpdateProduct,
+            Function::PlaceOrder,
+            Function::GetOrder,
+            Function::OrderSimulator,
+        ]
+        .into_iter()
+        .map(Function::name)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "list-products",
+                "order-total",
+                "update-product",
+                "place-order",
+                "get-order",
+                "order-simulator"
+            ]
+        );
+    }
+
+    /// A listing reads its paging parameters (and the catalog its company filter); every
+    /// other route reads no query at all.
+    #[test]
+    fn listings_read_their_query_and_nothing_else_does() {
+        let query = |method: &str, resource: &str| {
+            ROUTES
+                .iter()
+                .find(|r| r.method == method && r.resource == resource)
+                .unwrap()
+                .query
+        };
+        assert_eq!(query("GET", "/products"), ["limit", "cursor", "company_id"]);
+        assert_eq!(query("GET", "/orders"), ["limit", "cursor"]);
+        let others = ROUTES.iter().filter(|r| {
+            !(r.method == "GET" && (r.resource == "/products" || r.resource == "/orders"))
+        });
+        for route in others {
+            assert!(
+                route.query.is_empty(),
+                "{} {}",
+                route.method,
+                route.resource
+            );
+        }
+    }
+
     fn found(method: &str, path: &str) -> (Function, Vec<(&'static str, String)>) {
         match resolve(method, path) {
             RouteMatch::Found { route, params } => (route.function, params),

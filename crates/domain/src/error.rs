@@ -119,5 +119,22 @@ mod tests {
             Error::from(PortError::Permanent("x".into())),
             Error::Internal(_)
         ));
+        assert!(matches!(
+            Error::from(PortError::NotFound),
+            Error::NotFound(_)
+        ));
+    }
+
+    #[test]
+    fn only_a_transient_port_error_is_worth_a_retry() {
+        assert!(PortError::Transient("throttled".into()).is_transient());
+        for settled in [
+            PortError::Conflict,
+            PortError::InvalidCursor,
+            PortError::NotFound,
+            PortError::Permanent("gone".into()),
+        ] {
+            assert!(!settled.is_transient(), "{settled:?}");
+        }
     }
 }

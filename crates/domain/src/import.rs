@@ -530,6 +530,16 @@ pub fn plan_row(
 mod tests {
     use super::*;
 
+    /// The limits as the API's document and the README promise them, in bytes: the readers in
+    /// `import-catalog` test behaviour at each; this pins the figures themselves.
+    #[test]
+    fn the_promised_limits() {
+        assert_eq!(MAX_FILE_BYTES, 52_428_800, "50 MiB");
+        assert_eq!(MAX_ROW_BYTES, 65_536, "64 KiB");
+        assert_eq!(MAX_ROWS, 100_000);
+        assert_eq!(UPLOAD_TTL.num_seconds(), 900);
+    }
+
     fn columns(header: &str) -> Result<Columns, FileError> {
         Columns::from_header(header.split(','))
     }
