@@ -140,6 +140,37 @@ impl Server {
     }
 }
 
+impl Server {
+    /// A local-only endpoint's JSON (`/_local/...`), which must answer 200.
+    pub fn local(&self, path: &str) -> Value {
+        let reply = self.call("GET", path, None, None, &[]);
+        assert_eq!(reply.status, 200, "{path}: {}", reply.json);
+        reply.json
+    }
+
+    /// Waits (up to three minutes) until both queues hold nothing, visible or in flight,
+    /// twice in a row: then no delivery is pending, and no SMS or order write can still come.
+    pub fn drained(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(180);
+        let mut quiet = 0;
+        while quiet < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the queues never drained"
+            );
+            let stats = self.local("/_local/stats");
+            let busy: u64 = ["orders_queue", "notifications_queue"]
+                .iter()
+                .map(|q| {
+                    stats[q]["visible"].as_u64().unwrap() + stats[q]["in_flight"].as_u64().unwrap()
+                })
+                .sum();
+            quiet = if busy == 0 { quiet + 1 } else { 0 };
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

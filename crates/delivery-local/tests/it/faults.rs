@@ -142,48 +142,37 @@ fn a_bad_day() {
     assert!(stdout.contains("Invariants, from the stores"), "{stdout}");
 }
 
-fn local(server: &Server, path: &str) -> Value {
-    let reply = server.call("GET", path, None, None, &[]);
-    assert_eq!(reply.status, 200, "{path}: {}", reply.json);
-    reply.json
-}
-
-/// Waits for both queues to be empty, twice in a row.
-fn drained(server: &Server) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let mut quiet = 0;
-    while quiet < 2 {
-        assert!(Instant::now() < deadline, "the queues never drained");
-        let stats = local(server, "/_local/stats");
-        let busy: u64 = ["orders_queue", "notifications_queue"]
-            .iter()
-            .map(|q| {
-                stats[q]["visible"].as_u64().unwrap() + stats[q]["in_flight"].as_u64().unwrap()
-            })
-            .sum();
-        quiet = if busy == 0 { quiet + 1 } else { 0 };
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn kill_9_mid_rehearsal_under_faults_loses_nothing() {
     let server = serve("default");
     let stock_before: HashMap<String, i64> =
-        serde_json::from_value(local(&server, "/_local/stock")).unwrap();
+        serde_json::from_value(server.local("/_local/stock")).unwrap();
     let ops = server.token_args(&["--sub", "ops", "--scope", "simulations:run"]);
     let body = json!({"orders": 800, "invalid_ratio": 0.02, "seed": 11}).to_string();
     let r = server.call("POST", "/simulations", Some(&ops), Some(&body), &[]);
     assert_eq!(r.status, 202, "{}", r.json);
     let ids: Vec<String> = serde_json::from_value(r.json["order_ids"].clone()).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Killed mid-flight: once the first orders are recorded, with most still queued.
+    let started = Instant::now();
+    while server
+        .local("/_local/orders")
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no order was ever recorded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let server = Server::start_in(
         server.kill_9(),
         &["--faults", "default", "--visibility-timeout", "2"],
     );
-    drained(&server);
+    server.drained();
 
-    let orders: Vec<Value> = serde_json::from_value(local(&server, "/_local/orders")).unwrap();
+    let orders: Vec<Value> = serde_json::from_value(server.local("/_local/orders")).unwrap();
     let by_id: HashMap<&str, &Value> = orders
         .iter()
         .map(|o| (o["id"].as_str().unwrap(), o))
@@ -205,12 +194,12 @@ fn kill_9_mid_rehearsal_under_faults_loses_nothing() {
         }
     }
     let stock_after: HashMap<String, i64> =
-        serde_json::from_value(local(&server, "/_local/stock")).unwrap();
+        serde_json::from_value(server.local("/_local/stock")).unwrap();
     for (product, before) in &stock_before {
         let sold = reserved.get(product).copied().unwrap_or(0);
         assert_eq!(stock_after[product], before - sold, "stock of {product}");
     }
-    let sms = local(&server, "/_local/sms");
+    let sms = server.local("/_local/sms");
     let texted: Vec<&str> = sms
         .as_array()
         .unwrap()
@@ -222,7 +211,7 @@ fn kill_9_mid_rehearsal_under_faults_loses_nothing() {
     }
     // A valid order may leave a dead letter behind only if it was handled anyway (its last
     // delivery finished past its invocation's timeout, as `simulate` counts it), never instead.
-    let dead = local(&server, "/_local/dlq");
+    let dead = server.local("/_local/dlq");
     for letter in dead.as_array().unwrap() {
         let body = letter["body"].as_str().unwrap();
         if let Some(id) = ids.iter().find(|id| body.contains(id.as_str())) {

@@ -89,7 +89,7 @@ fn an_order_goes_queued_accepted_dispatched_with_exactly_one_sms() {
         let sms = sms_for(&s, &id);
         (!sms.is_empty()).then_some(sms)
     });
-    std::thread::sleep(Duration::from_millis(300));
+    s.drained();
     assert_eq!(sms_for(&s, &id).len(), 1, "exactly one SMS");
     let text = sms[0]["message"].as_str().unwrap();
     assert!(
@@ -173,7 +173,7 @@ fn the_same_idempotency_key_makes_one_order_and_one_decrement() {
     assert_eq!(other.json["type"], "/problems/idempotency-key-reused");
     let id = first.json["order_id"].as_str().unwrap();
     assert_eq!(final_order(&s, &alice, id)["status"], "dispatched");
-    std::thread::sleep(Duration::from_millis(500));
+    s.drained();
     assert_eq!(stock(&s, &alice, "calzone"), before - 3, "one decrement");
     assert_eq!(sms_for(&s, id).len(), 1, "one SMS");
     assert_eq!(
