@@ -660,16 +660,13 @@ mod tests {
 
     #[test]
     fn survives_reopening_the_file() {
-        let dir = std::env::temp_dir().join(format!("bus-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("bus.sqlite");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bus.sqlite");
         {
             let bus = Bus::open(&path).unwrap();
             send(&bus, 3);
         }
         let bus = Bus::open(&path).unwrap();
         assert_eq!(bus.receive(SLOW, 10).unwrap().len(), 3);
-        drop(bus);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -148,8 +148,8 @@ mod tests {
 
     #[test]
     fn concurrent_first_uses_agree_on_one_key() {
-        let dir = std::env::temp_dir().join(format!("token-signer-race-{}", std::process::id()));
-        let path = dir.join("key.p8");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.p8");
         let kids: Vec<String> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..8)
                 .map(|_| s.spawn(|| SigningKey::load_or_create(&path).unwrap().kid().to_owned()))
@@ -158,24 +158,21 @@ mod tests {
         });
         assert!(kids.iter().all(|k| k == &kids[0]), "{kids:?}");
         assert_eq!(
-            std::fs::read_dir(&dir).unwrap().count(),
+            std::fs::read_dir(dir.path()).unwrap().count(),
             1,
             "no temporary file left behind"
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn persists_and_reloads_the_same_key() {
-        let dir = std::env::temp_dir().join(format!("token-signer-{}", std::process::id()));
-        let path = dir.join("key.p8");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.p8");
         let a = SigningKey::load_or_create(&path).unwrap();
         let b = SigningKey::load_or_create(&path).unwrap();
         assert_eq!(a.kid(), b.kid());
         assert_eq!(a.jwks(), b.jwks());
         let jwks: serde_json::Value = serde_json::from_str(&a.jwks()).unwrap();
         assert_eq!(jwks["keys"][0]["kid"], a.kid());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
