@@ -534,6 +534,86 @@ mod tests {
     /// `import-catalog` test behaviour at each; this pins the figures themselves.
     #[test]
     fn the_promised_limits() {
+        assert_eq!(MAX_REPORTED_ERRORS, 1_000);
+    }
+
+    #[test]
+    fn statuses_and_formats_by_their_wire_names() {
+        for (status, name, last) in [
+            (ImportStatus::Pending, "pending", false),
+            (ImportStatus::Running, "running", false),
+            (ImportStatus::Done, "done", true),
+            (ImportStatus::Failed, "failed", true),
+        ] {
+            assert_eq!(status.as_str(), name);
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                name,
+                "as serde writes it"
+            );
+            assert_eq!(ImportStatus::parse(name), Some(status));
+            assert_eq!(status.is_final(), last, "{name}");
+        }
+        assert_eq!(ImportStatus::parse("Done"), None);
+        assert_eq!(ImportFormat::Csv.content_type(), "text/csv");
+        assert_eq!(ImportFormat::Jsonl.content_type(), "application/x-ndjson");
+    }
+
+    #[test]
+    fn an_upload_is_waited_for_its_url_lifetime_and_the_grace_after_it() {
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let import = Import::pending(CompanyId::parse("acme").unwrap(), ImportFormat::Csv, t0);
+        let last_moment = t0 + chrono::Duration::minutes(30);
+        assert!(!import.upload_expired(t0));
+        assert!(
+            !import.upload_expired(last_moment),
+            "exactly the TTL and the grace"
+        );
+        assert!(import.upload_expired(last_moment + chrono::Duration::seconds(1)));
+        let running = Import {
+            status: ImportStatus::Running,
+            ..import
+        };
+        assert!(!running.upload_expired(last_moment + chrono::Duration::days(1)));
+    }
+
+    #[test]
+    fn the_same_upload_is_the_same_content() {
+        let version = |e_tag: &str, id: Option<&str>| FileVersion {
+            e_tag: e_tag.into(),
+            version_id: id.map(str::to_owned),
+        };
+        assert!(version("\"a\"", Some("1")).same_upload(&version("\"a\"", Some("2"))));
+        assert!(!version("\"a\"", Some("1")).same_upload(&version("\"b\"", Some("1"))));
+    }
+
+    #[test]
+    fn csv_cells_become_json_only_when_they_are_exactly_that() {
+        assert_eq!(csv_integer(" 5 "), serde_json::json!(5));
+        assert_eq!(
+            csv_integer("+5"),
+            serde_json::json!("+5"),
+            "a sign JSON would refuse"
+        );
+        assert_eq!(csv_integer("5.0"), serde_json::json!("5.0"));
+        assert_eq!(csv_boolean(" TRUE "), serde_json::json!(true));
+        assert_eq!(csv_boolean("false"), serde_json::json!(false));
+        assert_eq!(csv_boolean("yes"), serde_json::json!("yes"));
+    }
+
+    #[test]
+    fn import_ids_are_lower_case_uuids() {
+        let id = ImportId::random();
+        let text = id.to_string();
+        assert_eq!(ImportId::parse(&text).unwrap(), id);
+        assert!(ImportId::parse(&text.to_ascii_uppercase()).is_err());
+        assert!(
+            ImportId::parse(&text.replace('-', "")).is_err(),
+            "hyphenated only"
+        );
+        assert!(ImportId::parse("not-an-id").is_err());
         assert_eq!(MAX_FILE_BYTES, 52_428_800, "50 MiB");
         assert_eq!(MAX_ROW_BYTES, 65_536, "64 KiB");
         assert_eq!(MAX_ROWS, 100_000);

@@ -238,6 +238,40 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn amounts_print_with_their_sign_only_when_negative() {
+        let usd = |minor| Money::from_minor(minor, Currency::Usd);
+        assert_eq!(usd(0).amount_string(), "0.00");
+        assert_eq!(usd(-1250).amount_string(), "-12.50");
+        assert_eq!(usd(-5).amount_string(), "-0.05");
+        assert_eq!(
+            Money::from_minor(-1200, Currency::Jpy).amount_string(),
+            "-1200"
+        );
+        assert_eq!(usd(1250).to_string(), "12.50 USD");
+        assert_eq!(
+            Money::from_minor(1200, Currency::Jpy).to_string(),
+            "1200 JPY"
+        );
+    }
+
+    #[test]
+    fn a_currency_without_minor_digits_takes_no_decimal_point() {
+        for bad in ["12.", "12.0", ".5"] {
+            let err = Money::parse(bad, "JPY").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "must be a decimal string with exactly 0 decimal digits, like \"1200\"",
+                "{bad}"
+            );
+        }
+        let err = Money::parse("12", "USD").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "must be a decimal string with exactly 2 decimal digits, like \"12.50\""
+        );
+    }
+
+    #[test]
     fn parses_and_formats_usd() {
         let m = Money::parse("12.50", "USD").unwrap();
         assert_eq!(m.minor(), 1250);

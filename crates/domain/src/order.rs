@@ -560,6 +560,41 @@ mod tests {
         Money::from_minor(minor, Currency::Usd)
     }
 
+    /// The names used in keys, attributes and messages are the ones serde writes on the wire.
+    #[test]
+    fn wire_names_agree_with_serde() {
+        let serde_name = |v: Value| v.as_str().unwrap().to_owned();
+        for status in [
+            OrderStatus::Accepted,
+            OrderStatus::Rejected,
+            OrderStatus::Dispatched,
+        ] {
+            assert_eq!(
+                status.as_str(),
+                serde_name(serde_json::to_value(status).unwrap())
+            );
+        }
+        for reason in [
+            RejectReason::UnknownProduct,
+            RejectReason::Unavailable,
+            RejectReason::OutOfStock,
+        ] {
+            assert_eq!(
+                reason.as_str(),
+                serde_name(serde_json::to_value(reason).unwrap())
+            );
+        }
+        for event in [EventType::OrderAccepted, EventType::OrderRejected] {
+            assert_eq!(
+                event.as_str(),
+                serde_name(serde_json::to_value(event).unwrap())
+            );
+        }
+        assert_eq!(OrderStatus::Dispatched.as_str(), "dispatched");
+        assert_eq!(RejectReason::OutOfStock.as_str(), "out_of_stock");
+        assert_eq!(EventType::OrderAccepted.as_str(), "order.accepted");
+    }
+
     fn pizza(price: i64, stock: u32) -> HashMap<ProductId, Product> {
         let product = Product {
             id: ProductId::parse("p1").unwrap(),
@@ -774,8 +809,18 @@ mod tests {
         // Refused at the store (stock taken meanwhile): rejected like the bill does, no total.
         let refused = order.rejected(RejectReason::OutOfStock);
         assert_eq!(
-            (refused.status, refused.total, refused.lines.len()),
-            (OrderStatus::Rejected, None, 1)
+            (
+                refused.status,
+                refused.reason,
+                refused.total,
+                refused.lines.len()
+            ),
+            (
+                OrderStatus::Rejected,
+                Some(RejectReason::OutOfStock),
+                None,
+                1
+            )
         );
         let event = serde_json::to_value(OrderEvent::for_order(&order)).unwrap();
         assert_eq!(event["type"], "order.accepted");

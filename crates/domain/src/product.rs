@@ -236,6 +236,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn if_match_is_a_quoted_version_of_at_most_19_digits() {
+        assert_eq!(parse_if_match(" \"3\" ").unwrap(), 3);
+        assert_eq!(
+            parse_if_match("\"9999999999999999999\"").unwrap(),
+            9_999_999_999_999_999_999
+        );
+        for bad in [
+            "3",
+            "\"\"",
+            "\"12345678901234567890\"",
+            "\"1a\"",
+            "\"-1\"",
+            "W/\"3\"",
+            "*",
+        ] {
+            assert!(parse_if_match(bad).is_err(), "{bad}");
+        }
+    }
+
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
             .unwrap()

@@ -81,6 +81,30 @@ mod tests {
     use crate::order::{Delivery, OrderLine, OrderStatus};
     use proptest::prelude::*;
 
+    #[test]
+    fn extended_and_foreign_characters_take_two_septets() {
+        assert_eq!(septet_len("abc"), 3);
+        assert_eq!(septet_len("a€["), 5);
+        assert_eq!(
+            septet_len("a🙂"),
+            3,
+            "counted as its `?` would not be: the worst case"
+        );
+    }
+
+    #[test]
+    fn line_breaks_and_tabs_become_spaces() {
+        let sms = carrier_sms(&order("1 Main St\nFlat 2\r\n\tSpringfield"));
+        assert!(sms.ends_with("1 Main St Flat 2   Springfield"), "{sms}");
+    }
+
+    #[test]
+    fn a_truncated_address_fills_the_segment_exactly() {
+        let sms = carrier_sms(&order(&"A".repeat(300)));
+        assert!(sms.ends_with("..."), "{sms}");
+        assert_eq!(septet_len(&sms), MAX_SMS_SEPTETS, "{sms}");
+    }
+
     fn order(address: &str) -> Order {
         let customer = CustomerId::parse("alice").unwrap();
         Order {

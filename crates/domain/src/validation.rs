@@ -250,6 +250,60 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn text_of(
+        value: Value,
+        (min, max): (usize, usize),
+        multiline: bool,
+    ) -> Result<String, String> {
+        let body = json!({ "t": value });
+        let mut errors = FieldErrors::default();
+        let obj = JsonObject::root(&body, &mut errors).unwrap();
+        let got = obj.text("t", Presence::Required, (min, max), multiline, &mut errors);
+        assert_eq!(got.is_none(), !errors.is_empty());
+        got.ok_or_else(|| errors.into_vec()[0].message.clone())
+    }
+
+    #[test]
+    fn text_lengths_count_characters_at_and_around_the_limits() {
+        assert_eq!(text_of(json!("ééé"), (1, 3), false).unwrap(), "ééé");
+        assert!(text_of(json!("éééé"), (1, 3), false).is_err());
+        assert!(text_of(json!(""), (1, 3), false).is_err());
+        assert_eq!(text_of(json!("é"), (1, 3), false).unwrap(), "é");
+    }
+
+    #[test]
+    fn control_characters_only_newlines_and_tabs_in_multiline_text() {
+        for single in ["a\nb", "a\tb", "a\rb", "a\u{7}b"] {
+            assert_eq!(
+                text_of(json!(single), (1, 10), false).unwrap_err(),
+                "must not contain control characters",
+                "{single:?}"
+            );
+        }
+        assert!(text_of(json!("a\nb\tc"), (1, 10), true).is_ok());
+        for multi in ["a\rb", "a\u{7}b"] {
+            assert!(text_of(json!(multi), (1, 10), true).is_err(), "{multi:?}");
+        }
+    }
+
+    #[test]
+    fn an_integer_past_i64_is_out_of_range_not_a_non_integer() {
+        let message = |value: Value| {
+            let body = json!({ "n": value });
+            let mut errors = FieldErrors::default();
+            let obj = JsonObject::root(&body, &mut errors).unwrap();
+            assert!(
+                obj.integer("n", Presence::Required, (0, 10), &mut errors)
+                    .is_none()
+            );
+            errors.into_vec()[0].message.clone()
+        };
+        assert_eq!(message(json!(u64::MAX)), "must be between 0 and 10");
+        assert_eq!(message(json!(11)), "must be between 0 and 10");
+        assert_eq!(message(json!(2.5)), "must be an integer");
+        assert_eq!(message(json!("3")), "must be an integer");
+    }
+
     #[test]
     fn reports_every_error_with_its_path() {
         let body = json!({"name": 3, "price": {"amount": "1.5", "currency": "USD"}, "extra": 1});
