@@ -453,3 +453,16 @@ fn a_name_bound_that_lets_a_name_pass_its_limit_is_caught() {
         ],
     );
 }
+
+/// Both environments take the same inputs and give the same outputs: prod's files are links to
+/// dev's, and a copy put in their place must not drift.
+#[test]
+fn the_environments_share_their_variables_and_outputs() {
+    let envs = repo().join("terraform/envs");
+    for file in ["variables.tf", "outputs.tf"] {
+        let dev = std::fs::read_to_string(envs.join("dev").join(file)).unwrap();
+        let prod = std::fs::read_to_string(envs.join("prod").join(file)).unwrap();
+        assert!(!dev.is_empty());
+        assert_eq!(dev, prod, "terraform/envs/{{dev,prod}}/{file} differ");
+    }
+}
