@@ -1,5 +1,5 @@
 # What the deploy roles may do, derived from the modules: every resource type the modules
-# manage, by the IAM service that manages it. The wiring check (crates/infra-check) fails when a
+# manage, by the IAM service that manages it. The wiring check (crates/wiring-check) fails when a
 # module uses a type missing here, or a service here has no statement below: a new resource type
 # cannot be forgotten until the first apply is refused.
 

@@ -2,7 +2,7 @@
 # the events topic, the imports bucket and queue, the eleven functions with exactly the
 # permissions their adapters use, their triggers, the API, the alarms and gradual deploys; and,
 # when asked, the user pool (enable_cognito) and private networking (enable_vpc).
-# crates/infra-check verifies this wiring against the code.
+# crates/wiring-check verifies this wiring against the code.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}

@@ -1,5 +1,5 @@
 # The tables exactly as crates/store-dynamodb/src/schema.rs defines them (the wiring check in
-# crates/infra-check compares the two): string key `id`, on-demand, every index projecting all.
+# crates/wiring-check compares the two): string key `id`, on-demand, every index projecting all.
 
 locals {
   tables = {

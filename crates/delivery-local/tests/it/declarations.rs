@@ -62,7 +62,7 @@ async fn build(name: &str, adapters: &Adapters) -> Option<Result<&'static str, C
 #[tokio::test]
 async fn every_function_reads_exactly_the_settings_it_declares() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let declared = infra_check::declared_functions(&repo).unwrap();
+    let declared = wiring_check::declared_functions(&repo).unwrap();
     assert_eq!(declared.len(), 11, "{declared:?}");
     let jwks = token_signer::SigningKey::generate().unwrap().jwks();
     for function in declared {

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use infra_check::{FunctionCrate, check, declared_functions};
+use wiring_check::{FunctionCrate, check, declared_functions};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
