@@ -33,7 +33,12 @@ pub fn check(terraform_dir: &Path, findings: &mut Vec<String>) {
     let declared: BTreeMap<String, String> = match locals.get("managed_resource_types") {
         Some(Expression::Object(map)) => map
             .iter()
-            .map(|(k, v)| (super::key_name(k), super::string(v).unwrap_or_default()))
+            .map(|(k, v)| {
+                (
+                    crate::hcl::key_name(k),
+                    crate::hcl::string(v).unwrap_or_default(),
+                )
+            })
             .collect(),
         _ => {
             findings.push(format!(
@@ -69,16 +74,16 @@ fn covered_services(locals: &BTreeMap<String, Expression>) -> BTreeSet<String> {
     if let Some(Expression::ForExpr(named)) = locals.get("named")
         && let Expression::Object(services) = &named.value_expr
     {
-        covered.extend(services.keys().map(super::key_name));
+        covered.extend(services.keys().map(crate::hcl::key_name));
     }
     if let Some(tagged) = locals.get("tagged") {
-        covered.extend(super::strings(tagged));
+        covered.extend(crate::hcl::strings(tagged));
     }
     covered
 }
 
 fn locals(body: &Body) -> BTreeMap<String, Expression> {
-    super::locals(body)
+    crate::hcl::locals(body)
 }
 
 fn read(file: &Path) -> Result<Body, String> {

@@ -48,7 +48,7 @@ pub fn check(
     };
     let longest_key = locals
         .get("functions")
-        .map(super::entries)
+        .map(crate::hcl::entries)
         .unwrap_or_default()
         .iter()
         .map(|(k, _)| k.len())
@@ -64,14 +64,14 @@ pub fn check(
     // The delivery module's own resources, then each module it calls with a name.
     check_body(delivery, "delivery", &|t| expand(t, &name), findings);
     for call in delivery.blocks().filter(|b| b.identifier() == "module") {
-        let Some(source) = super::attr(call, "source").and_then(super::string) else {
+        let Some(source) = crate::hcl::attr(call, "source").and_then(crate::hcl::string) else {
             continue;
         };
         let Some(Ok(body)) = modules.get(source.trim_start_matches("../")) else {
             continue;
         };
         for input in ["name", "name_prefix"] {
-            if let Some(given) = super::attr(call, input).map(template) {
+            if let Some(given) = crate::hcl::attr(call, input).map(template) {
                 let own = expand(&given, &name);
                 check_body(body, &source, &|t| expand(t, &own), findings);
             }
@@ -89,7 +89,7 @@ fn longest_name(variables: &Path) -> Option<usize> {
 
 /// An attribute's value as a template: `var.name` alone becomes `${var.name}`.
 fn template(expr: &Expression) -> String {
-    let text = super::text(expr);
+    let text = crate::hcl::text(expr);
     if text.starts_with('"') {
         text.trim_matches('"').to_owned()
     } else {
@@ -123,7 +123,7 @@ fn check_one(
     expand: &dyn Fn(&str) -> String,
     findings: &mut Vec<String>,
 ) {
-    let Some(value) = super::attr(block, attribute).map(template) else {
+    let Some(value) = crate::hcl::attr(block, attribute).map(template) else {
         return;
     };
     let built = expand(&value);
