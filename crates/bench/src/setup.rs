@@ -197,6 +197,18 @@ fn http_events() -> Vec<(&'static str, EventFor)> {
             }),
         ),
         (
+            "start-import",
+            fixed(events::http(
+                (
+                    "GET",
+                    "/imports/{id}",
+                    "/imports/3f2b7c1e-8d4a-4c57-9a3c-6f0e8d21b7c4",
+                ),
+                ACME,
+                None,
+            )),
+        ),
+        (
             "get-order",
             fixed(events::http(("GET", "/orders", "/orders"), ALICE, None)),
         ),

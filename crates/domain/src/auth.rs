@@ -110,6 +110,7 @@ pub enum Function {
     ListProducts,
     OrderTotal,
     UpdateProduct,
+    StartImport,
     PlaceOrder,
     GetOrder,
     OrderSimulator,
@@ -121,6 +122,7 @@ impl Function {
             Function::ListProducts => "list-products",
             Function::OrderTotal => "order-total",
             Function::UpdateProduct => "update-product",
+            Function::StartImport => "start-import",
             Function::PlaceOrder => "place-order",
             Function::GetOrder => "get-order",
             Function::OrderSimulator => "order-simulator",
@@ -198,13 +200,13 @@ pub const ROUTES: &[Route] = &[
     route(
         "POST",
         "/imports",
-        Function::UpdateProduct,
+        Function::StartImport,
         Scope::ProductsWrite,
     ),
     route(
         "GET",
         "/imports/{id}",
-        Function::UpdateProduct,
+        Function::StartImport,
         Scope::ProductsWrite,
     ),
     route(
@@ -305,6 +307,7 @@ mod tests {
             Function::ListProducts,
             Function::OrderTotal,
             Function::UpdateProduct,
+            Function::StartImport,
             Function::PlaceOrder,
             Function::GetOrder,
             Function::OrderSimulator,
@@ -318,6 +321,7 @@ mod tests {
                 "list-products",
                 "order-total",
                 "update-product",
+                "start-import",
                 "place-order",
                 "get-order",
                 "order-simulator"

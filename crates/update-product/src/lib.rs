@@ -1,23 +1,14 @@
-//! `update-product`: the company's catalog API, for the token's company only.
-//! - `PUT /products/{id}` (create 201 or replace 200) and `PATCH /products/{id}` (only the
-//!   given fields), with `If-Match` optimistic concurrency. Every write bumps `version` and
-//!   returns the new `ETag`.
-//! - `POST /imports`: a new import and a presigned upload URL for its file, valid
-//!   15 minutes; `import-catalog` takes the file from there. A company has at most five imports
-//!   open at once (429 past them). `GET /imports/{id}`: its report (another company's import
-//!   is a 404). A pending import whose URL expired unused is failed, `upload_expired`, when it
-//!   is next looked at.
+//! `update-product`: the company's catalog API, for the token's company only:
+//! `PUT /products/{id}` (create 201 or replace 200) and `PATCH /products/{id}` (only the given
+//! fields), with `If-Match` optimistic concurrency. Every write bumps `version` and returns the
+//! new `ETag`. (Bulk imports are `start-import`'s.)
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use composition::{Adapters, App};
 use domain::auth::Function;
-use domain::import::{
-    Import, ImportFormat, ImportId, ImportStatus, MAX_OPEN_IMPORTS, OPEN_IMPORTS_RETRY_AFTER,
-    UPLOAD_EXPIRED, UPLOAD_TTL,
-};
-use domain::ports::{Catalog, ImportFiles, Imports};
+use domain::ports::Catalog;
 use domain::product::{Product, ProductDraft, ProductPatch, Write, plan_patch, plan_put};
 use domain::{CompanyId, Error, PortError, ProductId};
 use http_kit::{ApiRequest, HttpFunction, Reply};
@@ -28,8 +19,6 @@ const WRITE_ATTEMPTS: usize = 5;
 
 pub struct UpdateProduct {
     pub catalog: Arc<dyn Catalog>,
-    pub imports: Arc<dyn Imports>,
-    pub files: Arc<dyn ImportFiles>,
 }
 
 impl App for UpdateProduct {
@@ -38,8 +27,6 @@ impl App for UpdateProduct {
     async fn new(adapters: &Adapters) -> Result<UpdateProduct, ConfigError> {
         Ok(UpdateProduct {
             catalog: adapters.catalog().await?,
-            imports: adapters.imports().await?,
-            files: adapters.import_files().await?,
         })
     }
 }
@@ -54,11 +41,7 @@ impl HttpFunction for UpdateProduct {
     const FUNCTION: Function = Function::UpdateProduct;
 
     async fn handle(&self, request: ApiRequest) -> Result<Reply, Error> {
-        match (request.route.method, request.route.resource) {
-            ("POST", "/imports") => self.start_import(&request).await,
-            ("GET", "/imports/{id}") => self.report(&request).await,
-            _ => self.write_product(&request).await,
-        }
+        self.write_product(&request).await
     }
 }
 
@@ -78,87 +61,6 @@ impl UpdateProduct {
             Write::Replaced => Reply::json(200, &product),
         }
         .etag(product.version))
-    }
-
-    /// `POST /imports`: the import, pending, and where to upload its file.
-    async fn start_import(&self, request: &ApiRequest) -> Result<Reply, Error> {
-        let company = request.principal.company()?;
-        let format = request.json(ImportFormat::from_json)?;
-        let now = Utc::now();
-        let open = self.open_imports(company, now).await?;
-        if open >= MAX_OPEN_IMPORTS {
-            return Err(Error::TooManyRequests {
-                detail: format!(
-                    "{open} imports of {company} are open (pending or running); at most {MAX_OPEN_IMPORTS} at once: retry once one has finished"
-                ),
-                retry_after: OPEN_IMPORTS_RETRY_AFTER,
-            });
-        }
-        let import = Import::pending(company.clone(), format, now);
-        self.imports.create(&import).await?;
-        let upload = self
-            .files
-            .upload_url(&import.key(), format.content_type(), now + UPLOAD_TTL)
-            .await?;
-        let body = serde_json::json!({
-            "import_id": import.id,
-            "status": import.status,
-            "format": format,
-            "upload": upload,
-        });
-        Ok(Reply::json(201, &body).location(&format!("/imports/{}", import.id)))
-    }
-
-    /// `GET /imports/{id}`: the report of one of the company's imports.
-    async fn report(&self, request: &ApiRequest) -> Result<Reply, Error> {
-        let company = request.principal.company()?;
-        let id = request.path_param("id").unwrap_or_default();
-        let id = ImportId::parse(id).map_err(|e| Error::validation("id", e.0))?;
-        match self.imports.get(id).await? {
-            Some(import) if &import.company_id == company => {
-                let import = self.expire_unused(import, Utc::now()).await?;
-                Ok(Reply::json(200, &import))
-            }
-            _ => Err(Error::NotFound(format!("No import {id}"))),
-        }
-    }
-
-    /// The company's open imports, those whose upload URL expired unused failed on the way
-    /// (they count for nothing).
-    async fn open_imports(
-        &self,
-        company: &CompanyId,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<usize, Error> {
-        let mut open = 0;
-        for import in self.imports.open(company).await? {
-            if !self.expire_unused(import, now).await?.status.is_final() {
-                open += 1;
-            }
-        }
-        Ok(open)
-    }
-
-    /// `import` failed with reason `upload_expired` if it is pending past its upload URL and
-    /// the grace after it; otherwise as it is.
-    async fn expire_unused(
-        &self,
-        mut import: Import,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<Import, Error> {
-        if !import.upload_expired(now) {
-            return Ok(import);
-        }
-        self.imports.expire(import.id, UPLOAD_EXPIRED, now).await?;
-        // Read back: an upload's event may have started it just now, which the expiry left.
-        Ok(match self.imports.get(import.id).await? {
-            Some(stored) => stored,
-            None => {
-                import.status = ImportStatus::Failed;
-                import.reason = Some(UPLOAD_EXPIRED.to_owned());
-                import
-            }
-        })
     }
 
     /// A write whose outcome is unknown (the store failed after it, or timed out) is resolved

@@ -1,5 +1,5 @@
 # The whole system for one environment (ARCHITECTURE.md): the key, the tables, the orders queue,
-# the events topic, the imports bucket and queue, the eleven functions with exactly the
+# the events topic, the imports bucket and queue, the twelve functions with exactly the
 # permissions their adapters use, their triggers, the API, the alarms and gradual deploys; and,
 # when asked, the user pool (enable_cognito) and private networking (enable_vpc).
 # crates/wiring-check verifies this wiring against the code.
@@ -98,13 +98,20 @@ locals {
     update-product = {
       memory_mb       = 256
       timeout_seconds = 10
-      environment     = merge(local.log_env, local.table_env, local.imports_env, local.cors_env)
+      environment     = merge(local.log_env, local.table_env, local.cors_env)
+      statements = [{
+        sid       = "WriteProducts"
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+        resources = [local.products_table]
+      }]
+    }
+    start-import = {
+      memory_mb       = 256
+      timeout_seconds = 10
+      environment = merge(
+        local.log_env, { PRODUCTS_TABLE = local.table_env.PRODUCTS_TABLE }, local.imports_env, local.cors_env
+      )
       statements = [
-        {
-          sid       = "WriteProducts"
-          actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
-          resources = [local.products_table]
-        },
         {
           # UpdateItem: a pending import whose upload URL expired unused is failed.
           sid       = "RecordImports"
@@ -306,8 +313,8 @@ locals {
     { method = "GET", path = "/products/{id}", function = "list-products" },
     { method = "PUT", path = "/products/{id}", function = "update-product" },
     { method = "PATCH", path = "/products/{id}", function = "update-product" },
-    { method = "POST", path = "/imports", function = "update-product" },
-    { method = "GET", path = "/imports/{id}", function = "update-product" },
+    { method = "POST", path = "/imports", function = "start-import" },
+    { method = "GET", path = "/imports/{id}", function = "start-import" },
     { method = "POST", path = "/orders/total", function = "order-total" },
     { method = "POST", path = "/orders", function = "place-order" },
     { method = "GET", path = "/orders", function = "get-order" },

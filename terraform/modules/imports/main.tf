@@ -1,12 +1,12 @@
 # Bulk catalog imports: the private bucket companies upload their files to
 # through presigned PUT URLs, and the queue its ObjectCreated events go to. import-catalog
-# consumes the queue (crates/import-catalog); update-product presigns the uploads.
+# consumes the queue (crates/import-catalog); start-import presigns the uploads.
 
 data "aws_caller_identity" "current" {}
 
 resource "aws_s3_bucket" "files" {
   #checkov:skip=CKV_AWS_144:uploads are transient (deleted after 7 days); a replica would only copy them
-  #checkov:skip=CKV_AWS_18:every upload is presigned by update-product, whose calls are logged; CloudTrail data events audit the bucket
+  #checkov:skip=CKV_AWS_18:every upload is presigned by start-import, whose calls are logged; CloudTrail data events audit the bucket
   bucket_prefix = "${var.name}-imports-"
   force_destroy = true
 }

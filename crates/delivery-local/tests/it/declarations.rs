@@ -48,6 +48,7 @@ async fn build(name: &str, adapters: &Adapters) -> Option<Result<&'static str, C
         "list-products" => http::<list_products::ListProducts>(adapters).await,
         "order-total" => http::<order_total::OrderTotal>(adapters).await,
         "update-product" => http::<update_product::UpdateProduct>(adapters).await,
+        "start-import" => http::<start_import::StartImport>(adapters).await,
         "place-order" => http::<place_order::PlaceOrder>(adapters).await,
         "get-order" => http::<get_order::GetOrder>(adapters).await,
         "order-simulator" => event::<order_simulator::SimulatorLambda>(adapters).await,
@@ -63,7 +64,7 @@ async fn build(name: &str, adapters: &Adapters) -> Option<Result<&'static str, C
 async fn every_function_reads_exactly_the_settings_it_declares() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let declared = wiring_check::declared_functions(&repo).unwrap();
-    assert_eq!(declared.len(), 11, "{declared:?}");
+    assert_eq!(declared.len(), 12, "{declared:?}");
     let jwks = token_signer::SigningKey::generate().unwrap().jwks();
     for function in declared {
         let recorder = Arc::new(Recorder::new(EverySetting { jwks: jwks.clone() }));
