@@ -247,3 +247,108 @@ async fn a_key_names_its_order_as_long_as_the_order_exists() {
     let (status, _, again) = place(&app, "alice", &order(2), Some("k")).await;
     assert_eq!((status, again), (202, first));
 }
+
+/// A concurrent request with the same key got there first: the lookup saw no use, and
+/// remembering finds this one (kept, as an old use was, without its message).
+struct RaceLost(KeyUse);
+
+#[async_trait]
+impl KeyUses for RaceLost {
+    async fn remember(&self, _: &KeyUse) -> Result<Remembered, PortError> {
+        Ok(Remembered::Before(self.0.clone()))
+    }
+    async fn recall(&self, _: OrderId) -> Result<Option<KeyUse>, PortError> {
+        Ok(None)
+    }
+    async fn count_order(
+        &self,
+        _: &CustomerId,
+        _: OrderId,
+        _: &OrderWindow,
+    ) -> Result<bool, PortError> {
+        Ok(true)
+    }
+}
+
+#[tokio::test]
+async fn losing_the_race_for_a_key_answers_as_the_winner_did() {
+    let world = world().await;
+    let first = endpoint(world.app(None).await);
+    let (status, _, answer) = place(&first, "alice", &order(2), Some("k")).await;
+    assert_eq!(status, 202);
+    let won = world.queued();
+    let order_id = OrderId::parse(answer["order_id"].as_str().unwrap()).unwrap();
+    let key_uses = world.adapters.key_uses().await.unwrap();
+    let winner = key_uses.recall(order_id).await.unwrap().unwrap();
+
+    let mut app = world.app(None).await;
+    app.key_uses = Arc::new(RaceLost(KeyUse {
+        message: None,
+        ..winner
+    }));
+    let app = endpoint(app);
+    // The same request: the winner's answer, and a message for the order (its own, since the
+    // winner's use kept none).
+    let (status, _, again) = place(&app, "alice", &order(2), Some("k")).await;
+    assert_eq!((status, &again), (202, &answer));
+    let queued = world.queued();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].order_id, won[0].order_id);
+    // Another request with that key: refused.
+    let (status, _, problem) = place(&app, "alice", &order(3), Some("k")).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["type"], "/problems/idempotency-key-reused");
+}
+
+/// The orders queue refusing the first sends of each message, as SQS reports a batch entry
+/// it failed (`transient`: a service fault, worth a retry; else the sender's, which is not).
+struct Refusing {
+    queue: Arc<dyn domain::ports::OrderQueue>,
+    transient: bool,
+    refusals: std::sync::atomic::AtomicUsize,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl domain::ports::OrderQueue for Refusing {
+    async fn send_batch(
+        &self,
+        messages: &[domain::ports::OutgoingMessage],
+    ) -> Result<Vec<domain::ports::SendFailure>, PortError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.calls.fetch_add(1, SeqCst);
+        if self.refusals.load(SeqCst) > 0 {
+            self.refusals.fetch_sub(1, SeqCst);
+            return Ok(vec![domain::ports::SendFailure {
+                id: messages[0].id.clone(),
+                reason: "InternalError: try again".into(),
+                transient: self.transient,
+            }]);
+        }
+        self.queue.send_batch(messages).await
+    }
+    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), PortError> {
+        self.queue.dead_letter(body, reason).await
+    }
+}
+
+#[tokio::test]
+async fn a_refused_send_is_retried_only_when_the_refusal_is_transient() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    for (transient, status, calls, queued) in [(true, 202, 3, 1), (false, 500, 1, 0)] {
+        let world = world().await;
+        let mut app = world.app(None).await;
+        let refusing = Arc::new(Refusing {
+            queue: app.queue.clone(),
+            transient,
+            refusals: AtomicUsize::new(2),
+            calls: AtomicUsize::new(0),
+        });
+        app.queue = refusing.clone();
+        let app = endpoint(app);
+        let (got, _, body) = place(&app, "alice", &order(1), None).await;
+        assert_eq!(got, status, "transient {transient}: {body}");
+        assert_eq!(refusing.calls.load(SeqCst), calls, "transient {transient}");
+        assert_eq!(world.queued().len(), queued);
+    }
+}
