@@ -22,12 +22,12 @@ use tokio::sync::{broadcast, watch};
 
 /// The counted metrics, always in a sample (0 when nothing happened).
 pub const COUNTED: [&str; 6] = [
-    "OrdersPlaced",
-    "OrdersAccepted",
-    "OrdersRejected",
-    "OrdersDispatched",
-    "OrdersDeadLettered",
-    "SmsSent",
+    telemetry::metric::ORDERS_PLACED,
+    telemetry::metric::ORDERS_ACCEPTED,
+    telemetry::metric::ORDERS_REJECTED,
+    telemetry::metric::ORDERS_DISPATCHED,
+    telemetry::metric::ORDERS_DEAD_LETTERED,
+    telemetry::metric::SMS_SENT,
 ];
 /// How many seconds a newly opened console is sent at once.
 const HISTORY: usize = 300;
@@ -62,7 +62,9 @@ impl Metrics {
             return;
         };
         match unit {
-            Unit::Milliseconds if metric == "ProcessingLatency" => window.latencies.push(value),
+            Unit::Milliseconds if metric == telemetry::metric::PROCESSING_LATENCY => {
+                window.latencies.push(value)
+            }
             Unit::Milliseconds => {}
             Unit::Count => *window.counts.entry(metric.to_owned()).or_default() += value,
         }
@@ -101,7 +103,7 @@ impl Metrics {
             .unwrap_or_default();
         let mut sample = json!({
             "t": chrono::Utc::now().timestamp_millis(),
-            "ProcessingLatency": percentiles(window.latencies),
+            telemetry::metric::PROCESSING_LATENCY: percentiles(window.latencies),
             "Faults": faults,
         });
         for name in COUNTED {

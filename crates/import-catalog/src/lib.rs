@@ -319,7 +319,7 @@ impl ImportCatalog {
 
     async fn refuse(&self, key: &ObjectKey, reason: FileError) -> Result<(), PortError> {
         tracing::info!(%reason, "the file is refused");
-        count("ImportsFailed");
+        count(telemetry::metric::IMPORTS_FAILED);
         self.finish(key, Some(reason.to_string())).await
     }
 
@@ -331,7 +331,7 @@ impl ImportCatalog {
             })
             .await?;
         if failure.is_none() {
-            count("ImportsDone");
+            count(telemetry::metric::IMPORTS_DONE);
         }
         Ok(())
     }

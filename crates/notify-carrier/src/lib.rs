@@ -217,7 +217,7 @@ async fn record_dispatch(
         app.orders.mark_dispatched(order_id, carrier, Utc::now())
     })
     .await?;
-    telemetry::count("OrdersDispatched");
+    telemetry::count(telemetry::metric::ORDERS_DISPATCHED);
     tracing::info!(carrier = %carrier.id, "carrier notified, order dispatched");
     Ok(())
 }
@@ -243,13 +243,13 @@ async fn text_first_willing<'a>(
         .await;
         match sent {
             Ok(()) => {
-                telemetry::count("SmsSent");
+                telemetry::count(telemetry::metric::SMS_SENT);
                 return Ok(carrier);
             }
             Err(e) if e.is_transient() => return Err(e),
             Err(e) => {
                 tracing::warn!(carrier = %carrier.id, error = %e, "the carrier's number is refused; trying the next");
-                telemetry::count("SmsRefused");
+                telemetry::count(telemetry::metric::SMS_REFUSED);
                 refused.push(carrier.id.to_string());
             }
         }

@@ -102,7 +102,7 @@ async fn give_up(app: &Processor, message: &SqsMessage, error: &PortError) -> bo
     match dead {
         Ok(()) => {
             tracing::error!(%reason, "a valid order dead-lettered");
-            count("OrdersDeadLettered");
+            count(telemetry::metric::ORDERS_DEAD_LETTERED);
             true
         }
         Err(e) => {
@@ -123,7 +123,7 @@ async fn process(app: &Processor, message: &SqsMessage) -> Result<(), PortError>
                 })
                 .await?;
             tracing::warn!(%reason, "malformed message dead-lettered");
-            count("OrdersDeadLettered");
+            count(telemetry::metric::ORDERS_DEAD_LETTERED);
             return Ok(());
         }
     };
@@ -152,12 +152,16 @@ async fn process(app: &Processor, message: &SqsMessage) -> Result<(), PortError>
         .await?;
     let order = outcome.order();
     match &outcome {
-        RecordOutcome::Accepted(_) => count("OrdersAccepted"),
-        RecordOutcome::Rejected(_) => count("OrdersRejected"),
+        RecordOutcome::Accepted(_) => count(telemetry::metric::ORDERS_ACCEPTED),
+        RecordOutcome::Rejected(_) => count(telemetry::metric::ORDERS_REJECTED),
         RecordOutcome::AlreadyRecorded(_) => {}
     }
     let latency = (Utc::now() - placed.placed_at()).num_milliseconds().max(0);
-    record("ProcessingLatency", latency as f64, Unit::Milliseconds);
+    record(
+        telemetry::metric::PROCESSING_LATENCY,
+        latency as f64,
+        Unit::Milliseconds,
+    );
     tracing::info!(
         status = order.status.as_str(),
         reason = order.reason.map(|r| r.as_str()),

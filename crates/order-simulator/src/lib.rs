@@ -256,7 +256,7 @@ pub async fn simulate(
     let invalid = sim.invalid_count();
     // The valid ones are orders placed, as place-order counts its own.
     telemetry::record(
-        "OrdersPlaced",
+        telemetry::metric::ORDERS_PLACED,
         (enqueued - invalid.min(enqueued)) as f64,
         telemetry::Unit::Count,
     );

@@ -103,7 +103,7 @@ impl HttpFunction for PlaceOrder {
         }
         self.enqueue(sent.message.as_deref().unwrap_or_default())
             .await?;
-        telemetry::count("OrdersPlaced");
+        telemetry::count(telemetry::metric::ORDERS_PLACED);
         tracing::info!(%customer, "order queued");
         Ok(queued(order_id, &sent.answer))
     }
@@ -203,7 +203,7 @@ impl PlaceOrder {
             return Ok(());
         }
         tracing::info!(%customer, limit = rate.per_hour(), "order refused: hourly limit reached");
-        telemetry::count("OrdersRateLimited");
+        telemetry::count(telemetry::metric::ORDERS_RATE_LIMITED);
         Err(rate.refused(&window))
     }
 

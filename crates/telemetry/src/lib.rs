@@ -38,6 +38,39 @@ impl Unit {
     }
 }
 
+/// Every metric name the functions emit, in one place: the functions count with these, and
+/// the local console, the dashboard and the alarms are checked against [`metric::ALL`] (the
+/// wiring check reads the Terraform and the page for names outside it).
+pub mod metric {
+    pub const ORDERS_PLACED: &str = "OrdersPlaced";
+    pub const ORDERS_ACCEPTED: &str = "OrdersAccepted";
+    pub const ORDERS_REJECTED: &str = "OrdersRejected";
+    pub const ORDERS_DISPATCHED: &str = "OrdersDispatched";
+    pub const ORDERS_DEAD_LETTERED: &str = "OrdersDeadLettered";
+    pub const ORDERS_RATE_LIMITED: &str = "OrdersRateLimited";
+    pub const SMS_SENT: &str = "SmsSent";
+    pub const SMS_REFUSED: &str = "SmsRefused";
+    pub const PROCESSING_LATENCY: &str = "ProcessingLatency";
+    pub const IMPORTS_DONE: &str = "ImportsDone";
+    pub const IMPORTS_FAILED: &str = "ImportsFailed";
+    pub const FAULTS: &str = super::FAULTS;
+
+    pub const ALL: &[&str] = &[
+        ORDERS_PLACED,
+        ORDERS_ACCEPTED,
+        ORDERS_REJECTED,
+        ORDERS_DISPATCHED,
+        ORDERS_DEAD_LETTERED,
+        ORDERS_RATE_LIMITED,
+        SMS_SENT,
+        SMS_REFUSED,
+        PROCESSING_LATENCY,
+        IMPORTS_DONE,
+        IMPORTS_FAILED,
+        FAULTS,
+    ];
+}
+
 /// The metric of a function's own faults: a 5xx answer, an event it failed for a reason of its
 /// own. Not a refused token, not a delivery that will be retried: each function says which of
 /// its failures are faults. Alarms watch it, and CodeDeploy rolls a new version back on it.

@@ -467,3 +467,51 @@ fn the_environments_share_their_variables_and_outputs() {
         assert_eq!(dev, prod, "terraform/envs/{{dev,prod}}/{file} differ");
     }
 }
+
+/// The functions' own metric names quoted in `text`: the ones in the namespace the functions
+/// write (`Orders…`, `Sms…`, `Imports…`, `ProcessingLatency`, `Faults`), not AWS's.
+fn own_metric_names(text: &str) -> Vec<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            ["Orders", "Sms", "Imports"]
+                .iter()
+                .any(|p| s.starts_with(p) && s[p.len()..].starts_with(char::is_uppercase))
+                || *s == "ProcessingLatency"
+                || *s == "Faults"
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every metric the dashboard, the alarms, the deploy's rollback alarm and the local console
+/// read is one the functions emit (`telemetry::metric::ALL`): a metric renamed in the code
+/// leaves no chart or alarm watching a name nobody writes.
+#[test]
+fn every_metric_read_is_one_the_functions_write() {
+    let mut read = Vec::new();
+    for file in [
+        "terraform/modules/dashboard/body/main.tf",
+        "terraform/modules/alarms/table/main.tf",
+        "terraform/modules/deploy/main.tf",
+        "web/console.js",
+    ] {
+        let text = fs::read_to_string(repo().join(file)).unwrap();
+        let names = own_metric_names(&text);
+        assert!(
+            !names.is_empty(),
+            "{file} reads no metric of the functions'"
+        );
+        read.extend(names.into_iter().map(|n| (file, n)));
+    }
+    let unknown: Vec<_> = read
+        .iter()
+        .filter(|(_, name)| !telemetry::metric::ALL.contains(&name.as_str()))
+        .collect();
+    assert!(unknown.is_empty(), "read but never written: {unknown:?}");
+    assert_eq!(
+        own_metric_names(r#"x = "OrdersLost", "Order", "SmsX""#),
+        ["OrdersLost", "SmsX"]
+    );
+}
