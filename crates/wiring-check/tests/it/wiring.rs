@@ -515,3 +515,24 @@ fn every_metric_read_is_one_the_functions_write() {
         ["OrdersLost", "SmsX"]
     );
 }
+
+/// The shell scripts (the test command, packaging) list the functions with `scripts/functions`;
+/// it reads the same declaration as [`declared_functions`] and must find the same crates.
+#[test]
+fn the_scripts_find_the_functions_the_check_finds() {
+    let out = std::process::Command::new(repo().join("scripts/functions"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let declared: Vec<String> = declared().into_iter().map(|f| f.name).collect();
+    assert_eq!(listed, declared);
+}
