@@ -112,7 +112,7 @@ impl EmbeddedDynamo {
     }
 }
 
-/// Settings as Lambda gets them (README, "Configuration"), with local defaults for the tables and CORS; the JWT
+/// Settings as Lambda gets them (docs/configuration.md), with local defaults for the tables and CORS; the JWT
 /// settings are always the data dir's own key, so that `delivery-local token` tokens are
 /// trusted.
 fn local_settings(key: &token_signer::SigningKey, port: u16) -> LocalSettings {

@@ -1,4 +1,4 @@
-//! The one configuration loader (the README's "Configuration" lists every setting): settings come from environment variables with the
+//! The one configuration loader (docs/configuration.md lists every setting): settings come from environment variables with the
 //! same names in Lambda and locally, and a missing or malformed one fails at start with an
 //! error naming it. (Named `settings`, not `config`, so that it shadows no crates.io crate.)
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-/// Settings every function gets (README, "Configuration").
+/// Settings every function gets (docs/configuration.md).
 pub const EVERY_FUNCTION: &[&str] = &["RUST_LOG"];
 
 /// A Lambda function crate, as it declares itself in its `Cargo.toml`

@@ -74,7 +74,7 @@ output "sign_in" {
 }
 
 output "user_pool_id" {
-  description = "With enable_cognito, the user pool (README, Sign-in with Cognito)."
+  description = "With enable_cognito, the user pool (docs/deploy.md, Sign-in with Cognito)."
   value       = module.delivery.user_pool_id
 }
 

@@ -67,7 +67,7 @@ variable "manage_account_settings" {
 }
 
 variable "enable_vpc" {
-  description = "Run the functions that reach data in private subnets with VPC endpoints, no NAT (interface endpoints are billed hourly; README, Private networking)."
+  description = "Run the functions that reach data in private subnets with VPC endpoints, no NAT (interface endpoints are billed hourly; docs/deploy.md, Private networking)."
   type        = bool
   default     = false
 }
@@ -89,7 +89,7 @@ variable "jwt_scope_prefix" {
 }
 
 variable "enable_cognito" {
-  description = "A Cognito user pool is the issuer (README, Sign-in with Cognito): leave jwt_issuer, jwt_audience, jwks and jwks_url empty."
+  description = "A Cognito user pool is the issuer (docs/deploy.md, Sign-in with Cognito): leave jwt_issuer, jwt_audience, jwks and jwks_url empty."
   type        = bool
   default     = false
 }

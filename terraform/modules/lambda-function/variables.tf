@@ -25,7 +25,7 @@ variable "timeout_seconds" {
 }
 
 variable "environment" {
-  description = "Environment variables (the README's Configuration section)."
+  description = "Environment variables (docs/configuration.md)."
   type        = map(string)
   default     = {}
 }
