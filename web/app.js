@@ -5,13 +5,14 @@
 // Data from the API (product names and descriptions come from companies: untrusted) only ever
 // reaches the page as text nodes and property values, never as HTML.
 
+import { api, ApiError, setSession } from "./api.js";
 import { startConsole } from "./console.js";
+import { $, clearProblems, el, notice, show, showProblem } from "./dom.js";
 import { startImports } from "./imports.js";
 import { finishSignIn, grantedScopes, signOutUrl, startSignIn } from "./signin.js";
 
 const state = {
   config: { apiBaseUrl: "", local: false },
-  token: null,
   claims: null,
   products: new Map(), // every product seen, by id (names and prices for the basket)
   pages: [null], // cursor of each product page seen; pages[0] is the first page
@@ -28,114 +29,6 @@ const state = {
   console: null, // the operator console, served by delivery-local only
   imports: null, // a company's bulk imports
 };
-
-const $ = (id) => document.getElementById(id);
-
-// ---- DOM ----
-
-/** An element with attributes, properties (value, checked, on*) and text or element children. */
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key === "value" || key === "checked" || key === "open") node[key] = value;
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
-
-function show(element, visible) {
-  element.hidden = !visible;
-}
-
-function notice(text) {
-  $("notice").textContent = text || "";
-  show($("notice"), Boolean(text));
-}
-
-// ---- the API ----
-
-class ApiError extends Error {
-  constructor(problem, status) {
-    super(problem.detail || problem.title || `HTTP ${status}`);
-    this.problem = problem;
-    this.status = status;
-  }
-}
-
-async function api(method, path, { body, headers = {} } = {}) {
-  const init = { method, headers: { Accept: "application/json", ...headers } };
-  if (state.token) init.headers.Authorization = `Bearer ${state.token}`;
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(state.config.apiBaseUrl + path, init);
-  } catch {
-    throw new ApiError({ title: "Network error", detail: "The API could not be reached; retry in a moment." }, 0);
-  }
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    const problem = data && typeof data === "object" ? data : { title: response.statusText || "Error", detail: text.slice(0, 200) };
-    if (response.status === 401) notice(`Your token was refused: ${problem.detail || problem.title}. Sign in again.`);
-    throw new ApiError(problem, response.status);
-  }
-  return data;
-}
-
-// ---- problem+json next to the fields it names ----
-
-function fieldFor(scope, field) {
-  const fields = [...scope.querySelectorAll("[data-field]")];
-  const exact = fields.find((f) => f.dataset.field === field);
-  if (exact) return exact;
-  // items[2].product_id, items[2].currency…: the line's quantity input stands for the line.
-  const line = /^items\[(\d+)\]/.exec(field);
-  return line ? fields.find((f) => f.dataset.field === `items[${line[1]}].quantity`) : undefined;
-}
-
-function clearProblems(scope) {
-  for (const input of scope.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-  for (const message of scope.querySelectorAll(".field-error, .form-ok")) message.textContent = "";
-  for (const general of scope.querySelectorAll(".form-error")) {
-    general.textContent = "";
-    general.hidden = true;
-  }
-}
-
-function showProblem(scope, error, general = scope.querySelector(".form-error")) {
-  clearProblems(scope);
-  const problem = error instanceof ApiError ? error.problem : { title: "Error", detail: String(error) };
-  const unplaced = [];
-  for (const { field, message } of problem.errors || []) {
-    const input = fieldFor(scope, field);
-    const holder = input && document.getElementById(input.getAttribute("aria-describedby"));
-    if (holder) {
-      input.setAttribute("aria-invalid", "true");
-      holder.textContent = holder.textContent ? `${holder.textContent}; ${message}` : message;
-    } else {
-      unplaced.push(`${field}: ${message}`);
-    }
-  }
-  if (general) {
-    const summary = problem.errors?.length ? problem.title : [problem.title, problem.detail].filter(Boolean).join(": ");
-    general.textContent = [summary, ...unplaced].join(" — ");
-    show(general, true);
-  }
-}
 
 // ---- signing in ----
 
@@ -158,7 +51,7 @@ function signIn(token) {
     notice("That is not a JWT (three base64url parts separated by dots).");
     return;
   }
-  state.token = token;
+  setSession({ token });
   state.claims = claims;
   sessionStorage.setItem("token", token);
   notice("");
@@ -180,7 +73,7 @@ function signIn(token) {
 }
 
 function signOut() {
-  state.token = null;
+  setSession({ token: null });
   state.claims = null;
   sessionStorage.removeItem("token");
   // Signed in through the hosted login: sign out there too.
@@ -587,6 +480,10 @@ async function loadConfig() {
     // Same origin, then.
   }
   state.config.apiBaseUrl = (state.config.apiBaseUrl || "").replace(/\/+$/, "");
+  setSession({
+    baseUrl: state.config.apiBaseUrl,
+    onRefused: (problem) => notice(`Your token was refused: ${problem.detail || problem.title}. Sign in again.`),
+  });
 }
 
 async function start() {
@@ -616,11 +513,11 @@ async function start() {
   $("orders-refresh").addEventListener("click", () => loadOrders(true));
   if (state.config.local) {
     show($("console"), true);
-    state.console = startConsole({ $, el, api, can, showProblem, clearProblems, ApiError });
+    state.console = startConsole({ can });
     state.console.signedIn();
   }
   $("orders-more").addEventListener("click", () => loadOrders(false));
-  state.imports = startImports({ $, el, show, api, showProblem, clearProblems, ApiError, onImported: () => loadProducts(state.page) });
+  state.imports = startImports({ onImported: () => loadProducts(state.page) });
   if (await hostedSignIn()) return;
   await loadDemoPrincipals();
   const saved = sessionStorage.getItem("token");

@@ -4,6 +4,9 @@
 // uPlot (vendored, no CDN) draws; each series also has its own dash pattern and a label, and
 // the table beside the charts gives the same numbers as text.
 
+import { api, ApiError } from "./api.js";
+import { $, clearProblems, el, showProblem } from "./dom.js";
+
 const WINDOW = 120; // seconds on screen
 const QUIET = 3; // samples in a row with empty queues before a rehearsal counts as drained
 
@@ -36,7 +39,7 @@ function value(sample, name) {
   return sample[name] ?? 0;
 }
 
-export function startConsole({ $, el, api, can, showProblem, clearProblems, ApiError }) {
+export function startConsole({ can }) {
   const samples = [];
   const totals = new Map();
   const faultTotals = new Map(); // by kind, since the console opened

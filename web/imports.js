@@ -3,6 +3,9 @@
 // GET /imports/{id} is followed until the import ends: its counts, and each refused row with
 // its field. The file never passes through the API.
 
+import { api, ApiError } from "./api.js";
+import { $, clearProblems, el, show, showProblem } from "./dom.js";
+
 const POLL_MS = 500;
 const SHOWN_ERRORS = 50;
 
@@ -17,7 +20,7 @@ function formatOf(choice, file) {
 
 const count = (n) => Number(n).toLocaleString("en");
 
-export function startImports({ $, el, show, api, showProblem, clearProblems, ApiError, onImported }) {
+export function startImports({ onImported }) {
   const form = $("import-form");
   const status = $("import-status");
   let timer = null;

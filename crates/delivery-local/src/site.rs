@@ -11,6 +11,8 @@ const APP_CSS: &str = include_str!("../../../web/app.css");
 const CONSOLE_JS: &str = include_str!("../../../web/console.js");
 const IMPORTS_JS: &str = include_str!("../../../web/imports.js");
 const SIGNIN_JS: &str = include_str!("../../../web/signin.js");
+const DOM_JS: &str = include_str!("../../../web/dom.js");
+const API_JS: &str = include_str!("../../../web/api.js");
 const UPLOT_JS: &str = include_str!("../../../web/vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../../../web/vendor/uPlot.min.css");
 const DOCS: &str = include_str!("../../../web/docs.html");
@@ -40,6 +42,8 @@ fn asset(path: &str) -> Option<(&'static str, &'static str)> {
         "/console.js" => ("text/javascript; charset=utf-8", CONSOLE_JS),
         "/imports.js" => ("text/javascript; charset=utf-8", IMPORTS_JS),
         "/signin.js" => ("text/javascript; charset=utf-8", SIGNIN_JS),
+        "/dom.js" => ("text/javascript; charset=utf-8", DOM_JS),
+        "/api.js" => ("text/javascript; charset=utf-8", API_JS),
         "/vendor/uPlot.iife.min.js" => ("text/javascript; charset=utf-8", UPLOT_JS),
         "/vendor/uPlot.min.css" => ("text/css; charset=utf-8", UPLOT_CSS),
         "/config.json" => ("application/json", CONFIG),
@@ -110,7 +114,7 @@ mod tests {
     /// The `(METHOD, resource)` of every `api("METHOD", path…)` call of the page, with each
     /// `${…}` path segment read as the route's `{id}`.
     fn page_calls() -> Vec<(String, String)> {
-        [APP_JS, IMPORTS_JS]
+        [APP_JS, IMPORTS_JS, CONSOLE_JS]
             .iter()
             .flat_map(|script| script.split("api(\"").skip(1))
             .filter_map(|call| {
@@ -174,6 +178,55 @@ mod tests {
             assert!(!CONSOLE_JS.contains(sink), "console.js uses {sink}");
             assert!(!IMPORTS_JS.contains(sink), "imports.js uses {sink}");
             assert!(!SIGNIN_JS.contains(sink), "signin.js uses {sink}");
+            assert!(!DOM_JS.contains(sink), "dom.js uses {sink}");
+            assert!(!API_JS.contains(sink), "api.js uses {sink}");
+        }
+    }
+
+    /// What `scripts/publish-page` uploads is what the page is made of here: a module added to
+    /// the page and served locally but not published would break the deployed page only.
+    #[test]
+    fn the_published_files_are_the_served_ones() {
+        let script = include_str!("../../../scripts/publish-page");
+        let line = script
+            .lines()
+            .find(|l| l.starts_with("for file in "))
+            .unwrap();
+        let mut published: Vec<String> = line["for file in ".len()..]
+            .trim_end_matches("; do")
+            .split_whitespace()
+            .map(|f| format!("/{f}"))
+            .collect();
+        published.sort();
+        let mut served: Vec<String> = [
+            "/index.html",
+            "/app.js",
+            "/app.css",
+            "/console.js",
+            "/imports.js",
+            "/signin.js",
+            "/dom.js",
+            "/api.js",
+            "/vendor/uPlot.iife.min.js",
+            "/vendor/uPlot.min.css",
+        ]
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect();
+        served.sort();
+        assert_eq!(published, served);
+        for path in &served {
+            assert!(asset(path).is_some(), "{path} is served");
+        }
+        // Every module the page imports is one of them.
+        for script in [APP_JS, CONSOLE_JS, IMPORTS_JS, DOM_JS, API_JS] {
+            for import in script.split("from \"./").skip(1) {
+                let file = format!("/{}", import.split('"').next().unwrap());
+                assert!(
+                    served.contains(&file),
+                    "{file} is imported but not published"
+                );
+            }
         }
     }
 }
