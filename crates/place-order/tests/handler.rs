@@ -243,7 +243,9 @@ async fn a_key_names_its_order_as_long_as_the_order_exists() {
     let (status, _, problem) = place(&app, "alice", &order(3), Some("k")).await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["type"], "/problems/idempotency-key-reused");
-    // The same request again: its first answer.
+    // The same request again, after the price changed: its first answer, from the order as
+    // recorded, never priced again.
+    world.pizza_now(1500, 100).await;
     let (status, _, again) = place(&app, "alice", &order(2), Some("k")).await;
     assert_eq!((status, again), (202, first));
 }
