@@ -394,3 +394,22 @@ async fn a_texted_order_whose_record_failed_is_recorded_by_the_retry_not_texted_
     );
     assert_eq!(store.texted(order.id).await.unwrap(), None, "recorded");
 }
+
+/// A transient failure is a delivery Lambda retries, not a fault of this version (the canary's
+/// rollback alarm watches faults); a permanent one is a fault. The diagnostic names the kind.
+#[test]
+fn only_a_permanent_failure_is_the_functions_fault() {
+    use domain::PortError;
+    let transient = PortError::Transient("throttled".into());
+    let permanent = PortError::Permanent("no carrier can be texted".into());
+    assert!(!NotifyCarrier::is_fault(&transient));
+    assert!(NotifyCarrier::is_fault(&permanent));
+    assert_eq!(
+        NotifyCarrier::diagnostic(&transient).error_type,
+        "Transient"
+    );
+    assert_eq!(
+        NotifyCarrier::diagnostic(&permanent).error_type,
+        "Permanent"
+    );
+}
