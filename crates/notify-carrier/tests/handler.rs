@@ -413,3 +413,36 @@ fn only_a_permanent_failure_is_the_functions_fault() {
         "Permanent"
     );
 }
+
+/// SNS throttling every SMS: a failure that may pass, so the delivery fails to be retried
+/// with the same carrier, and no other carrier is tried in the meantime.
+struct Throttled(std::sync::atomic::AtomicUsize);
+
+#[async_trait::async_trait]
+impl domain::ports::SmsSender for Throttled {
+    async fn send(&self, _: &Phone, _: &str, _: OrderId) -> Result<(), domain::PortError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(domain::PortError::Transient(
+            "Throttling: Rate exceeded".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_sms_fails_the_delivery_without_passing_the_order_on() {
+    let (mut app, store, _) = setup(true).await;
+    let throttled = Arc::new(Throttled(std::sync::atomic::AtomicUsize::new(0)));
+    app.sms = throttled.clone();
+    let order = accepted_order(&store).await;
+    let err = app
+        .handle(sns_event("m-1", &OrderEvent::for_order(&order)))
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    let stored = OrderStore::get(&store, order.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Accepted);
+    // Every attempt went to the one carrier picked for the order (the retries inside the
+    // invocation), none to the next.
+    let calls = throttled.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(calls, retry_policy::PIPELINE.attempts as usize);
+}
