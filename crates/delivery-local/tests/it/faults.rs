@@ -11,8 +11,12 @@ use std::time::{Duration, Instant};
 use crate::common::{BIN, Server};
 use serde_json::{Value, json};
 
+/// Invocations of 3 s: short, so that failed messages come back quickly, yet long enough that
+/// a machine busy with a dozen servers at once (the test binary runs them in parallel on two
+/// cores) does not cut healthy invocations short, which would leave SMS outcomes unknown and
+/// valid orders dead-lettered for no fault of the code. (At 1 s, a loaded run saw both.)
 fn serve(faults: &str) -> Server {
-    serve_with_invocations_of(faults, "1")
+    serve_with_invocations_of(faults, "3")
 }
 
 /// A server with `faults` whose queued invocations last (and whose failed messages come back
