@@ -63,8 +63,7 @@ function signIn(token) {
   show($("basket"), can("orders:write"));
   show($("orders"), can("orders:read"));
   if (!can("products:read") && !can("orders:read")) notice("This token grants neither products:read nor orders:read.");
-  state.basket.clear();
-  state.idempotencyKey = null;
+  emptyBasket();
   renderBasket();
   if (can("products:read")) loadProducts(0);
   if (can("orders:read")) loadOrders(true);
@@ -159,8 +158,7 @@ function addToBasketForm(p) {
       onsubmit: (event) => {
         event.preventDefault();
         const quantity = Number.parseInt(event.target.elements.quantity.value, 10) || 1;
-        state.basket.set(p.id, (state.basket.get(p.id) || 0) + quantity);
-        state.idempotencyKey = null;
+        setLine(p.id, (state.basket.get(p.id) || 0) + quantity);
         renderBasket();
         $("order-status").textContent = `Added ${quantity} × ${p.name} to the basket.`;
       },
@@ -246,6 +244,23 @@ async function saveProduct(event, p) {
 
 // ---- the basket and its live bill ----
 
+// The basket changes only through these two: any change is another order, so the key of the
+// order being placed is dropped with it (a retry of the old basket must not reuse it for the new).
+
+/** Sets a line's quantity (or removes the line). */
+function setLine(productId, quantity, { remove = false } = {}) {
+  if (remove) state.basket.delete(productId);
+  else state.basket.set(productId, quantity);
+  state.idempotencyKey = null;
+}
+
+/** Empties the basket: signed in anew, or its order accepted. */
+function emptyBasket() {
+  state.basket.clear();
+  state.bill = null;
+  state.idempotencyKey = null;
+}
+
 function renderBasket() {
   const empty = state.basket.size === 0;
   show($("basket-empty"), empty);
@@ -273,8 +288,7 @@ function renderBasket() {
           "aria-describedby": `${qtyId}-error`,
           onchange: (event) => {
             const q = Number.parseInt(event.target.value, 10);
-            state.basket.set(id, Number.isFinite(q) ? q : 0);
-            state.idempotencyKey = null;
+            setLine(id, Number.isFinite(q) ? q : 0);
             scheduleBill();
           },
         }),
@@ -291,8 +305,7 @@ function renderBasket() {
             class: "secondary",
             "aria-label": `Remove ${product ? product.name : id}`,
             onclick: () => {
-              state.basket.delete(id);
-              state.idempotencyKey = null;
+              setLine(id, 0, { remove: true });
               renderBasket();
             },
           },
@@ -364,9 +377,7 @@ async function placeOrder(event) {
   };
   try {
     const placed = await api("POST", "/orders", { body, headers: { "Idempotency-Key": state.idempotencyKey } });
-    state.basket.clear();
-    state.bill = null;
-    state.idempotencyKey = null;
+    emptyBasket();
     renderBasket();
     followOrder(placed.order_id, placed.total);
   } catch (e) {
