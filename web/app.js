@@ -11,13 +11,17 @@ import { $, clearProblems, el, notice, show, showProblem } from "./dom.js";
 import { startImports } from "./imports.js";
 import { finishSignIn, grantedScopes, signOutUrl, startSignIn } from "./signin.js";
 
+// The page's state. Each field is read anywhere, and changed only by the few named functions
+// of the feature that owns it, found under that feature's heading below: signing in
+// (setClaims), the catalog (catalogPageShown, productSeen, filterByCompany), the basket (setLine,
+// emptyBasket, orderKey), its bill (billAsked, billAnswered, scheduleBill), following an order
+// (followOrder, stopFollowing), my orders (ordersPageShown). `config` is set once at start.
 const state = {
   config: { apiBaseUrl: "", local: false },
   claims: null,
   products: new Map(), // every product seen, by id (names and prices for the basket)
   pages: [null], // cursor of each product page seen; pages[0] is the first page
   page: 0,
-  nextCursor: null,
   company: "",
   basket: new Map(), // product id -> quantity, in the order added
   bill: null, // the last bill for the current basket
@@ -26,9 +30,9 @@ const state = {
   idempotencyKey: null, // kept until the order is accepted, so a retry never orders twice
   ordersCursor: null,
   pollTimer: null,
-  console: null, // the operator console, served by delivery-local only
-  imports: null, // a company's bulk imports
 };
+// The features started once, at start (the console is served by delivery-local only).
+const features = { console: null, imports: null };
 
 // ---- signing in ----
 
@@ -45,6 +49,11 @@ function decodeClaims(token) {
 
 const can = (scope) => grantedScopes(state.claims, state.config.signIn?.scopePrefix).includes(scope);
 
+/** The signed-in user's claims, or null when signed out. */
+function setClaims(claims) {
+  state.claims = claims;
+}
+
 function signIn(token) {
   const claims = decodeClaims(token);
   if (!claims) {
@@ -52,7 +61,7 @@ function signIn(token) {
     return;
   }
   setSession({ token });
-  state.claims = claims;
+  setClaims(claims);
   sessionStorage.setItem("token", token);
   notice("");
   const company = claims.company_id ? ` of ${claims.company_id}` : "";
@@ -67,13 +76,13 @@ function signIn(token) {
   renderBasket();
   if (can("products:read")) loadProducts(0);
   if (can("orders:read")) loadOrders(true);
-  state.console?.signedIn();
-  state.imports?.signedIn(claims, can);
+  features.console?.signedIn();
+  features.imports?.signedIn(claims, can);
 }
 
 function signOut() {
   setSession({ token: null });
-  state.claims = null;
+  setClaims(null);
   sessionStorage.removeItem("token");
   // Signed in through the hosted login: sign out there too.
   const hosted = sessionStorage.getItem("hosted") && signOutUrl(state.config.signIn);
@@ -82,10 +91,10 @@ function signOut() {
     location.assign(hosted);
     return;
   }
-  clearTimeout(state.pollTimer);
+  stopFollowing();
   $("who").textContent = "Not signed in";
   for (const id of ["catalog", "basket", "orders", "imports"]) show($(id), false);
-  state.console?.signedIn();
+  features.console?.signedIn();
 }
 
 async function loadDemoPrincipals() {
@@ -111,6 +120,24 @@ async function loadDemoPrincipals() {
 
 const money = (m) => `${m.amount} ${m.currency}`;
 
+/** A page of products shown: where it is, the cursor to the next, and its products kept by id. */
+function catalogPageShown(page, data) {
+  state.page = page;
+  state.pages[page + 1] = data.next_cursor;
+  for (const p of data.items) productSeen(p);
+}
+
+/** A product as the API last answered it (the basket names and prices its lines from these). */
+function productSeen(product) {
+  state.products.set(product.id, product);
+}
+
+/** Lists one company's products only (all of them for ""), from the first page. */
+function filterByCompany(company) {
+  state.company = company;
+  state.pages = [null];
+}
+
 async function loadProducts(page) {
   const query = new URLSearchParams({ limit: "10" });
   if (state.pages[page]) query.set("cursor", state.pages[page]);
@@ -119,10 +146,7 @@ async function loadProducts(page) {
   clearProblems(scope);
   try {
     const data = await api("GET", `/products?${query}`);
-    state.page = page;
-    state.nextCursor = data.next_cursor;
-    state.pages[page + 1] = data.next_cursor;
-    for (const p of data.items) state.products.set(p.id, p);
+    catalogPageShown(page, data);
     $("product-list").replaceChildren(...data.items.map(productCard));
     if (data.items.length === 0) $("product-list").append(el("li", { class: "muted" }, "No products."));
     $("products-page").textContent = `Page ${page + 1}`;
@@ -218,7 +242,7 @@ async function saveProduct(event, p) {
   const card = form.closest(".card");
   try {
     const saved = await api("PATCH", `/products/${encodeURIComponent(p.id)}`, { body, headers: { "If-Match": `"${p.version}"` } });
-    state.products.set(saved.id, saved);
+    productSeen(saved);
     card.replaceWith(productCard(saved, { open: true, message: `Saved: version ${saved.version}.`, ok: true }));
     scheduleBill();
   } catch (e) {
@@ -226,7 +250,7 @@ async function saveProduct(event, p) {
       // Someone else wrote first: show the product as it is now, and say so.
       try {
         const latest = await api("GET", `/products/${encodeURIComponent(p.id)}`);
-        state.products.set(latest.id, latest);
+        productSeen(latest);
         card.replaceWith(
           productCard(latest, {
             open: true,
@@ -319,6 +343,13 @@ function renderBasket() {
   scheduleBill();
 }
 
+/** The Idempotency-Key of the order being placed: made for its first attempt, and kept for its
+ * retries until the basket changes. */
+function orderKey() {
+  state.idempotencyKey ||= crypto.randomUUID();
+  return state.idempotencyKey;
+}
+
 const basketItems = () => [...state.basket.entries()].map(([product_id, quantity]) => ({ product_id, quantity }));
 
 /** Prices the basket shortly; an empty basket has no bill to ask for (and a bill already on its
@@ -326,26 +357,38 @@ const basketItems = () => [...state.basket.entries()].map(([product_id, quantity
 function scheduleBill() {
   clearTimeout(state.billTimer);
   if (state.basket.size === 0) {
-    state.billSeq++;
+    billAsked();
     return;
   }
   state.billTimer = setTimeout(updateBill, 200);
 }
 
+/** A bill is asked for the basket as it is now: the number of that question. */
+function billAsked() {
+  state.billSeq += 1;
+  return state.billSeq;
+}
+
+/** Keeps the answer to question `seq` (a bill, or null when refused), unless a newer basket was
+ * asked about since: true when it was kept. */
+function billAnswered(seq, bill) {
+  if (seq !== state.billSeq) return false;
+  state.bill = bill;
+  return true;
+}
+
 async function updateBill() {
-  const seq = ++state.billSeq;
+  const seq = billAsked();
   const items = basketItems();
   if (items.length === 0) return;
   try {
     const bill = await api("POST", "/orders/total", { body: { items } });
-    if (seq !== state.billSeq) return; // a newer basket is being priced
-    state.bill = bill;
+    if (!billAnswered(seq, bill)) return; // a newer basket is being priced
     fillBill();
     clearProblems($("bill"));
     show($("bill-error"), false);
   } catch (e) {
-    if (seq !== state.billSeq) return;
-    state.bill = null;
+    if (!billAnswered(seq, null)) return;
     fillBill();
     showProblem($("bill"), e, $("bill-error"));
   }
@@ -370,13 +413,13 @@ async function placeOrder(event) {
   clearProblems($("bill"));
   const button = $("place-order");
   button.disabled = true;
-  state.idempotencyKey ||= crypto.randomUUID();
+  const key = orderKey();
   const body = {
     items: basketItems(),
     delivery: { address: $("address").value.trim(), phone: $("phone").value.trim() },
   };
   try {
-    const placed = await api("POST", "/orders", { body, headers: { "Idempotency-Key": state.idempotencyKey } });
+    const placed = await api("POST", "/orders", { body, headers: { "Idempotency-Key": key } });
     emptyBasket();
     renderBasket();
     followOrder(placed.order_id, placed.total);
@@ -400,8 +443,14 @@ function orderSummary(order) {
   return parts.join(" · ");
 }
 
-function followOrder(orderId, total) {
+/** Stops following the order being followed, if any. */
+function stopFollowing() {
   clearTimeout(state.pollTimer);
+  state.pollTimer = null;
+}
+
+function followOrder(orderId, total) {
+  stopFollowing();
   const status = $("order-status");
   status.replaceChildren(el("p", { class: "status", "data-order": orderId, "data-status": "queued" }, `Order ${orderId} · queued · ${money(total)}`));
   const started = Date.now();
@@ -417,6 +466,7 @@ function followOrder(orderId, total) {
         if (order.status === "dispatched" || order.status === "rejected") {
           renderOrders(page, true);
           loadProducts(state.page); // the stock the order took
+          state.pollTimer = null;
           return;
         }
       }
@@ -441,8 +491,13 @@ async function loadOrders(first) {
   }
 }
 
-function renderOrders(page, first) {
+/** A page of my orders shown: the cursor to the next. */
+function ordersPageShown(page) {
   state.ordersCursor = page.next_cursor;
+}
+
+function renderOrders(page, first) {
+  ordersPageShown(page);
   const items = page.items.map((o) =>
     el(
       "li",
@@ -506,8 +561,7 @@ async function start() {
   $("sign-out").addEventListener("click", signOut);
   $("filter-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    state.company = $("company-filter").value.trim();
-    state.pages = [null];
+    filterByCompany($("company-filter").value.trim());
     loadProducts(0);
   });
   $("products-prev").addEventListener("click", () => loadProducts(Math.max(0, state.page - 1)));
@@ -524,11 +578,11 @@ async function start() {
   $("orders-refresh").addEventListener("click", () => loadOrders(true));
   if (state.config.local) {
     show($("console"), true);
-    state.console = startConsole({ can });
-    state.console.signedIn();
+    features.console = startConsole({ can });
+    features.console.signedIn();
   }
   $("orders-more").addEventListener("click", () => loadOrders(false));
-  state.imports = startImports({ onImported: () => loadProducts(state.page) });
+  features.imports = startImports({ onImported: () => loadProducts(state.page) });
   if (await hostedSignIn()) return;
   await loadDemoPrincipals();
   const saved = sessionStorage.getItem("token");
