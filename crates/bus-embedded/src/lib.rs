@@ -658,6 +658,156 @@ mod tests {
         );
     }
 
+    /// The clock the bus reads is the wall clock: what it stamps lies between two readings taken
+    /// around the call.
+    fn between(before: i64, at: i64) {
+        let after = chrono::Utc::now().timestamp_millis();
+        assert!(
+            (before..=after).contains(&at),
+            "{at} not within {before}..={after}"
+        );
+    }
+
+    fn parsed(at: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap_or_else(|e| panic!("{at:?} is not RFC 3339: {e}"))
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn stamps_sends_dead_letters_and_sms_with_the_time() {
+        let bus = Bus::memory().unwrap();
+        let before = chrono::Utc::now().timestamp_millis();
+        send(&bus, 1);
+        between(before, bus.receive(SLOW, 1).unwrap()[0].sent_at_ms);
+        bus.dead_letter("q", "{bad", "body is not JSON").unwrap();
+        between(
+            before,
+            parsed(&bus.dead_letters().unwrap()[0].dead_lettered_at),
+        );
+        bus.record_sms("+15550000001", "hello", "o-1").unwrap();
+        between(before, parsed(&bus.sms().unwrap()[0].sent_at));
+    }
+
+    #[test]
+    fn a_received_message_comes_back_once_its_visibility_timeout_has_passed() {
+        let bus = Bus::memory().unwrap();
+        let short = QueueSpec {
+            name: "q",
+            visibility_timeout: Duration::from_millis(50),
+            max_receive_count: 5,
+        };
+        send(&bus, 1);
+        let first = bus.receive(short, 10).unwrap();
+        assert_eq!(bus.counts("q").unwrap().in_flight, 1);
+        assert!(
+            bus.receive(short, 10).unwrap().is_empty(),
+            "hidden at first"
+        );
+        // A condition with a deadline, not a sleep: it must come back well within 5 s.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let again = loop {
+            let got = bus.receive(short, 10).unwrap();
+            if !got.is_empty() || std::time::Instant::now() > deadline {
+                break got;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(again.len(), 1, "visible again after 50 ms");
+        assert_eq!(again[0].id, first[0].id);
+        assert_eq!(again[0].receive_count, 2);
+    }
+
+    #[test]
+    fn a_batch_passing_dead_letters_still_fills_to_max_and_never_past_it() {
+        let bus = Bus::memory().unwrap();
+        let once = QueueSpec {
+            name: "q",
+            visibility_timeout: Duration::ZERO,
+            max_receive_count: 1,
+        };
+        send(&bus, 1);
+        assert_eq!(bus.receive(once, 1).unwrap().len(), 1);
+        let more: Vec<_> = (1..5).map(|i| (format!("m{i}"), HashMap::new())).collect();
+        bus.send("q", &more).unwrap();
+        // m0 was received once already: this receive moves it to the DLQ and goes on.
+        let batch = bus.receive(once, 2).unwrap();
+        let bodies: Vec<_> = batch.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(bodies, ["m1", "m2"]);
+        assert_eq!(bus.dead_letters().unwrap()[0].body, "m0");
+    }
+
+    #[test]
+    fn a_failure_recorded_is_the_dead_letters_reason() {
+        let bus = Bus::memory().unwrap();
+        send(&bus, 1);
+        let first = bus.receive(FAST, 10).unwrap();
+        bus.fail(&first[0].receipt, "the carrier refused").unwrap();
+        bus.receive(FAST, 10).unwrap();
+        assert!(bus.receive(FAST, 10).unwrap().is_empty());
+        let reason = &bus.dead_letters().unwrap()[0].reason;
+        assert!(
+            reason.ends_with("(maxReceiveCount 2): the carrier refused"),
+            "{reason}"
+        );
+        assert!(reason.starts_with("received 2 times"), "{reason}");
+    }
+
+    #[test]
+    fn releasing_in_flight_messages_makes_them_visible_at_once() {
+        let bus = Bus::memory().unwrap();
+        send(&bus, 2);
+        let taken = bus.receive(SLOW, 10).unwrap();
+        assert_eq!(bus.release_in_flight("other").unwrap(), 0);
+        assert_eq!(bus.release_in_flight("q").unwrap(), 2);
+        let again = bus.receive(SLOW, 10).unwrap();
+        assert_eq!(again.len(), 2);
+        assert_eq!(
+            bus.delete(&taken[0].receipt).unwrap(),
+            Deletion::StaleReceipt
+        );
+    }
+
+    #[test]
+    fn counts_a_write_per_commit_that_changed_rows() {
+        let bus = Bus::memory().unwrap();
+        assert_eq!(bus.writes(), 0);
+        bus.send("q", &[]).unwrap();
+        assert_eq!(bus.writes(), 0, "an empty send changes nothing");
+        send(&bus, 3);
+        assert_eq!(bus.writes(), 1, "one commit for the batch");
+        assert!(bus.receive(SLOW, 10).unwrap().len() == 3);
+        assert_eq!(bus.writes(), 2);
+        assert!(bus.receive(SLOW, 10).unwrap().is_empty());
+        assert_eq!(bus.writes(), 2, "an empty receive changes nothing");
+        bus.dead_letter("q", "x", "why").unwrap();
+        bus.record_sms("+15550000001", "hi", "o-1").unwrap();
+        bus.record_sms("+15550000002", "hi", "o-2").unwrap();
+        assert_eq!(bus.writes(), 5);
+        assert_eq!(bus.sms_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_busy_or_locked_database_is_transient_and_anything_else_permanent() {
+        let failure = |code| {
+            db(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        for code in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_LOCKED] {
+            assert!(matches!(failure(code), PortError::Transient(_)), "{code}");
+        }
+        assert!(matches!(
+            failure(rusqlite::ffi::SQLITE_CONSTRAINT),
+            PortError::Permanent(_)
+        ));
+        assert!(matches!(
+            db(rusqlite::Error::QueryReturnedNoRows),
+            PortError::Permanent(_)
+        ));
+    }
+
     #[test]
     fn survives_reopening_the_file() {
         let dir = tempfile::tempdir().unwrap();

@@ -120,3 +120,139 @@ impl SmsSender for EmbeddedSms {
             .record_sms(to.as_str(), message, &order.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NOTIFICATIONS, ORDERS, Published};
+    use chrono::Utc;
+    use domain::CustomerId;
+    use domain::order::{Delivery, Order, OrderStatus, RejectReason};
+    use domain::ports::OutgoingMessage;
+
+    fn messaging() -> EmbeddedMessaging {
+        EmbeddedMessaging {
+            bus: Bus::memory().unwrap(),
+        }
+    }
+
+    fn order(customer: &str, status: OrderStatus) -> Order {
+        let customer = CustomerId::parse(customer).unwrap();
+        Order {
+            id: OrderId::for_request(&customer, None),
+            customer_id: customer,
+            lines: vec![],
+            total: None,
+            delivery: Delivery {
+                address: "1 Main St".into(),
+                phone: Phone::parse("+15551234567").unwrap(),
+            },
+            status,
+            reason: (status == OrderStatus::Rejected).then_some(RejectReason::OutOfStock),
+            carrier: None,
+            created_at: Utc::now(),
+            dispatched_at: None,
+        }
+    }
+
+    fn outgoing(n: usize) -> Vec<OutgoingMessage> {
+        (0..n)
+            .map(|i| OutgoingMessage {
+                id: i.to_string(),
+                body: format!("body {i}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_queue_takes_a_batch_of_up_to_ten_and_refuses_more() {
+        let messaging = messaging();
+        let queue = messaging.order_queue();
+        assert_eq!(queue.send_batch(&outgoing(10)).await.unwrap(), vec![]);
+        let refused = queue.send_batch(&outgoing(11)).await.unwrap_err();
+        assert!(matches!(refused, PortError::Permanent(_)), "{refused:?}");
+        let bodies: Vec<_> = messaging
+            .bus
+            .receive(ORDERS, 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(
+            bodies,
+            outgoing(10).into_iter().map(|m| m.body).collect::<Vec<_>>()
+        );
+        assert!(
+            messaging.bus.receive(ORDERS, 10).unwrap().is_empty(),
+            "nothing of the refused batch"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_queue_dead_letters_with_the_reason() {
+        let messaging = messaging();
+        messaging
+            .order_queue()
+            .dead_letter("{bad", "body is not JSON")
+            .await
+            .unwrap();
+        let dead = messaging.bus.dead_letters().unwrap();
+        assert_eq!(
+            (dead[0].queue.as_str(), dead[0].body.as_str()),
+            (ORDERS.name, "{bad")
+        );
+        assert_eq!(dead[0].reason, "body is not JSON");
+    }
+
+    #[tokio::test]
+    async fn the_topic_delivers_only_accepted_orders_to_notify_carrier_and_counts_both() {
+        let messaging = messaging();
+        let topic = messaging.events();
+        let accepted = order("alice", OrderStatus::Accepted);
+        topic
+            .publish(&OrderEvent::for_order(&accepted))
+            .await
+            .unwrap();
+        topic
+            .publish(&OrderEvent::for_order(&order("bob", OrderStatus::Rejected)))
+            .await
+            .unwrap();
+        let got = messaging.bus.receive(NOTIFICATIONS, 10).unwrap();
+        assert_eq!(got.len(), 1, "the filter passes order.accepted only");
+        assert_eq!(got[0].attributes["type"], "order.accepted");
+        let event: OrderEvent = serde_json::from_str(&got[0].body).unwrap();
+        assert_eq!(event.order.id, accepted.id);
+        assert_eq!(
+            messaging.bus.published(),
+            Published {
+                accepted: 1,
+                rejected: 1
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_sms_lands_in_the_outbox() {
+        let messaging = messaging();
+        let id = order("alice", OrderStatus::Accepted).id;
+        messaging
+            .sms()
+            .send(
+                &Phone::parse("+15550100001").unwrap(),
+                "Order x: 2 items",
+                id,
+            )
+            .await
+            .unwrap();
+        let sms = messaging.bus.sms().unwrap();
+        assert_eq!(sms.len(), 1);
+        assert_eq!(
+            (
+                sms[0].to.as_str(),
+                sms[0].message.as_str(),
+                sms[0].order_id.clone()
+            ),
+            ("+15550100001", "Order x: 2 items", id.to_string())
+        );
+    }
+}
