@@ -134,8 +134,46 @@ mod tests {
             ("GET", "/products/p1")
         );
         assert_eq!(a.to_arn(), arn("GET", "/products/p1"));
-        for bad in ["", "arn:aws:s3:::bucket", "arn:aws:execute-api:r:a:api"] {
+        for bad in [
+            "",
+            "arn:aws:s3:::bucket",
+            "arn:aws:execute-api:r:a:api",
+            // Each part on its own: the prefix, the service, the API, the stage, the method.
+            "xrn:aws:execute-api:r:a:api/prod/GET/x",
+            "arn:aws:lambda:r:a:api/prod/GET/x",
+            "arn:aws:execute-api:r:a:/prod/GET/x",
+            "arn:aws:execute-api:r:a:api//GET/x",
+            "arn:aws:execute-api:r:a:api/prod//x",
+        ] {
             assert!(MethodArn::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    /// IAM's wildcards, as API Gateway matches a policy's resources against a method ARN.
+    #[test]
+    fn globs_match_as_iam_wildcards_do() {
+        for (pattern, text) in [
+            ("*", ""),
+            ("*", "a/b/c"),
+            ("a*", "a"),
+            ("*/orders", "x/y/orders"),
+            ("a*bc", "abxbc"),
+            ("a?c", "abc"),
+            ("*?", "x*"),
+            ("a*b*c", "aXbYbZc"),
+            ("GET/products/*", "GET/products/p1/history"),
+        ] {
+            assert!(glob(pattern, text), "{pattern} should match {text}");
+        }
+        for (pattern, text) in [
+            ("a", ""),
+            ("a?c", "ac"),
+            ("a*c", "abcd"),
+            ("*/orders", "x/orders/1"),
+            ("GET/products/*", "PUT/products/p1"),
+            ("a*b*c", "aXbY"),
+        ] {
+            assert!(!glob(pattern, text), "{pattern} should not match {text}");
         }
     }
 

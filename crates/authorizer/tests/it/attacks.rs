@@ -1,10 +1,13 @@
 //! The authorizer fed real TOKEN authorizer events (the JSON API Gateway sends), refusing each
 //! known attack and accepting a good token with the right policy and context.
 
-use authorizer::{MethodArn, Verifier, authorize, policy_allows};
+use authorizer::{
+    Authorizer, MAX_TOKEN_BYTES, MethodArn, Unauthorized, Verifier, authorize, policy_allows,
+};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use composition::lambda::EventFunction;
 use serde_json::{Value, json};
 use token_signer::{Claims, SigningKey};
 
@@ -351,4 +354,87 @@ fn cognito_access_tokens_are_read_by_their_client_and_scope_prefix() {
         &response.policy_document,
         &format!("{base}/GET/products")
     ));
+}
+
+#[test]
+fn a_header_is_refused_as_too_large_only_past_8_kib() {
+    let (_, verifier) = setup();
+    let header = |len: usize| format!("Bearer {}", "a".repeat(len - "Bearer ".len()));
+    assert_eq!(MAX_TOKEN_BYTES, 8192);
+    assert_eq!(refused(&verifier, &header(8193)), "token too large");
+    // At the limit, the token is read (and refused for what it is).
+    assert_ne!(refused(&verifier, &header(8192)), "token too large");
+    assert_ne!(refused(&verifier, &header(2000)), "token too large");
+}
+
+/// The function as the Lambda runner calls it: a refusal is `Unauthorized` (API Gateway's
+/// 401), and never counted as the authorizer's own fault.
+#[tokio::test]
+async fn the_function_answers_a_policy_or_unauthorized_and_a_refusal_is_no_fault() {
+    let (key, verifier) = setup();
+    let function = Authorizer { verifier };
+    let token = key.sign(&claims()).unwrap();
+    let allowed = function
+        .handle(event(&format!("Bearer {token}")))
+        .await
+        .unwrap();
+    assert_eq!(allowed.principal_id.as_deref(), Some("alice"));
+    let refusal = function.handle(event("Bearer nope")).await.unwrap_err();
+    assert_eq!(refusal.to_string(), "Unauthorized");
+    assert!(!Authorizer::is_fault(&refusal));
+    assert!(!Authorizer::is_fault(&Unauthorized::new("anything")));
+    let diagnostic = Authorizer::diagnostic(&refusal);
+    assert_eq!(
+        (
+            diagnostic.error_type.as_str(),
+            diagnostic.error_message.as_str()
+        ),
+        ("Unauthorized", "Unauthorized")
+    );
+}
+
+/// A key's algorithm is its type's (RS256 for RSA, ES256 for P-256), and an `alg` it names
+/// must be that one.
+#[test]
+fn a_key_is_used_with_its_own_types_algorithm_only() {
+    let n = URL_SAFE_NO_PAD.encode([0xc3u8; 256]);
+    let (x, y) = (
+        URL_SAFE_NO_PAD.encode([1u8; 48]),
+        URL_SAFE_NO_PAD.encode([2u8; 48]),
+    );
+    let key = SigningKey::generate().unwrap();
+    let p256: Value = serde_json::from_str::<Value>(&key.jwks()).unwrap()["keys"][0].clone();
+    let usable = |jwk: Value| {
+        Verifier::new(
+            &json!({"keys": [jwk]}).to_string(),
+            ISS.into(),
+            vec![AUD.into()],
+        )
+    };
+    for rsa in [
+        json!({"kty": "RSA", "kid": "rsa-bare", "n": n, "e": "AQAB"}),
+        json!({"kty": "RSA", "kid": "rsa-rs256", "alg": "RS256", "n": n, "e": "AQAB"}),
+    ] {
+        assert!(usable(rsa.clone()).is_ok(), "{rsa}");
+    }
+    let mut p256_bare = p256.clone();
+    p256_bare.as_object_mut().unwrap().remove("alg");
+    assert!(usable(p256_bare).is_ok());
+    let mut ec_rs256 = p256.clone();
+    ec_rs256["alg"] = json!("RS256");
+    ec_rs256["kid"] = json!("ec-rs256");
+    for (jwk, reason) in [
+        (
+            json!({"kty": "EC", "crv": "P-384", "kid": "p384-bare", "x": x, "y": y}),
+            "key p384-bare: only RS256 and ES256 (P-256) keys are trusted",
+        ),
+        (
+            json!({"kty": "RSA", "kid": "rsa-es256", "alg": "ES256", "n": n, "e": "AQAB"}),
+            "key rsa-es256: its alg ES256 is not trusted",
+        ),
+        (ec_rs256, "key ec-rs256: its alg RS256 is not trusted"),
+    ] {
+        let err = usable(jwk).err().expect("refused").to_string();
+        assert!(err.contains(reason), "{reason} missing from: {err}");
+    }
 }

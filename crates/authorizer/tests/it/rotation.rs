@@ -31,6 +31,8 @@ struct Issuer {
     url: JwksUrl,
     mode: Arc<Mutex<Mode>>,
     requests: Arc<AtomicUsize>,
+    /// When each request arrived.
+    arrivals: Arc<Mutex<Vec<Instant>>>,
     hanging: Arc<Mutex<Vec<TcpStream>>>,
 }
 
@@ -48,12 +50,15 @@ impl Issuer {
         let mode = Arc::new(Mutex::new(mode));
         let requests = Arc::new(AtomicUsize::new(0));
         let hanging = Arc::new(Mutex::new(Vec::new()));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
         let (serving, counted, held) = (mode.clone(), requests.clone(), hanging.clone());
+        let arrived = arrivals.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(mut conn) = conn else { continue };
                 let mut buf = [0u8; 4096];
                 let _ = conn.read(&mut buf);
+                arrived.lock().unwrap().push(Instant::now());
                 // Counted before the answer is written: the client may return (and the test
                 // look at the count) as soon as it has read the answer.
                 counted.fetch_add(1, Ordering::SeqCst);
@@ -73,6 +78,7 @@ impl Issuer {
             url: JwksUrl::parse(&url).unwrap(),
             mode,
             requests,
+            arrivals,
             hanging,
         }
     }
@@ -273,4 +279,46 @@ fn an_issuer_that_never_answers_costs_a_bounded_fetch() {
         verifier.verify(&token(&key)).is_ok(),
         "the known key still works"
     );
+}
+
+#[test]
+fn a_failing_issuer_is_asked_twice_with_a_pause_between() {
+    let issuer = Issuer::start(Mode::Fail);
+    let err = issuer.url.fetch().unwrap_err().to_string();
+    assert!(err.contains("failed within 2500 ms"), "{err}");
+    assert_eq!(issuer.requests(), 2, "two attempts");
+    let arrivals = issuer.arrivals.lock().unwrap().clone();
+    // A lower bound only, which the pause guarantees: the retry never hammers the issuer.
+    assert!(
+        arrivals[1] - arrivals[0] >= Duration::from_millis(100),
+        "{:?} between the attempts",
+        arrivals[1] - arrivals[0]
+    );
+}
+
+#[test]
+fn an_issuer_that_spends_the_whole_budget_is_not_asked_again() {
+    let issuer = Issuer::start(Mode::Hang);
+    assert!(issuer.url.fetch().is_err());
+    assert_eq!(issuer.requests(), 1, "no second attempt with no time left");
+}
+
+/// A key set padded with an extra member to `size` bytes.
+fn padded_set(key: &SigningKey, size: usize) -> String {
+    let set = key.jwks();
+    let open = format!(r#"{},"padding":""#, set.strip_suffix('}').unwrap());
+    let padding = size - open.len() - r#""}"#.len();
+    format!(r#"{open}{}"}}"#, "x".repeat(padding))
+}
+
+#[test]
+fn a_key_set_is_read_up_to_256_kib_and_no_further() {
+    let key = SigningKey::generate().unwrap();
+    let fits = padded_set(&key, 256 * 1024);
+    assert_eq!(fits.len(), 256 * 1024);
+    let issuer = Issuer::start(Mode::Serve(fits.clone()));
+    assert_eq!(issuer.url.fetch().unwrap(), fits);
+    issuer.set(Mode::Serve(padded_set(&key, 256 * 1024 + 1)));
+    let err = issuer.url.fetch().unwrap_err().to_string();
+    assert!(err.contains("reading"), "{err}");
 }
