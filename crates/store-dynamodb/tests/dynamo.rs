@@ -7,14 +7,17 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use domain::carrier::Carrier;
+use domain::import::{FileVersion, Import, ImportFormat, ImportId, ImportStatus, RowError};
 use domain::order::{CarrierRef, Delivery, Order, OrderLine, OrderStatus, RejectReason};
+use domain::ports::{BatchOutcome, ImportBatch, Imports};
 use domain::ports::{Carriers, Catalog, Claim, OrderStore, PageRequest, RecordOutcome};
 use domain::product::Product;
+use domain::validation::FieldError;
 use domain::{
     CarrierId, CompanyId, Currency, CustomerId, Money, OrderId, Phone, PortError, ProductId,
 };
-use store_dynamodb::schema::create_tables;
-use store_dynamodb::{DynamoStore, Tables};
+use store_dynamodb::schema::{self, create_table, create_tables};
+use store_dynamodb::{DynamoStore, ImportTable, Tables};
 
 async fn store() -> DynamoStore {
     let store = test_support::store().await;
@@ -584,4 +587,226 @@ async fn an_index_added_since_is_added_to_an_existing_table() {
     assert!(imports.open(&acme).await.unwrap().is_empty());
     let expired = imports.get(second.id).await.unwrap().unwrap();
     assert_eq!(expired.reason.as_deref(), Some("upload_expired"));
+}
+
+/// DynamoDB answers a `BatchGetItem` with at most 16 MB and returns the keys it did not read
+/// as `UnprocessedKeys` ("If you request more than 100 items, or the 16 MB limit is exceeded,
+/// BatchGetItem returns a partial result": the API reference). dynoxide keeps that limit, so
+/// products of nearly 400 KB each, 45 of them, come back only through the adapter asking again
+/// for the rest.
+#[tokio::test]
+async fn get_many_asks_again_for_the_keys_a_full_answer_left_unprocessed() {
+    let store = store().await;
+    let padding = "x".repeat(380 * 1024);
+    let mut ids = Vec::new();
+    for i in 0..45 {
+        let p = product(&format!("big{i:02}"), "acme", 1);
+        store.save(&p, None).await.unwrap();
+        // An attribute the adapter does not read, only there to fill the item.
+        store
+            .client()
+            .update_item()
+            .table_name(&store.tables().products)
+            .key("id", AttributeValue::S(p.id.as_str().to_owned()))
+            .update_expression("SET padding = :p")
+            .expression_attribute_values(":p", AttributeValue::S(padding.clone()))
+            .send()
+            .await
+            .unwrap();
+        ids.push(p.id);
+    }
+    let found = store.get_many(&ids).await.unwrap();
+    let found: HashSet<_> = found.into_iter().map(|p| p.id).collect();
+    assert_eq!(found, ids.into_iter().collect::<HashSet<_>>());
+}
+
+/// The imports table beside the store's products, as the composition root builds it.
+async fn imports(store: &DynamoStore) -> ImportTable {
+    create_table(store.client(), "imports-test", schema::IMPORTS)
+        .await
+        .unwrap();
+    ImportTable::new(
+        store.client().clone(),
+        "imports-test".into(),
+        store.tables().products.clone(),
+    )
+}
+
+fn row_error(row: u64) -> RowError {
+    RowError::new(
+        row,
+        FieldError::new("price", format!("row {row}: not a price")),
+    )
+}
+
+/// A running import of `acme`, its file pinned.
+async fn running(imports: &ImportTable) -> Import {
+    let import = Import::pending(CompanyId::parse("acme").unwrap(), ImportFormat::Csv, now());
+    imports.create(&import).await.unwrap();
+    let file = FileVersion {
+        e_tag: "\"etag-1\"".into(),
+        version_id: Some("v1".into()),
+    };
+    let started = imports
+        .start(import.id, 10, &file, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(started.status, ImportStatus::Running);
+    assert_eq!(started.file, Some(file));
+    started
+}
+
+#[tokio::test]
+async fn an_import_is_created_once_and_kept_seven_days() {
+    let store = store().await;
+    let imports = imports(&store).await;
+    let import = Import::pending(
+        CompanyId::parse("acme").unwrap(),
+        ImportFormat::Jsonl,
+        now(),
+    );
+    imports.create(&import).await.unwrap();
+    assert_eq!(
+        imports.create(&import).await.unwrap_err(),
+        PortError::Conflict
+    );
+    assert_eq!(imports.get(import.id).await.unwrap().unwrap(), import);
+    assert_eq!(imports.get(ImportId::random()).await.unwrap(), None);
+    let item = store
+        .client()
+        .get_item()
+        .table_name("imports-test")
+        .key("id", AttributeValue::S(import.id.to_string()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    // DynamoDB's TTL reads epoch seconds: seven days after the import was made.
+    let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    assert_eq!(expires, now().timestamp() + 7 * 24 * 3600);
+}
+
+#[tokio::test]
+async fn a_table_that_is_missing_is_no_conflict() {
+    let store = store().await;
+    let imports = ImportTable::new(
+        store.client().clone(),
+        "no-such-table".into(),
+        "nor-this".into(),
+    );
+    let import = Import::pending(CompanyId::parse("acme").unwrap(), ImportFormat::Csv, now());
+    let err = imports.create(&import).await.unwrap_err();
+    assert_ne!(err, PortError::Conflict, "{err:?}");
+    let missing = DynamoStore::new(
+        store.client().clone(),
+        Tables {
+            products: "no-such-table".into(),
+            orders: "nor-this".into(),
+            carriers: "nor-that".into(),
+        },
+    );
+    let err = missing
+        .save(&product("p1", "acme", 1), None)
+        .await
+        .unwrap_err();
+    assert_ne!(err, PortError::Conflict, "{err:?}");
+}
+
+#[tokio::test]
+async fn a_batch_moves_the_checkpoint_counts_its_rows_and_keeps_its_errors() {
+    let store = store().await;
+    let imports = imports(&store).await;
+    let import = running(&imports).await;
+    let batch = ImportBatch {
+        import: import.id,
+        from_row: 1,
+        to_row: 11,
+        writes: vec![
+            (product("i1", "acme", 1), None),
+            (product("i2", "acme", 2), None),
+            (product("i3", "acme", 3), None),
+        ],
+        errors: vec![row_error(4), row_error(7)],
+        at: now(),
+    };
+    assert_eq!(
+        imports.commit(&batch).await.unwrap(),
+        BatchOutcome::Committed
+    );
+    let after = imports.get(import.id).await.unwrap().unwrap();
+    assert_eq!(after.next_row, 11, "rows are numbered from 1");
+    assert_eq!(
+        (after.rows.written, after.rows.rejected),
+        (3, 7),
+        "every row settled and not written is refused"
+    );
+    assert_eq!(after.errors, vec![row_error(4), row_error(7)]);
+    assert_eq!(stock_of(&store, "i3").await.0, 3);
+
+    // A batch without errors appends none.
+    let clean = ImportBatch {
+        import: import.id,
+        from_row: 11,
+        to_row: 13,
+        writes: vec![
+            (product("i4", "acme", 1), None),
+            (product("i5", "acme", 1), None),
+        ],
+        errors: vec![],
+        at: now(),
+    };
+    assert_eq!(
+        imports.commit(&clean).await.unwrap(),
+        BatchOutcome::Committed
+    );
+    let after = imports.get(import.id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.next_row, after.rows.written, after.rows.rejected),
+        (13, 5, 7)
+    );
+    assert_eq!(after.errors.len(), 2);
+}
+
+#[tokio::test]
+async fn a_batch_is_superseded_by_a_moved_checkpoint_and_stopped_by_a_changed_product() {
+    let store = store().await;
+    let imports = imports(&store).await;
+    let import = running(&imports).await;
+    let existing = product("c1", "acme", 5);
+    store.save(&existing, None).await.unwrap();
+    // The product changed since the batch read it at version 1.
+    let mut changed = existing.clone();
+    changed.version = 2;
+    store.save(&changed, Some(1)).await.unwrap();
+    let batch = |from_row, writes| ImportBatch {
+        import: import.id,
+        from_row,
+        to_row: from_row + 2,
+        writes,
+        errors: vec![],
+        at: now(),
+    };
+    let stale = batch(
+        1,
+        vec![
+            (product("c0", "acme", 1), None),
+            (existing.clone(), Some(1)),
+        ],
+    );
+    assert_eq!(
+        imports.commit(&stale).await.unwrap(),
+        BatchOutcome::Changed(vec![existing.id.clone()])
+    );
+    assert_eq!(
+        imports.get(import.id).await.unwrap().unwrap().next_row,
+        1,
+        "nothing written"
+    );
+    let behind = batch(5, vec![(product("c2", "acme", 1), None)]);
+    assert_eq!(
+        imports.commit(&behind).await.unwrap(),
+        BatchOutcome::Superseded
+    );
 }
