@@ -776,7 +776,7 @@ mod tests {
         assert_eq!(bus.writes(), 0, "an empty send changes nothing");
         send(&bus, 3);
         assert_eq!(bus.writes(), 1, "one commit for the batch");
-        assert!(bus.receive(SLOW, 10).unwrap().len() == 3);
+        assert_eq!(bus.receive(SLOW, 10).unwrap().len(), 3);
         assert_eq!(bus.writes(), 2);
         assert!(bus.receive(SLOW, 10).unwrap().is_empty());
         assert_eq!(bus.writes(), 2, "an empty receive changes nothing");
