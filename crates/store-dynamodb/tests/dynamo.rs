@@ -9,15 +9,17 @@ use chrono::{DateTime, Duration, Utc};
 use domain::carrier::Carrier;
 use domain::import::{FileVersion, Import, ImportFormat, ImportId, ImportStatus, RowError};
 use domain::order::{CarrierRef, Delivery, Order, OrderLine, OrderStatus, RejectReason};
-use domain::ports::{BatchOutcome, ImportBatch, Imports};
+use domain::ports::{BatchOutcome, ImportBatch, Imports, KeyUse, KeyUses, Remembered};
 use domain::ports::{Carriers, Catalog, Claim, OrderStore, PageRequest, RecordOutcome};
 use domain::product::Product;
+use domain::rate::OrderWindow;
 use domain::validation::FieldError;
 use domain::{
-    CarrierId, CompanyId, Currency, CustomerId, Money, OrderId, Phone, PortError, ProductId,
+    CarrierId, CompanyId, Currency, CustomerId, IdempotencyKey, Money, OrderId, Phone, PortError,
+    ProductId,
 };
 use store_dynamodb::schema::{self, create_table, create_tables};
-use store_dynamodb::{DynamoStore, ImportTable, Tables};
+use store_dynamodb::{DynamoStore, ImportTable, KeyUseTable, Tables};
 
 async fn store() -> DynamoStore {
     let store = test_support::store().await;
@@ -809,4 +811,398 @@ async fn a_batch_is_superseded_by_a_moved_checkpoint_and_stopped_by_a_changed_pr
         imports.commit(&behind).await.unwrap(),
         BatchOutcome::Superseded
     );
+}
+
+/// The idempotency table beside the store, as the composition root builds it.
+async fn key_uses(store: &DynamoStore) -> KeyUseTable {
+    create_table(store.client(), "keys-test", schema::IDEMPOTENCY)
+        .await
+        .unwrap();
+    KeyUseTable::new(store.client().clone(), "keys-test".into())
+}
+
+fn key_use(customer: &str, key: &str, message: Option<&str>) -> KeyUse {
+    let customer = CustomerId::parse(customer).unwrap();
+    KeyUse {
+        order_id: OrderId::for_request(&customer, Some(&IdempotencyKey::parse(key).unwrap())),
+        fingerprint: format!("digest-of-{key}"),
+        answer: serde_json::json!({"order_id": key, "status": "accepted"}),
+        message: message.map(str::to_owned),
+    }
+}
+
+async fn stored_number(store: &DynamoStore, table: &str, id: &str, attribute: &str) -> i64 {
+    let item = store
+        .client()
+        .get_item()
+        .table_name(table)
+        .key("id", AttributeValue::S(id.to_owned()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    item[attribute].as_n().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_key_is_remembered_once_and_answers_with_its_first_use_for_a_day() {
+    let store = store().await;
+    let keys = key_uses(&store).await;
+    let first = key_use("cust-1", "k1", Some("{\"v\":2}"));
+    let before = Utc::now().timestamp();
+    assert_eq!(keys.remember(&first).await.unwrap(), Remembered::First);
+    let after = Utc::now().timestamp();
+
+    // A second use, whatever it carries, answers with the first.
+    let mut retry = first.clone();
+    retry.fingerprint = "another digest".into();
+    retry.message = None;
+    assert_eq!(
+        keys.remember(&retry).await.unwrap(),
+        Remembered::Before(first.clone())
+    );
+    assert_eq!(
+        keys.recall(first.order_id).await.unwrap(),
+        Some(first.clone())
+    );
+
+    // A use without a kept message reads back without one.
+    let bare = key_use("cust-1", "k2", None);
+    assert_eq!(keys.remember(&bare).await.unwrap(), Remembered::First);
+    assert_eq!(keys.recall(bare.order_id).await.unwrap(), Some(bare));
+    assert_eq!(
+        keys.recall(key_use("cust-1", "never", None).order_id)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Kept a day, in DynamoDB's TTL epoch seconds.
+    let expires = stored_number(
+        &store,
+        "keys-test",
+        &first.order_id.to_string(),
+        "expires_at",
+    )
+    .await;
+    assert!(
+        (before + 24 * 3600..=after + 24 * 3600).contains(&expires),
+        "{expires} is not a day after {before}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_past_its_day_is_gone_before_ttl_deletes_it() {
+    let store = store().await;
+    let keys = key_uses(&store).await;
+    let old = key_use("cust-1", "old", None);
+    assert_eq!(keys.remember(&old).await.unwrap(), Remembered::First);
+    // TTL deletes lazily (up to days late): the item is still there, a second past its day.
+    store
+        .client()
+        .update_item()
+        .table_name("keys-test")
+        .key("id", AttributeValue::S(old.order_id.to_string()))
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(
+            ":past",
+            AttributeValue::N((Utc::now().timestamp() - 1).to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.recall(old.order_id).await.unwrap(), None);
+    let mut again = old.clone();
+    again.fingerprint = "a new request".into();
+    assert_eq!(keys.remember(&again).await.unwrap(), Remembered::First);
+    assert_eq!(keys.recall(old.order_id).await.unwrap(), Some(again));
+}
+
+#[tokio::test]
+async fn a_stored_answer_that_is_not_json_is_a_permanent_error() {
+    let store = store().await;
+    let keys = key_uses(&store).await;
+    let used = key_use("cust-1", "k", None);
+    let expires = (Utc::now().timestamp() + 3600).to_string();
+    store
+        .client()
+        .put_item()
+        .table_name("keys-test")
+        .item("id", AttributeValue::S(used.order_id.to_string()))
+        .item("fingerprint", AttributeValue::S("d".into()))
+        .item("answer", AttributeValue::S("{not json".into()))
+        .item("expires_at", AttributeValue::N(expires))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(
+        keys.recall(used.order_id).await,
+        Err(PortError::Permanent(_))
+    ));
+    assert!(matches!(
+        keys.remember(&used).await,
+        Err(PortError::Permanent(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_principal_s_orders_are_counted_once_each_up_to_the_hour_s_limit() {
+    let store = store().await;
+    let keys = key_uses(&store).await;
+    let principal = CustomerId::parse("cust-9").unwrap();
+    let hour = now().timestamp() / 3600 * 3600;
+    let window = OrderWindow {
+        hour,
+        ends_in: 600,
+        limit: 2,
+    };
+    let order =
+        |key: &str| OrderId::for_request(&principal, Some(&IdempotencyKey::parse(key).unwrap()));
+    assert!(
+        keys.count_order(&principal, order("a"), &window)
+            .await
+            .unwrap()
+    );
+    // A retried request is not counted twice.
+    assert!(
+        keys.count_order(&principal, order("a"), &window)
+            .await
+            .unwrap()
+    );
+    assert!(
+        keys.count_order(&principal, order("b"), &window)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !keys
+            .count_order(&principal, order("c"), &window)
+            .await
+            .unwrap(),
+        "a third order in an hour of two"
+    );
+    // One already counted is still admitted (its retry), and the next hour starts afresh.
+    assert!(
+        keys.count_order(&principal, order("b"), &window)
+            .await
+            .unwrap()
+    );
+    let next = OrderWindow {
+        hour: hour + 3600,
+        ..window
+    };
+    assert!(
+        keys.count_order(&principal, order("c"), &next)
+            .await
+            .unwrap()
+    );
+    // Another principal has its own count.
+    let other = CustomerId::parse("cust-8").unwrap();
+    assert!(keys.count_order(&other, order("c"), &window).await.unwrap());
+    // Kept past its hour by a day.
+    let id = format!("rate#{hour}#{principal}");
+    assert_eq!(
+        stored_number(&store, "keys-test", &id, "expires_at").await,
+        hour + 3600 + 24 * 3600
+    );
+}
+
+#[tokio::test]
+async fn a_missing_idempotency_table_is_an_error_not_an_answer() {
+    let store = store().await;
+    let keys = KeyUseTable::new(store.client().clone(), "no-such-table".into());
+    let used = key_use("cust-1", "k", None);
+    assert!(keys.remember(&used).await.is_err());
+    assert!(keys.recall(used.order_id).await.is_err());
+    let window = OrderWindow {
+        hour: 0,
+        ends_in: 1,
+        limit: 1,
+    };
+    assert!(
+        keys.count_order(
+            &CustomerId::parse("cust-1").unwrap(),
+            used.order_id,
+            &window
+        )
+        .await
+        .is_err()
+    );
+}
+
+#[tokio::test]
+async fn an_import_starts_on_its_first_upload_and_keeps_that_one() {
+    let store = store().await;
+    let imports = imports(&store).await;
+    let import = running(&imports).await;
+    assert_eq!(imports.get(import.id).await.unwrap().unwrap(), import);
+    assert_eq!(import.rows.total, 10);
+
+    // The same upload delivered again starts it again; its version id stays as first read.
+    let again = FileVersion {
+        e_tag: "\"etag-1\"".into(),
+        version_id: Some("v2".into()),
+    };
+    let restarted = imports
+        .start(import.id, 10, &again, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(restarted.file, import.file);
+
+    // Another upload finds it as it is.
+    let other = FileVersion {
+        e_tag: "\"etag-2\"".into(),
+        version_id: None,
+    };
+    assert_eq!(
+        imports.start(import.id, 99, &other, now()).await.unwrap(),
+        Some(import.clone())
+    );
+    // So does any upload once it has ended, and an unknown import is none.
+    imports.finish(import.id, None, now()).await.unwrap();
+    let done = imports.get(import.id).await.unwrap().unwrap();
+    assert_eq!(done.status, ImportStatus::Done);
+    assert_eq!(
+        imports.start(import.id, 10, &again, now()).await.unwrap(),
+        Some(done)
+    );
+    assert_eq!(
+        imports
+            .start(ImportId::random(), 1, &other, now())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // An upload without versioning pins its ETag alone.
+    let pending = Import::pending(CompanyId::parse("acme").unwrap(), ImportFormat::Csv, now());
+    imports.create(&pending).await.unwrap();
+    let started = imports
+        .start(pending.id, 3, &other, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(started.file, Some(other));
+}
+
+#[tokio::test]
+async fn an_import_ends_once_and_leaves_the_open_list() {
+    let store = store().await;
+    let imports = imports(&store).await;
+    let acme = CompanyId::parse("acme").unwrap();
+    let done = running(&imports).await;
+    let failed = running(&imports).await;
+    let waiting = Import::pending(acme.clone(), ImportFormat::Csv, now());
+    imports.create(&waiting).await.unwrap();
+    let elsewhere = Import::pending(CompanyId::parse("other").unwrap(), ImportFormat::Csv, now());
+    imports.create(&elsewhere).await.unwrap();
+    let open = |list: Vec<Import>| list.into_iter().map(|i| i.id).collect::<HashSet<_>>();
+    assert_eq!(
+        open(imports.open(&acme).await.unwrap()),
+        HashSet::from([done.id, failed.id, waiting.id])
+    );
+
+    let later = now() + Duration::minutes(5);
+    imports.finish(done.id, None, later).await.unwrap();
+    imports
+        .finish(failed.id, Some("the file is not UTF-8"), later)
+        .await
+        .unwrap();
+    let ended = imports.get(done.id).await.unwrap().unwrap();
+    assert_eq!(
+        (ended.status, ended.reason, ended.updated_at),
+        (ImportStatus::Done, None, later)
+    );
+    let ended = imports.get(failed.id).await.unwrap().unwrap();
+    assert_eq!(ended.status, ImportStatus::Failed);
+    assert_eq!(ended.reason.as_deref(), Some("the file is not UTF-8"));
+    assert_eq!(
+        open(imports.open(&acme).await.unwrap()),
+        HashSet::from([waiting.id])
+    );
+
+    // Finishing again (another delivery) changes nothing and is no error.
+    imports
+        .finish(done.id, Some("late"), later + Duration::minutes(1))
+        .await
+        .unwrap();
+    let still = imports.get(done.id).await.unwrap().unwrap();
+    assert_eq!(
+        (still.status, still.updated_at),
+        (ImportStatus::Done, later)
+    );
+}
+
+#[tokio::test]
+async fn only_a_pending_import_expires() {
+    let store = store().await;
+    let imports = imports(&store).await;
+    let acme = CompanyId::parse("acme").unwrap();
+    let waiting = Import::pending(acme.clone(), ImportFormat::Jsonl, now());
+    imports.create(&waiting).await.unwrap();
+    let busy = running(&imports).await;
+
+    let later = now() + Duration::hours(1);
+    imports
+        .expire(waiting.id, "no file was uploaded", later)
+        .await
+        .unwrap();
+    imports
+        .expire(busy.id, "no file was uploaded", later)
+        .await
+        .unwrap();
+
+    let expired = imports.get(waiting.id).await.unwrap().unwrap();
+    assert_eq!(expired.status, ImportStatus::Failed);
+    assert_eq!(expired.reason.as_deref(), Some("no file was uploaded"));
+    assert_eq!(expired.updated_at, later);
+    assert_eq!(
+        imports.get(busy.id).await.unwrap().unwrap(),
+        busy,
+        "a running import goes on"
+    );
+    let open: Vec<_> = imports
+        .open(&acme)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(open, vec![busy.id]);
+}
+
+#[tokio::test]
+async fn a_missing_imports_table_is_an_error_at_every_step() {
+    let store = store().await;
+    let imports = ImportTable::new(
+        store.client().clone(),
+        "no-such-table".into(),
+        "nor-this".into(),
+    );
+    let id = ImportId::random();
+    let file = FileVersion {
+        e_tag: "\"e\"".into(),
+        version_id: None,
+    };
+    assert!(imports.start(id, 1, &file, now()).await.is_err());
+    assert!(imports.expire(id, "why", now()).await.is_err());
+    assert!(imports.finish(id, None, now()).await.is_err());
+    assert!(imports.finish(id, Some("why"), now()).await.is_err());
+    assert!(
+        imports
+            .open(&CompanyId::parse("acme").unwrap())
+            .await
+            .is_err()
+    );
+    let batch = ImportBatch {
+        import: id,
+        from_row: 1,
+        to_row: 2,
+        writes: vec![(product("m1", "acme", 1), None)],
+        errors: vec![],
+        at: now(),
+    };
+    assert!(imports.commit(&batch).await.is_err());
 }
