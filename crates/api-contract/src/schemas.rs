@@ -279,6 +279,10 @@ fn simulation() -> Value {
             "orders": {"type": "integer", "minimum": 1, "maximum": 10_000},
             "invalid_ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
             "seed": {"type": ["integer", "null"], "minimum": 0},
+            "product": {
+                "type": ["string", "null"], "pattern": SLUG,
+                "description": "A flash sale: every order is for this one product, quantity 1 (it must exist and be available).",
+            },
         }),
     )
 }

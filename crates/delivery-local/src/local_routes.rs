@@ -74,6 +74,11 @@ impl LocalRoutes {
                 // Orders whose SMS may have gone out unknown to its sender, with how often: a
                 // rehearsal allows a repeated SMS only within these windows.
                 "unknown_sms_outcomes": self.faults.unknown_sms_outcomes(),
+                // DynamoDB's per-item write limit (null when off), and its refusals per item.
+                "item_write_limit": self.faults.item_limit().map(|limit| json!({
+                    "units_per_second": limit.per_second(),
+                    "refused": limit.refused(),
+                })),
             })),
             (&Method::GET, "/_local/tokens") => return self.demo_tokens(),
             (_, path) => return gateway_error(&refusal(path)),

@@ -81,6 +81,12 @@ pub struct ServeArgs {
     /// back sooner in a rehearsal. The imports queue keeps its own, the importer's.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=43_200))]
     pub visibility_timeout: Option<u64>,
+    /// DynamoDB's per-item write limit, in write units a second per item (a transactional
+    /// write costs 2 per item, a standard one 1), with one second of burst: past it a write is
+    /// throttled as DynamoDB throttles a hot key. In AWS it is 1,000; 50 stands for it here
+    /// (docs/rehearsal.md). Off when not given; it combines with --faults.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub item_write_limit: Option<u32>,
 }
 
 fn parse_faults(spec: &str) -> Result<faults::FaultSpec, String> {
@@ -119,6 +125,9 @@ pub struct SimulateArgs {
     /// Seed for a repeatable simulation.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// A flash sale: every order is for this one product, quantity 1.
+    #[arg(long, value_name = "PRODUCT")]
+    pub hot: Option<String>,
     /// The port the server listens on.
     #[arg(long, default_value_t = 3000)]
     pub port: u16,

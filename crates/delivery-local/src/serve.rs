@@ -263,7 +263,11 @@ fn faults_of(args: &ServeArgs) -> Arc<Faults> {
     let seed = args
         .faults_seed
         .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
-    Arc::new(Faults::new(args.faults.clone(), seed))
+    let faults = Faults::new(args.faults.clone(), seed);
+    Arc::new(match args.item_write_limit {
+        Some(per_second) => faults.with_item_limit(per_second),
+        None => faults,
+    })
 }
 
 /// The composition root's adapters, over the embedded DynamoDB and bus, behind the fault layer.
@@ -281,11 +285,14 @@ fn local_adapters(
         events: local.events(),
         sms: local.sms(),
     };
-    let adapters = Adapters::new(
-        composition::local_sdk_config(&dynamo.endpoint),
-        Arc::new(settings),
-        Arc::new(messaging),
-    );
+    let mut sdk = composition::local_sdk_config(&dynamo.endpoint);
+    if let Some(limit) = faults.item_limit() {
+        sdk = sdk
+            .into_builder()
+            .http_client(limit.default_client())
+            .build();
+    }
+    let adapters = Adapters::new(sdk, Arc::new(settings), Arc::new(messaging));
     adapters.with_layer(Arc::new(FaultLayer(faults.clone())))
 }
 
@@ -293,6 +300,12 @@ fn local_adapters(
 fn warn_of_faults(faults: &Faults, delivery: &Delivery) {
     if !faults.spec().is_none() {
         tracing::warn!(faults = ?faults.probabilities(), seed = faults.seed(), "injecting faults (GET /_local/faults counts them)");
+    }
+    if let Some(limit) = faults.item_limit() {
+        tracing::warn!(
+            units_per_second = limit.per_second(),
+            "DynamoDB's per-item write limit is on (GET /_local/faults counts the refusals per item)"
+        );
     }
     if delivery
         .visibility

@@ -116,6 +116,9 @@ fn start(client: &Client, args: &SimulateArgs) -> Result<Enqueued, String> {
     if let Some(seed) = args.seed {
         body["seed"] = json!(seed);
     }
+    if let Some(product) = &args.hot {
+        body["product"] = json!(product);
+    }
     let reply = client.post("/simulations", &body, 202)?;
     Ok(Enqueued {
         orders: reply["enqueued"].as_u64().unwrap_or(0),

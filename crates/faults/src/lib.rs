@@ -8,14 +8,16 @@
 //! (`sqs.duplicate`, `lambda.crash`, `lambda.timeout`) are drawn by `delivery-local`'s
 //! workers, which play the part of the Lambda service.
 
+mod item_limit;
 mod ports;
 
+pub use item_limit::{ItemKey, ItemWriteLimit, Write};
 pub use ports::{FaultLayer, STALL};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -193,6 +195,8 @@ pub struct Faults {
     /// What the layer knows of each order's SMS: sent and not yet recorded, and the windows in
     /// which an SMS went out without its sender knowing (see [`Faults::unknown_sms_outcomes`]).
     sms: Mutex<SmsLedger>,
+    /// DynamoDB's per-item write limit, when the run has one (`--item-write-limit`).
+    item_limit: Option<Arc<ItemWriteLimit>>,
 }
 
 /// The SMS of orders, as the layer saw them go out and be recorded.
@@ -213,7 +217,20 @@ impl Faults {
             injected: Default::default(),
             store_writes: AtomicU64::new(0),
             sms: Mutex::default(),
+            item_limit: None,
         }
+    }
+
+    /// These faults, and DynamoDB's per-item write limit at `per_second` write units a second.
+    pub fn with_item_limit(mut self, per_second: u32) -> Faults {
+        self.item_limit = Some(Arc::new(ItemWriteLimit::new(per_second)));
+        self
+    }
+
+    /// The per-item write limit, if the run has one: the DynamoDB client's HTTP client goes
+    /// through it ([`ItemWriteLimit::default_client`]).
+    pub fn item_limit(&self) -> Option<&Arc<ItemWriteLimit>> {
+        self.item_limit.as_ref()
     }
 
     pub fn spec(&self) -> FaultSpec {

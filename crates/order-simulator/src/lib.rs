@@ -55,16 +55,20 @@ pub struct Simulation {
     pub orders: u32,
     pub invalid_ratio: f64,
     pub seed: Option<u64>,
+    /// A flash sale: every order is for this one product, quantity 1 (otherwise orders of one
+    /// to three lines across the available catalog).
+    pub hot: Option<ProductId>,
 }
 
 impl Simulation {
-    /// `{"orders": 1..=10000, "invalid_ratio": 0..=1 (default 0), "seed": u64 (optional)}`.
+    /// `{"orders": 1..=10000, "invalid_ratio": 0..=1 (default 0), "seed": u64 (optional),
+    /// "product": a product id (optional)}`.
     pub fn from_json(body: &Value) -> Result<Simulation, Vec<domain::validation::FieldError>> {
         let mut errors = FieldErrors::default();
         let Some(obj) = JsonObject::root(body, &mut errors) else {
             return Err(errors.into_vec());
         };
-        obj.deny_unknown(&["orders", "invalid_ratio", "seed"], &mut errors);
+        obj.deny_unknown(&["orders", "invalid_ratio", "seed", "product"], &mut errors);
         let orders = obj.integer(
             "orders",
             Presence::Required,
@@ -91,11 +95,22 @@ impl Simulation {
                 }
             },
         };
+        let hot = match body.get("product") {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => match v.as_str().map(ProductId::parse) {
+                Some(Ok(id)) => Some(Some(id)),
+                _ => {
+                    errors.add("product", "must be a product id");
+                    None
+                }
+            },
+        };
         errors.finish(|| {
             Some(Simulation {
                 orders: orders? as u32,
                 invalid_ratio: ratio?,
                 seed: seed?,
+                hot: hot?,
             })
         })
     }
@@ -159,17 +174,39 @@ async fn products(catalog: &dyn Catalog) -> Result<Vec<Product>, PortError> {
     }
 }
 
+/// The products a simulation orders: every available one, or the sale's one product (which
+/// must exist and be available).
+async fn offered(catalog: &dyn Catalog, sim: &Simulation) -> Result<Vec<Product>, Error> {
+    let Some(hot) = &sim.hot else {
+        return Ok(products(catalog).await?);
+    };
+    let product = PIPELINE
+        .run("read the product on sale", PortError::is_transient, || {
+            catalog.get(hot)
+        })
+        .await?;
+    match product {
+        Some(p) if p.available => Ok(vec![p]),
+        _ => Err(Error::Unprocessable(vec![
+            domain::validation::FieldError::new("product", "is not an available product"),
+        ])),
+    }
+}
+
 fn valid_order(
     rng: &mut StdRng,
     products: &[Product],
     catalog: &HashMap<ProductId, Product>,
-    n: u32,
+    (n, hot): (u32, bool),
 ) -> Option<OrderPlaced> {
     let customer = CustomerId::parse(&format!("sim-{}", rng.random_range(0..CUSTOMERS))).ok()?;
     let lines = rng.random_range(1..=3usize).min(products.len());
     let items: Vec<Value> = products
         .sample(rng, lines)
-        .map(|p| json!({"product_id": p.id, "quantity": rng.random_range(1..=3u32)}))
+        .map(|p| {
+            let quantity = if hot { 1 } else { rng.random_range(1..=3u32) };
+            json!({"product_id": p.id, "quantity": quantity})
+        })
         .collect();
     let body = json!({"items": items, "delivery": {
         "address": format!("{} Simulation Avenue, Testville", n + 1),
@@ -223,7 +260,7 @@ pub async fn simulate(
     queue: &dyn OrderQueue,
     sim: &Simulation,
 ) -> Result<Outcome, Error> {
-    let products = products(catalog).await?;
+    let products = offered(catalog, sim).await?;
     if products.is_empty() {
         return Err(Error::Unprocessable(vec![
             domain::validation::FieldError::new("orders", "the catalog has no available product"),
@@ -283,7 +320,7 @@ fn generate(
     let catalog: HashMap<ProductId, Product> =
         products.iter().map(|p| (p.id.clone(), p.clone())).collect();
     for (n, bad) in is_invalid.iter().enumerate() {
-        let order = valid_order(&mut rng, products, &catalog, n as u32)
+        let order = valid_order(&mut rng, products, &catalog, (n as u32, sim.hot.is_some()))
             .ok_or_else(|| Error::Internal("generating an order".to_owned()))?;
         let body = if *bad {
             malformed(n % MALFORMED_KINDS, &order)
@@ -361,6 +398,9 @@ mod tests {
         let s = Simulation::from_json(&json!({"orders": 1000, "invalid_ratio": 0.01, "seed": 42}))
             .unwrap();
         assert_eq!((s.orders, s.invalid_count(), s.seed), (1000, 10, Some(42)));
+        assert_eq!(s.hot, None);
+        let sale = Simulation::from_json(&json!({"orders": 5, "product": "p-1"})).unwrap();
+        assert_eq!(sale.hot, Some(ProductId::parse("p-1").unwrap()));
         assert_eq!(
             Simulation::from_json(&json!({"orders": 5}))
                 .unwrap()
@@ -374,6 +414,8 @@ mod tests {
             (json!({"orders": 5, "invalid_ratio": "x"}), "invalid_ratio"),
             (json!({"orders": 5, "seed": -1}), "seed"),
             (json!({"orders": 5, "extra": 1}), "extra"),
+            (json!({"orders": 5, "product": "not a product!"}), "product"),
+            (json!({"orders": 5, "product": 3}), "product"),
         ] {
             assert_eq!(
                 Simulation::from_json(&body).unwrap_err()[0].field,

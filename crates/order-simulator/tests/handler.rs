@@ -120,3 +120,55 @@ async fn direct_invocation_and_refusals() {
         .await;
     assert_eq!(parts(&response).0, 403);
 }
+
+#[tokio::test]
+async fn a_sale_orders_one_product_one_at_a_time() {
+    let (app, bus) = app().await;
+    let outcome = app
+        .function()
+        .invoke(&json!({"orders": 40, "product": "p3", "seed": 7}))
+        .await
+        .unwrap();
+    assert_eq!((outcome.enqueued, outcome.invalid), (40, 0));
+    let orders: Vec<OrderPlaced> = drain(&bus)
+        .iter()
+        .map(|b| OrderPlaced::parse(b).unwrap().0)
+        .collect();
+    assert_eq!(orders.len(), 40);
+    for order in &orders {
+        let lines: Vec<(String, u32)> = order
+            .items
+            .iter()
+            .map(|l| (l.product_id.to_string(), l.quantity))
+            .collect();
+        assert_eq!(lines, [("p3".to_owned(), 1)]);
+    }
+
+    // A product that is not on offer is refused, naming the field, and nothing is sent.
+    let store = store().await;
+    let mut hidden = product("hidden", "acme", 100, 5);
+    hidden.available = false;
+    store.save(&hidden, None).await.unwrap();
+    let app = Simulator {
+        catalog: Arc::new(store),
+        queue: Arc::new(EmbeddedQueue {
+            bus: bus.clone(),
+            queue: ORDERS.name,
+        }),
+    };
+    for id in ["hidden", "nowhere"] {
+        let refused = order_simulator::simulate(
+            app.catalog.as_ref(),
+            app.queue.as_ref(),
+            &order_simulator::Simulation::from_json(&json!({"orders": 3, "product": id})).unwrap(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(http_kit::status(&refused), 422, "{id}");
+        assert_eq!(
+            http_kit::problem(&refused).errors.unwrap()[0].field,
+            "product"
+        );
+    }
+    assert!(drain(&bus).is_empty());
+}

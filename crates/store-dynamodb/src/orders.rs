@@ -128,23 +128,35 @@ enum Cancelled {
 }
 
 /// Reads the cancellation reasons: index `i < lines` is line `i`, index `lines` the order put.
-fn read_cancellation(reasons: &[CancellationReason], lines: usize) -> Cancelled {
+fn read_cancellation(reasons: &[CancellationReason], lines: &[OrderLine]) -> Cancelled {
     let code = |r: &CancellationReason| r.code().unwrap_or("None").to_owned();
     if reasons
-        .get(lines)
+        .get(lines.len())
         .is_some_and(|r| code(r) == "ConditionalCheckFailed")
     {
         return Cancelled::AlreadyRecorded;
     }
     let failed_lines = reasons
         .iter()
-        .take(lines)
+        .take(lines.len())
         .filter(|r| code(r) == "ConditionalCheckFailed");
     if let Some(reason) = failed_lines.map(line_failure).min() {
         return Cancelled::Rejected(reason);
     }
     let codes: Vec<String> = reasons.iter().map(code).filter(|c| c != "None").collect();
-    Cancelled::Transient(format!("transaction cancelled: {}", codes.join(", ")))
+    // A hot product's item past DynamoDB's per-item write limit: named, so that the logs say
+    // which product a sale is throttling (a retry may find it cooler).
+    let hot: Vec<&str> = reasons
+        .iter()
+        .zip(lines)
+        .filter(|(r, _)| code(r) == "ThrottlingError")
+        .map(|(_, line)| line.product_id.as_str())
+        .collect();
+    let mut detail = format!("transaction cancelled: {}", codes.join(", "));
+    if !hot.is_empty() {
+        detail.push_str(&format!(" (throttled products: {})", hot.join(", ")));
+    }
+    Cancelled::Transient(detail)
 }
 
 impl DynamoStore {
@@ -218,7 +230,7 @@ impl DynamoStore {
         };
         let cancelled = match err.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                read_cancellation(c.cancellation_reasons(), order.lines.len())
+                read_cancellation(c.cancellation_reasons(), &order.lines)
             }
             _ => return Err(classify("TransactWriteItems", err)),
         };

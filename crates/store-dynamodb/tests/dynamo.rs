@@ -1206,3 +1206,66 @@ async fn a_missing_imports_table_is_an_error_at_every_step() {
     };
     assert!(imports.commit(&batch).await.is_err());
 }
+
+/// The store over a client whose writes meet DynamoDB's per-item write limit, answered on the
+/// wire as DynamoDB answers a hot key (the fault layer's `--item-write-limit`).
+fn limited(store: &DynamoStore, per_second: u32) -> (DynamoStore, Arc<faults::ItemWriteLimit>) {
+    let limit = Arc::new(faults::ItemWriteLimit::new(per_second));
+    let config = store
+        .client()
+        .config()
+        .to_builder()
+        .http_client(limit.default_client())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    (DynamoStore::new(client, store.tables().clone()), limit)
+}
+
+#[tokio::test]
+async fn a_hot_product_past_its_write_limit_is_a_transient_refusal_naming_it() {
+    let store = store().await;
+    store.save(&product("hot", "acme", 50), None).await.unwrap();
+    store
+        .save(&product("cool", "acme", 50), None)
+        .await
+        .unwrap();
+    // Four units a second: two orders' transactional writes (2 units each) of one product.
+    let (limited, limit) = limited(&store, 4);
+    for _ in 0..2 {
+        let placed = order("cust-1", &[("hot", 1)], now());
+        assert!(matches!(
+            limited.record(&placed).await.unwrap(),
+            RecordOutcome::Accepted(_)
+        ));
+    }
+    let third = order("cust-1", &[("cool", 1), ("hot", 2)], now());
+    match limited.record(&third).await {
+        // TransactionCanceledException: ThrottlingError for the hot line alone.
+        Err(PortError::Transient(detail)) => {
+            assert!(detail.contains("ThrottlingError"), "{detail}");
+            assert!(detail.contains("throttled products: hot"), "{detail}");
+            assert!(!detail.contains("cool"), "{detail}");
+        }
+        other => panic!("a throttled reservation is transient: {other:?}"),
+    }
+    // Nothing was written: neither line's stock, nor the order.
+    assert_eq!(stock_of(&store, "hot").await.0, 48);
+    assert_eq!(stock_of(&store, "cool").await.0, 50);
+    assert_eq!(OrderStore::get(&store, third.id).await.unwrap(), None);
+
+    // A standard write past the limit: ThrottlingException, which the SDK retries (three
+    // attempts within 150 ms, less than the quarter second one unit takes to come back).
+    let mut next = product("hot", "acme", 10);
+    next.version = 4;
+    let refused = limited.save(&next, Some(3)).await.unwrap_err();
+    assert!(
+        matches!(&refused, PortError::Transient(d) if d.contains("ThrottlingException")),
+        "{refused:?}"
+    );
+    // Refused: the transaction once, and each of the write's three attempts.
+    let label = format!("{}/hot", store.tables().products);
+    assert_eq!(
+        limit.refused(),
+        std::collections::BTreeMap::from([(label, 4)])
+    );
+}

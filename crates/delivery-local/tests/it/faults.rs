@@ -227,3 +227,50 @@ fn kill_9_mid_rehearsal_under_faults_loses_nothing() {
         }
     }
 }
+
+/// A flash sale: every order for one product (stock 120, 150 ordered), whose item takes 50
+/// write units a second (25 orders, the rehearsal's stand-in for DynamoDB's 1,000), on a bad
+/// day. Throttled reservations are retried, the last 30 are refused as out of stock, and
+/// nothing is lost or oversold; `GET /_local/faults` counts the refusals against the hot
+/// product's item. (A sale that outlasts the retries, five receives of the visibility timeout
+/// at the item's rate, sends orders to the DLQ: docs/rehearsal.md says when to shard.)
+#[test]
+fn a_flash_sale_past_the_item_write_limit_on_a_bad_day() {
+    let flags = [
+        "--faults",
+        "default",
+        "--faults-seed",
+        "42",
+        "--visibility-timeout",
+        "3",
+        "--item-write-limit",
+        "50",
+    ];
+    let server = Server::start_in(tempfile::tempdir().unwrap(), &flags);
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let out = Command::new(BIN)
+        .args([
+            "simulate", "--orders", "150", "--seed", "5", "--port", &port,
+        ])
+        .args(["--hot", "pizza-margherita", "--data-dir"])
+        .arg(server.dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    let limit = server.local("/_local/faults")["item_write_limit"].clone();
+    assert_eq!(limit["units_per_second"], 50, "{limit}");
+    let refused = limit["refused"].as_object().unwrap();
+    assert!(
+        refused["delivery-products/pizza-margherita"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{limit}"
+    );
+}
