@@ -160,8 +160,9 @@ fn read_cancellation(reasons: &[CancellationReason], lines: &[OrderLine]) -> Can
 }
 
 impl DynamoStore {
-    /// Puts an order only if it does not exist yet.
-    async fn put_new(&self, order: &Order) -> Result<RecordOutcome, PortError> {
+    /// Puts a rejected order only if it does not exist yet (an accepted one is recorded with
+    /// its reservation, in [`DynamoStore::reserve_and_record`]).
+    async fn put_rejected(&self, order: &Order) -> Result<RecordOutcome, PortError> {
         let result = self
             .client
             .put_item()
@@ -171,10 +172,7 @@ impl DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) if order.status == OrderStatus::Rejected => {
-                Ok(RecordOutcome::Rejected(order.clone()))
-            }
-            Ok(_) => Ok(RecordOutcome::Accepted(order.clone())),
+            Ok(_) => Ok(RecordOutcome::Rejected(order.clone())),
             Err(e) if is_conditional_failure(&e) => self.already_recorded(order.id).await,
             Err(e) => Err(classify("PutItem", e)),
         }
@@ -238,7 +236,7 @@ impl DynamoStore {
             Cancelled::AlreadyRecorded => self.already_recorded(order.id).await,
             Cancelled::Rejected(reason) => {
                 tracing::info!(order_id = %order.id, reason = reason.as_str(), "reservation refused");
-                self.put_new(&order.rejected(reason)).await
+                self.put_rejected(&order.rejected(reason)).await
             }
             Cancelled::Transient(detail) => Err(PortError::Transient(detail)),
         }
@@ -262,7 +260,7 @@ impl OrderStore for DynamoStore {
     async fn record(&self, order: &Order) -> Result<RecordOutcome, PortError> {
         match order.status {
             OrderStatus::Accepted => self.reserve_and_record(order).await,
-            OrderStatus::Rejected => self.put_new(order).await,
+            OrderStatus::Rejected => self.put_rejected(order).await,
             OrderStatus::Dispatched => Err(PortError::Permanent(
                 "an order is recorded accepted or rejected, never dispatched".to_owned(),
             )),

@@ -1245,6 +1245,7 @@ async fn a_hot_product_past_its_write_limit_is_a_transient_refusal_naming_it() {
             assert!(detail.contains("ThrottlingError"), "{detail}");
             assert!(detail.contains("throttled products: hot"), "{detail}");
             assert!(!detail.contains("cool"), "{detail}");
+            assert!(!detail.contains("None"), "only the reasons given: {detail}");
         }
         other => panic!("a throttled reservation is transient: {other:?}"),
     }
@@ -1268,4 +1269,188 @@ async fn a_hot_product_past_its_write_limit_is_a_transient_refusal_naming_it() {
         limit.refused(),
         std::collections::BTreeMap::from([(label, 4)])
     );
+}
+
+/// Empties an item's write units: its next write is throttled (and the SDK's three attempts,
+/// 150 ms at most, come back before a unit does at 2 a second).
+fn exhaust(limit: &faults::ItemWriteLimit, table: &str, id: &str) {
+    let write = faults::Write {
+        items: vec![faults::ItemKey {
+            table: table.into(),
+            id: id.into(),
+        }],
+        transactional: false,
+    };
+    while limit.take(&write, std::time::Instant::now()).is_empty() {}
+}
+
+fn throttled<T: std::fmt::Debug>(what: &str, result: Result<T, PortError>) {
+    match result {
+        Err(PortError::Transient(detail)) if detail.contains("ThrottlingException") => {}
+        other => panic!("{what}: a throttled write is a transient error, not {other:?}"),
+    }
+}
+
+/// A write refused for another reason than its condition (here DynamoDB's throttling) is an
+/// error to retry: never read as "the condition failed" (claim held, already recorded, key used
+/// before, import already ended), which would drop the write.
+#[tokio::test]
+async fn a_throttled_write_is_never_taken_for_a_failed_condition() {
+    let store = store().await;
+    store.save(&product("t1", "acme", 5), None).await.unwrap();
+    let accepted = order("cust-1", &[("t1", 1)], now());
+    store.record(&accepted).await.unwrap();
+    let (limited, limit) = limited(&store, 2);
+    let orders = store.tables().orders.clone();
+    let id = accepted.id.to_string();
+    let carrier = CarrierRef {
+        id: CarrierId::parse("rapid").unwrap(),
+        name: "Rapid".into(),
+    };
+    let lease = Duration::minutes(1);
+
+    exhaust(&limit, &orders, &id);
+    throttled(
+        "claim",
+        limited.claim_dispatch(accepted.id, "a", now(), lease).await,
+    );
+    store
+        .claim_dispatch(accepted.id, "a", now(), lease)
+        .await
+        .unwrap();
+    exhaust(&limit, &orders, &id);
+    throttled(
+        "hold",
+        limited
+            .hold_texted(accepted.id, "a", &carrier, now(), lease)
+            .await,
+    );
+    exhaust(&limit, &orders, &id);
+    throttled(
+        "release",
+        limited.release_dispatch_claim(accepted.id, "a").await,
+    );
+    exhaust(&limit, &orders, &id);
+    throttled(
+        "dispatch",
+        limited.mark_dispatched(accepted.id, &carrier, now()).await,
+    );
+    assert_eq!(
+        OrderStore::get(&store, accepted.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Accepted,
+        "nothing was written"
+    );
+
+    let rejected = order("cust-2", &[("t1", 1)], now()).rejected(RejectReason::OutOfStock);
+    exhaust(&limit, &orders, &rejected.id.to_string());
+    throttled("record rejected", limited.record(&rejected).await);
+
+    let keys = key_uses(&store).await;
+    let limited_keys = KeyUseTable::new(limited.client().clone(), "keys-test".into());
+    let used = key_use("cust-1", "k", None);
+    keys.remember(&used).await.unwrap();
+    exhaust(&limit, "keys-test", &used.order_id.to_string());
+    throttled("remember", limited_keys.remember(&used).await);
+
+    let imports_table = imports(&store).await;
+    let limited_imports = ImportTable::new(
+        limited.client().clone(),
+        "imports-test".into(),
+        store.tables().products.clone(),
+    );
+    let import = running(&imports_table).await;
+    let file = import.file.clone().unwrap();
+    exhaust(&limit, "imports-test", &import.id.to_string());
+    throttled(
+        "start",
+        limited_imports.start(import.id, 10, &file, now()).await,
+    );
+}
+
+#[tokio::test]
+async fn a_released_claim_frees_the_order_at_once_and_only_its_holder_releases_it() {
+    let store = store().await;
+    store.save(&product("r1", "acme", 5), None).await.unwrap();
+    let o = order("alice", &[("r1", 1)], now());
+    store.record(&o).await.unwrap();
+    let lease = Duration::hours(1);
+    let claim = store.claim_dispatch(o.id, "a", now(), lease).await.unwrap();
+    assert_eq!(claim, Claim::Taken);
+    // Another's release leaves the claim as it is.
+    store.release_dispatch_claim(o.id, "b").await.unwrap();
+    let claim = store.claim_dispatch(o.id, "b", now(), lease).await.unwrap();
+    assert_eq!(claim, Claim::Held);
+    // The holder's frees it long before its lease runs out.
+    store.release_dispatch_claim(o.id, "a").await.unwrap();
+    let claim = store.claim_dispatch(o.id, "b", now(), lease).await.unwrap();
+    assert_eq!(claim, Claim::Taken);
+}
+
+#[tokio::test]
+async fn a_rejection_recorded_twice_is_already_recorded_and_every_order_is_listed() {
+    let store = store().await;
+    store.save(&product("q1", "acme", 5), None).await.unwrap();
+    let rejected = order("cust-1", &[("q1", 1)], now()).rejected(RejectReason::OutOfStock);
+    assert_eq!(
+        store.record(&rejected).await.unwrap(),
+        RecordOutcome::Rejected(rejected.clone())
+    );
+    assert_eq!(
+        store.record(&rejected).await.unwrap(),
+        RecordOutcome::AlreadyRecorded(rejected.clone())
+    );
+    let accepted = order("cust-2", &[("q1", 2)], now());
+    store.record(&accepted).await.unwrap();
+    let mut all: Vec<OrderId> = store
+        .all_orders()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    all.sort();
+    let mut expected = vec![rejected.id, accepted.id];
+    expected.sort();
+    assert_eq!(all, expected);
+}
+
+#[tokio::test]
+async fn a_key_in_its_last_second_is_still_remembered() {
+    let store = store().await;
+    let keys = key_uses(&store).await;
+    let used = key_use("cust-1", "last", None);
+    keys.remember(&used).await.unwrap();
+    store
+        .client()
+        .update_item()
+        .table_name("keys-test")
+        .key("id", AttributeValue::S(used.order_id.to_string()))
+        .update_expression("SET expires_at = :now")
+        .expression_attribute_values(
+            ":now",
+            AttributeValue::N(Utc::now().timestamp().to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    // Alive until its second is over, for the write's condition and the read alike (past it, a
+    // first use again).
+    let mut again = used.clone();
+    again.fingerprint = "another".into();
+    match keys.remember(&again).await.unwrap() {
+        Remembered::Before(earlier) => assert_eq!(earlier, used),
+        Remembered::First => assert_eq!(keys.recall(used.order_id).await.unwrap(), Some(again)),
+    }
+}
+
+#[tokio::test]
+async fn a_table_that_cannot_be_created_is_an_error() {
+    let store = store().await;
+    // DynamoDB's table names are 3 to 255 characters.
+    let refused = create_table(store.client(), "ab", schema::IMPORTS).await;
+    assert!(refused.is_err(), "{refused:?}");
 }
