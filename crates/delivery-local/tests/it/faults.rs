@@ -39,23 +39,39 @@ fn rehearse(faults: &str, orders: u32) -> (String, Value) {
 }
 
 fn rehearse_on(server: Server, faults: &str, orders: u32) -> (String, Value) {
+    let orders = orders.to_string();
+    let args = [
+        "--orders",
+        &orders,
+        "--invalid-ratio",
+        "0.05",
+        "--seed",
+        "5",
+    ];
+    let stdout = simulate_on(&server, faults, &args);
+    let injected = server.call("GET", "/_local/faults", None, None, &[]).json;
+    (stdout, injected["injected"].clone())
+}
+
+/// Runs `simulate` with `args` against `server` (a rehearsal named `what`): it must pass, every
+/// invariant holding. Its output.
+fn simulate_on(server: &Server, what: &str, args: &[&str]) -> String {
     let port = server.base.rsplit(':').next().unwrap().to_owned();
     let out = Command::new(BIN)
-        .args(["simulate", "--orders", &orders.to_string()])
-        .args(["--invalid-ratio", "0.05", "--seed", "5", "--port", &port])
-        .arg("--data-dir")
+        .arg("simulate")
+        .args(args)
+        .args(["--port", &port, "--data-dir"])
         .arg(server.dir.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "{faults}: {stdout}{}",
+        "{what}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!stdout.contains("FAILED"), "{faults}: {stdout}");
-    let injected = server.call("GET", "/_local/faults", None, None, &[]).json;
-    (stdout, injected["injected"].clone())
+    assert!(!stdout.contains("FAILED"), "{what}: {stdout}");
+    stdout
 }
 
 fn alone(fault: &str) -> String {
@@ -247,22 +263,15 @@ fn a_flash_sale_past_the_item_write_limit_on_a_bad_day() {
         "50",
     ];
     let server = Server::start_in(tempfile::tempdir().unwrap(), &flags);
-    let port = server.base.rsplit(':').next().unwrap().to_owned();
-    let out = Command::new(BIN)
-        .args([
-            "simulate", "--orders", "150", "--seed", "5", "--port", &port,
-        ])
-        .args(["--hot", "pizza-margherita", "--data-dir"])
-        .arg(server.dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!stdout.contains("FAILED"), "{stdout}");
+    let args = [
+        "--orders",
+        "150",
+        "--seed",
+        "5",
+        "--hot",
+        "pizza-margherita",
+    ];
+    simulate_on(&server, "a flash sale", &args);
     let limit = server.local("/_local/faults")["item_write_limit"].clone();
     assert_eq!(limit["units_per_second"], 50, "{limit}");
     let refused = limit["refused"].as_object().unwrap();
