@@ -179,6 +179,15 @@ class SmsRate(Check):
         self.assertFalse(preflight.run(settings(), out))
         self.assertIn("FAIL sms-rate: the account could not be asked", out.getvalue())
 
+    def test_a_sale_past_the_toll_free_rate_fails(self):
+        sale = settings(TF_VAR_sale='{ start = "2026-11-27T08:00:00Z", end = "2026-11-27T20:00:00Z", peak_orders_per_second = 40 }')
+        self.assertEqual(sale.sale_peak, 40)
+        self.failing(READY, preflight.check_sms_rate, sale, says="needs 40 texts a second; 1 toll-free number(s) carry 3")
+
+    def test_a_sale_within_the_rate_passes(self):
+        sale = settings(TF_VAR_sale='{ start = "2026-11-27T08:00:00Z", end = "2026-11-27T20:00:00Z", peak_orders_per_second = 3 }')
+        self.passing(READY, preflight.check_sms_rate, sale)
+
 
 class LambdaConcurrency(Check):
     def test_a_new_accounts_ten_cannot_reserve(self):

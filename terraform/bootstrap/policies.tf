@@ -86,6 +86,7 @@ data "aws_iam_policy_document" "tagged" {
         "apigateway:POST", "cognito-idp:CreateUserPool", "cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags", "cloudfront:TagResource",
         "kms:CreateKey", "kms:TagResource", "ec2:CreateVpc", "ec2:CreateSubnet", "ec2:CreateSecurityGroup", "ec2:CreateRouteTable",
         "ec2:CreateVpcEndpoint", "ec2:CreateFlowLogs", "ec2:CreateTags",
+        "application-autoscaling:RegisterScalableTarget", "application-autoscaling:TagResource",
       ]
       # These create calls take no resource of their own yet: the tag in the request is the bound.
       resources = ["*"]
@@ -138,6 +139,29 @@ data "aws_iam_policy_document" "account" {
     sid       = "WafLogDelivery"
     actions   = each.value.writes ? ["logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies"] : ["logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:DescribeResourcePolicies"]
     resources = ["*"]
+  }
+
+  statement {
+    # A sale's scheduled provisioned concurrency: Application Auto Scaling's Describe calls name
+    # no resource, and its first scalable target of a Lambda function makes the service-linked
+    # role it scales with.
+    sid       = "SaleScaling"
+    actions   = ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScheduledActions", "application-autoscaling:DescribeScalingActivities"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = each.value.writes ? [1] : []
+    content {
+      sid       = "SaleScalingRole"
+      actions   = ["iam:CreateServiceLinkedRole"]
+      resources = ["${local.arn}:iam::${local.account}:role/aws-service-role/lambda.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency"]
+      condition {
+        test     = "StringEquals"
+        variable = "iam:AWSServiceName"
+        values   = ["lambda.application-autoscaling.amazonaws.com"]
+      }
+    }
   }
 
   statement {

@@ -6,6 +6,8 @@
 locals {
   managed_resource_types = {
     aws_api_gateway_account                            = "apigateway"
+    aws_appautoscaling_scheduled_action                = "application-autoscaling"
+    aws_appautoscaling_target                          = "application-autoscaling"
     aws_api_gateway_deployment                         = "apigateway"
     aws_api_gateway_method_settings                    = "apigateway"
     aws_api_gateway_rest_api                           = "apigateway"
@@ -99,12 +101,13 @@ locals {
 
   # Services whose ARNs AWS generates (an id, not a name): the role acts on what carries its
   # environment's tag (the provider's default_tags), and creates only what it tags so.
-  tagged = ["apigateway", "cognito-idp", "cloudfront", "ec2", "kms"]
+  tagged = ["apigateway", "application-autoscaling", "cognito-idp", "cloudfront", "ec2", "kms"]
   tagged_resources = {
-    apigateway    = ["${local.arn}:apigateway:${local.region}::/restapis", "${local.arn}:apigateway:${local.region}::/restapis/*", "${local.arn}:apigateway:${local.region}::/tags/*"]
-    "cognito-idp" = ["${local.arn}:cognito-idp:${local.region}:${local.account}:userpool/*"]
-    cloudfront    = ["${local.arn}:cloudfront::${local.account}:distribution/*"]
-    ec2           = ["*"]
-    kms           = ["${local.arn}:kms:${local.region}:${local.account}:key/*"]
+    apigateway                = ["${local.arn}:apigateway:${local.region}::/restapis", "${local.arn}:apigateway:${local.region}::/restapis/*", "${local.arn}:apigateway:${local.region}::/tags/*"]
+    "application-autoscaling" = ["${local.arn}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
+    "cognito-idp"             = ["${local.arn}:cognito-idp:${local.region}:${local.account}:userpool/*"]
+    cloudfront                = ["${local.arn}:cloudfront::${local.account}:distribution/*"]
+    ec2                       = ["*"]
+    kms                       = ["${local.arn}:kms:${local.region}:${local.account}:key/*"]
   }
 }

@@ -14,3 +14,5 @@ cognito = {
 }
 enable_vpc = true
 vpc        = null
+# A sale planned: warm throughput, provisioned pollers, and scheduled provisioned concurrency.
+sale = { start = "2026-11-27T08:00:00Z", end = "2026-11-27T20:00:00Z", peak_orders_per_second = 1000 }

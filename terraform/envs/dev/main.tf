@@ -51,5 +51,6 @@ module "delivery" {
   throttling_rate_limit     = 100
   throttling_burst_limit    = 200
   processor_max_concurrency = 10
+  sale                      = var.sale
   reserved_concurrency      = {}
 }

@@ -105,3 +105,13 @@ variable "cognito" {
   })
   default = {}
 }
+
+variable "sale" {
+  description = "A known peak, prepared for ahead (docs/deploy.md, \"Preparing for a sale\"; deploy.yml: the environment variable SALE, in HCL): window and expected peak orders a second. null when none is planned."
+  type = object({
+    start                  = string
+    end                    = string
+    peak_orders_per_second = number
+  })
+  default = null
+}

@@ -51,5 +51,6 @@ module "delivery" {
   throttling_rate_limit     = 500
   throttling_burst_limit    = 1000
   processor_max_concurrency = 40
+  sale                      = var.sale
   reserved_concurrency      = { "order-simulator" = 2 }
 }

@@ -406,6 +406,13 @@ module "tables" {
   name_prefix         = var.name
   kms_key_arn         = aws_kms_key.this.arn
   deletion_protection = var.deletion_protection
+  warm_throughput     = module.sale.warm_throughput
+}
+
+# A sale's capacity: the arithmetic from its expected peak (pure, tested offline).
+module "sale" {
+  source = "./sale"
+  sale   = var.sale
 }
 
 resource "aws_dynamodb_table_item" "carrier" {
@@ -430,15 +437,74 @@ module "orders_queue" {
   kms_key_arn              = aws_kms_key.this.arn
 }
 
-# order-processor: batches of 10, failed items reported one by one.
+# order-processor: batches of 10, failed items reported one by one. Its scaling is bounded by
+# maximum concurrency (protecting DynamoDB and the SMS rate) or, while a sale is planned, by
+# provisioned pollers: AWS makes the two exclusive, and a sale needs pollers ready before its
+# first wave (standard mode scales them up gradually), their maximum bounding concurrency instead.
 resource "aws_lambda_event_source_mapping" "orders" {
   event_source_arn        = module.orders_queue.arn
   function_name           = module.function["order-processor"].alias_arn
   batch_size              = 10
   function_response_types = ["ReportBatchItemFailures"]
 
-  scaling_config {
-    maximum_concurrency = var.processor_max_concurrency
+  dynamic "scaling_config" {
+    for_each = module.sale.enabled ? [] : [1]
+    content {
+      maximum_concurrency = var.processor_max_concurrency
+    }
+  }
+
+  dynamic "provisioned_poller_config" {
+    for_each = module.sale.enabled ? [module.sale.processor_pollers] : []
+    content {
+      minimum_pollers = provisioned_poller_config.value.minimum
+      maximum_pollers = provisioned_poller_config.value.maximum
+    }
+  }
+}
+
+# Provisioned concurrency on the live alias of the functions a customer meets first, for the
+# sale's window only: Application Auto Scaling raises it at the start and takes it to 0 at the
+# end (the scalable target allows 0 to the arithmetic's figure).
+resource "aws_appautoscaling_target" "sale" {
+  for_each = module.sale.provisioned_concurrency
+
+  service_namespace  = "lambda"
+  scalable_dimension = "lambda:function:ProvisionedConcurrency"
+  resource_id        = "function:${module.function[each.key].function_name}:${module.function[each.key].alias_name}"
+  min_capacity       = 0
+  max_capacity       = each.value
+}
+
+resource "aws_appautoscaling_scheduled_action" "sale_start" {
+  for_each = module.sale.provisioned_concurrency
+
+  name               = "${var.name}-${each.key}-sale-start"
+  service_namespace  = aws_appautoscaling_target.sale[each.key].service_namespace
+  scalable_dimension = aws_appautoscaling_target.sale[each.key].scalable_dimension
+  resource_id        = aws_appautoscaling_target.sale[each.key].resource_id
+  schedule           = module.sale.window.start
+  timezone           = "UTC"
+
+  scalable_target_action {
+    min_capacity = each.value
+    max_capacity = each.value
+  }
+}
+
+resource "aws_appautoscaling_scheduled_action" "sale_end" {
+  for_each = module.sale.provisioned_concurrency
+
+  name               = "${var.name}-${each.key}-sale-end"
+  service_namespace  = aws_appautoscaling_target.sale[each.key].service_namespace
+  scalable_dimension = aws_appautoscaling_target.sale[each.key].scalable_dimension
+  resource_id        = aws_appautoscaling_target.sale[each.key].resource_id
+  schedule           = module.sale.window.end
+  timezone           = "UTC"
+
+  scalable_target_action {
+    min_capacity = 0
+    max_capacity = 0
   }
 }
 

@@ -236,3 +236,13 @@ variable "cognito" {
   default  = {}
   nullable = false
 }
+
+variable "sale" {
+  description = "A known peak, prepared for ahead (docs/deploy.md, \"Preparing for a sale\"): its window (RFC 3339, UTC) and expected peak of orders a second. null when none is planned."
+  type = object({
+    start                  = string
+    end                    = string
+    peak_orders_per_second = number
+  })
+  default = null
+}

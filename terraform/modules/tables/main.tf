@@ -52,6 +52,16 @@ resource "aws_dynamodb_table" "this" {
     }
   }
 
+  # Set ahead of a sale (the sale module's arithmetic). Left out afterwards, the provider keeps
+  # the value AWS holds, which it cannot lower: unsetting a sale plans no change here.
+  dynamic "warm_throughput" {
+    for_each = contains(keys(var.warm_throughput), each.key) ? [var.warm_throughput[each.key]] : []
+    content {
+      read_units_per_second  = warm_throughput.value.read
+      write_units_per_second = warm_throughput.value.write
+    }
+  }
+
   dynamic "ttl" {
     for_each = lookup(each.value, "ttl", null) == null ? [] : [each.value.ttl]
     content {

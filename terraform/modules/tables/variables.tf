@@ -19,3 +19,12 @@ variable "point_in_time_recovery" {
   type        = bool
   default     = true
 }
+
+variable "warm_throughput" {
+  description = "Per table (products, orders, idempotency): the read and write units a second it must take at once, ahead of a sale. DynamoDB cannot lower a table's warm throughput: a table left out keeps what it has."
+  type = map(object({
+    read  = number
+    write = number
+  }))
+  default = {}
+}
