@@ -197,7 +197,8 @@ fn valid_order(
     rng: &mut StdRng,
     products: &[Product],
     catalog: &HashMap<ProductId, Product>,
-    (n, hot): (u32, bool),
+    n: u32,
+    hot: bool,
 ) -> Option<OrderPlaced> {
     let customer = CustomerId::parse(&format!("sim-{}", rng.random_range(0..CUSTOMERS))).ok()?;
     let lines = rng.random_range(1..=3usize).min(products.len());
@@ -320,7 +321,7 @@ fn generate(
     let catalog: HashMap<ProductId, Product> =
         products.iter().map(|p| (p.id.clone(), p.clone())).collect();
     for (n, bad) in is_invalid.iter().enumerate() {
-        let order = valid_order(&mut rng, products, &catalog, (n as u32, sim.hot.is_some()))
+        let order = valid_order(&mut rng, products, &catalog, n as u32, sim.hot.is_some())
             .ok_or_else(|| Error::Internal("generating an order".to_owned()))?;
         let body = if *bad {
             malformed(n % MALFORMED_KINDS, &order)
