@@ -26,7 +26,7 @@ use chrono::Utc;
 use composition::lambda::EventFunction;
 use composition::{Adapters, App};
 use domain::PortError;
-use domain::import::{FileError, FileVersion, Import, ImportStatus, MAX_FILE_BYTES, ObjectKey};
+use domain::import::{FileError, FileVersion, Import, MAX_FILE_BYTES, ObjectKey};
 use domain::ports::{Catalog, ImportFiles, Imports};
 use retry_policy::PIPELINE;
 use serde::Deserialize;
@@ -199,9 +199,10 @@ impl ImportCatalog {
         if import.status.is_final() || !self.reads(&import, version) {
             return Ok(());
         }
-        // A redelivery of the upload it runs on: that upload was checked whole when the
-        // import started, so it resumes from its checkpoint without reading it twice again.
-        if import.status == ImportStatus::Running && import.file.is_some() {
+        // A redelivery of the upload it runs on (an import has its upload once started, the
+        // same write as `running`): that upload was checked whole when the import started,
+        // so it resumes from its checkpoint without reading it twice again.
+        if import.file.is_some() {
             return self.write(key, version, &import).await;
         }
         if *size > MAX_FILE_BYTES {
@@ -214,7 +215,13 @@ impl ImportCatalog {
             Err(ReadError::Port(PortError::NotFound)) => {
                 return self.refuse(key, FileError::Gone).await;
             }
-            Err(ReadError::Port(PortError::Conflict)) => return self.replaced(key, &import).await,
+            // Replaced under its key before it was read (a bucket without versions): the import
+            // is pending, and the newer upload's own event follows. (An import that was reading
+            // this upload meets the replacement in its second reading, in `write`.)
+            Err(ReadError::Port(PortError::Conflict)) => {
+                tracing::info!("replaced by a newer upload before it was read; its event follows");
+                return Ok(());
+            }
             Err(ReadError::Port(e)) => return self.unreadable(key, e).await,
         };
         let started = PIPELINE
@@ -240,17 +247,6 @@ impl ImportCatalog {
             );
         }
         reads
-    }
-
-    /// The upload is no longer under its key, which holds a newer one (a bucket without
-    /// versions): a pending import waits for the newer upload's own event; one that was
-    /// reading this upload cannot finish it.
-    async fn replaced(&self, key: &ObjectKey, import: &Import) -> Result<(), PortError> {
-        if import.file.is_none() {
-            tracing::info!("replaced by a newer upload before it was read; its event follows");
-            return Ok(());
-        }
-        self.refuse(key, FileError::Replaced).await
     }
 
     /// The first reading: the whole file checked, nothing written.

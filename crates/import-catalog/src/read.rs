@@ -263,11 +263,8 @@ fn next_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option
         line.extend_from_slice(&buffer[..room]);
         if let Some(at) = newline {
             let before = if at > 0 { buffer[at - 1] } else { last };
-            let ending = if before == b'\r' && bytes + at as u64 > 0 {
-                2
-            } else {
-                1
-            };
+            // A `\r` before it is part of the line end (`last` is 0 at a line's start).
+            let ending = if before == b'\r' { 2 } else { 1 };
             reader.consume(take);
             return Ok(Some(bytes + take as u64 - ending));
         }
@@ -373,6 +370,95 @@ mod tests {
         (result, rows)
     }
 
+    fn reader_of(chunks: Vec<Result<Vec<u8>, PortError>>) -> ChunkReader {
+        let (tx, received) = mpsc::channel(chunks.len().max(1));
+        for chunk in chunks {
+            tx.try_send(chunk).unwrap();
+        }
+        ChunkReader {
+            chunks: received,
+            chunk: Vec::new(),
+            at: 0,
+            started: false,
+        }
+    }
+
+    /// Each line's length without its line end, and the bytes held of it.
+    fn lines_of(mut file: &[u8]) -> Vec<(u64, usize)> {
+        let mut line = Vec::new();
+        let mut lines = Vec::new();
+        while let Some(length) = next_line(&mut file, &mut line).unwrap() {
+            lines.push((length, line.len()));
+        }
+        lines
+    }
+
+    #[test]
+    fn a_line_is_measured_without_its_end_and_held_to_the_limit() {
+        // Whole lines in one buffer: the byte before `\n` is this buffer's.
+        assert_eq!(
+            lines_of(b"ab\r\ncd\n\r\n\nxyz"),
+            vec![(2, 4), (2, 3), (0, 2), (0, 1), (3, 3)]
+        );
+        let huge = format!("{}\r\nz\n", "h".repeat(3 * MAX_ROW_BYTES));
+        let lines = lines_of(huge.as_bytes());
+        assert_eq!(lines[0].0, 3 * MAX_ROW_BYTES as u64, "measured whole");
+        assert_eq!(
+            lines[0].1,
+            MAX_ROW_BYTES + 2,
+            "held to the limit and its line end"
+        );
+        assert_eq!(lines[1], (1, 2));
+    }
+
+    #[test]
+    fn empty_chunks_are_read_past_not_taken_for_the_end() {
+        // A stream may hand over an empty chunk mid-file: the file goes on after it.
+        let chunks = vec![
+            Ok(b"\xEF\xBB".to_vec()),
+            Ok(vec![]),
+            Ok(b"\xBFab".to_vec()),
+            Ok(vec![]),
+            Ok(b"cd".to_vec()),
+        ];
+        let mut text = String::new();
+        reader_of(chunks).read_to_string(&mut text).unwrap();
+        assert_eq!(
+            text, "abcd",
+            "the BOM split across chunks is dropped, the rest kept"
+        );
+    }
+
+    #[test]
+    fn a_port_failure_mid_file_comes_back_as_itself() {
+        let failed = PortError::Permanent("GetObject: AccessDenied".into());
+        let chunks = vec![Ok(b"id,name\n".to_vec()), Err(failed.clone())];
+        let mut text = String::new();
+        let error = reader_of(chunks).read_to_string(&mut text).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            failed.to_string(),
+            "it reads as the port's own error"
+        );
+        assert!(matches!(carried(error), ReadError::Port(p) if p == failed));
+    }
+
+    #[test]
+    fn a_file_of_exactly_the_most_rows_is_read_and_one_more_is_refused() {
+        let row = "{\"id\":\"p\"}\n";
+        let total = rows_of_quickly(&row.repeat(MAX_ROWS as usize));
+        assert_eq!(total.unwrap(), MAX_ROWS);
+        let more = rows_of_quickly(&row.repeat(MAX_ROWS as usize + 1));
+        assert!(matches!(more, Err(ReadError::File(FileError::TooManyRows))));
+    }
+
+    /// Parses JSON lines handed over whole, counting rows only (none sent).
+    fn rows_of_quickly(file: &str) -> Result<u64, ReadError> {
+        let (tx, _rx) = mpsc::channel(1);
+        let reader = reader_of(vec![Ok(file.as_bytes().to_vec())]);
+        parse(reader, ImportFormat::Jsonl, u64::MAX, &tx)
+    }
+
     #[test]
     fn csv_with_a_bom_crlf_and_quoted_newlines() {
         let file = "\u{feff}id,name,description,price_amount,price_currency,stock,available\r\n\
@@ -446,10 +532,13 @@ mod tests {
         let (total, rows) = rows_of(file.as_bytes(), ImportFormat::Csv);
         assert_eq!(total.unwrap(), 2);
         assert_eq!(rows[0].0, 1);
-        assert!(
-            rows[0].1.as_ref().unwrap_err()[0]
-                .message
-                .contains("the limit is 65536")
+        // The record's bytes as its fields hold them, quotes and commas aside: "p1" and "Tea"
+        // (5), the long text and the 13 quoted bytes after it, then "4.50", "EUR", "3" and
+        // "true" (12).
+        let bytes = (MAX_ROW_BYTES + 10) + 5 + 13 + 12;
+        assert_eq!(
+            rows[0].1.as_ref().unwrap_err()[0].message,
+            format!("the row is {bytes} bytes; the limit is 65536")
         );
         assert_eq!(
             rows[1].1.as_ref().unwrap().draft.name,
@@ -457,10 +546,14 @@ mod tests {
             "read past it"
         );
 
-        // Just at the limit, a line is a row like any other.
-        let at_limit = format!("{{\"id\":\"{}\"}}", "y".repeat(MAX_ROW_BYTES - 10));
-        let (_, rows) = rows_of(at_limit.as_bytes(), ImportFormat::Jsonl);
-        assert_ne!(rows[0].1.as_ref().unwrap_err()[0].field, "row");
+        // Just at the limit, a line is a row like any other; one byte more, it is too long.
+        for (extra, too_long) in [(0, false), (1, true)] {
+            let line = format!("{{\"id\":\"{}\"}}", "y".repeat(MAX_ROW_BYTES - 9 + extra));
+            assert_eq!(line.len(), MAX_ROW_BYTES + extra);
+            let (_, rows) = rows_of(format!("{line}\r\n").as_bytes(), ImportFormat::Jsonl);
+            let field = &rows[0].1.as_ref().unwrap_err()[0].field;
+            assert_eq!(field == "row", too_long, "{} bytes", line.len());
+        }
     }
 
     #[test]

@@ -81,3 +81,14 @@ fn the_local_bucket_sends_the_documented_shape() {
     assert_eq!(uploads[0].key, key);
     assert_eq!(uploads[0].size, 77);
 }
+
+/// S3 sends other events to a queue configured for more than `ObjectCreated:*` (a deletion, a
+/// restore): the same record shape, a key under `imports/`, and no upload to read.
+#[test]
+fn an_event_other_than_a_creation_names_no_upload() {
+    for name in ["ObjectRemoved:Delete", "ObjectRestore:Completed"] {
+        let other = DOCUMENTED.replace("ObjectCreated:Put", name);
+        assert_ne!(other, DOCUMENTED, "the fixture names ObjectCreated:Put");
+        assert_eq!(uploaded_files(&other).unwrap(), vec![], "{name}");
+    }
+}

@@ -782,3 +782,273 @@ async fn a_huge_unknown_column_fails_its_import_with_a_short_reason() {
     );
     assert!(reason.len() < 1024, "{} bytes", reason.len());
 }
+
+/// The imports port, watched and steered: each commit's rows recorded; optionally every
+/// commit answered `Superseded` with the checkpoint found at `superseded_at` (another delivery
+/// got there first), or the import read once as it was (a read that raced another start).
+struct Watched {
+    port: Arc<dyn Imports>,
+    batches: std::sync::Mutex<Vec<(u64, u64)>>,
+    superseded_at: Option<u64>,
+    stale: std::sync::Mutex<Option<Import>>,
+}
+
+impl Watched {
+    fn new(port: Arc<dyn Imports>) -> Watched {
+        Watched {
+            port,
+            batches: std::sync::Mutex::default(),
+            superseded_at: None,
+            stale: std::sync::Mutex::default(),
+        }
+    }
+
+    fn committed(&self) -> bool {
+        !self.batches.lock().unwrap().is_empty()
+    }
+}
+
+#[async_trait]
+impl Imports for Watched {
+    async fn create(&self, import: &Import) -> Result<(), PortError> {
+        self.port.create(import).await
+    }
+    async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError> {
+        if let Some(stale) = self.stale.lock().unwrap().take() {
+            return Ok(Some(stale));
+        }
+        let mut import = self.port.get(id).await?;
+        // After a commit, the checkpoint as the other delivery left it.
+        if let (Some(import), Some(at), true) =
+            (import.as_mut(), self.superseded_at, self.committed())
+        {
+            import.next_row = at;
+        }
+        Ok(import)
+    }
+    async fn open(&self, company: &CompanyId) -> Result<Vec<Import>, PortError> {
+        self.port.open(company).await
+    }
+    async fn expire(&self, id: ImportId, reason: &str, at: DateTime<Utc>) -> Result<(), PortError> {
+        self.port.expire(id, reason, at).await
+    }
+    async fn start(
+        &self,
+        id: ImportId,
+        total: u64,
+        file: &FileVersion,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Import>, PortError> {
+        self.port.start(id, total, file, at).await
+    }
+    async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError> {
+        self.batches
+            .lock()
+            .unwrap()
+            .push((batch.from_row, batch.to_row));
+        if self.superseded_at.is_some() {
+            return Ok(BatchOutcome::Superseded);
+        }
+        self.port.commit(batch).await
+    }
+    async fn finish(
+        &self,
+        id: ImportId,
+        failure: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        self.port.finish(id, failure, at).await
+    }
+}
+
+impl World {
+    async fn watched(&self, watched: Watched) -> (ImportCatalog, Arc<Watched>) {
+        let watched = Arc::new(watched);
+        let mut app = self.app().await;
+        app.imports = watched.clone();
+        (app, watched)
+    }
+}
+
+/// A run of refused rows still moves the checkpoint, a thousand rows a batch at most; a file
+/// of one row writes it.
+#[tokio::test]
+async fn a_batch_settles_at_most_a_thousand_rows_and_a_single_row_is_written() {
+    let world = world().await;
+    let refused: String = (0..2_500)
+        .map(|i| format!("r-{i},,,1.00,EUR,1,true\n"))
+        .collect();
+    let (id, event) = world
+        .upload(
+            "acme",
+            ImportFormat::Csv,
+            format!("{HEADER}\n{refused}").as_bytes(),
+        )
+        .await;
+    let (app, watched) = world.watched(Watched::new(world.imports().await)).await;
+    assert_eq!(failures(&app, event).await, 0);
+    assert_eq!(
+        *watched.batches.lock().unwrap(),
+        vec![(1, 1001), (1001, 2001), (2001, 2501)]
+    );
+    let report = world.report(id).await;
+    assert_eq!((report.rows.written, report.rows.rejected), (0, 2_500));
+
+    let (id, event) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(7..8).as_bytes())
+        .await;
+    assert_eq!(failures(&world.app().await, event).await, 0);
+    assert_eq!(world.report(id).await.rows.written, 1);
+    assert!(world.product("p-7").await.is_some());
+}
+
+/// Another delivery committed this batch's rows first. If its checkpoint is past them, they are
+/// settled and this delivery goes on; if it is short of them, that delivery is still at work
+/// and this one comes back later, writing nothing meanwhile.
+#[tokio::test]
+async fn a_batch_overtaken_by_another_delivery_is_skipped_or_handed_back() {
+    let world = world().await;
+    let (id, event) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(20..23).as_bytes())
+        .await;
+    let mut behind = Watched::new(world.imports().await);
+    behind.superseded_at = Some(1);
+    let (app, _) = world.watched(behind).await;
+    assert_eq!(failures(&app, event.clone()).await, 1, "handed back");
+    assert_eq!(world.report(id).await.status, ImportStatus::Running);
+
+    let mut past = Watched::new(world.imports().await);
+    past.superseded_at = Some(4);
+    let (app, watched) = world.watched(past).await;
+    assert_eq!(failures(&app, event).await, 0);
+    assert_eq!(*watched.batches.lock().unwrap(), vec![(1, 4)]);
+    assert_eq!(world.report(id).await.status, ImportStatus::Done);
+    assert!(
+        world.product("p-20").await.is_none(),
+        "this delivery wrote nothing: the rows were the other's"
+    );
+}
+
+/// Two uploads for one import, their deliveries interleaved: this one read the import still
+/// pending, and the other upload started it meanwhile (and is still at work). Its start finds
+/// the import pinned to the other upload, and it writes nothing.
+#[tokio::test]
+async fn a_start_lost_to_another_upload_writes_nothing() {
+    let world = world().await;
+    let (id, first) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(30..32).as_bytes())
+        .await;
+    let pending = world.report(id).await;
+    let second = world
+        .upload_again(&pending.key(), jsonl(40..42).as_bytes())
+        .await;
+    // The first upload's delivery starts the import and dies before its first commit.
+    let dying = world.dying_after(0).await;
+    assert_eq!(failures(&dying, first.clone()).await, 1);
+    let started = world.report(id).await;
+    assert_eq!(started.status, ImportStatus::Running);
+    let watched = Watched::new(world.imports().await);
+    *watched.stale.lock().unwrap() = Some(pending);
+    let (app, _) = world.watched(watched).await;
+    assert_eq!(failures(&app, second).await, 0);
+    assert!(
+        world.product("p-40").await.is_none(),
+        "the second upload is not mixed in"
+    );
+    assert_eq!(
+        world.report(id).await.file,
+        started.file,
+        "still the first's"
+    );
+    // The first upload's redelivery finishes it.
+    assert_eq!(failures(&world.app().await, first).await, 0);
+    assert!(world.product("p-30").await.is_some());
+}
+
+/// The limit is on the upload's size as S3 reports it: a file of exactly the limit is read.
+#[tokio::test]
+async fn a_file_of_exactly_the_size_limit_is_read() {
+    let world = world().await;
+    let (id, event) = world
+        .upload("acme", ImportFormat::Jsonl, jsonl(50..52).as_bytes())
+        .await;
+    let mut body: serde_json::Value =
+        serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    body["Records"][0]["s3"]["object"]["size"] = domain::import::MAX_FILE_BYTES.into();
+    assert_eq!(
+        failures(&world.app().await, sqs(&body.to_string())).await,
+        0
+    );
+    let report = world.report(id).await;
+    assert_eq!(
+        (report.status, report.rows.written),
+        (ImportStatus::Done, 2)
+    );
+}
+
+/// What a delivery wrote and refused is reported as the metrics ImportRowsWritten and
+/// ImportRowsRejected (the data points of this process, as delivery-local's console reads
+/// them; the counts are unlike any other test's).
+#[tokio::test]
+async fn a_delivery_counts_the_rows_it_wrote_and_refused() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(String, f64)>::new()));
+    let sink = seen.clone();
+    assert!(telemetry::set_sink(move |metric, value, _| {
+        sink.lock().unwrap().push((metric.to_owned(), value));
+    }));
+    let world = world().await;
+    let valid: String = (0..37)
+        .map(|i| format!("m-{i},Item {i},,1.00,EUR,1,true\n"))
+        .collect();
+    let refused: String = (0..5)
+        .map(|i| format!("n-{i},,,1.00,EUR,1,true\n"))
+        .collect();
+    let (_, event) = world
+        .upload(
+            "acme",
+            ImportFormat::Csv,
+            format!("{HEADER}\n{valid}{refused}").as_bytes(),
+        )
+        .await;
+    assert_eq!(failures(&world.app().await, event).await, 0);
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.contains(&("ImportRowsWritten".to_owned(), 37.0)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("ImportRowsRejected".to_owned(), 5.0)),
+        "{seen:?}"
+    );
+}
+
+/// S3's event may say less than the object holds (or the object may be replaced under an
+/// event that said little): the reading itself stops past the limit, and a file of exactly the
+/// limit is read to its end.
+#[tokio::test]
+async fn the_reading_stops_past_the_size_limit_whatever_the_event_said() {
+    let world = world().await;
+    let limit = domain::import::MAX_FILE_BYTES as usize;
+    for (bytes, refused) in [(limit + 1, true), (limit, false)] {
+        // One line, too long to be a row: read past, and refused as such.
+        let (id, event) = world
+            .upload("acme", ImportFormat::Jsonl, "x".repeat(bytes).as_bytes())
+            .await;
+        let mut body: serde_json::Value =
+            serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+        body["Records"][0]["s3"]["object"]["size"] = 10.into();
+        assert_eq!(
+            failures(&world.app().await, sqs(&body.to_string())).await,
+            0
+        );
+        let report = world.report(id).await;
+        if refused {
+            assert_eq!(report.status, ImportStatus::Failed);
+            let reason = report.reason.unwrap();
+            assert!(reason.contains("the limit is 52428800 bytes"), "{reason}");
+        } else {
+            assert_eq!(report.status, ImportStatus::Done, "{:?}", report.reason);
+            assert_eq!((report.rows.total, report.rows.rejected), (1, 1));
+        }
+    }
+}
