@@ -476,35 +476,27 @@ resource "aws_appautoscaling_target" "sale" {
   max_capacity       = each.value
 }
 
-resource "aws_appautoscaling_scheduled_action" "sale_start" {
-  for_each = module.sale.provisioned_concurrency
-
-  name               = "${var.name}-${each.key}-sale-start"
-  service_namespace  = aws_appautoscaling_target.sale[each.key].service_namespace
-  scalable_dimension = aws_appautoscaling_target.sale[each.key].scalable_dimension
-  resource_id        = aws_appautoscaling_target.sale[each.key].resource_id
-  schedule           = module.sale.window.start
-  timezone           = "UTC"
-
-  scalable_target_action {
-    min_capacity = each.value
-    max_capacity = each.value
+# At the window's start, each function's figure; at its end, 0.
+resource "aws_appautoscaling_scheduled_action" "sale" {
+  for_each = {
+    for pair in setproduct(keys(module.sale.provisioned_concurrency), ["start", "end"]) :
+    "${pair[0]}-${pair[1]}" => {
+      function = pair[0]
+      schedule = module.sale.window[pair[1]]
+      capacity = pair[1] == "start" ? module.sale.provisioned_concurrency[pair[0]] : 0
+    }
   }
-}
 
-resource "aws_appautoscaling_scheduled_action" "sale_end" {
-  for_each = module.sale.provisioned_concurrency
-
-  name               = "${var.name}-${each.key}-sale-end"
-  service_namespace  = aws_appautoscaling_target.sale[each.key].service_namespace
-  scalable_dimension = aws_appautoscaling_target.sale[each.key].scalable_dimension
-  resource_id        = aws_appautoscaling_target.sale[each.key].resource_id
-  schedule           = module.sale.window.end
+  name               = "${var.name}-${each.key}-of-sale"
+  service_namespace  = aws_appautoscaling_target.sale[each.value.function].service_namespace
+  scalable_dimension = aws_appautoscaling_target.sale[each.value.function].scalable_dimension
+  resource_id        = aws_appautoscaling_target.sale[each.value.function].resource_id
+  schedule           = each.value.schedule
   timezone           = "UTC"
 
   scalable_target_action {
-    min_capacity = 0
-    max_capacity = 0
+    min_capacity = each.value.capacity
+    max_capacity = each.value.capacity
   }
 }
 

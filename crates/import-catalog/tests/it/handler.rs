@@ -68,22 +68,18 @@ impl World {
     /// The handler, its invocation dying after `commits` commits (a crash mid-file).
     async fn dying_after(&self, commits: usize) -> ImportCatalog {
         let mut dying = self.app().await;
-        dying.imports = Arc::new(DiesAfter {
-            port: self.imports().await,
-            commits: AtomicUsize::new(commits),
-            delay: std::time::Duration::ZERO,
-        });
+        let mut steered = Steered::new(self.imports().await);
+        steered.commits = AtomicUsize::new(commits);
+        dying.imports = Arc::new(steered);
         dying
     }
 
     /// The handler, each of its commits taking `delay` (a table under load).
     async fn slow_commits(&self, delay: std::time::Duration) -> ImportCatalog {
         let mut slow = self.app().await;
-        slow.imports = Arc::new(DiesAfter {
-            port: self.imports().await,
-            commits: AtomicUsize::new(usize::MAX),
-            delay,
-        });
+        let mut steered = Steered::new(self.imports().await);
+        steered.delay = delay;
+        slow.imports = Arc::new(steered);
         slow
     }
 
@@ -170,53 +166,6 @@ async fn bad_rows_are_reported_with_row_and_field_and_the_rest_written() {
         ),
         ("Coffee, dark", false, "acme")
     );
-}
-
-/// The imports port, failing for good after `commits` commits (a crash mid-file).
-struct DiesAfter {
-    port: Arc<dyn Imports>,
-    commits: AtomicUsize,
-    delay: std::time::Duration,
-}
-
-#[async_trait]
-impl Imports for DiesAfter {
-    async fn create(&self, import: &Import) -> Result<(), PortError> {
-        self.port.create(import).await
-    }
-    async fn get(&self, id: ImportId) -> Result<Option<Import>, PortError> {
-        self.port.get(id).await
-    }
-    async fn open(&self, company: &CompanyId) -> Result<Vec<Import>, PortError> {
-        self.port.open(company).await
-    }
-    async fn expire(&self, id: ImportId, reason: &str, at: DateTime<Utc>) -> Result<(), PortError> {
-        self.port.expire(id, reason, at).await
-    }
-    async fn start(
-        &self,
-        id: ImportId,
-        total: u64,
-        file: &FileVersion,
-        at: DateTime<Utc>,
-    ) -> Result<Option<Import>, PortError> {
-        self.port.start(id, total, file, at).await
-    }
-    async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError> {
-        if self.commits.fetch_sub(1, Ordering::SeqCst) == 0 {
-            return Err(PortError::Permanent("the invocation died".to_owned()));
-        }
-        tokio::time::sleep(self.delay).await;
-        self.port.commit(batch).await
-    }
-    async fn finish(
-        &self,
-        id: ImportId,
-        failure: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<(), PortError> {
-        self.port.finish(id, failure, at).await
-    }
 }
 
 /// An invocation near its end commits the rows in hand and hands the file back, rather than
@@ -783,20 +732,25 @@ async fn a_huge_unknown_column_fails_its_import_with_a_short_reason() {
     assert!(reason.len() < 1024, "{} bytes", reason.len());
 }
 
-/// The imports port, watched and steered: each commit's rows recorded; optionally every
-/// commit answered `Superseded` with the checkpoint found at `superseded_at` (another delivery
-/// got there first), or the import read once as it was (a read that raced another start).
-struct Watched {
+/// The imports port, watched and steered: each commit's rows recorded; optionally the
+/// invocation dying at a commit, each commit taking `delay`, every commit answered
+/// `Superseded` with the checkpoint found at `superseded_at` (another delivery got there
+/// first), or the import read once as it was (a read that raced another start).
+struct Steered {
     port: Arc<dyn Imports>,
+    commits: AtomicUsize,
+    delay: std::time::Duration,
     batches: std::sync::Mutex<Vec<(u64, u64)>>,
     superseded_at: Option<u64>,
     stale: std::sync::Mutex<Option<Import>>,
 }
 
-impl Watched {
-    fn new(port: Arc<dyn Imports>) -> Watched {
-        Watched {
+impl Steered {
+    fn new(port: Arc<dyn Imports>) -> Steered {
+        Steered {
             port,
+            commits: AtomicUsize::new(usize::MAX),
+            delay: std::time::Duration::ZERO,
             batches: std::sync::Mutex::default(),
             superseded_at: None,
             stale: std::sync::Mutex::default(),
@@ -809,7 +763,7 @@ impl Watched {
 }
 
 #[async_trait]
-impl Imports for Watched {
+impl Imports for Steered {
     async fn create(&self, import: &Import) -> Result<(), PortError> {
         self.port.create(import).await
     }
@@ -842,6 +796,10 @@ impl Imports for Watched {
         self.port.start(id, total, file, at).await
     }
     async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError> {
+        if self.commits.fetch_sub(1, Ordering::SeqCst) == 0 {
+            return Err(PortError::Permanent("the invocation died".to_owned()));
+        }
+        tokio::time::sleep(self.delay).await;
         self.batches
             .lock()
             .unwrap()
@@ -862,7 +820,7 @@ impl Imports for Watched {
 }
 
 impl World {
-    async fn watched(&self, watched: Watched) -> (ImportCatalog, Arc<Watched>) {
+    async fn watched(&self, watched: Steered) -> (ImportCatalog, Arc<Steered>) {
         let watched = Arc::new(watched);
         let mut app = self.app().await;
         app.imports = watched.clone();
@@ -885,7 +843,7 @@ async fn a_batch_settles_at_most_a_thousand_rows_and_a_single_row_is_written() {
             format!("{HEADER}\n{refused}").as_bytes(),
         )
         .await;
-    let (app, watched) = world.watched(Watched::new(world.imports().await)).await;
+    let (app, watched) = world.watched(Steered::new(world.imports().await)).await;
     assert_eq!(failures(&app, event).await, 0);
     assert_eq!(
         *watched.batches.lock().unwrap(),
@@ -911,13 +869,13 @@ async fn a_batch_overtaken_by_another_delivery_is_skipped_or_handed_back() {
     let (id, event) = world
         .upload("acme", ImportFormat::Jsonl, jsonl(20..23).as_bytes())
         .await;
-    let mut behind = Watched::new(world.imports().await);
+    let mut behind = Steered::new(world.imports().await);
     behind.superseded_at = Some(1);
     let (app, _) = world.watched(behind).await;
     assert_eq!(failures(&app, event.clone()).await, 1, "handed back");
     assert_eq!(world.report(id).await.status, ImportStatus::Running);
 
-    let mut past = Watched::new(world.imports().await);
+    let mut past = Steered::new(world.imports().await);
     past.superseded_at = Some(4);
     let (app, watched) = world.watched(past).await;
     assert_eq!(failures(&app, event).await, 0);
@@ -947,7 +905,7 @@ async fn a_start_lost_to_another_upload_writes_nothing() {
     assert_eq!(failures(&dying, first.clone()).await, 1);
     let started = world.report(id).await;
     assert_eq!(started.status, ImportStatus::Running);
-    let watched = Watched::new(world.imports().await);
+    let watched = Steered::new(world.imports().await);
     *watched.stale.lock().unwrap() = Some(pending);
     let (app, _) = world.watched(watched).await;
     assert_eq!(failures(&app, second).await, 0);
