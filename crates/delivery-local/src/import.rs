@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use bus_embedded::IMPORTS;
 use domain::import::ImportFormat;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -12,8 +13,10 @@ use serde_json::{Value, json};
 use crate::simulate::Client;
 use crate::{ImportArgs, tokens};
 
-/// Giving up when the report does not move for this long.
-const STALL: Duration = Duration::from_secs(120);
+/// Giving up when the report does not move for this long: longer than the imports queue's
+/// visibility timeout, since an import whose invocation died (a crash, a `kill -9`) moves
+/// again only once its message comes back, after that timeout.
+const STALL: Duration = Duration::from_secs(IMPORTS.visibility_timeout.as_secs() + 30);
 /// Row errors printed (the report keeps up to 1,000).
 const PRINTED_ERRORS: usize = 20;
 
