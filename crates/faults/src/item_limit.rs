@@ -394,6 +394,49 @@ mod tests {
         assert_eq!(ItemWriteLimit::new(0).per_second(), 2);
     }
 
+    /// The service behind the limit: every request it gets is answered 200.
+    #[derive(Debug)]
+    struct Service;
+
+    impl HttpConnector for Service {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(
+                StatusCode::try_from(200).unwrap(),
+                SdkBody::from("{}"),
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_past_its_item_s_units_never_reaches_the_service() {
+        let connector = LimitedConnector {
+            inner: SharedHttpConnector::new(Service),
+            limit: Arc::new(ItemWriteLimit::new(2)),
+        };
+        let send = |target: &str| {
+            let mut request = HttpRequest::new(SdkBody::from(put("products", "p1").to_string()));
+            request
+                .headers_mut()
+                .insert("x-amz-target", target.to_owned());
+            connector.call(request)
+        };
+        let status = |response: HttpResponse| response.status().as_u16();
+        // Two units a second: two writes of p1 pass, the third is answered by the limit.
+        for _ in 0..2 {
+            assert_eq!(
+                status(send("DynamoDB_20120810.PutItem").await.unwrap()),
+                200
+            );
+        }
+        let refused = send("DynamoDB_20120810.PutItem").await.unwrap();
+        assert_eq!(status(refused), 400);
+        // Reads are never limited.
+        assert_eq!(
+            status(send("DynamoDB_20120810.GetItem").await.unwrap()),
+            200
+        );
+    }
+
     #[test]
     fn refusals_are_shaped_as_dynamodb_answers_them() {
         let key = |id: &str| ItemKey {
