@@ -73,6 +73,13 @@ impl Write {
     /// the limit lets through (reads, batch writes, control calls, a body it cannot read).
     pub fn of(target: &str, body: &[u8]) -> Option<Write> {
         let operation = target.strip_prefix("DynamoDB_20120810.")?;
+        if !matches!(
+            operation,
+            "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems"
+        ) {
+            // Reads and batches pass unread: only a write's body is parsed.
+            return None;
+        }
         let body: Value = serde_json::from_slice(body).ok()?;
         let items = match operation {
             "PutItem" => vec![item_key(&body, "Item")?],
@@ -204,8 +211,8 @@ impl ItemWriteLimit {
     }
 }
 
-/// DynamoDB's answer to a write refused for its items at `short`.
-pub fn refusal(write: &Write, short: &[usize]) -> (u16, Value) {
+/// DynamoDB's answer (HTTP 400) to a write refused for its items at `short`.
+fn refusal(write: &Write, short: &[usize]) -> Value {
     if write.transactional {
         let reasons: Vec<Value> = (0..write.items.len())
             .map(|i| match short.contains(&i) {
@@ -214,30 +221,24 @@ pub fn refusal(write: &Write, short: &[usize]) -> (u16, Value) {
             })
             .collect();
         let codes: Vec<&str> = reasons.iter().filter_map(|r| r["Code"].as_str()).collect();
-        return (
-            400,
-            json!({
-                "__type": format!("{ERROR_PREFIX}TransactionCanceledException"),
-                "Message": format!(
-                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
-                    codes.join(", ")
-                ),
-                "CancellationReasons": reasons,
-            }),
-        );
+        return json!({
+            "__type": format!("{ERROR_PREFIX}TransactionCanceledException"),
+            "Message": format!(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                codes.join(", ")
+            ),
+            "CancellationReasons": reasons,
+        });
     }
     let table = &write.items[short[0]].table;
-    (
-        400,
-        json!({
-            "__type": format!("{ERROR_PREFIX}ThrottlingException"),
-            "message": THROTTLED,
-            "throttlingReasons": [{
-                "reason": HOT_KEY,
-                "resource": format!("arn:aws:dynamodb:us-east-1:000000000000:table/{table}"),
-            }],
-        }),
-    )
+    json!({
+        "__type": format!("{ERROR_PREFIX}ThrottlingException"),
+        "message": THROTTLED,
+        "throttlingReasons": [{
+            "reason": HOT_KEY,
+            "resource": format!("arn:aws:dynamodb:us-east-1:000000000000:table/{table}"),
+        }],
+    })
 }
 
 #[derive(Debug)]
@@ -275,16 +276,17 @@ impl HttpConnector for LimitedConnector {
         if let Some(write) = write {
             let short = self.limit.take(&write, Instant::now());
             if !short.is_empty() {
-                let (status, body) = refusal(&write, &short);
-                return HttpConnectorFuture::ready(Ok(response(status, &body)));
+                let body = refusal(&write, &short);
+                return HttpConnectorFuture::ready(Ok(refused(&body)));
             }
         }
         self.inner.call(request)
     }
 }
 
-fn response(status: u16, body: &Value) -> HttpResponse {
-    let status = StatusCode::try_from(status).expect("a valid status");
+/// A refusal as DynamoDB sends it: HTTP 400, its type also in `x-amzn-errortype`.
+fn refused(body: &Value) -> HttpResponse {
+    let status = StatusCode::try_from(400).expect("a valid status");
     let error_type = body["__type"].as_str().unwrap_or_default().to_owned();
     let mut response = HttpResponse::new(status, SdkBody::from(body.to_string()));
     let headers = response.headers_mut();
@@ -447,8 +449,7 @@ mod tests {
             items: vec![key("p1")],
             transactional: false,
         };
-        let (status, body) = refusal(&single, &[0]);
-        assert_eq!(status, 400);
+        let body = refusal(&single, &[0]);
         assert_eq!(
             body["__type"],
             "com.amazonaws.dynamodb.v20120810#ThrottlingException"
@@ -462,7 +463,7 @@ mod tests {
             items: vec![key("p1"), key("p2"), key("o1")],
             transactional: true,
         };
-        let (_, body) = refusal(&transaction, &[1]);
+        let body = refusal(&transaction, &[1]);
         let codes: Vec<&str> = body["CancellationReasons"]
             .as_array()
             .unwrap()
@@ -476,7 +477,8 @@ mod tests {
                 .unwrap()
                 .ends_with("[None, ThrottlingError, None]")
         );
-        let response = response(400, &body);
+        let response = refused(&body);
+        assert_eq!(response.status().as_u16(), 400);
         assert_eq!(
             response.headers().get("x-amzn-errortype"),
             Some("com.amazonaws.dynamodb.v20120810#TransactionCanceledException")
