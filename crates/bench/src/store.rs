@@ -34,6 +34,7 @@ fn product(id: &str) -> Result<Product, String> {
         price: Money::from_minor(100, Currency::Usd),
         stock: 1_000_000,
         available: true,
+        stock_shards: 1,
         version: 1,
         updated_at: chrono::Utc::now(),
     })

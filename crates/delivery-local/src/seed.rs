@@ -132,6 +132,7 @@ pub async fn seed_if_empty(store: &DynamoStore) -> Result<Seed, PortError> {
             price: Money::from_minor(minor, Currency::Usd),
             stock,
             available: true,
+            stock_shards: 1,
             version: 1,
             updated_at: Utc::now(),
         };

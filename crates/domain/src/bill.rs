@@ -334,6 +334,7 @@ mod tests {
             price: Money::from_minor(minor, currency),
             stock,
             available,
+            stock_shards: 1,
             version: 1,
             updated_at: Utc::now(),
         }

@@ -41,7 +41,7 @@ const MAX_MESSAGE_CHARS: usize = 300;
 pub const KEY_PREFIX: &str = "imports/";
 
 /// The columns of a CSV file, in their documented order.
-pub const CSV_COLUMNS: [&str; 7] = [
+pub const CSV_COLUMNS: [&str; 8] = [
     "id",
     "name",
     "description",
@@ -49,6 +49,7 @@ pub const CSV_COLUMNS: [&str; 7] = [
     "price_currency",
     "stock",
     "available",
+    "stock_shards",
 ];
 /// The columns a CSV header must have (the others default as in `PUT`).
 const REQUIRED_COLUMNS: [&str; 5] = ["id", "name", "price_amount", "price_currency", "stock"];
@@ -352,7 +353,7 @@ pub struct ProductRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Columns {
     /// Index in the record of each of [`CSV_COLUMNS`], when present.
-    at: [Option<usize>; 7],
+    at: [Option<usize>; CSV_COLUMNS.len()],
     width: usize,
 }
 
@@ -373,7 +374,7 @@ impl Columns {
     pub fn from_header<'a>(
         header: impl IntoIterator<Item = &'a str>,
     ) -> Result<Columns, FileError> {
-        let mut at = [None; 7];
+        let mut at = [None; CSV_COLUMNS.len()];
         let mut width = 0;
         for (index, name) in header.into_iter().enumerate() {
             width += 1;
@@ -426,6 +427,10 @@ impl Columns {
         );
         if let Some(available) = cell("available").filter(|a| !a.trim().is_empty()) {
             body.insert("available".into(), csv_boolean(available));
+        }
+        // An empty cell keeps the product's number of shards, as a `PUT` without the field.
+        if let Some(shards) = cell("stock_shards").filter(|s| !s.trim().is_empty()) {
+            body.insert("stock_shards".into(), csv_integer(shards));
         }
         let errors = |errors: Vec<FieldError>| {
             errors
@@ -704,17 +709,22 @@ mod tests {
     fn csv_rows_follow_the_product_rules_and_name_their_columns() {
         let columns = columns(&CSV_COLUMNS.join(",")).unwrap();
         let row = columns
-            .row(1, &["p1", "Tea", "", "4.50", "EUR", "12", "FALSE"])
+            .row(1, &["p1", "Tea", "", "4.50", "EUR", "12", "FALSE", "8"])
             .unwrap();
         assert_eq!(row.id.as_str(), "p1");
         assert_eq!((row.draft.stock, row.draft.available), (12, false));
+        assert_eq!(row.draft.stock_shards, Some(8));
+        let kept = columns
+            .row(1, &["p1", "Tea", "", "4.50", "EUR", "12", "", " "])
+            .unwrap();
+        assert_eq!(kept.draft.stock_shards, None, "an empty cell keeps the count");
         let errors = columns
-            .row(7, &["bad id", "", "", "4.5", "XXX", "-1", "maybe"])
+            .row(7, &["bad id", "", "", "4.5", "XXX", "-1", "maybe", "33"])
             .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["id", "name", "price_currency", "stock", "available"]
+            ["id", "name", "price_currency", "stock", "available", "stock_shards"]
         );
         assert!(errors.iter().all(|e| e.row == 7));
         let short = columns.row(2, &["p1", "Tea"]).unwrap_err();

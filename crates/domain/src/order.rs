@@ -604,6 +604,7 @@ mod tests {
             price: usd(price),
             stock,
             available: true,
+            stock_shards: 1,
             version: 1,
             updated_at: Utc::now(),
         };
@@ -791,6 +792,7 @@ mod tests {
             price: Money::from_minor(1250, Currency::Usd),
             stock: 1,
             available: true,
+            stock_shards: 1,
             version: 1,
             updated_at: Utc::now(),
         };

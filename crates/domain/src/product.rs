@@ -12,6 +12,12 @@ use crate::validation::{FieldError, FieldErrors, JsonObject, Presence};
 pub const NAME_LEN: (usize, usize) = (1, 200);
 pub const DESCRIPTION_LEN: (usize, usize) = (0, 2000);
 pub const MAX_STOCK: u32 = 1_000_000;
+/// The most items a product's stock may be spread over (see [`Product::stock_shards`]).
+pub const MAX_STOCK_SHARDS: u8 = 32;
+
+fn one_shard() -> u8 {
+    1
+}
 
 /// A product as stored and as served.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,8 +27,14 @@ pub struct Product {
     pub name: String,
     pub description: String,
     pub price: Money,
+    /// The total, whatever the number of shards holding it.
     pub stock: u32,
     pub available: bool,
+    /// How many items the stock is spread over, so that a sale's reservations are not all
+    /// writes to one item (DynamoDB serves about 1,000 write units a second per item). Each
+    /// reservation takes its quantity from one shard; reads show the sum.
+    #[serde(default = "one_shard")]
+    pub stock_shards: u8,
     /// Bumped by every write, stock reservations included; served as the `ETag`.
     pub version: u64,
     pub updated_at: DateTime<Utc>,
@@ -36,6 +48,8 @@ pub struct ProductDraft {
     pub price: Money,
     pub stock: u32,
     pub available: bool,
+    /// `None` keeps the product's current number of shards (1 for a new product).
+    pub stock_shards: Option<u8>,
 }
 
 /// The validated body of `PATCH /products/{id}`: only the fields given.
@@ -46,13 +60,40 @@ pub struct ProductPatch {
     pub price: Option<Money>,
     pub stock: Option<u32>,
     pub available: Option<bool>,
+    pub stock_shards: Option<u8>,
 }
 
-const FIELDS: [&str; 5] = ["name", "description", "price", "stock", "available"];
+const FIELDS: [&str; 6] = [
+    "name",
+    "description",
+    "price",
+    "stock",
+    "available",
+    "stock_shards",
+];
 
 fn stock(obj: &JsonObject<'_>, need: Presence, errors: &mut FieldErrors) -> Option<u32> {
     obj.integer("stock", need, (0, i64::from(MAX_STOCK)), errors)
         .map(|n| n as u32)
+}
+
+fn stock_shards(obj: &JsonObject<'_>, errors: &mut FieldErrors) -> Option<u8> {
+    obj.integer(
+        "stock_shards",
+        Presence::Optional,
+        (1, i64::from(MAX_STOCK_SHARDS)),
+        errors,
+    )
+    .map(|n| n as u8)
+}
+
+/// `total` spread over `shards` as evenly as it goes: the first `total % shards` shards hold
+/// one more. Shard 0 is the product's own item.
+pub fn split_stock(total: u32, shards: u8) -> Vec<u32> {
+    let shards = u32::from(shards.max(1));
+    (0..shards)
+        .map(|k| total / shards + u32::from(k < total % shards))
+        .collect()
 }
 
 impl ProductDraft {
@@ -73,6 +114,7 @@ impl ProductDraft {
         let price = obj.price("price", Presence::Required, &mut errors);
         let stock = stock(&obj, Presence::Required, &mut errors);
         let available = obj.boolean("available", Presence::Optional, &mut errors);
+        let stock_shards = stock_shards(&obj, &mut errors);
         errors.finish(|| {
             Some(ProductDraft {
                 name: name?,
@@ -80,6 +122,7 @@ impl ProductDraft {
                 price: price?,
                 stock: stock?,
                 available: available.unwrap_or(true),
+                stock_shards,
             })
         })
     }
@@ -95,7 +138,7 @@ impl ProductPatch {
         if errors.is_empty() && !FIELDS.iter().any(|f| obj.has(f)) {
             errors.add(
                 "body",
-                "must change at least one of name, description, price, stock, available",
+                "must change at least one of name, description, price, stock, available, stock_shards",
             );
         }
         let patch = ProductPatch {
@@ -110,6 +153,7 @@ impl ProductPatch {
             price: obj.price("price", Presence::Optional, &mut errors),
             stock: stock(&obj, Presence::Optional, &mut errors),
             available: obj.boolean("available", Presence::Optional, &mut errors),
+            stock_shards: stock_shards(&obj, &mut errors),
         };
         errors.finish(|| Some(patch))
     }
@@ -167,6 +211,10 @@ pub fn plan_put(
         price: draft.price,
         stock: draft.stock,
         available: draft.available,
+        stock_shards: draft
+            .stock_shards
+            .or(current.map(|c| c.stock_shards))
+            .unwrap_or(1),
         version,
         updated_at: now,
     };
@@ -205,6 +253,9 @@ pub fn plan_patch(
     }
     if let Some(available) = patch.available {
         next.available = available;
+    }
+    if let Some(shards) = patch.stock_shards {
+        next.stock_shards = shards;
     }
     next.version = cur.version + 1;
     next.updated_at = now;
@@ -352,5 +403,50 @@ mod tests {
             );
         }
         assert_eq!(etag(3), "\"3\"");
+    }
+
+    #[test]
+    fn stock_is_split_evenly_and_in_full() {
+        assert_eq!(split_stock(10, 1), [10]);
+        assert_eq!(split_stock(10, 4), [3, 3, 2, 2]);
+        assert_eq!(split_stock(3, 8), [1, 1, 1, 0, 0, 0, 0, 0]);
+        assert_eq!(split_stock(0, 2), [0, 0]);
+        assert_eq!(split_stock(7, 0), [7], "no product has fewer than one shard");
+        for shards in 1..=MAX_STOCK_SHARDS {
+            for total in [0, 1, 31, 32, 33, 999, MAX_STOCK] {
+                let split = split_stock(total, shards);
+                assert_eq!(split.len(), usize::from(shards));
+                assert_eq!(split.iter().sum::<u32>(), total);
+                let (min, max) = (split.iter().min(), split.iter().max());
+                assert!(max.unwrap() - min.unwrap() <= 1, "{total} over {shards}");
+            }
+        }
+    }
+
+    #[test]
+    fn stock_shards_are_1_to_32_and_kept_unless_given() {
+        for bad in [json!(0), json!(33), json!("2"), json!(2.5)] {
+            let body = json!({"name": "Tea", "price": {"amount": "1.00", "currency": "USD"},
+                              "stock": 1, "stock_shards": bad});
+            let errors = ProductDraft::from_json(&body).unwrap_err();
+            assert_eq!(errors[0].field, "stock_shards", "{bad}");
+            let errors = ProductPatch::from_json(&json!({"stock_shards": bad})).unwrap_err();
+            assert_eq!(errors[0].field, "stock_shards", "{bad}");
+        }
+        let id = ProductId::parse("p1").unwrap();
+        let (new, _) = plan_put(None, &id, &acme(), draft(), None, now()).unwrap();
+        assert_eq!((draft().stock_shards, new.stock_shards), (None, 1));
+        let mut eight = draft();
+        eight.stock_shards = Some(MAX_STOCK_SHARDS);
+        let (sharded, _) = plan_put(Some(&new), &id, &acme(), eight, None, now()).unwrap();
+        assert_eq!(sharded.stock_shards, 32);
+        let (kept, _) = plan_put(Some(&sharded), &id, &acme(), draft(), None, now()).unwrap();
+        assert_eq!(kept.stock_shards, 32, "a PUT without the field keeps it");
+        let patch = ProductPatch::from_json(&json!({"stock_shards": 1})).unwrap();
+        let patched = plan_patch(Some(&kept), &acme(), patch, None, now()).unwrap();
+        assert_eq!((patched.stock_shards, patched.stock), (1, 5));
+        let patch = ProductPatch::from_json(&json!({"stock": 9})).unwrap();
+        let patched = plan_patch(Some(&kept), &acme(), patch, None, now()).unwrap();
+        assert_eq!(patched.stock_shards, 32, "a PATCH without the field keeps it");
     }
 }

@@ -467,6 +467,7 @@ mod tests {
             price: domain::Money::from_minor(100, domain::Currency::Usd),
             stock: 1,
             available: true,
+            stock_shards: 1,
             version: 1,
             updated_at: Utc::now(),
         }

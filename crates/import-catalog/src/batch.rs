@@ -12,7 +12,8 @@ use domain::ports::{BatchOutcome, Catalog, ImportBatch, Imports};
 use domain::{PortError, ProductId};
 use retry_policy::PIPELINE;
 
-/// Products per transaction: DynamoDB takes 100 actions, one of them the checkpoint.
+/// Items written per transaction: DynamoDB takes 100 actions, one of them the checkpoint. A
+/// product writes one item per stock shard (of the more shards, before or after).
 const MAX_WRITES: usize = 99;
 /// Rows a batch settles at most (a run of refused rows still moves the checkpoint).
 const MAX_ROWS_PER_BATCH: u64 = 1_000;
@@ -26,6 +27,18 @@ struct Pending {
     ids: HashSet<ProductId>,
     errors: Vec<RowError>,
     last_row: u64,
+}
+
+impl Pending {
+    /// Drops the rows before `to_row`, which a commit settled.
+    fn settle(&mut self, to_row: u64) {
+        self.rows.retain(|r| r.row >= to_row);
+        self.errors.retain(|e| e.row >= to_row);
+        self.ids = self.rows.iter().map(|r| r.id.clone()).collect();
+        if self.rows.is_empty() && self.errors.is_empty() {
+            *self = Pending::default();
+        }
+    }
 }
 
 /// Where an import's writing stands, and the rows waiting to be committed.
@@ -103,7 +116,8 @@ impl<'a> Batcher<'a> {
         self.flush().await
     }
 
-    /// The batch of the pending rows, planned against the products as they are now.
+    /// The batch of the pending rows, planned against the products as they are now: as many
+    /// rows as their items fit in one transaction, the rest left pending.
     async fn plan(&self) -> Result<ImportBatch, PortError> {
         let ids: Vec<ProductId> = self.pending.ids.iter().cloned().collect();
         let current = PIPELINE
@@ -113,31 +127,48 @@ impl<'a> Batcher<'a> {
             .await?;
         let current: HashMap<_, _> = current.into_iter().map(|p| (p.id.clone(), p)).collect();
         let now = Utc::now();
-        let mut errors = self.pending.errors.clone();
         let mut writes = Vec::with_capacity(self.pending.rows.len());
+        let mut items = 0;
+        let mut to_row = self.pending.last_row + 1;
+        let mut errors = Vec::new();
         for row in &self.pending.rows {
             let stored = current.get(&row.id);
             match plan_row(stored, row, &self.key.company, now) {
-                Ok(product) => writes.push((product, stored.map(|p| p.version))),
+                Ok(product) => {
+                    let shards = stored.map_or(1, |p| p.stock_shards).max(product.stock_shards);
+                    items += usize::from(shards);
+                    if items > MAX_WRITES {
+                        to_row = row.row;
+                        break;
+                    }
+                    writes.push((product, stored.map(|p| p.version)));
+                }
                 Err(error) => errors.push(error),
             }
         }
+        errors.extend(self.pending.errors.iter().filter(|e| e.row < to_row).cloned());
         errors.sort_by_key(|e| e.row);
         errors.truncate(MAX_REPORTED_ERRORS.saturating_sub(self.kept));
         Ok(ImportBatch {
             import: self.key.import,
             from_row: self.next_row,
-            to_row: self.pending.last_row + 1,
+            to_row,
             writes,
             errors,
             at: now,
         })
     }
 
+    /// Commits every pending row, in as many batches as their items need.
     async fn flush(&mut self) -> Result<(), PortError> {
-        if self.finished_elsewhere || self.pending.last_row < self.next_row {
-            return Ok(());
+        while !self.finished_elsewhere && self.pending.last_row >= self.next_row {
+            self.commit_one().await?;
         }
+        Ok(())
+    }
+
+    /// Commits one batch of the pending rows (all of them, or as many as fit).
+    async fn commit_one(&mut self) -> Result<(), PortError> {
         for _ in 0..CHANGED_ROUNDS {
             let batch = self.plan().await?;
             let outcome = PIPELINE
@@ -152,7 +183,7 @@ impl<'a> Batcher<'a> {
                     self.rejected += batch.to_row - batch.from_row - written;
                     self.kept += batch.errors.len();
                     self.next_row = batch.to_row;
-                    self.pending = Pending::default();
+                    self.pending.settle(batch.to_row);
                     return Ok(());
                 }
                 BatchOutcome::Changed(ids) => {

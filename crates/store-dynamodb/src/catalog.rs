@@ -1,22 +1,17 @@
-//! The catalog port over the products table.
-
-use std::collections::HashMap;
-use std::time::Duration;
+//! The catalog port over the products table. A product's stock may be held in several items
+//! (see [`crate::shards`]); every read here sums them, and every write rewrites them.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::ports::{Catalog, Page, PageRequest};
 use domain::product::Product;
 use domain::{CompanyId, Money, PortError, ProductId};
 
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
 use crate::schema::PRODUCTS_BY_COMPANY;
+use crate::shards::{self, Stored};
 use crate::{DynamoStore, cursor};
-
-/// `BatchGetItem` takes at most 100 keys.
-const BATCH_GET_LIMIT: usize = 100;
-/// Rounds of retrying `UnprocessedKeys` before reporting the read as transient.
-const UNPROCESSED_ROUNDS: u32 = 5;
 
 pub(crate) fn product_to_item(p: &Product) -> Item {
     Item::from([
@@ -28,6 +23,7 @@ pub(crate) fn product_to_item(p: &Product) -> Item {
         ("currency".to_owned(), s(p.price.currency().code())),
         ("stock".to_owned(), n(p.stock)),
         ("available".to_owned(), AttributeValue::Bool(p.available)),
+        ("stock_shards".to_owned(), n(p.stock_shards)),
         ("version".to_owned(), n(p.version)),
         ("updated_at".to_owned(), s(p.updated_at.to_rfc3339())),
     ])
@@ -47,6 +43,7 @@ pub(crate) fn product_from_item(item: &Item) -> Result<Product, PortError> {
         price: Money::from_minor(r.n("price_minor")?, currency),
         stock: r.n("stock")?,
         available: r.bool("available")?,
+        stock_shards: shards::stock_shards(&r)?,
         version: r.n("version")?,
         updated_at: r.time("updated_at")?,
     })
@@ -56,57 +53,39 @@ fn key(id: &ProductId) -> Item {
     Item::from([("id".to_owned(), s(id.as_str()))])
 }
 
-fn page(
-    items: &[Item],
-    last_key: Option<&Item>,
-    listing: &str,
-) -> Result<Page<Product>, PortError> {
-    Ok(Page {
-        items: items
-            .iter()
-            .map(product_from_item)
-            .collect::<Result<_, _>>()?,
-        next_cursor: last_key.map(|k| cursor::encode(listing, k)).transpose()?,
-    })
-}
-
 impl DynamoStore {
-    async fn get_chunk(&self, ids: &[ProductId]) -> Result<Vec<Product>, PortError> {
-        let table = &self.tables.products;
-        let keys = KeysAndAttributes::builder()
-            .set_keys(Some(ids.iter().map(key).collect()))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| PortError::Permanent(e.to_string()))?;
-        let mut pending = HashMap::from([(table.clone(), keys)]);
-        let mut found = Vec::with_capacity(ids.len());
-        for round in 0..UNPROCESSED_ROUNDS {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(pending))
-                .send()
-                .await
-                .map_err(|e| classify("BatchGetItem", e))?;
-            for item in out
-                .responses()
-                .and_then(|r| r.get(table))
-                .into_iter()
-                .flatten()
-            {
-                found.push(product_from_item(item)?);
-            }
-            pending = out.unprocessed_keys.unwrap_or_default();
-            pending.retain(|_, k| !k.keys().is_empty());
-            if pending.is_empty() {
-                return Ok(found);
-            }
-            // DynamoDB is shedding load: back off before asking for the rest.
-            tokio::time::sleep(Duration::from_millis(20 << round)).await;
+    /// The products of these product items, with their shards' stock and versions summed in.
+    async fn complete(&self, items: &[Item], consistent: bool) -> Result<Vec<Stored>, PortError> {
+        let stored =
+            shards::complete(&self.client, &self.tables.products, items, consistent).await?;
+        for s in &stored {
+            self.remember_shards(&s.product.id, s.product.stock_shards);
         }
-        Err(PortError::Transient(
-            "BatchGetItem: keys still unprocessed after retries".to_owned(),
-        ))
+        Ok(stored)
+    }
+
+    async fn page(
+        &self,
+        items: &[Item],
+        last_key: Option<&Item>,
+        listing: &str,
+    ) -> Result<Page<Product>, PortError> {
+        Ok(Page {
+            items: self
+                .complete(items, false)
+                .await?
+                .into_iter()
+                .map(|s| s.product)
+                .collect(),
+            next_cursor: last_key.map(|k| cursor::encode(listing, k)).transpose()?,
+        })
+    }
+
+    /// The products of `ids` as stored, read consistently.
+    pub(crate) async fn stored(&self, ids: &[ProductId]) -> Result<Vec<Stored>, PortError> {
+        let keys: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+        let items = shards::batch_get(&self.client, &self.tables.products, &keys, true).await?;
+        self.complete(&items, true).await
     }
 }
 
@@ -122,18 +101,16 @@ impl Catalog for DynamoStore {
             .send()
             .await
             .map_err(|e| classify("GetItem", e))?;
-        out.item.as_ref().map(product_from_item).transpose()
+        let items: Vec<Item> = out.item.into_iter().collect();
+        Ok(self.complete(&items, true).await?.pop().map(|s| s.product))
     }
 
     async fn get_many(&self, ids: &[ProductId]) -> Result<Vec<Product>, PortError> {
         let mut unique = ids.to_vec();
         unique.sort();
         unique.dedup();
-        let mut products = Vec::with_capacity(unique.len());
-        for chunk in unique.chunks(BATCH_GET_LIMIT) {
-            products.extend(self.get_chunk(chunk).await?);
-        }
-        Ok(products)
+        let stored = self.stored(&unique).await?;
+        Ok(stored.into_iter().map(|s| s.product).collect())
     }
 
     async fn list(
@@ -153,12 +130,16 @@ impl Catalog for DynamoStore {
                     .client
                     .scan()
                     .table_name(&self.tables.products)
+                    // Stock shards have no company: a page may hold fewer products than its
+                    // limit, as any filtered Scan's does.
+                    .filter_expression("attribute_exists(company_id)")
                     .limit(limit)
                     .set_exclusive_start_key(start)
                     .send()
                     .await
                     .map_err(|e| classify("Scan", e))?;
-                page(out.items(), out.last_evaluated_key(), "products")
+                self.page(out.items(), out.last_evaluated_key(), "products")
+                    .await
             }
             Some(company) => {
                 let listing = format!("products@{company}");
@@ -185,7 +166,8 @@ impl Catalog for DynamoStore {
                     .send()
                     .await
                     .map_err(|e| classify("Query", e))?;
-                page(out.items(), out.last_evaluated_key(), &listing)
+                self.page(out.items(), out.last_evaluated_key(), &listing)
+                    .await
             }
         }
     }
@@ -195,21 +177,68 @@ impl Catalog for DynamoStore {
         product: &Product,
         expected_version: Option<u64>,
     ) -> Result<(), PortError> {
-        let request = self
+        let stored = match expected_version {
+            None => None,
+            Some(v) => match self.stored(std::slice::from_ref(&product.id)).await?.pop() {
+                Some(stored) if stored.product.version == v => Some(stored),
+                _ => return Err(PortError::Conflict),
+            },
+        };
+        let writes = shards::writes(&self.tables.products, product, stored.as_ref())?;
+        match writes.as_slice() {
+            [only] => self.put_one(only).await,
+            _ => self.write_together(writes).await,
+        }
+    }
+}
+
+impl DynamoStore {
+    /// A product of one shard is one item: a plain put, at half a transaction's cost.
+    async fn put_one(&self, write: &TransactWriteItem) -> Result<(), PortError> {
+        let put = write
+            .put()
+            .ok_or_else(|| PortError::Permanent("a product's one write is a put".to_owned()))?;
+        let result = self
             .client
             .put_item()
-            .table_name(&self.tables.products)
-            .set_item(Some(product_to_item(product)));
-        let request = match expected_version {
-            None => request.condition_expression("attribute_not_exists(id)"),
-            Some(v) => request
-                .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", n(v)),
-        };
-        match request.send().await {
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_owned))
+            .set_expression_attribute_values(put.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
             Ok(_) => Ok(()),
             Err(e) if is_conditional_failure(&e) => Err(PortError::Conflict),
             Err(e) => Err(classify("PutItem", e)),
         }
+    }
+
+    /// A sharded product's items, in one transaction.
+    async fn write_together(&self, writes: Vec<TransactWriteItem>) -> Result<(), PortError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error()
+        else {
+            return Err(classify("TransactWriteItems", err));
+        };
+        let codes: Vec<&str> = c.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+        if codes.contains(&"ConditionalCheckFailed") {
+            return Err(PortError::Conflict);
+        }
+        // A throttled item or a conflicting transaction: nothing was written, and a retry
+        // may pass.
+        Err(PortError::Transient(format!(
+            "transaction cancelled: {}",
+            codes.join(", ")
+        )))
     }
 }

@@ -16,17 +16,21 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use domain::import::{
     FileVersion, Import, ImportFormat, ImportId, ImportStatus, RowCounts, RowError,
 };
 use domain::ports::{BatchOutcome, ImportBatch, Imports};
-use domain::{CompanyId, PortError};
+use domain::{CompanyId, PortError, ProductId};
+use std::collections::HashMap;
 
-use crate::catalog::product_to_item;
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
 use crate::schema;
+use crate::shards::{self, Stored};
+
+/// `TransactWriteItems` takes at most 100 actions.
+const MAX_TRANSACTION_ACTIONS: usize = 100;
 
 /// How long an import's record is kept.
 const KEPT_SECONDS: i64 = 7 * 24 * 3600;
@@ -174,23 +178,35 @@ impl ImportTable {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    fn product_put(
+    /// The batch's products as stored, read consistently; `Err` names those whose version is
+    /// no longer the one the batch was planned on.
+    async fn stored(
         &self,
-        product: &domain::product::Product,
-        expected: Option<u64>,
-    ) -> Result<TransactWriteItem, PortError> {
-        let put = Put::builder()
-            .table_name(&self.products)
-            .set_item(Some(product_to_item(product)));
-        let put = match expected {
-            None => put.condition_expression("attribute_not_exists(id)"),
-            Some(v) => put
-                .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", n(v)),
-        };
-        Ok(TransactWriteItem::builder()
-            .put(put.build().map_err(build_err)?)
-            .build())
+        batch: &ImportBatch,
+    ) -> Result<Result<HashMap<ProductId, Stored>, Vec<ProductId>>, PortError> {
+        let keys: Vec<String> = batch
+            .writes
+            .iter()
+            .map(|(p, _)| p.id.as_str().to_owned())
+            .collect();
+        let items = shards::batch_get(&self.client, &self.products, &keys, true).await?;
+        let stored: HashMap<ProductId, Stored> =
+            shards::complete(&self.client, &self.products, &items, true)
+                .await?
+                .into_iter()
+                .map(|s| (s.product.id.clone(), s))
+                .collect();
+        let changed: Vec<ProductId> = batch
+            .writes
+            .iter()
+            .filter(|(p, expected)| stored.get(&p.id).map(|s| s.product.version) != *expected)
+            .map(|(p, _)| p.id.clone())
+            .collect();
+        Ok(if changed.is_empty() {
+            Ok(stored)
+        } else {
+            Err(changed)
+        })
     }
 }
 
@@ -200,9 +216,11 @@ fn rejected_rows(batch: &ImportBatch) -> u64 {
     (batch.to_row - batch.from_row).saturating_sub(batch.writes.len() as u64)
 }
 
-/// Reads a cancelled commit: index 0 is the checkpoint, index `i + 1` the write `i`.
+/// Reads a cancelled commit: index 0 is the checkpoint, and `owners[i]` the write whose
+/// product index `i + 1` writes.
 fn read_cancellation(
     batch: &ImportBatch,
+    owners: &[usize],
     reasons: &[aws_sdk_dynamodb::types::CancellationReason],
 ) -> Result<BatchOutcome, PortError> {
     let failed = |r: &aws_sdk_dynamodb::types::CancellationReason| {
@@ -211,13 +229,14 @@ fn read_cancellation(
     if reasons.first().is_some_and(failed) {
         return Ok(BatchOutcome::Superseded);
     }
-    let changed: Vec<_> = reasons
+    let mut changed: Vec<_> = reasons
         .iter()
         .skip(1)
-        .zip(&batch.writes)
+        .zip(owners)
         .filter(|(r, _)| failed(r))
-        .map(|(_, (product, _))| product.id.clone())
+        .map(|(_, &owner)| batch.writes[owner].0.id.clone())
         .collect();
+    changed.dedup();
     if changed.is_empty() {
         let codes: Vec<_> = reasons.iter().filter_map(|r| r.code()).collect();
         return Err(PortError::Transient(format!(
@@ -304,9 +323,22 @@ impl Imports for ImportTable {
     }
 
     async fn commit(&self, batch: &ImportBatch) -> Result<BatchOutcome, PortError> {
+        let stored = match self.stored(batch).await? {
+            Ok(stored) => stored,
+            Err(changed) => return Ok(BatchOutcome::Changed(changed)),
+        };
         let mut items = vec![self.checkpoint(batch)?];
-        for (product, expected) in &batch.writes {
-            items.push(self.product_put(product, *expected)?);
+        let mut owners = Vec::new();
+        for (owner, (product, _)) in batch.writes.iter().enumerate() {
+            let writes = shards::writes(&self.products, product, stored.get(&product.id))?;
+            owners.extend(std::iter::repeat_n(owner, writes.len()));
+            items.extend(writes);
+        }
+        if items.len() > MAX_TRANSACTION_ACTIONS {
+            return Err(PortError::Permanent(format!(
+                "a batch of {} actions is past the transaction's {MAX_TRANSACTION_ACTIONS}",
+                items.len()
+            )));
         }
         let result = self
             .client
@@ -320,7 +352,7 @@ impl Imports for ImportTable {
         };
         match err.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                read_cancellation(batch, c.cancellation_reasons())
+                read_cancellation(batch, &owners, c.cancellation_reasons())
             }
             _ => Err(classify("TransactWriteItems", err)),
         }

@@ -28,7 +28,7 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn corrupt(&self, attribute: &str) -> PortError {
+    pub fn corrupt(&self, attribute: &str) -> PortError {
         PortError::Permanent(format!(
             "stored {} has a missing or invalid `{attribute}`",
             self.what

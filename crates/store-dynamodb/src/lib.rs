@@ -40,9 +40,13 @@ mod item;
 mod key_uses;
 mod orders;
 pub mod schema;
+mod shards;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::Client;
-use domain::PortError;
+use domain::{PortError, ProductId};
 
 pub use imports::ImportTable;
 pub use key_uses::KeyUseTable;
@@ -62,11 +66,35 @@ pub struct Tables {
 pub struct DynamoStore {
     client: Client,
     tables: Tables,
+    /// Each product's number of stock shards as last read, shared by the clones: the processor
+    /// reads an order's products just before reserving, so a reservation knows where to look
+    /// without reading again.
+    shard_counts: Arc<Mutex<HashMap<ProductId, u8>>>,
 }
+
+/// Products whose shard counts are remembered at most; past it the memory starts again.
+const REMEMBERED_PRODUCTS: usize = 10_000;
 
 impl DynamoStore {
     pub fn new(client: Client, tables: Tables) -> DynamoStore {
-        DynamoStore { client, tables }
+        DynamoStore {
+            client,
+            tables,
+            shard_counts: Arc::default(),
+        }
+    }
+
+    pub(crate) fn remember_shards(&self, id: &ProductId, shards: u8) {
+        let mut counts = self.shard_counts.lock().unwrap_or_else(|e| e.into_inner());
+        if counts.len() >= REMEMBERED_PRODUCTS && !counts.contains_key(id) {
+            counts.clear();
+        }
+        counts.insert(id.clone(), shards);
+    }
+
+    pub(crate) fn remembered_shards(&self, id: &ProductId) -> Option<u8> {
+        let counts = self.shard_counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.get(id).copied()
     }
 
     pub fn client(&self) -> &Client {

@@ -9,10 +9,13 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use domain::order::{CarrierRef, Delivery, Order, OrderLine, OrderStatus, RejectReason, timestamp};
 use domain::ports::{Claim, OrderStore, Page, PageRequest, RecordOutcome};
-use domain::{CarrierId, CustomerId, Money, OrderId, Phone, PortError};
+use domain::product::MAX_STOCK_SHARDS;
+use domain::{CarrierId, CustomerId, Money, OrderId, Phone, PortError, ProductId};
+use rand::RngExt;
 
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
 use crate::schema::ORDERS_BY_CUSTOMER;
+use crate::shards::{shard_key, stock_shards};
 use crate::{DynamoStore, cursor};
 
 fn status_from(s: &str) -> Result<OrderStatus, ()> {
@@ -109,26 +112,89 @@ fn build_err(e: impl std::fmt::Display) -> PortError {
     PortError::Permanent(e.to_string())
 }
 
-/// Why a line's reservation failed, from the product as it was (`ALL_OLD`) when it failed.
-fn line_failure(reason: &CancellationReason) -> RejectReason {
-    match reason.item() {
-        None => RejectReason::UnknownProduct,
-        Some(item) if item.get("available").and_then(|v| v.as_bool().ok()) != Some(&true) => {
-            RejectReason::Unavailable
+/// Where one line of an order takes its stock from: one of its product's shards, at random
+/// among those not yet refused.
+#[derive(Clone, Debug)]
+struct Take {
+    shards: u8,
+    /// The shards that refused this order, one bit each.
+    refused: u32,
+    shard: u8,
+    /// The shard was not there: the product's shards changed, so S must be read again.
+    lost: bool,
+}
+
+impl Take {
+    fn new(shards: u8) -> Take {
+        let mut take = Take {
+            shards: shards.max(1),
+            refused: 0,
+            shard: 0,
+            lost: false,
+        };
+        take.next();
+        take
+    }
+
+    /// Moves to a shard not yet refused; false when every one has been.
+    fn next(&mut self) -> bool {
+        let open: Vec<u8> = (0..self.shards)
+            .filter(|k| self.refused & (1 << k) == 0)
+            .collect();
+        if open.is_empty() {
+            return false;
         }
-        Some(_) => RejectReason::OutOfStock,
+        self.shard = open[rand::rng().random_range(0..open.len())];
+        true
+    }
+
+    /// The current shard refused, and the product now has `shards` of them.
+    fn refused_by(&mut self, shards: u8) -> bool {
+        self.refused |= 1 << self.shard;
+        self.shards = shards.max(1);
+        self.next()
     }
 }
 
+/// What a line's refusal says, from its shard as it was (`ALL_OLD`) when it refused.
+fn refusal(reason: &CancellationReason, take: &Take) -> Result<RejectReason, Option<u8>> {
+    let Some(item) = reason.item() else {
+        return match take.shard {
+            0 => Ok(RejectReason::UnknownProduct),
+            // A shard past a lowered S: read S again.
+            _ => Err(None),
+        };
+    };
+    if item.get("available").and_then(|v| v.as_bool().ok()) != Some(&true) {
+        return Ok(RejectReason::Unavailable);
+    }
+    let r = Reader {
+        item,
+        what: "stock shard",
+    };
+    // Too little stock in this shard: the others may have enough.
+    Err(Some(stock_shards(&r).unwrap_or(take.shards)))
+}
+
 /// What a cancelled reservation transaction means.
+#[derive(Debug, PartialEq)]
 enum Cancelled {
     AlreadyRecorded,
     Rejected(RejectReason),
+    /// Some lines move to other shards: try again.
+    Moved,
+    /// Not cancelled: the order is recorded.
+    Accepted,
     Transient(String),
 }
 
 /// Reads the cancellation reasons: index `i < lines` is line `i`, index `lines` the order put.
-fn read_cancellation(reasons: &[CancellationReason], lines: &[OrderLine]) -> Cancelled {
+/// A line refused for its shard's stock moves to another shard of its product.
+fn read_cancellation(
+    reasons: &[CancellationReason],
+    lines: &[OrderLine],
+    takes: &mut [Take],
+) -> Cancelled {
     let code = |r: &CancellationReason| r.code().unwrap_or("None").to_owned();
     if reasons
         .get(lines.len())
@@ -136,16 +202,35 @@ fn read_cancellation(reasons: &[CancellationReason], lines: &[OrderLine]) -> Can
     {
         return Cancelled::AlreadyRecorded;
     }
-    let failed_lines = reasons
-        .iter()
-        .take(lines.len())
-        .filter(|r| code(r) == "ConditionalCheckFailed");
-    if let Some(reason) = failed_lines.map(line_failure).min() {
+    let mut rejected = None;
+    let mut moved = false;
+    for (reason, take) in reasons.iter().zip(takes.iter_mut()) {
+        if code(reason) != "ConditionalCheckFailed" {
+            continue;
+        }
+        let outcome = match refusal(reason, take) {
+            Ok(reason) => Some(reason),
+            Err(None) => {
+                take.lost = true;
+                None
+            }
+            Err(Some(shards)) if take.refused_by(shards) => None,
+            Err(Some(_)) => Some(RejectReason::OutOfStock),
+        };
+        match outcome {
+            Some(reason) => rejected = Some(rejected.map_or(reason, |r: RejectReason| r.min(reason))),
+            None => moved = true,
+        }
+    }
+    if let Some(reason) = rejected {
         return Cancelled::Rejected(reason);
+    }
+    if moved {
+        return Cancelled::Moved;
     }
     let codes: Vec<String> = reasons.iter().map(code).filter(|c| c != "None").collect();
     // A hot product's item past DynamoDB's per-item write limit: named, so that the logs say
-    // which product a sale is throttling (a retry may find it cooler).
+    // which product a sale is throttling (a retry may find it cooler, or take another shard).
     let hot: Vec<&str> = reasons
         .iter()
         .zip(lines)
@@ -187,10 +272,10 @@ impl DynamoStore {
         Ok(RecordOutcome::AlreadyRecorded(stored))
     }
 
-    fn reservation(&self, line: &OrderLine) -> Result<TransactWriteItem, PortError> {
+    fn reservation(&self, line: &OrderLine, take: &Take) -> Result<TransactWriteItem, PortError> {
         let update = Update::builder()
             .table_name(&self.tables.products)
-            .key("id", s(line.product_id.as_str()))
+            .key("id", s(shard_key(line.product_id.as_str(), take.shard)))
             .update_expression("SET stock = stock - :q, version = version + :one")
             .condition_expression("attribute_exists(id) AND available = :true AND stock >= :q")
             .expression_attribute_values(":q", n(line.quantity))
@@ -202,12 +287,40 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Reserves every line's stock and records the order accepted, in one transaction.
-    async fn reserve_and_record(&self, order: &Order) -> Result<RecordOutcome, PortError> {
+    /// How many shards hold a product's stock: as last read, or read now (`fresh`: always
+    /// read, consistently). An unknown product has 1 (its reservation then finds no item).
+    async fn shard_count(&self, id: &ProductId, fresh: bool) -> Result<u8, PortError> {
+        if !fresh && let Some(shards) = self.remembered_shards(id) {
+            return Ok(shards);
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.products)
+            .key("id", s(id.as_str()))
+            .projection_expression("stock_shards")
+            .consistent_read(fresh)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let shards = match &out.item {
+            Some(item) => stock_shards(&Reader {
+                item,
+                what: "product",
+            })?,
+            None => 1,
+        };
+        self.remember_shards(id, shards);
+        Ok(shards)
+    }
+
+    /// One attempt: every line's take and the order's put, in one transaction.
+    async fn try_reserve(&self, order: &Order, takes: &mut [Take]) -> Result<Cancelled, PortError> {
         let mut items = order
             .lines
             .iter()
-            .map(|l| self.reservation(l))
+            .zip(takes.iter())
+            .map(|(line, take)| self.reservation(line, take))
             .collect::<Result<Vec<_>, _>>()?;
         let put = Put::builder()
             .table_name(&self.tables.orders)
@@ -223,23 +336,47 @@ impl DynamoStore {
             .send()
             .await;
         let err = match result {
-            Ok(_) => return Ok(RecordOutcome::Accepted(order.clone())),
+            Ok(_) => return Ok(Cancelled::Accepted),
             Err(e) => e,
         };
-        let cancelled = match err.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                read_cancellation(c.cancellation_reasons(), &order.lines)
-            }
-            _ => return Err(classify("TransactWriteItems", err)),
-        };
-        match cancelled {
-            Cancelled::AlreadyRecorded => self.already_recorded(order.id).await,
-            Cancelled::Rejected(reason) => {
-                tracing::info!(order_id = %order.id, reason = reason.as_str(), "reservation refused");
-                self.put_rejected(&order.rejected(reason)).await
-            }
-            Cancelled::Transient(detail) => Err(PortError::Transient(detail)),
+        match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(c)) => Ok(
+                read_cancellation(c.cancellation_reasons(), &order.lines, takes),
+            ),
+            _ => Err(classify("TransactWriteItems", err)),
         }
+    }
+
+    /// Reserves every line's stock and records the order accepted, in one transaction; a line
+    /// refused by one shard of its product tries the others before the order is rejected.
+    async fn reserve_and_record(&self, order: &Order) -> Result<RecordOutcome, PortError> {
+        let mut takes = Vec::with_capacity(order.lines.len());
+        for line in &order.lines {
+            takes.push(Take::new(self.shard_count(&line.product_id, false).await?));
+        }
+        // Each attempt but the last moves at least one line off a shard that refused it.
+        for _ in 0..=MAX_STOCK_SHARDS + 1 {
+            for (line, take) in order.lines.iter().zip(takes.iter_mut()) {
+                if take.lost {
+                    *take = Take::new(self.shard_count(&line.product_id, true).await?);
+                } else {
+                    self.remember_shards(&line.product_id, take.shards);
+                }
+            }
+            match self.try_reserve(order, &mut takes).await? {
+                Cancelled::Accepted => return Ok(RecordOutcome::Accepted(order.clone())),
+                Cancelled::AlreadyRecorded => return self.already_recorded(order.id).await,
+                Cancelled::Rejected(reason) => {
+                    tracing::info!(order_id = %order.id, reason = reason.as_str(), "reservation refused");
+                    return self.put_rejected(&order.rejected(reason)).await;
+                }
+                Cancelled::Moved => {}
+                Cancelled::Transient(detail) => return Err(PortError::Transient(detail)),
+            }
+        }
+        Err(PortError::Transient(
+            "the order's stock shards kept changing under it".to_owned(),
+        ))
     }
 }
 

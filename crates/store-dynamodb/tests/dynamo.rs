@@ -43,6 +43,7 @@ fn product(id: &str, company: &str, stock: u32) -> Product {
         price: Money::from_minor(1250, Currency::Usd),
         stock,
         available: true,
+        stock_shards: 1,
         version: 1,
         updated_at: now(),
     }

@@ -78,6 +78,7 @@ pub fn product(id: &str, company: &str, minor: i64, stock: u32) -> Product {
         price: Money::from_minor(minor, Currency::Usd),
         stock,
         available: true,
+        stock_shards: 1,
         version: 1,
         updated_at: time(),
     }
