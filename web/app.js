@@ -194,7 +194,13 @@ function addToBasketForm(p) {
 }
 
 function editForm(p, open, message, ok) {
-  const ids = { amount: `price-${p.id}`, currency: `currency-${p.id}`, stock: `stock-${p.id}`, available: `available-${p.id}` };
+  const ids = {
+    amount: `price-${p.id}`,
+    currency: `currency-${p.id}`,
+    stock: `stock-${p.id}`,
+    shards: `shards-${p.id}`,
+    available: `available-${p.id}`,
+  };
   const field = (key, label, input) =>
     el("div", { class: "field" }, el("label", { for: ids[key] }, label), input, el("p", { id: `${ids[key]}-error`, class: "field-error" }));
   // A conflict is an alert; a save is a status, cleared when a problem is shown.
@@ -214,6 +220,20 @@ function editForm(p, open, message, ok) {
       ),
     ),
     field("stock", "Stock", el("input", { id: ids.stock, name: "stock", inputmode: "numeric", value: String(p.stock), "data-field": "stock", "aria-describedby": `${ids.stock}-error` })),
+    // A sale on one product: its stock spread over more items takes more orders a second
+    // (each item takes about 500). The docs' "Preparing for a sale" says how many.
+    field(
+      "shards",
+      "Stock shards (1–32; more for a sale)",
+      el("input", {
+        id: ids.shards,
+        name: "stock_shards",
+        inputmode: "numeric",
+        value: String(p.stock_shards ?? 1),
+        "data-field": "stock_shards",
+        "aria-describedby": `${ids.shards}-error`,
+      }),
+    ),
     el(
       "div",
       { class: "field check" },
@@ -232,11 +252,15 @@ function editForm(p, open, message, ok) {
 async function saveProduct(event, p) {
   event.preventDefault();
   const form = event.target;
-  const stock = form.elements.stock.value.trim();
+  // A number when it is one; otherwise the text, so the API names the field's problem.
+  const integer = (name) => {
+    const text = form.elements[name].value.trim();
+    return /^\d+$/.test(text) ? Number(text) : text;
+  };
   const body = {
     price: { amount: form.elements.amount.value.trim(), currency: form.elements.currency.value },
-    // A number when it is one; otherwise the text, so the API names the field's problem.
-    stock: /^\d+$/.test(stock) ? Number(stock) : stock,
+    stock: integer("stock"),
+    stock_shards: integer("stock_shards"),
     available: form.elements.available.checked,
   };
   const card = form.closest(".card");

@@ -176,11 +176,16 @@ test("a company edits a price, then is told when someone else changed the produc
   const card1 = page.locator(`.card[data-product="${id}"]`);
 
   await card1.locator("summary").click();
+  const before = await api("GET", `/products/${id}`, acme);
   await card1.getByLabel("Price").fill("9.99");
+  // Preparing the product for a sale: its stock spread over 8 shards, the total unchanged.
+  await card1.getByLabel(/^Stock shards/).fill("8");
   await card1.getByRole("button", { name: "Save" }).click();
   await card1.getByText(/^Saved: version \d+\.$/).waitFor();
   const saved = await api("GET", `/products/${id}`, acme);
   assert.equal(saved.json.price.amount, "9.99");
+  assert.equal(saved.json.stock_shards, 8);
+  assert.equal(saved.json.stock, before.json.stock);
 
   // Someone else writes first; the page still holds the version it read.
   const other = await api("PATCH", `/products/${id}`, acme, { stock: 77 }, { "If-Match": `"${saved.json.version}"` });
@@ -189,16 +194,19 @@ test("a company edits a price, then is told when someone else changed the produc
   await card1.getByRole("button", { name: "Save" }).click();
   await card1.getByText(/Someone else changed this product first/).waitFor();
   // The form now shows the latest values, and nothing was overwritten.
-  assert.equal(await card1.getByLabel("Stock").inputValue(), "77");
+  assert.equal(await card1.getByLabel("Stock", { exact: true }).inputValue(), "77");
+  assert.equal(await card1.getByLabel(/^Stock shards/).inputValue(), "8");
   const after = await api("GET", `/products/${id}`, acme);
   assert.equal(after.json.price.amount, "9.99");
   await page.screenshot({ path: path.join(shots, "company-conflict.png"), fullPage: true });
 
-  // A bad price is refused with the field named, next to it.
+  // A bad price and a bad shard count are refused with each field named, next to it.
   await card1.getByLabel("Price").fill("9.999");
+  await card1.getByLabel(/^Stock shards/).fill("33");
   await card1.getByRole("button", { name: "Save" }).click();
   await card1.locator(".field-error:not(:empty)").first().waitFor();
   assert.equal(await card1.getByLabel("Price").getAttribute("aria-invalid"), "true");
+  assert.equal(await card1.getByLabel(/^Stock shards/).getAttribute("aria-invalid"), "true");
 
   assert.deepEqual(problems.exceptions, []);
   assert.deepEqual(problems.dialogs, []);

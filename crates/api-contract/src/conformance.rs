@@ -87,7 +87,7 @@ mod tests {
     fn product() -> Value {
         json!({"id": "p1", "company_id": "acme", "name": "Margherita", "description": "",
                "price": {"amount": "12.50", "currency": "USD"}, "stock": 3, "available": true,
-               "version": 2, "updated_at": "2026-11-22T10:00:00Z"})
+               "stock_shards": 1, "version": 2, "updated_at": "2026-11-22T10:00:00Z"})
     }
 
     fn departures(status: u16, body: &Value, etag: Option<&str>) -> Vec<String> {
