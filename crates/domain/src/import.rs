@@ -717,14 +717,24 @@ mod tests {
         let kept = columns
             .row(1, &["p1", "Tea", "", "4.50", "EUR", "12", "", " "])
             .unwrap();
-        assert_eq!(kept.draft.stock_shards, None, "an empty cell keeps the count");
+        assert_eq!(
+            kept.draft.stock_shards, None,
+            "an empty cell keeps the count"
+        );
         let errors = columns
             .row(7, &["bad id", "", "", "4.5", "XXX", "-1", "maybe", "33"])
             .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["id", "name", "price_currency", "stock", "available", "stock_shards"]
+            [
+                "id",
+                "name",
+                "price_currency",
+                "stock",
+                "available",
+                "stock_shards"
+            ]
         );
         assert!(errors.iter().all(|e| e.row == 7));
         let short = columns.row(2, &["p1", "Tea"]).unwrap_err();

@@ -411,7 +411,11 @@ mod tests {
         assert_eq!(split_stock(10, 4), [3, 3, 2, 2]);
         assert_eq!(split_stock(3, 8), [1, 1, 1, 0, 0, 0, 0, 0]);
         assert_eq!(split_stock(0, 2), [0, 0]);
-        assert_eq!(split_stock(7, 0), [7], "no product has fewer than one shard");
+        assert_eq!(
+            split_stock(7, 0),
+            [7],
+            "no product has fewer than one shard"
+        );
         for shards in 1..=MAX_STOCK_SHARDS {
             for total in [0, 1, 31, 32, 33, 999, MAX_STOCK] {
                 let split = split_stock(total, shards);
@@ -447,6 +451,9 @@ mod tests {
         assert_eq!((patched.stock_shards, patched.stock), (1, 5));
         let patch = ProductPatch::from_json(&json!({"stock": 9})).unwrap();
         let patched = plan_patch(Some(&kept), &acme(), patch, None, now()).unwrap();
-        assert_eq!(patched.stock_shards, 32, "a PATCH without the field keeps it");
+        assert_eq!(
+            patched.stock_shards, 32,
+            "a PATCH without the field keeps it"
+        );
     }
 }

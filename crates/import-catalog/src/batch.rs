@@ -135,7 +135,9 @@ impl<'a> Batcher<'a> {
             let stored = current.get(&row.id);
             match plan_row(stored, row, &self.key.company, now) {
                 Ok(product) => {
-                    let shards = stored.map_or(1, |p| p.stock_shards).max(product.stock_shards);
+                    let shards = stored
+                        .map_or(1, |p| p.stock_shards)
+                        .max(product.stock_shards);
                     items += usize::from(shards);
                     if items > MAX_WRITES {
                         to_row = row.row;
@@ -146,7 +148,13 @@ impl<'a> Batcher<'a> {
                 Err(error) => errors.push(error),
             }
         }
-        errors.extend(self.pending.errors.iter().filter(|e| e.row < to_row).cloned());
+        errors.extend(
+            self.pending
+                .errors
+                .iter()
+                .filter(|e| e.row < to_row)
+                .cloned(),
+        );
         errors.sort_by_key(|e| e.row);
         errors.truncate(MAX_REPORTED_ERRORS.saturating_sub(self.kept));
         Ok(ImportBatch {

@@ -230,7 +230,11 @@ impl DynamoStore {
         else {
             return Err(classify("TransactWriteItems", err));
         };
-        let codes: Vec<&str> = c.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+        let codes: Vec<&str> = c
+            .cancellation_reasons()
+            .iter()
+            .filter_map(|r| r.code())
+            .collect();
         if codes.contains(&"ConditionalCheckFailed") {
             return Err(PortError::Conflict);
         }

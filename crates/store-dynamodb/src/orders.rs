@@ -218,7 +218,9 @@ fn read_cancellation(
             Err(Some(_)) => Some(RejectReason::OutOfStock),
         };
         match outcome {
-            Some(reason) => rejected = Some(rejected.map_or(reason, |r: RejectReason| r.min(reason))),
+            Some(reason) => {
+                rejected = Some(rejected.map_or(reason, |r: RejectReason| r.min(reason)))
+            }
             None => moved = true,
         }
     }

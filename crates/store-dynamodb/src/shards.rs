@@ -24,9 +24,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 use domain::PortError;
 use domain::product::{MAX_STOCK_SHARDS, Product, split_stock};
 
@@ -122,7 +120,11 @@ pub(crate) async fn batch_get(
                 .send()
                 .await
                 .map_err(|e| classify("BatchGetItem", e))?;
-            found.extend(out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default());
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(table))
+                    .unwrap_or_default(),
+            );
             pending = out.unprocessed_keys.unwrap_or_default();
             pending.retain(|_, k| !k.keys().is_empty());
             if pending.is_empty() {
@@ -164,7 +166,10 @@ pub(crate) async fn complete(
         .into_iter()
         .filter_map(|item| Some((item.get("id")?.as_s().ok()?.clone(), item)))
         .collect();
-    items.iter().map(|item| Stored::fold(item, &shards)).collect()
+    items
+        .iter()
+        .map(|item| Stored::fold(item, &shards))
+        .collect()
 }
 
 fn build_err(e: impl std::fmt::Display) -> PortError {
@@ -189,7 +194,10 @@ fn shard_item(product: &Product, k: u8, stock: u32) -> Item {
     Item::from([
         ("id".to_owned(), s(shard_key(product.id.as_str(), k))),
         ("stock".to_owned(), n(stock)),
-        ("available".to_owned(), AttributeValue::Bool(product.available)),
+        (
+            "available".to_owned(),
+            AttributeValue::Bool(product.available),
+        ),
         ("version".to_owned(), n(0)),
         ("stock_shards".to_owned(), n(product.stock_shards)),
     ])
@@ -215,7 +223,8 @@ pub(crate) fn writes(
     )?];
     let old_shards = stored.map_or(1, |s| s.product.stock_shards);
     for k in 1..product.stock_shards.max(old_shards) {
-        let read_at = stored.and_then(|s| s.shard_versions.get(usize::from(k) - 1).copied().flatten());
+        let read_at =
+            stored.and_then(|s| s.shard_versions.get(usize::from(k) - 1).copied().flatten());
         if k < product.stock_shards {
             let item = shard_item(product, k, split[usize::from(k)]);
             writes.push(put(table, item, read_at)?);

@@ -21,6 +21,9 @@ use domain::{
 use store_dynamodb::schema::{self, create_table, create_tables};
 use store_dynamodb::{DynamoStore, ImportTable, KeyUseTable, Tables};
 
+#[path = "dynamo/shards.rs"]
+mod shards;
+
 async fn store() -> DynamoStore {
     let store = test_support::store().await;
     // Creating the tables again is a no-op.
