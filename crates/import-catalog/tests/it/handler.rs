@@ -860,6 +860,40 @@ async fn a_batch_settles_at_most_a_thousand_rows_and_a_single_row_is_written() {
     assert!(world.product("p-7").await.is_some());
 }
 
+/// A product writes one item per stock shard, so a batch holds as many rows as their items
+/// fit in one transaction (99 besides the checkpoint); an empty `stock_shards` cell keeps the
+/// product's count.
+#[tokio::test]
+async fn batches_are_sized_by_the_items_their_products_write() {
+    let world = world().await;
+    let catalog = world.adapters.catalog().await.unwrap();
+    let mut keep = test_support::product("keep", "acme", 100, 16);
+    keep.stock_shards = 8;
+    catalog.save(&keep, None).await.unwrap();
+    let row = |i: u32| format!("s-{i},Item {i},,1.00,EUR,64,true,32\n");
+    let file = format!(
+        "{HEADER},stock_shards\n{}bad id,,,1.00,EUR,1,true,1\n{}keep,Kept,,2.00,EUR,5,true,\n",
+        (1..5).map(row).collect::<String>(),
+        (6..12).map(row).collect::<String>(),
+    );
+    let (id, event) = world
+        .upload("acme", ImportFormat::Csv, file.as_bytes())
+        .await;
+    let (app, watched) = world.watched(Steered::new(world.imports().await)).await;
+    assert_eq!(failures(&app, event).await, 0);
+    assert_eq!(
+        *watched.batches.lock().unwrap(),
+        vec![(1, 4), (4, 8), (8, 11), (11, 13)]
+    );
+    let report = world.report(id).await;
+    assert_eq!((report.rows.written, report.rows.rejected), (11, 1));
+    assert_eq!(report.errors[0].row, 5);
+    let s1 = world.product("s-1").await.unwrap();
+    assert_eq!((s1.stock, s1.stock_shards), (64, 32));
+    let kept = world.product("keep").await.unwrap();
+    assert_eq!((kept.stock, kept.stock_shards), (5, 8));
+}
+
 /// Another delivery committed this batch's rows first. If its checkpoint is past them, they are
 /// settled and this delivery goes on; if it is short of them, that delivery is still at work
 /// and this one comes back later, writing nothing meanwhile.
