@@ -15,7 +15,7 @@ use rand::RngExt;
 
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
 use crate::schema::ORDERS_BY_CUSTOMER;
-use crate::shards::{shard_key, stock_shards};
+use crate::shards::{Stored, shard_key, stock_shards};
 use crate::{DynamoStore, cursor};
 
 fn status_from(s: &str) -> Result<OrderStatus, ()> {
@@ -148,12 +148,38 @@ impl Take {
         true
     }
 
+    /// Every shard has refused.
+    fn exhausted(&self) -> bool {
+        (0..self.shards).all(|k| self.refused & (1 << k) != 0)
+    }
+
     /// The current shard refused, and the product now has `shards` of them.
     fn refused_by(&mut self, shards: u8) -> bool {
         self.refused |= 1 << self.shard;
         self.shards = shards.max(1);
         self.next()
     }
+}
+
+/// Each shard of a product refused at its own moment, and a company's write may have moved
+/// stock between them since: true when every line that ran out has a shard with enough in
+/// `stored` (read after the refusals), which the line then tries.
+fn retake(stored: &[Stored], lines: &[OrderLine], takes: &mut [Take]) -> bool {
+    for (line, take) in lines.iter().zip(takes.iter_mut()) {
+        if !take.exhausted() {
+            continue;
+        }
+        let Some(product) = stored.iter().find(|s| s.product.id == line.product_id) else {
+            return false;
+        };
+        let enough = product.shard_stock.iter().position(|&s| s >= line.quantity);
+        let Some(shard) = enough else {
+            return false;
+        };
+        *take = Take::new(product.product.stock_shards);
+        take.shard = shard as u8;
+    }
+    true
 }
 
 /// What a line's refusal says, from its shard as it was (`ALL_OLD`) when it refused.
@@ -349,6 +375,13 @@ impl DynamoStore {
         }
     }
 
+    /// Before an order is refused for stock: its shards, read again (see [`retake`]).
+    async fn recheck(&self, order: &Order, takes: &mut [Take]) -> Result<bool, PortError> {
+        let ids: Vec<ProductId> = order.lines.iter().map(|l| l.product_id.clone()).collect();
+        let stored = self.stored(&ids).await?;
+        Ok(retake(&stored, &order.lines, takes))
+    }
+
     /// Reserves every line's stock and records the order accepted, in one transaction; a line
     /// refused by one shard of its product tries the others before the order is rejected.
     async fn reserve_and_record(&self, order: &Order) -> Result<RecordOutcome, PortError> {
@@ -356,8 +389,9 @@ impl DynamoStore {
         for line in &order.lines {
             takes.push(Take::new(self.shard_count(&line.product_id, false).await?));
         }
-        // Each attempt but the last moves at least one line off a shard that refused it.
-        for _ in 0..=MAX_STOCK_SHARDS + 1 {
+        let mut rechecked = false;
+        // Each attempt but the last two moves at least one line off a shard that refused it.
+        for _ in 0..=MAX_STOCK_SHARDS + 2 {
             for (line, take) in order.lines.iter().zip(takes.iter_mut()) {
                 if take.lost {
                     *take = Take::new(self.shard_count(&line.product_id, true).await?);
@@ -368,6 +402,9 @@ impl DynamoStore {
             match self.try_reserve(order, &mut takes).await? {
                 Cancelled::Accepted => return Ok(RecordOutcome::Accepted(order.clone())),
                 Cancelled::AlreadyRecorded => return self.already_recorded(order.id).await,
+                Cancelled::Rejected(RejectReason::OutOfStock)
+                    if !std::mem::replace(&mut rechecked, true)
+                        && self.recheck(order, &mut takes).await? => {}
                 Cancelled::Rejected(reason) => {
                     tracing::info!(order_id = %order.id, reason = reason.as_str(), "reservation refused");
                     return self.put_rejected(&order.rejected(reason)).await;
@@ -622,5 +659,195 @@ impl OrderStore for DynamoStore {
             },
             Err(e) => Err(classify("UpdateItem", e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::product::Product;
+
+    fn line(id: &str, quantity: u32) -> OrderLine {
+        OrderLine {
+            product_id: ProductId::parse(id).unwrap(),
+            name: None,
+            quantity,
+            unit_price: None,
+            line_total: None,
+        }
+    }
+
+    fn reason(code: &str, item: Option<Item>) -> CancellationReason {
+        CancellationReason::builder()
+            .code(code)
+            .set_item(item)
+            .build()
+    }
+
+    fn shard(stock: u32, available: bool, shards: u8) -> Item {
+        Item::from([
+            ("stock".to_owned(), n(stock)),
+            ("available".to_owned(), AttributeValue::Bool(available)),
+            ("stock_shards".to_owned(), n(shards)),
+        ])
+    }
+
+    fn at(shards: u8, shard: u8) -> Take {
+        let mut take = Take::new(shards);
+        take.shard = shard;
+        take
+    }
+
+    #[test]
+    fn a_take_tries_every_shard_once_in_random_order() {
+        assert_eq!(
+            Take::new(0).shards,
+            1,
+            "no product has fewer than one shard"
+        );
+        let mut first = [0; 4];
+        for _ in 0..400 {
+            let mut take = Take::new(4);
+            first[usize::from(take.shard)] += 1;
+            let mut seen = vec![take.shard];
+            while take.refused_by(4) {
+                assert!(!take.exhausted());
+                seen.push(take.shard);
+            }
+            assert!(take.exhausted());
+            seen.sort();
+            assert_eq!(seen, [0, 1, 2, 3]);
+        }
+        // Random: each shard is tried first about a quarter of the time (a fixed choice fails
+        // this with certainty, a fair one with a probability far below 10^-9).
+        assert!(first.iter().all(|&n| n > 40), "{first:?}");
+        // A count raised since: the new shards are tried too; lowered: only those left.
+        let mut take = at(2, 0);
+        assert!(take.refused_by(2));
+        assert!(take.refused_by(3));
+        assert_eq!(take.shard, 2);
+        assert!(!take.refused_by(3));
+        let mut take = at(8, 5);
+        assert!(take.refused_by(1));
+        assert_eq!(take.shard, 0);
+        assert!(!take.refused_by(1));
+    }
+
+    #[test]
+    fn a_cancellation_says_recorded_rejected_moved_or_transient() {
+        let lines = [line("a", 1), line("b", 1)];
+        let none = || reason("None", None);
+        let ccf = |item| reason("ConditionalCheckFailed", item);
+        let read = |reasons: &[CancellationReason], takes: &mut [Take]| {
+            read_cancellation(reasons, &lines, takes)
+        };
+        let mut takes = [at(1, 0), at(1, 0)];
+        assert_eq!(
+            read(&[none(), none(), ccf(None)], &mut takes),
+            Cancelled::AlreadyRecorded
+        );
+        // Unknown only where shard 0, the product's own item, is missing.
+        let cancelled = read(&[ccf(None), none(), none()], &mut takes);
+        assert_eq!(cancelled, Cancelled::Rejected(RejectReason::UnknownProduct));
+        let mut takes = [at(4, 2), at(1, 0)];
+        assert_eq!(
+            read(&[ccf(None), none(), none()], &mut takes),
+            Cancelled::Moved
+        );
+        assert!(takes[0].lost && !takes[1].lost);
+        // Unavailable, from the shard as it was.
+        let off = ccf(Some(shard(5, false, 4)));
+        assert_eq!(
+            read(&[off, none(), none()], &mut [at(4, 1), at(1, 0)]),
+            Cancelled::Rejected(RejectReason::Unavailable)
+        );
+        // Too little in this shard: another one is tried, until none is left.
+        let mut takes = [at(2, 0), at(1, 0)];
+        let low = || ccf(Some(shard(0, true, 2)));
+        assert_eq!(read(&[low(), none(), none()], &mut takes), Cancelled::Moved);
+        assert_eq!(takes[0].shard, 1);
+        assert_eq!(
+            read(&[low(), none(), none()], &mut takes),
+            Cancelled::Rejected(RejectReason::OutOfStock)
+        );
+        // The first reason in the domain's order wins over a line that merely moves.
+        let mut takes = [at(2, 0), at(1, 0)];
+        let both = [low(), ccf(None), none()];
+        assert_eq!(
+            read(&both, &mut takes),
+            Cancelled::Rejected(RejectReason::UnknownProduct)
+        );
+        let mut takes = [at(1, 0), at(1, 0)];
+        let both = [
+            ccf(Some(shard(0, true, 1))),
+            ccf(Some(shard(3, false, 1))),
+            none(),
+        ];
+        assert_eq!(
+            read(&both, &mut takes),
+            Cancelled::Rejected(RejectReason::OutOfStock.min(RejectReason::Unavailable))
+        );
+        // Anything else is transient, naming the throttled products.
+        let throttled = [reason("ThrottlingError", None), none(), none()];
+        match read(&throttled, &mut [at(1, 0), at(1, 0)]) {
+            Cancelled::Transient(detail) => {
+                assert_eq!(
+                    detail,
+                    "transaction cancelled: ThrottlingError (throttled products: a)"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let conflict = [none(), reason("TransactionConflict", None), none()];
+        assert_eq!(
+            read(&conflict, &mut [at(1, 0), at(1, 0)]),
+            Cancelled::Transient("transaction cancelled: TransactionConflict".to_owned())
+        );
+    }
+
+    fn stored(id: &str, shard_stock: Vec<u32>) -> Stored {
+        let product = Product {
+            id: ProductId::parse(id).unwrap(),
+            company_id: domain::CompanyId::parse("acme").unwrap(),
+            name: id.to_owned(),
+            description: String::new(),
+            price: Money::from_minor(100, domain::Currency::Usd),
+            stock: shard_stock.iter().sum(),
+            available: true,
+            stock_shards: shard_stock.len() as u8,
+            version: 1,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        Stored::with_stock(product, shard_stock)
+    }
+
+    fn exhausted(shards: u8) -> Take {
+        let mut take = Take::new(shards);
+        take.refused = u32::MAX;
+        take
+    }
+
+    #[test]
+    fn a_line_that_ran_out_tries_again_only_where_a_shard_has_enough_now() {
+        let lines = [line("a", 2), line("b", 1)];
+        // Stock moved into shard 2 since its refusal: tried there, afresh.
+        let now = [stored("a", vec![0, 1, 2]), stored("b", vec![0])];
+        let mut takes = [exhausted(3), at(1, 0)];
+        assert!(retake(&now, &lines, &mut takes));
+        assert_eq!(
+            (takes[0].shard, takes[0].refused, takes[0].shards),
+            (2, 0, 3)
+        );
+        // Enough in sum, not in one shard: still out of stock.
+        let now = [stored("a", vec![1, 1, 1]), stored("b", vec![0])];
+        assert!(!retake(&now, &lines, &mut [exhausted(3), at(1, 0)]));
+        // Only the lines that ran out are read for: b (not exhausted) is left as it is.
+        let mut takes = [exhausted(3), at(1, 0)];
+        assert!(retake(&[stored("a", vec![2])], &lines, &mut takes));
+        assert_eq!((takes[0].shards, takes[1].shard), (1, 0));
+        assert!(
+            !retake(&[], &lines, &mut [exhausted(3), at(1, 0)]),
+            "a product gone"
+        );
     }
 }

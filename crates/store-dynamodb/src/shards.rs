@@ -62,18 +62,33 @@ pub(crate) struct Stored {
     base_version: u64,
     /// Shard k's version at index k - 1; `None` where the item was not found.
     shard_versions: Vec<Option<u64>>,
+    /// Shard k's stock at index k (0 where the item was not found).
+    pub shard_stock: Vec<u32>,
 }
 
 impl Stored {
+    /// A product as stored with these shards' stock (for tests of what reads it).
+    #[cfg(test)]
+    pub fn with_stock(product: Product, shard_stock: Vec<u32>) -> Stored {
+        Stored {
+            shard_versions: vec![Some(0); shard_stock.len().saturating_sub(1)],
+            base_version: product.version,
+            product,
+            shard_stock,
+        }
+    }
+
     /// The product from its own item and the shard items read after it (by key).
     fn fold(item: &Item, shards: &HashMap<String, Item>) -> Result<Stored, PortError> {
         let mut product = product_from_item(item)?;
         let base_version = product.version;
+        let mut shard_stock = vec![product.stock];
         let mut shard_versions = Vec::with_capacity(usize::from(product.stock_shards) - 1);
         for k in 1..product.stock_shards {
             let Some(shard) = shards.get(&shard_key(product.id.as_str(), k)) else {
                 // Only while a company's write is changing S: read as empty.
                 shard_versions.push(None);
+                shard_stock.push(0);
                 continue;
             };
             let r = Reader {
@@ -81,7 +96,9 @@ impl Stored {
                 what: "stock shard",
             };
             let version: u64 = r.n("version")?;
-            product.stock = product.stock.saturating_add(r.n("stock")?);
+            let stock: u32 = r.n("stock")?;
+            product.stock = product.stock.saturating_add(stock);
+            shard_stock.push(stock);
             product.version = product.version.saturating_add(version);
             shard_versions.push(Some(version));
         }
@@ -89,6 +106,7 @@ impl Stored {
             product,
             base_version,
             shard_versions,
+            shard_stock,
         })
     }
 }

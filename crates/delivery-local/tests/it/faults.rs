@@ -283,3 +283,62 @@ fn a_flash_sale_past_the_item_write_limit_on_a_bad_day() {
         "{limit}"
     );
 }
+
+/// The company's write of `body` to a product, retried while it is refused for the moment (a
+/// sale's reservations keep moving the version; a bad day throttles and fails calls).
+fn patch_until_written(server: &Server, token: &str, id: &str, body: &str) -> Value {
+    for _ in 0..60 {
+        let path = format!("/products/{id}");
+        let reply = server.call("PATCH", &path, Some(token), Some(body), &[]);
+        match reply.status {
+            200 => return reply.json,
+            429 | 500 | 502 | 503 | 504 => std::thread::sleep(Duration::from_millis(250)),
+            other => panic!("PATCH {path}: {other} {}", reply.json),
+        }
+    }
+    panic!("PATCH /products/{id} never went through");
+}
+
+/// The same sale over 8 shards, the count lowered to 3 mid-sale by the company (their stock
+/// rewritten while orders take from them): every invariant still holds, the sum of the shards
+/// included, and only the hot product's items were throttled.
+#[test]
+fn a_flash_sale_over_shards_whose_count_changes_mid_sale() {
+    let flags = [
+        "--faults",
+        "default",
+        "--faults-seed",
+        "7",
+        "--item-write-limit",
+        "50",
+    ];
+    let server = Server::start_in(tempfile::tempdir().unwrap(), &flags);
+    let acme = server.company("acme");
+    let hot = "pizza-margherita";
+    let sharded = patch_until_written(&server, &acme, hot, r#"{"stock_shards": 8}"#);
+    assert_eq!(
+        (sharded["stock_shards"].as_u64(), sharded["stock"].as_u64()),
+        (Some(8), Some(120))
+    );
+    let args = ["--orders", "150", "--seed", "9", "--hot", hot];
+    let lowered = std::thread::scope(|scope| {
+        let company = scope.spawn(|| {
+            std::thread::sleep(Duration::from_secs(2));
+            patch_until_written(&server, &acme, hot, r#"{"stock_shards": 3}"#)
+        });
+        simulate_on(&server, "a sharded flash sale", &args);
+        company.join().unwrap()
+    });
+    assert_eq!(lowered["stock_shards"], 3, "{lowered}");
+    let product = server.call("GET", &format!("/products/{hot}"), Some(&acme), None, &[]);
+    // (The stock left is checked by `simulate`: the stock before, less what the accepted orders
+    // took, is the sum of the shards after.)
+    assert_eq!(product.json["stock_shards"], 3, "{}", product.json);
+    let limit = server.local("/_local/faults")["item_write_limit"].clone();
+    for item in limit["refused"].as_object().unwrap().keys() {
+        assert!(
+            item.starts_with(&format!("delivery-products/{hot}")),
+            "{limit}"
+        );
+    }
+}
