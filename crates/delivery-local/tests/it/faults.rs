@@ -299,9 +299,10 @@ fn patch_until_written(server: &Server, token: &str, id: &str, body: &str) -> Va
     panic!("PATCH /products/{id} never went through");
 }
 
-/// The same sale over 8 shards, the count lowered to 3 mid-sale by the company (their stock
-/// rewritten while orders take from them): every invariant still holds, the sum of the shards
-/// included, and only the hot product's items were throttled.
+/// A sale over 8 shards, the count lowered to 3 by the company while orders take from them
+/// (every shard rewritten under the version check), on a bad day at the item write limit:
+/// every invariant holds, the sum of the shards included, and only the hot product's items
+/// were throttled.
 #[test]
 fn a_flash_sale_over_shards_whose_count_changes_mid_sale() {
     let flags = [
@@ -315,25 +316,39 @@ fn a_flash_sale_over_shards_whose_count_changes_mid_sale() {
     let server = Server::start_in(tempfile::tempdir().unwrap(), &flags);
     let acme = server.company("acme");
     let hot = "pizza-margherita";
-    let sharded = patch_until_written(&server, &acme, hot, r#"{"stock_shards": 8}"#);
-    assert_eq!(
-        (sharded["stock_shards"].as_u64(), sharded["stock"].as_u64()),
-        (Some(8), Some(120))
-    );
-    let args = ["--orders", "150", "--seed", "9", "--hot", hot];
+    let body = r#"{"stock": 1000, "stock_shards": 8}"#;
+    let sharded = patch_until_written(&server, &acme, hot, body);
+    assert_eq!(sharded["stock_shards"], 8, "{sharded}");
+    let args = ["--orders", "600", "--seed", "9", "--hot", hot];
     let lowered = std::thread::scope(|scope| {
         let company = scope.spawn(|| {
-            std::thread::sleep(Duration::from_secs(2));
+            // Once the sale is under way: the stock is moving.
+            let path = format!("/products/{hot}");
+            while server.call("GET", &path, Some(&acme), None, &[]).json["stock"] == 1000 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             patch_until_written(&server, &acme, hot, r#"{"stock_shards": 3}"#)
         });
         simulate_on(&server, "a sharded flash sale", &args);
         company.join().unwrap()
     });
-    assert_eq!(lowered["stock_shards"], 3, "{lowered}");
-    let product = server.call("GET", &format!("/products/{hot}"), Some(&acme), None, &[]);
-    // (The stock left is checked by `simulate`: the stock before, less what the accepted orders
-    // took, is the sum of the shards after.)
-    assert_eq!(product.json["stock_shards"], 3, "{}", product.json);
+    // Written mid-sale: orders had taken some stock, and took more after.
+    let left = server.call("GET", &format!("/products/{hot}"), Some(&acme), None, &[]);
+    let (at_change, after) = (
+        lowered["stock"].as_u64().unwrap(),
+        left.json["stock"].as_u64().unwrap(),
+    );
+    assert!(
+        after < at_change && at_change < 1000,
+        "{after} < {at_change} < 1000"
+    );
+    assert_eq!(
+        (
+            lowered["stock_shards"].as_u64(),
+            left.json["stock_shards"].as_u64()
+        ),
+        (Some(3), Some(3))
+    );
     let limit = server.local("/_local/faults")["item_write_limit"].clone();
     for item in limit["refused"].as_object().unwrap().keys() {
         assert!(
