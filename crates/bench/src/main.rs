@@ -34,6 +34,9 @@ enum Command {
         /// The stock every product gets.
         #[arg(long)]
         set: u32,
+        /// The stock shards every product gets (1-32); unset keeps each product's own.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=32))]
+        shards: Option<u8>,
     },
 }
 
@@ -118,10 +121,14 @@ fn main() -> Result<(), String> {
         Command::Stock {
             delivery_local,
             set,
+            shards,
         } => {
             let (endpoint, tables) = setup::store_of(&delivery_local)?;
-            let n = runtime.block_on(bench::store::set_stock(&endpoint, tables, set))?;
-            eprintln!("{n} products now have a stock of {set}");
+            let n = runtime.block_on(bench::store::set_stock(&endpoint, tables, set, shards))?;
+            let over = shards
+                .map(|s| format!(" over {s} shards"))
+                .unwrap_or_default();
+            eprintln!("{n} products now have a stock of {set}{over}");
             Ok(())
         }
     }

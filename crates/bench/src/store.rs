@@ -96,8 +96,14 @@ pub async fn ceiling(
 }
 
 /// Sets every product's stock to `stock` (through the catalog adapter, version-checked), so
-/// that a pipeline run accepts its orders (a large stock) or rejects them all (0).
-pub async fn set_stock(endpoint: &str, tables: Tables, stock: u32) -> Result<usize, String> {
+/// that a pipeline run accepts its orders (a large stock) or rejects them all (0); with `shards`,
+/// each product's stock is spread over that many items (a flash sale's rehearsal).
+pub async fn set_stock(
+    endpoint: &str,
+    tables: Tables,
+    stock: u32,
+    shards: Option<u8>,
+) -> Result<usize, String> {
     let config = composition::local_sdk_config(endpoint);
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), tables);
     let mut page = domain::ports::PageRequest {
@@ -110,6 +116,7 @@ pub async fn set_stock(endpoint: &str, tables: Tables, stock: u32) -> Result<usi
         for mut product in listed.items {
             let expected = product.version;
             product.stock = stock;
+            product.stock_shards = shards.unwrap_or(product.stock_shards);
             product.version += 1;
             product.updated_at = chrono::Utc::now();
             store

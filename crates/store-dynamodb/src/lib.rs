@@ -11,7 +11,7 @@
 //!
 //! | table | key | attributes | indexes |
 //! |---|---|---|---|
-//! | products | `id` (S) | `company_id` S, `name` S, `description` S, `price_minor` N, `currency` S, `stock` N, `available` BOOL, `version` N, `updated_at` S | `by_company`: `company_id` (S) + `id` (S), all attributes |
+//! | products | `id` (S): a product, or `{id}#{k}` for its stock shard k | `company_id` S, `name` S, `description` S, `price_minor` N, `currency` S, `stock` N, `available` BOOL, `version` N, `stock_shards` N?, `updated_at` S; a shard holds only `stock`, `available`, `version`, `stock_shards` | `by_company`: `company_id` (S) + `id` (S), all attributes (shards, without `company_id`, are not in it) |
 //! | orders | `id` (S) | `customer_id` S, `created_at` S (RFC 3339, µs, `Z`: sorts as time), `status` S, `reason` S?, `lines` S (JSON), `total_minor` N?, `currency` S?, `address` S, `phone` S, `carrier_id` S?, `carrier_name` S?, `dispatched_at` S? | `by_customer`: `customer_id` (S) + `created_at` (S), all attributes; queried newest first |
 //! | carriers | `id` (S) | `name` S, `phone` S, `active` BOOL | — |
 //! | idempotency | `id` (S): the order an `Idempotency-Key` names | `fingerprint` S, `answer` S (JSON), `expires_at` N (TTL, epoch s) | — |
@@ -22,8 +22,11 @@
 //! - Product writes are conditional on `version` (optimistic concurrency); every write, stock
 //!   reservations included, bumps it.
 //! - Recording an accepted order is one `TransactWriteItems`: per line, `stock = stock - q` on
-//!   condition `available AND stock >= q`, and the order `Put` on `attribute_not_exists(id)`.
-//!   So stock is reserved exactly once per order whatever the concurrency or redelivery.
+//!   condition `available AND stock >= q` on one of the product's stock shards, and the order
+//!   `Put` on `attribute_not_exists(id)`. So stock is reserved exactly once per order whatever
+//!   the concurrency or redelivery. A product's stock and version are the sums over its shards
+//!   (`src/shards.rs` has the layout); the customers' Scan filters on `attribute_exists(company_id)`
+//!   so that it lists products, never their shards.
 //! - An import's batch is one `TransactWriteItems` too: its checkpoint moves (on condition that
 //!   it has not moved since) with the batch's product writes, so a row is written once however
 //!   often its file is delivered.
