@@ -61,7 +61,12 @@ impl Endpoints {
         })
     }
 
+    /// One invocation of `function`: its DynamoDB calls are recorded under its name.
     async fn call(&self, function: Function, request: Request) -> lambda_http::Response<Body> {
+        faults::calls::as_function(function.name(), self.invoke(function, request)).await
+    }
+
+    async fn invoke(&self, function: Function, request: Request) -> lambda_http::Response<Body> {
         match function {
             Function::ListProducts => self.list_products.call(request).await,
             Function::OrderTotal => self.order_total.call(request).await,

@@ -80,6 +80,8 @@ impl LocalRoutes {
                     "refused": limit.refused(),
                 })),
             })),
+            // The grants each function's DynamoDB calls needed: what its role must allow.
+            (&Method::GET, "/_local/calls") => Ok(json!(self.faults.calls().needed())),
             (&Method::GET, "/_local/tokens") => return self.demo_tokens(),
             (_, path) => return gateway_error(&refusal(path)),
         };

@@ -285,13 +285,10 @@ fn local_adapters(
         events: local.events(),
         sms: local.sms(),
     };
-    let mut sdk = composition::local_sdk_config(&dynamo.endpoint);
-    if let Some(limit) = faults.item_limit() {
-        sdk = sdk
-            .into_builder()
-            .http_client(limit.default_client())
-            .build();
-    }
+    let sdk = composition::local_sdk_config(&dynamo.endpoint)
+        .into_builder()
+        .http_client(faults.dynamodb_client())
+        .build();
     let adapters = Adapters::new(sdk, Arc::new(settings), Arc::new(messaging));
     adapters.with_layer(Arc::new(FaultLayer(faults.clone())))
 }

@@ -14,6 +14,7 @@ use aws_lambda_events::sns::{MessageAttribute, SnsEvent, SnsMessage, SnsRecord};
 use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use bus_embedded::{Bus, IMPORTS, MAX_BATCH, NOTIFICATIONS, ORDERS, QueueSpec, Received, Settled};
+use composition::App;
 use composition::lambda::EventFunction;
 use domain::PortError;
 use faults::{Fault, Faults};
@@ -163,15 +164,18 @@ async fn sqs_source<F>(
     delivery: Delivery,
     mut stop: watch::Receiver<bool>,
 ) where
-    F: EventFunction<Event = SqsEvent, Output = SqsBatchResponse, Error = Infallible>,
+    F: EventFunction<Event = SqsEvent, Output = SqsBatchResponse, Error = Infallible> + App,
 {
     let spec = delivery.spec(queue);
     let timeout = spec.visibility_timeout;
-    let process = |event: SqsEvent| async {
-        match function.handle(event).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        }
+    let process = |event: SqsEvent| {
+        let work = async {
+            match function.handle(event).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        };
+        faults::calls::as_function(F::NAME, work)
     };
     while !*stop.borrow() {
         let Some(batch) = next_batch(&bus, spec, size, &mut stop).await else {
@@ -283,7 +287,7 @@ async fn notify_one<'m>(
     timeout: Duration,
     message: &'m Received,
 ) -> (&'m Received, Option<Result<(), PortError>>) {
-    let work = notifier.handle(sns_event(message));
+    let work = faults::calls::as_function(NotifyCarrier::NAME, notifier.handle(sns_event(message)));
     (message, invocation(delivery, timeout, false, work).await)
 }
 

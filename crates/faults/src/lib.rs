@@ -8,6 +8,7 @@
 //! (`sqs.duplicate`, `lambda.crash`, `lambda.timeout`) are drawn by `delivery-local`'s
 //! workers, which play the part of the Lambda service.
 
+pub mod calls;
 mod item_limit;
 mod ports;
 
@@ -19,6 +20,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -197,6 +199,8 @@ pub struct Faults {
     sms: Mutex<SmsLedger>,
     /// DynamoDB's per-item write limit, when the run has one (`--item-write-limit`).
     item_limit: Option<Arc<ItemWriteLimit>>,
+    /// The grants each function's DynamoDB calls needed.
+    calls: Arc<calls::CallLog>,
 }
 
 /// The SMS of orders, as the layer saw them go out and be recorded.
@@ -218,6 +222,7 @@ impl Faults {
             store_writes: AtomicU64::new(0),
             sms: Mutex::default(),
             item_limit: None,
+            calls: calls::CallLog::new(),
         }
     }
 
@@ -228,9 +233,27 @@ impl Faults {
     }
 
     /// The per-item write limit, if the run has one: the DynamoDB client's HTTP client goes
-    /// through it ([`ItemWriteLimit::default_client`]).
+    /// through it ([`Faults::dynamodb_client`]).
     pub fn item_limit(&self) -> Option<&Arc<ItemWriteLimit>> {
         self.item_limit.as_ref()
+    }
+
+    /// The grants each function's DynamoDB calls have needed ([`calls`]).
+    pub fn calls(&self) -> &calls::CallLog {
+        &self.calls
+    }
+
+    /// The HTTP client of the DynamoDB SDK client: the SDK's own (rustls over aws-lc), behind
+    /// the per-item write limit when the run has one, every call recorded in [`Faults::calls`].
+    pub fn dynamodb_client(&self) -> SharedHttpClient {
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        let mut client = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .build_https();
+        if let Some(limit) = &self.item_limit {
+            client = limit.client(client);
+        }
+        self.calls.client(client)
     }
 
     pub fn spec(&self) -> FaultSpec {

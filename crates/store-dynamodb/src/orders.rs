@@ -113,12 +113,15 @@ fn build_err(e: impl std::fmt::Display) -> PortError {
 }
 
 /// Where one line of an order takes its stock from: one of its product's shards, at random
-/// among those not yet refused.
+/// among those not yet refused, and not throttled if it can.
 #[derive(Clone, Debug)]
 struct Take {
     shards: u8,
-    /// The shards that refused this order, one bit each.
+    /// The shards that refused this order for their stock, one bit each.
     refused: u32,
+    /// The shards that throttled this order (past DynamoDB's per-item write limit), one bit
+    /// each: their stock may serve it, but another shard is tried first.
+    throttled: u32,
     shard: u8,
     /// The shard was not there: the product's shards changed, so S must be read again.
     lost: bool,
@@ -129,6 +132,7 @@ impl Take {
         let mut take = Take {
             shards: shards.max(1),
             refused: 0,
+            throttled: 0,
             shard: 0,
             lost: false,
         };
@@ -136,16 +140,28 @@ impl Take {
         take
     }
 
-    /// Moves to a shard not yet refused; false when every one has been.
-    fn next(&mut self) -> bool {
-        let open: Vec<u8> = (0..self.shards)
-            .filter(|k| self.refused & (1 << k) == 0)
-            .collect();
+    /// Moves to a shard `avoid` leaves open, at random; false when none is.
+    fn pick(&mut self, avoid: u32) -> bool {
+        let open: Vec<u8> = (0..self.shards).filter(|k| avoid & (1 << k) == 0).collect();
         if open.is_empty() {
             return false;
         }
         self.shard = open[rand::rng().random_range(0..open.len())];
         true
+    }
+
+    /// Moves to a shard not yet refused, one that has not throttled if there is one; false
+    /// when every shard has refused.
+    fn next(&mut self) -> bool {
+        self.pick(self.refused | self.throttled) || self.pick(self.refused)
+    }
+
+    /// The current shard throttled: moves to one that has neither throttled nor refused, so
+    /// that a sale's reservations spread over the shards' write limits at once instead of
+    /// waiting for one item to cool. False when there is none (the order is retried later).
+    fn throttled_by(&mut self) -> bool {
+        self.throttled |= 1 << self.shard;
+        self.pick(self.refused | self.throttled)
     }
 
     /// Every shard has refused.
@@ -253,7 +269,19 @@ fn read_cancellation(
     if let Some(reason) = rejected {
         return Cancelled::Rejected(reason);
     }
-    if moved {
+    let throttled = reasons
+        .iter()
+        .zip(takes.iter_mut())
+        .filter(|(r, _)| code(r) == "ThrottlingError");
+    let mut stuck = false;
+    for (_, take) in throttled {
+        if take.throttled_by() {
+            moved = true;
+        } else {
+            stuck = true;
+        }
+    }
+    if moved && !stuck {
         return Cancelled::Moved;
     }
     let codes: Vec<String> = reasons.iter().map(code).filter(|c| c != "None").collect();
@@ -390,8 +418,9 @@ impl DynamoStore {
             takes.push(Take::new(self.shard_count(&line.product_id, false).await?));
         }
         let mut rechecked = false;
-        // Each attempt but the last two moves at least one line off a shard that refused it.
-        for _ in 0..=MAX_STOCK_SHARDS + 2 {
+        // Each attempt but the last two moves at least one line off a shard that refused or
+        // throttled it, which it does not go back to (each at most once per shard).
+        for _ in 0..=2 * MAX_STOCK_SHARDS + 2 {
             for (line, take) in order.lines.iter().zip(takes.iter_mut()) {
                 if take.lost {
                     *take = Take::new(self.shard_count(&line.product_id, true).await?);
@@ -787,8 +816,36 @@ mod tests {
             read(&both, &mut takes),
             Cancelled::Rejected(RejectReason::OutOfStock.min(RejectReason::Unavailable))
         );
-        // Anything else is transient, naming the throttled products.
+        // A throttled shard: the line moves to one that has not throttled, never back to it,
+        // and an order is transient once one of its lines has no such shard left.
         let throttled = [reason("ThrottlingError", None), none(), none()];
+        let mut takes = [at(2, 0), at(1, 0)];
+        assert_eq!(read(&throttled, &mut takes), Cancelled::Moved);
+        assert_eq!((takes[0].shard, takes[0].throttled), (1, 0b01));
+        let mut moved = [at(3, 1), at(1, 0)];
+        moved[0].refused = 0b100;
+        assert_eq!(read(&throttled, &mut moved), Cancelled::Moved);
+        assert_eq!(moved[0].shard, 0, "shard 2 refused, shard 1 throttled");
+        assert!(matches!(
+            read(&throttled, &mut takes),
+            Cancelled::Transient(_)
+        ));
+        // Past a refusal, a throttled shard is tried again rather than the order rejected.
+        let mut takes = [at(2, 0), at(1, 0)];
+        takes[0].throttled = 0b10;
+        assert_eq!(read(&[low(), none(), none()], &mut takes), Cancelled::Moved);
+        assert_eq!(takes[0].shard, 1);
+        // A line with nowhere to go holds the order back, even when another line moved.
+        let both = [
+            reason("ThrottlingError", None),
+            reason("ThrottlingError", None),
+            none(),
+        ];
+        assert!(matches!(
+            read(&both, &mut [at(2, 0), at(1, 0)]),
+            Cancelled::Transient(_)
+        ));
+        // Anything else is transient, naming the throttled products.
         match read(&throttled, &mut [at(1, 0), at(1, 0)]) {
             Cancelled::Transient(detail) => {
                 assert_eq!(

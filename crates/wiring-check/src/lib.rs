@@ -33,6 +33,7 @@
 mod bootstrap;
 mod checks;
 mod declarations;
+mod grants;
 mod hcl;
 mod names;
 
@@ -40,6 +41,7 @@ use std::path::Path;
 
 use checks::*;
 pub use declarations::{EVERY_FUNCTION, FunctionCrate, declared_functions};
+pub use grants::{Grant, dynamodb_grants};
 use hcl::{locals, module, references};
 
 /// Every disagreement between the Terraform under `terraform_dir` and the declared function

@@ -79,9 +79,10 @@ locals {
       memory_mb       = 256
       timeout_seconds = 10
       environment     = merge(local.log_env, local.table_env, local.cors_env)
+      # BatchGetItem: a product of several stock shards is read with its shards.
       statements = [{
         sid       = "ReadCatalog"
-        actions   = ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query"]
+        actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:Query"]
         resources = [local.products_table, "${local.products_table}/index/by_company"]
       }]
     }
@@ -99,9 +100,12 @@ locals {
       memory_mb       = 256
       timeout_seconds = 10
       environment     = merge(local.log_env, local.table_env, local.cors_env)
+      # A write reads the product with its stock shards (BatchGetItem) and rewrites them in one
+      # transaction, whose items IAM authorizes one by one: a put each, and a delete for each
+      # shard past a lowered count.
       statements = [{
         sid       = "WriteProducts"
-        actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+        actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
         resources = [local.products_table]
       }]
     }
@@ -162,9 +166,10 @@ locals {
           condition = { test = "StringLike", variable = "s3:prefix", values = ["imports/*"] }
         },
         {
-          # Each batch is one transaction: product puts and the import's checkpoint update.
+          # Each batch is one transaction: product puts (and deletes of shards past a lowered
+          # count) and the import's checkpoint update.
           sid       = "WriteProducts"
-          actions   = ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
+          actions   = ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
           resources = [local.products_table]
         },
         {
@@ -225,8 +230,9 @@ locals {
       environment     = merge(local.log_env, local.table_env, local.queue_env, local.cors_env)
       statements = [
         {
+          # BatchGetItem: the stock shards of the products listed.
           sid       = "ListCatalog"
-          actions   = ["dynamodb:Scan"]
+          actions   = ["dynamodb:Scan", "dynamodb:BatchGetItem"]
           resources = [local.products_table]
         },
         {

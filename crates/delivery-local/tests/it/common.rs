@@ -1,5 +1,6 @@
 //! Starting `delivery-local serve` for a test and calling it over HTTP.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -168,6 +169,40 @@ impl Server {
             quiet = if busy == 0 { quiet + 1 } else { 0 };
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+impl Server {
+    /// Every DynamoDB call the functions made on this server is one their roles in
+    /// `terraform/modules/delivery/main.tf` grant, as IAM checks them (a transaction item by
+    /// item): the embedded store answers any call, where AWS answers `AccessDeniedException`.
+    /// Returns the grants the calls needed, function by function.
+    pub fn assert_calls_granted(&self) -> BTreeMap<String, BTreeSet<(String, String)>> {
+        let terraform = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../terraform");
+        let roles = wiring_check::dynamodb_grants(&terraform).unwrap();
+        let needed: BTreeMap<String, BTreeSet<(String, String)>> =
+            serde_json::from_value(self.local("/_local/calls")).unwrap();
+        let mut ungranted = Vec::new();
+        let mut calls = BTreeMap::new();
+        for (function, grants) in needed {
+            for (action, table) in grants {
+                // The local tables are the Terraform tables' keys, prefixed.
+                let table = table.strip_prefix("delivery-").unwrap_or(&table).to_owned();
+                let grant = (action, table);
+                if !roles.get(&function).is_some_and(|r| r.contains(&grant)) {
+                    ungranted.push(format!("{function}: {} on {}", grant.0, grant.1));
+                }
+                calls
+                    .entry(function.clone())
+                    .or_insert_with(BTreeSet::new)
+                    .insert(grant);
+            }
+        }
+        assert!(
+            ungranted.is_empty(),
+            "calls no role grants (terraform/modules/delivery/main.tf): {ungranted:#?}"
+        );
+        calls
     }
 }
 

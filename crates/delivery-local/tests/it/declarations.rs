@@ -1,7 +1,9 @@
 //! Each function's declaration (`[package.metadata.lambda]`, read with `cargo metadata` by the
 //! test command, packaging and the wiring check) names exactly the settings its wiring reads:
 //! every declared function is built here, by the composition root as Lambda builds it, from a
-//! settings source that records what it is asked.
+//! settings source that records what it is asked. And each function's role grants every
+//! DynamoDB call it makes: a tour of the API and the pipeline, sharded products included, is
+//! held to the Terraform statements.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -10,7 +12,10 @@ use std::sync::Arc;
 use composition::lambda::EventFunction;
 use composition::{Adapters, App, AwsMessaging, endpoint, local_sdk_config};
 use http_kit::HttpFunction;
+use serde_json::json;
 use settings::{ConfigError, Recorder, Source};
+
+use crate::common::{BIN, Server};
 
 /// A value for every setting a function may declare.
 struct EverySetting {
@@ -87,5 +92,113 @@ async fn every_function_reads_exactly_the_settings_it_declares() {
             .map(str::to_owned)
             .collect();
         assert_eq!(asked, declared, "{}: read vs declared", function.name);
+    }
+}
+
+/// The calls a tour makes, function by function, against the grants of their roles: a
+/// sharded product created, listed, ordered and its shards lowered by a `PATCH` and by an
+/// import (deletes in a transaction, which IAM authorizes as `DeleteItem`), the bill, the
+/// order read back, and a simulation.
+#[test]
+fn every_dynamodb_call_a_function_makes_is_granted_by_its_role() {
+    let server = Server::start();
+    let (acme, alice) = (server.company("acme"), server.customer());
+    let product = json!({"name": "Flash", "price": {"amount": "2.50", "currency": "EUR"},
+                         "stock": 40, "stock_shards": 4});
+    let created = server.call(
+        "PUT",
+        "/products/flash",
+        Some(&acme),
+        Some(&product.to_string()),
+        &[],
+    );
+    assert_eq!(created.status, 201, "{}", created.json);
+    for path in ["/products", "/products?company_id=acme", "/products/flash"] {
+        assert_eq!(
+            server.call("GET", path, Some(&alice), None, &[]).status,
+            200,
+            "{path}"
+        );
+    }
+    let lowered = server.call(
+        "PATCH",
+        "/products/flash",
+        Some(&acme),
+        Some(r#"{"stock_shards": 3}"#),
+        &[],
+    );
+    assert_eq!(lowered.status, 200, "{}", lowered.json);
+    let basket = json!({"items": [{"product_id": "flash", "quantity": 2}]});
+    let order = json!({"items": basket["items"],
+                       "delivery": {"address": "742 Evergreen Terrace", "phone": "+15551234567"}});
+    let bill = server.call(
+        "POST",
+        "/orders/total",
+        Some(&alice),
+        Some(&basket.to_string()),
+        &[],
+    );
+    assert_eq!(bill.status, 200, "{}", bill.json);
+    let placed = server.call(
+        "POST",
+        "/orders",
+        Some(&alice),
+        Some(&order.to_string()),
+        &[("idempotency-key", "tour-1")],
+    );
+    assert_eq!(placed.status, 202, "{}", placed.json);
+    server.drained();
+    let id = placed.json["order_id"].as_str().unwrap_or_default();
+    for path in [format!("/orders/{id}"), "/orders".to_owned()] {
+        let read = server.call("GET", &path, Some(&alice), None, &[]);
+        assert_eq!(read.status, 200, "{path}: {}", read.json);
+    }
+    let file = server.dir.path().join("tour.csv");
+    std::fs::write(
+        &file,
+        "id,name,description,price_amount,price_currency,stock,available,stock_shards\n\
+         flash,Flash,,2.50,EUR,30,true,1\nfresh,Fresh,,1.00,EUR,9,true,3\n",
+    )
+    .unwrap();
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    for args in [
+        vec![
+            "import".into(),
+            file.display().to_string(),
+            "--company".into(),
+            "acme".into(),
+        ],
+        vec!["simulate".into(), "--orders".into(), "20".into()],
+    ] {
+        let out = std::process::Command::new(BIN)
+            .args(&args)
+            .args(["--port", &port, "--data-dir"])
+            .arg(server.dir.path())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let calls = server.assert_calls_granted();
+    // The tour walked the sharded paths: reading shards, and deleting those past a lower count.
+    let made = |f: &str, action: &str| {
+        calls[f].contains(&(format!("dynamodb:{action}"), "products".to_owned()))
+    };
+    for (function, action) in [
+        ("update-product", "DeleteItem"),
+        ("update-product", "BatchGetItem"),
+        ("import-catalog", "DeleteItem"),
+        ("list-products", "BatchGetItem"),
+        ("order-simulator", "BatchGetItem"),
+        ("order-processor", "UpdateItem"),
+    ] {
+        assert!(
+            made(function, action),
+            "{function} made no {action}: {calls:#?}"
+        );
     }
 }
