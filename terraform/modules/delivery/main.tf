@@ -26,6 +26,8 @@ locals {
     CARRIERS_TABLE = module.tables.names["carriers"]
   }
   idempotency_env = { IDEMPOTENCY_TABLE = module.tables.names["idempotency"] }
+  history_table   = module.tables.arns["history"]
+  history_env     = { HISTORY_TABLE = module.tables.names["history"] }
   imports_table   = module.tables.arns["imports"]
   imports_env = {
     IMPORTS_TABLE  = module.tables.names["imports"]
@@ -99,15 +101,23 @@ locals {
     update-product = {
       memory_mb       = 256
       timeout_seconds = 10
-      environment     = merge(local.log_env, local.table_env, local.cors_env)
-      # A write reads the product with its stock shards (BatchGetItem) and rewrites them in one
-      # transaction, whose items IAM authorizes one by one: a put each, and a delete for each
-      # shard past a lowered count.
-      statements = [{
-        sid       = "WriteProducts"
-        actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
-        resources = [local.products_table]
-      }]
+      environment     = merge(local.log_env, local.table_env, local.history_env, local.cors_env)
+      statements = [
+        {
+          # A write reads the product with its stock shards (BatchGetItem) and rewrites them in
+          # one transaction, whose items IAM authorizes one by one: a put each, and a delete for
+          # each shard past a lowered count.
+          sid       = "WriteProducts"
+          actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+          resources = [local.products_table]
+        },
+        {
+          # Each write's history entry, in its transaction; GET /products/{id}/history.
+          sid       = "KeepHistory"
+          actions   = ["dynamodb:PutItem", "dynamodb:Query"]
+          resources = [local.history_table]
+        },
+      ]
     }
     start-import = {
       memory_mb       = 256
@@ -148,7 +158,7 @@ locals {
     import-catalog = {
       memory_mb       = 512
       timeout_seconds = local.importer_timeout
-      environment     = merge(local.log_env, local.table_env, local.imports_env)
+      environment     = merge(local.log_env, local.table_env, local.imports_env, local.history_env)
       statements = [
         {
           # An import reads the version of the upload it started on (GetObject with versionId).
@@ -171,6 +181,12 @@ locals {
           sid       = "WriteProducts"
           actions   = ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
           resources = [local.products_table]
+        },
+        {
+          # Each written row's history entry, in its batch's transaction.
+          sid       = "KeepHistory"
+          actions   = ["dynamodb:PutItem"]
+          resources = [local.history_table]
         },
         {
           sid       = "TrackImports"
@@ -249,9 +265,10 @@ locals {
       { EVENTS_TOPIC_ARN = module.events.arn })
       statements = [
         {
-          # The reservation transaction updates products and puts the order.
+          # The reservation transaction updates products and puts the order; GetItem reads a
+          # product's number of stock shards when it is not known yet or has changed.
           sid       = "ReserveStock"
-          actions   = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
+          actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
           resources = [local.products_table]
         },
         {
@@ -319,6 +336,7 @@ locals {
     { method = "GET", path = "/products/{id}", function = "list-products" },
     { method = "PUT", path = "/products/{id}", function = "update-product" },
     { method = "PATCH", path = "/products/{id}", function = "update-product" },
+    { method = "GET", path = "/products/{id}/history", function = "update-product" },
     { method = "POST", path = "/imports", function = "start-import" },
     { method = "GET", path = "/imports/{id}", function = "start-import" },
     { method = "POST", path = "/orders/total", function = "order-total" },
