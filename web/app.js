@@ -246,7 +246,54 @@ function editForm(p, open, message, ok) {
     el("button", { type: "submit" }, "Save"),
     el("span", { class: "muted" }, ` version ${p.version}`),
   );
-  return el("details", { class: "editor", open }, el("summary", {}, "Edit this product"), form);
+  return el("details", { class: "editor", open }, el("summary", {}, "Edit this product"), form, historyPanel(p));
+}
+
+// ---- a product's history: who changed what, newest first ----
+
+/** A field's value as the history shows it: money as "12.50 EUR", nothing as "—". */
+function shownValue(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "object" && "amount" in value) return `${value.amount} ${value.currency}`;
+  return String(value);
+}
+
+function historyEntry(entry) {
+  const via = entry.via.import_id ? `import ${entry.via.import_id}` : `request ${entry.via.request_id}`;
+  const changes = Object.entries(entry.changes).map(([field, c]) => `${field}: ${shownValue(c.from)} → ${shownValue(c.to)}`);
+  return el(
+    "li",
+    { "data-version": entry.version },
+    el("p", {}, `Version ${entry.version}, ${new Date(entry.at).toLocaleString()}, by ${entry.by.sub}`),
+    el("p", { class: "muted" }, `${changes.join("; ") || "no field changed"} (${via})`),
+  );
+}
+
+/** The product's history, read when first opened, a page at a time. */
+function historyPanel(p) {
+  const list = el("ol", { class: "history" });
+  const general = el("p", { class: "form-error", role: "alert", hidden: true });
+  const more = el("button", { type: "button", hidden: true }, "Older changes");
+  let cursor = null;
+  const panel = el("details", { class: "history-panel" }, el("summary", {}, "History"), list, general, more);
+  const load = async () => {
+    const query = new URLSearchParams({ limit: "10" });
+    if (cursor) query.set("cursor", cursor);
+    try {
+      const page = await api("GET", `/products/${encodeURIComponent(p.id)}/history?${query}`);
+      list.append(...page.items.map(historyEntry));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      if (!list.childElementCount) list.append(el("li", { class: "muted" }, "No change recorded yet."));
+    } catch (e) {
+      showProblem(panel, e, general);
+    }
+  };
+  more.addEventListener("click", load);
+  panel.addEventListener("toggle", () => {
+    if (panel.open && !list.childElementCount) load();
+  });
+  return panel;
 }
 
 async function saveProduct(event, p) {

@@ -200,6 +200,14 @@ test("a company edits a price, then is told when someone else changed the produc
   assert.equal(after.json.price.amount, "9.99");
   await page.screenshot({ path: path.join(shots, "company-conflict.png"), fullPage: true });
 
+  // The product's history: the other write first, then the page's, each with who made it.
+  await card1.getByText("History", { exact: true }).click();
+  const entries = card1.locator("ol.history > li");
+  await entries.first().waitFor();
+  assert.match(await entries.nth(0).innerText(), new RegExp(`Version ${other.json.version}, .* by acme-admin\\n.*stock: \\d+ → 77`));
+  assert.match(await entries.nth(1).innerText(), /by acme-admin\n.*price: [\d.]+ [A-Z]{3} → 9\.99 [A-Z]{3}; stock_shards: 1 → 8 \(request /);
+  await page.screenshot({ path: path.join(shots, "company-history.png"), fullPage: true });
+
   // A bad price and a bad shard count are refused with each field named, next to it.
   await card1.getByLabel("Price").fill("9.999");
   await card1.getByLabel(/^Stock shards/).fill("33");

@@ -58,8 +58,11 @@ fn product_links() -> Value {
     })
 }
 
+fn product_id() -> Value {
+    path_id(SLUG, "The product's id: 1–64 of A-Z, a-z, 0-9, '_', '-'.")
+}
+
 fn products(route: &Route) -> Option<Operation> {
-    let product_id = || path_id(SLUG, "The product's id: 1–64 of A-Z, a-z, 0-9, '_', '-'.");
     let written = |status| (status, "Product", vec!["ETag"]);
     Some(match (route.method, route.resource) {
         ("GET", "/products") => Operation {
@@ -200,8 +203,26 @@ fn imports(route: &Route) -> Option<Operation> {
     })
 }
 
+fn product_history(route: &Route) -> Option<Operation> {
+    ((route.method, route.resource) == ("GET", "/products/{id}/history")).then(|| Operation {
+        id: "getProductHistory",
+        tag: "products",
+        summary: "Who changed one of your company's products, when, through what, and each field from what to what; newest first",
+        parameters: [
+            vec![product_id()],
+            paging(),
+        ]
+        .concat(),
+        body: None,
+        success: vec![(200, "HistoryPage", vec![])],
+        refusals: READ,
+        links: Value::Null,
+    })
+}
+
 fn describe(route: &Route) -> Option<Operation> {
     products(route)
+        .or_else(|| product_history(route))
         .or_else(|| orders(route))
         .or_else(|| imports(route))
 }

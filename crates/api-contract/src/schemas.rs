@@ -417,6 +417,43 @@ fn import_report() -> Value {
     )
 }
 
+/// One entry of a product's history.
+fn history_entry() -> Value {
+    let by = object(
+        &["sub", "company_id"],
+        json!({
+            "sub": {"type": "string", "description": "The token's subject."},
+            "company_id": {"type": "string", "pattern": SLUG},
+        }),
+    );
+    let via = json!({"oneOf": [
+        object(&["request_id"], json!({"request_id": {"type": "string", "description": "API Gateway's request id."}})),
+        object(&["import_id"], json!({"import_id": {"type": "string", "pattern": UUID}})),
+    ]});
+    let change = object(
+        &["from", "to"],
+        json!({
+            "from": {"description": "The field as the product's JSON showed it before; null for a new product."},
+            "to": {"description": "The field as the product's JSON shows it after."},
+        }),
+    );
+    object(
+        &["version", "at", "by", "via", "changes"],
+        json!({
+            "version": {"type": "integer", "minimum": 1, "description": "The product's version (its ETag) after the change."},
+            "at": {"type": "string", "format": "date-time"},
+            "by": by,
+            "via": via,
+            "changes": {
+                "type": "object",
+                "propertyNames": {"enum": ["name", "description", "price", "stock", "available", "stock_shards"]},
+                "additionalProperties": change,
+                "description": "Each field that changed.",
+            },
+        }),
+    )
+}
+
 /// Every schema of the document, by name.
 pub fn all() -> Map<String, Value> {
     let schemas = [
@@ -429,6 +466,8 @@ pub fn all() -> Map<String, Value> {
             object(&["name", "price", "stock"], product_fields()),
         ),
         ("ProductPatch", product_patch()),
+        ("HistoryEntry", history_entry()),
+        ("HistoryPage", page("HistoryEntry")),
         ("BasketLine", basket_line()),
         ("Basket", object(&["items"], json!({"items": items()}))),
         ("BillLine", bill_line()),

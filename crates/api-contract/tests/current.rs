@@ -53,6 +53,12 @@ const PROMISED: &[(&str, &str, &str, &[&str])] = &[
     ("GET", "/products/{id}", "products:read", &[]),
     ("PUT", "/products/{id}", "products:write", &[]),
     ("PATCH", "/products/{id}", "products:write", &[]),
+    (
+        "GET",
+        "/products/{id}/history",
+        "products:write",
+        &["limit", "cursor"],
+    ),
     ("POST", "/imports", "products:write", &[]),
     ("GET", "/imports/{id}", "products:write", &[]),
     ("POST", "/orders/total", "orders:write", &[]),

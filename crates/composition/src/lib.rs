@@ -263,9 +263,32 @@ impl Adapters {
     /// The imports and their progress, in `IMPORTS_TABLE` (their batches write
     /// `PRODUCTS_TABLE`).
     pub async fn imports(&self) -> Result<Arc<dyn Imports>, ConfigError> {
+        Ok(self.layer.imports(Arc::new(self.import_table().await?)))
+    }
+
+    async fn import_table(&self) -> Result<ImportTable, ConfigError> {
         let table = settings::required(self.settings(), "IMPORTS_TABLE")?;
         let products = settings::required(self.settings(), "PRODUCTS_TABLE")?;
-        let port = ImportTable::new(self.dynamodb().await.clone(), table, products);
+        Ok(ImportTable::new(
+            self.dynamodb().await.clone(),
+            table,
+            products,
+        ))
+    }
+
+    /// The products' history table, `HISTORY_TABLE`: only the functions that change products
+    /// (or read their history) are given it.
+    fn history_table(&self) -> Result<String, ConfigError> {
+        settings::required(self.settings(), "HISTORY_TABLE")
+    }
+
+    /// The importer's imports: as [`Adapters::imports`], each batch also writing its rows'
+    /// history entries to `HISTORY_TABLE`.
+    pub async fn imports_keeping_history(&self) -> Result<Arc<dyn Imports>, ConfigError> {
+        let port = self
+            .import_table()
+            .await?
+            .with_history(self.history_table()?);
         Ok(self.layer.imports(Arc::new(port)))
     }
 
@@ -295,11 +318,21 @@ impl Adapters {
         let idempotency = self.idempotency_table().map_err(unset)?;
         schema::create_table(store.client(), &idempotency, schema::IDEMPOTENCY).await?;
         let imports = settings::required(self.settings(), "IMPORTS_TABLE").map_err(unset)?;
-        schema::create_table(store.client(), &imports, schema::IMPORTS).await
+        schema::create_table(store.client(), &imports, schema::IMPORTS).await?;
+        let history = self.history_table().map_err(unset)?;
+        schema::create_table(store.client(), &history, schema::HISTORY).await
     }
 
     pub async fn catalog(&self) -> Result<Arc<dyn Catalog>, ConfigError> {
         Ok(self.layer.catalog(Arc::new(self.store().await?)))
+    }
+
+    /// The catalog of the functions that change products: as [`Adapters::catalog`], with
+    /// `Catalog::save_as` writing each change's history entry to `HISTORY_TABLE` (and
+    /// `Catalog::history` reading it).
+    pub async fn catalog_keeping_history(&self) -> Result<Arc<dyn Catalog>, ConfigError> {
+        let store = self.store().await?.with_history(self.history_table()?);
+        Ok(self.layer.catalog(Arc::new(store)))
     }
 
     pub async fn order_store(&self) -> Result<Arc<dyn OrderStore>, ConfigError> {

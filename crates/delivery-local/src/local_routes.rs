@@ -175,7 +175,8 @@ impl LocalRoutes {
                         .iter()
                         .map(|l| json!({"product_id": l.product_id, "quantity": l.quantity}))
                         .collect();
-                    json!({"id": o.id, "status": o.status.as_str(), "lines": lines})
+                    json!({"id": o.id, "status": o.status.as_str(), "lines": lines,
+                           "dispatched_at": o.dispatched_at})
                 })
                 .collect::<Vec<_>>(),
         ))

@@ -87,6 +87,11 @@ pub struct ServeArgs {
     /// (docs/rehearsal.md). Off when not given; it combines with --faults.
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
     pub item_write_limit: Option<u32>,
+    /// Concurrent order-processor invocations, each on a batch of up to 10 orders: Lambda's
+    /// event source runs as many as its pollers allow, and a sale provisions more of them
+    /// (docs/deploy.md, "Preparing for a sale").
+    #[arg(long, default_value_t = workers::ORDER_WORKERS, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub processor_concurrency: u16,
 }
 
 fn parse_faults(spec: &str) -> Result<faults::FaultSpec, String> {

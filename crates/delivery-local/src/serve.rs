@@ -128,6 +128,7 @@ fn local_settings(key: &token_signer::SigningKey, port: u16) -> LocalSettings {
             ("CARRIERS_TABLE", "delivery-carriers".to_owned()),
             ("IDEMPOTENCY_TABLE", "delivery-idempotency".to_owned()),
             ("IMPORTS_TABLE", "delivery-imports".to_owned()),
+            ("HISTORY_TABLE", "delivery-history".to_owned()),
             ("IMPORTS_BUCKET", files_embedded::BUCKET.to_owned()),
             (
                 "CORS_ALLOWED_ORIGINS",
@@ -224,6 +225,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let delivery = Delivery {
         faults: faults.clone(),
         visibility: args.visibility_timeout.map(Duration::from_secs),
+        processor_concurrency: usize::from(args.processor_concurrency),
     };
     let workers = start_workers(&adapters, &bus, &delivery, &files).await?;
     let metrics = console_metrics(&bus, &faults);

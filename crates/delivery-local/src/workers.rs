@@ -24,8 +24,9 @@ use order_processor::Processor;
 use tokio::sync::watch;
 
 const TOPIC_ARN: &str = "arn:aws:sns:local:000000000000:order-events";
-/// Concurrent pollers of the orders queue, like the event source's maximum concurrency.
-pub const ORDER_WORKERS: usize = 4;
+/// Concurrent pollers of the orders queue, like the event source's maximum concurrency, unless
+/// `serve --processor-concurrency` says otherwise.
+pub const ORDER_WORKERS: u16 = 4;
 const IDLE: Duration = Duration::from_millis(20);
 
 fn sqs_event(batch: &[Received], queue: &str) -> SqsEvent {
@@ -98,6 +99,9 @@ pub struct Delivery {
     /// given. The imports queue keeps its own: it stands for the importer's timeout (minutes,
     /// for a whole file), and a short one would dead-letter imports still running.
     pub visibility: Option<Duration>,
+    /// Concurrent order-processor invocations (`--processor-concurrency`): what a sale's
+    /// provisioned pollers give the function in AWS.
+    pub processor_concurrency: usize,
 }
 
 impl Delivery {
@@ -304,8 +308,8 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// [`ORDER_WORKERS`] pollers of the orders queue, the notifications subscription, and one
-    /// poller of the imports queue (batches of 1).
+    /// `processor_concurrency` pollers of the orders queue, the notifications subscription,
+    /// and one poller of the imports queue (batches of 1).
     pub fn start(
         bus: &Bus,
         processor: Processor,
@@ -315,7 +319,7 @@ impl Workers {
     ) -> Workers {
         let (stop, stopping) = watch::channel(false);
         let processor = Arc::new(processor);
-        let mut tasks: Vec<_> = (0..ORDER_WORKERS)
+        let mut tasks: Vec<_> = (0..delivery.processor_concurrency)
             .map(|_| {
                 tokio::spawn(sqs_source(
                     bus.clone(),
@@ -360,6 +364,7 @@ mod tests {
         let delivery = Delivery {
             faults: Arc::new(Faults::new(faults::FaultSpec::none(), 1)),
             visibility: Some(Duration::from_secs(2)),
+            processor_concurrency: usize::from(ORDER_WORKERS),
         };
         assert_eq!(
             delivery.spec(ORDERS).visibility_timeout,

@@ -197,6 +197,12 @@ pub const ROUTES: &[Route] = &[
         Function::UpdateProduct,
         Scope::ProductsWrite,
     ),
+    listing(
+        "/products/{id}/history",
+        Function::UpdateProduct,
+        Scope::ProductsWrite,
+        PAGING,
+    ),
     route(
         "POST",
         "/imports",
@@ -342,9 +348,11 @@ mod tests {
         };
         assert_eq!(query("GET", "/products"), ["limit", "cursor", "company_id"]);
         assert_eq!(query("GET", "/orders"), ["limit", "cursor"]);
-        let others = ROUTES.iter().filter(|r| {
-            !(r.method == "GET" && (r.resource == "/products" || r.resource == "/orders"))
-        });
+        assert_eq!(query("GET", "/products/{id}/history"), ["limit", "cursor"]);
+        let listings = ["/products", "/orders", "/products/{id}/history"];
+        let others = ROUTES
+            .iter()
+            .filter(|r| !(r.method == "GET" && listings.contains(&r.resource)));
         for route in others {
             assert!(
                 route.query.is_empty(),
@@ -372,6 +380,16 @@ mod tests {
         assert_eq!(found("PATCH", "/products/p1").0, Function::UpdateProduct);
         assert_eq!(found("POST", "/orders/total").0, Function::OrderTotal);
         assert_eq!(found("GET", "/orders/abc").0, Function::GetOrder);
+        assert_eq!(
+            found("GET", "/products/p1/history"),
+            (Function::UpdateProduct, vec![("id", "p1".to_owned())])
+        );
+        assert_eq!(
+            resolve("PUT", "/products/p1/history"),
+            RouteMatch::MethodNotAllowed {
+                allowed: vec!["GET"]
+            }
+        );
         assert_eq!(
             resolve("GET", "/orders/total"),
             RouteMatch::MethodNotAllowed {

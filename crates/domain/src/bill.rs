@@ -487,6 +487,21 @@ mod tests {
         async fn save(&self, _: &Product, _: Option<u64>) -> Result<(), crate::error::PortError> {
             unreachable!("quote never writes")
         }
+        async fn save_as(
+            &self,
+            _: &Product,
+            _: Option<u64>,
+            _: &crate::history::Author,
+        ) -> Result<(), crate::error::PortError> {
+            unreachable!("quote never writes")
+        }
+        async fn history(
+            &self,
+            _: &ProductId,
+            _: &crate::ports::PageRequest,
+        ) -> Result<crate::ports::Page<crate::history::Entry>, crate::error::PortError> {
+            unreachable!("quote never reads history")
+        }
     }
 
     fn quote_now(catalog: &Ready, body: Value) -> Result<Bill, Error> {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::Error;
+use crate::history::Actor;
 use crate::ids::{CompanyId, InvalidId, ProductId};
 use crate::product::{Product, ProductDraft, plan_put};
 use crate::validation::{FieldError, FieldErrors, JsonObject, Presence};
@@ -254,6 +255,10 @@ pub struct Import {
     /// The upload it reads, from its start on: a later upload to the same URL is not mixed in.
     #[serde(skip)]
     pub file: Option<FileVersion>,
+    /// The `sub` of who started it: the rows' history entries name them. (`None` for an
+    /// import recorded before it was kept.)
+    #[serde(skip)]
+    pub started_by: Option<String>,
 }
 
 /// Which upload under an import's key a file is: S3's `ETag`, and its version id when the
@@ -272,13 +277,13 @@ impl FileVersion {
 }
 
 impl Import {
-    /// A new import, waiting for its file.
     /// Whether the import is pending past its upload URL's life and the grace after it: no
     /// upload came, and none will be read.
     pub fn upload_expired(&self, now: DateTime<Utc>) -> bool {
         self.status == ImportStatus::Pending && now > self.created_at + UPLOAD_TTL + UPLOAD_GRACE
     }
 
+    /// A new import, waiting for its file.
     pub fn pending(company: CompanyId, format: ImportFormat, now: DateTime<Utc>) -> Import {
         Import {
             id: ImportId::random(),
@@ -292,6 +297,26 @@ impl Import {
             updated_at: now,
             next_row: 1,
             file: None,
+            started_by: None,
+        }
+    }
+
+    /// The import as started by the principal `sub`.
+    pub fn started_by(self, sub: &str) -> Import {
+        Import {
+            started_by: Some(sub.to_owned()),
+            ..self
+        }
+    }
+
+    /// Who the rows' history entries name: the starter and the import's company.
+    pub fn author(&self) -> Actor {
+        Actor {
+            sub: self
+                .started_by
+                .clone()
+                .unwrap_or_else(|| "unrecorded".to_owned()),
+            company_id: self.company_id.clone(),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bill;
 pub mod carrier;
 pub mod error;
+pub mod history;
 pub mod ids;
 pub mod import;
 pub mod money;

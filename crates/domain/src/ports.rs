@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::carrier::Carrier;
 use crate::error::PortError;
+use crate::history::{Actor, Author, Entry};
 use crate::ids::{CompanyId, CustomerId, OrderId, Phone, ProductId};
 use crate::import::{FileVersion, Import, ImportId, ObjectKey, RowError};
 use crate::order::{CarrierRef, Order, OrderEvent};
@@ -99,9 +100,20 @@ pub trait Catalog: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<Product>, PortError>;
     /// Writes `product` if the stored version is `expected_version` (`None`: only if absent);
-    /// otherwise [`PortError::Conflict`] and nothing changes.
+    /// otherwise [`PortError::Conflict`] and nothing changes. A write no company made (seeding,
+    /// tests): it keeps no history entry.
     async fn save(&self, product: &Product, expected_version: Option<u64>)
     -> Result<(), PortError>;
+    /// A company's change: as [`Catalog::save`], with the product's history [`Entry`] (the
+    /// fields changed from the product as stored) written in the same transaction.
+    async fn save_as(
+        &self,
+        product: &Product,
+        expected_version: Option<u64>,
+        author: &Author,
+    ) -> Result<(), PortError>;
+    /// A page of a product's history, newest first.
+    async fn history(&self, id: &ProductId, page: &PageRequest) -> Result<Page<Entry>, PortError>;
 }
 
 /// The answer to a claim on notifying an order's carrier.
@@ -374,6 +386,8 @@ pub struct ImportBatch {
     /// The refused rows, counted in full; only those the report still has room for are kept.
     pub errors: Vec<RowError>,
     pub at: DateTime<Utc>,
+    /// Who started the import: each written row's history entry names them.
+    pub by: Actor,
 }
 
 /// What committing an import's batch did.

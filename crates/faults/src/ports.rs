@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::carrier::Carrier;
+use domain::history::{Author, Entry};
 use domain::import::{FileVersion, Import, ImportId, ObjectKey};
 use domain::order::{CarrierRef, Order, OrderEvent};
 use domain::ports::PortLayer;
@@ -164,6 +165,21 @@ impl Catalog for Faulty<dyn Catalog> {
 
     async fn save(&self, product: &Product, expected: Option<u64>) -> Result<(), PortError> {
         self.write(self.port.save(product, expected)).await
+    }
+
+    async fn save_as(
+        &self,
+        product: &Product,
+        expected: Option<u64>,
+        author: &Author,
+    ) -> Result<(), PortError> {
+        self.write(self.port.save_as(product, expected, author))
+            .await
+    }
+
+    async fn history(&self, id: &ProductId, page: &PageRequest) -> Result<Page<Entry>, PortError> {
+        self.read().await?;
+        self.port.history(id, page).await
     }
 }
 
@@ -455,6 +471,20 @@ mod tests {
         async fn save(&self, product: &Product, _: Option<u64>) -> Result<(), PortError> {
             self.0.lock().unwrap().push(product.clone());
             Ok(())
+        }
+        async fn save_as(
+            &self,
+            product: &Product,
+            expected: Option<u64>,
+            _: &Author,
+        ) -> Result<(), PortError> {
+            self.save(product, expected).await
+        }
+        async fn history(&self, _: &ProductId, _: &PageRequest) -> Result<Page<Entry>, PortError> {
+            Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            })
         }
     }
 

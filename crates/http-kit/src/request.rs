@@ -52,6 +52,11 @@ impl ApiRequest {
         }
     }
 
+    /// API Gateway's id of this request (empty when the event has none).
+    pub fn request_id(&self) -> String {
+        request_id_and_resource(&self.request).0
+    }
+
     /// The `If-Match` version, if the header is present.
     pub fn if_match(&self) -> Result<Option<u64>, Error> {
         self.header("If-Match")?.map(parse_if_match).transpose()

@@ -7,14 +7,21 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
+use domain::history::Actor;
 use domain::import::{Import, MAX_REPORTED_ERRORS, ObjectKey, ProductRow, RowError, plan_row};
 use domain::ports::{BatchOutcome, Catalog, ImportBatch, Imports};
 use domain::{PortError, ProductId};
 use retry_policy::PIPELINE;
 
 /// Items written per transaction: DynamoDB takes 100 actions, one of them the checkpoint. A
-/// product writes one item per stock shard (of the more shards, before or after).
+/// product writes one item per stock shard (of the more shards, before or after) and its
+/// history entry.
 const MAX_WRITES: usize = 99;
+/// The fewest items a product writes: one shard and its entry. So a batch holds at most
+/// `MAX_WRITES / 2` products, 49.
+const LEAST_ITEMS_PER_PRODUCT: usize = 2;
+/// The rows of single-shard products a full batch writes: 49.
+pub const SINGLE_SHARD_ROWS_PER_BATCH: u64 = (MAX_WRITES / LEAST_ITEMS_PER_PRODUCT) as u64;
 /// Rows a batch settles at most (a run of refused rows still moves the checkpoint).
 const MAX_ROWS_PER_BATCH: u64 = 1_000;
 /// Rounds of reading the products again when some changed between the read and the commit.
@@ -56,6 +63,8 @@ pub struct Batcher<'a> {
     pub rejected: u64,
     /// The import ended elsewhere (another delivery finished it): nothing more to do.
     pub finished_elsewhere: bool,
+    /// Whom the rows' history entries name.
+    by: Actor,
 }
 
 impl<'a> Batcher<'a> {
@@ -75,6 +84,7 @@ impl<'a> Batcher<'a> {
             written: 0,
             rejected: 0,
             finished_elsewhere: false,
+            by: import.author(),
         }
     }
 
@@ -105,7 +115,9 @@ impl<'a> Batcher<'a> {
         }
         self.pending.last_row = row;
         let settled = row + 1 - self.next_row;
-        if self.pending.rows.len() >= MAX_WRITES || settled >= MAX_ROWS_PER_BATCH {
+        if self.pending.rows.len() >= MAX_WRITES / LEAST_ITEMS_PER_PRODUCT
+            || settled >= MAX_ROWS_PER_BATCH
+        {
             self.flush().await?;
         }
         Ok(())
@@ -138,7 +150,7 @@ impl<'a> Batcher<'a> {
                     let shards = stored
                         .map_or(1, |p| p.stock_shards)
                         .max(product.stock_shards);
-                    items += usize::from(shards);
+                    items += usize::from(shards) + 1;
                     if items > MAX_WRITES {
                         to_row = row.row;
                         break;
@@ -164,6 +176,7 @@ impl<'a> Batcher<'a> {
             writes,
             errors,
             at: now,
+            by: self.by.clone(),
         })
     }
 

@@ -35,6 +35,7 @@ use telemetry::{Unit, count, record};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+pub use batch::SINGLE_SHARD_ROWS_PER_BATCH;
 pub use read::{ReadError, read_rows};
 
 /// Rows in flight between the parser and the batches.
@@ -58,7 +59,7 @@ impl App for ImportCatalog {
     async fn new(adapters: &Adapters) -> Result<ImportCatalog, ConfigError> {
         Ok(ImportCatalog {
             catalog: adapters.catalog().await?,
-            imports: adapters.imports().await?,
+            imports: adapters.imports_keeping_history().await?,
             files: adapters.import_files().await?,
         })
     }

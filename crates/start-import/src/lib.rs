@@ -61,7 +61,8 @@ impl StartImport {
                 retry_after: OPEN_IMPORTS_RETRY_AFTER,
             });
         }
-        let import = Import::pending(company.clone(), format, now);
+        let import = Import::pending(company.clone(), format, now)
+            .started_by(request.principal.sub.as_str());
         self.imports.create(&import).await?;
         let upload = self
             .files

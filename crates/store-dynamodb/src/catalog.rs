@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::history::{Author, Entry};
 use domain::ports::{Catalog, Page, PageRequest};
 use domain::product::Product;
 use domain::{CompanyId, Money, PortError, ProductId};
@@ -11,7 +12,7 @@ use domain::{CompanyId, Money, PortError, ProductId};
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
 use crate::schema::PRODUCTS_BY_COMPANY;
 use crate::shards::{self, Stored};
-use crate::{DynamoStore, cursor};
+use crate::{DynamoStore, cursor, history};
 
 pub(crate) fn product_to_item(p: &Product) -> Item {
     Item::from([
@@ -177,22 +178,50 @@ impl Catalog for DynamoStore {
         product: &Product,
         expected_version: Option<u64>,
     ) -> Result<(), PortError> {
-        let stored = match expected_version {
-            None => None,
-            Some(v) => match self.stored(std::slice::from_ref(&product.id)).await?.pop() {
-                Some(stored) if stored.product.version == v => Some(stored),
-                _ => return Err(PortError::Conflict),
-            },
-        };
+        let stored = self.expected(product, expected_version).await?;
         let writes = shards::writes(&self.tables.products, product, stored.as_ref())?;
         match writes.as_slice() {
             [only] => self.put_one(only).await,
             _ => self.write_together(writes).await,
         }
     }
+
+    async fn save_as(
+        &self,
+        product: &Product,
+        expected_version: Option<u64>,
+        author: &Author,
+    ) -> Result<(), PortError> {
+        let table = self.history_table()?.to_owned();
+        let stored = self.expected(product, expected_version).await?;
+        let entry = Entry::of(stored.as_ref().map(|s| &s.product), product, author);
+        let mut writes = shards::writes(&self.tables.products, product, stored.as_ref())?;
+        writes.push(history::put(&table, &entry)?);
+        self.write_together(writes).await
+    }
+
+    async fn history(&self, id: &ProductId, page: &PageRequest) -> Result<Page<Entry>, PortError> {
+        self.history_page(id, page).await
+    }
 }
 
 impl DynamoStore {
+    /// The product as stored when its version is `expected` (`None` when it must not exist
+    /// yet); otherwise [`PortError::Conflict`].
+    async fn expected(
+        &self,
+        product: &Product,
+        expected: Option<u64>,
+    ) -> Result<Option<Stored>, PortError> {
+        let Some(v) = expected else {
+            return Ok(None);
+        };
+        match self.stored(std::slice::from_ref(&product.id)).await?.pop() {
+            Some(stored) if stored.product.version == v => Ok(Some(stored)),
+            _ => Err(PortError::Conflict),
+        }
+    }
+
     /// A product of one shard is one item: a plain put, at half a transaction's cost.
     async fn put_one(&self, write: &TransactWriteItem) -> Result<(), PortError> {
         let put = write

@@ -11,6 +11,7 @@
 //! | `next_row` N | the checkpoint: rows before it are settled |
 //! | `file_etag` S?, `file_version_id` S? | the upload it reads, once started |
 //! | `created_at`, `updated_at` S | RFC 3339 |
+//! | `started_by` S? | the `sub` of who started it, whom its rows' history entries name |
 //! | `expires_at` N | TTL (epoch s): 7 days, as the bucket keeps the files |
 
 use async_trait::async_trait;
@@ -18,6 +19,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
+use domain::history::{Author, Entry, Via};
 use domain::import::{
     FileVersion, Import, ImportFormat, ImportId, ImportStatus, RowCounts, RowError,
 };
@@ -26,8 +28,8 @@ use domain::{CompanyId, PortError, ProductId};
 use std::collections::HashMap;
 
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
-use crate::schema;
 use crate::shards::{self, Stored};
+use crate::{history, schema};
 
 /// `TransactWriteItems` takes at most 100 actions.
 const MAX_TRANSACTION_ACTIONS: usize = 100;
@@ -37,12 +39,14 @@ const KEPT_SECONDS: i64 = 7 * 24 * 3600;
 /// The open imports of a company read at most (the cap is far below).
 const MAX_OPEN_LISTED: i32 = 100;
 
-/// The imports table (`IMPORTS_TABLE`) and the products table its batches write.
+/// The imports table (`IMPORTS_TABLE`), the products table its batches write, and the
+/// history table that takes each written row's entry.
 #[derive(Clone, Debug)]
 pub struct ImportTable {
     client: Client,
     imports: String,
     products: String,
+    history: Option<String>,
 }
 
 fn build_err(e: impl std::fmt::Display) -> PortError {
@@ -83,6 +87,9 @@ fn import_to_item(import: &Import) -> Result<Item, PortError> {
     ]);
     if let Some(reason) = &import.reason {
         item.insert("failure_reason".to_owned(), s(reason));
+    }
+    if let Some(sub) = &import.started_by {
+        item.insert("started_by".to_owned(), s(sub));
     }
     if !import.status.is_final() {
         item.insert("open_company".to_owned(), s(import.company_id.as_str()));
@@ -132,6 +139,7 @@ fn import_from_item(item: &Item) -> Result<Import, PortError> {
             version_id: r.opt_s("file_version_id").map(str::to_owned),
         }),
         next_row: r.n("next_row")?,
+        started_by: r.opt_s("started_by").map(str::to_owned),
     })
 }
 
@@ -141,7 +149,46 @@ impl ImportTable {
             client,
             imports,
             products,
+            history: None,
         }
+    }
+
+    /// The table, with its batches' history entries written to `table` (the importer's; the
+    /// functions that only create and read imports write no product).
+    pub fn with_history(self, table: String) -> ImportTable {
+        ImportTable {
+            history: Some(table),
+            ..self
+        }
+    }
+
+    /// The batch's writes, each product's items followed by its history entry; `owners[i]`
+    /// is the index in `batch.writes` of the write that item `i` belongs to.
+    fn batch_items(
+        &self,
+        batch: &ImportBatch,
+        stored: &HashMap<ProductId, Stored>,
+    ) -> Result<(Vec<TransactWriteItem>, Vec<usize>), PortError> {
+        let history = self.history.as_deref().ok_or_else(|| {
+            PortError::Permanent("no history table is configured (HISTORY_TABLE)".to_owned())
+        })?;
+        let author = Author {
+            by: batch.by.clone(),
+            via: Via::ImportId(batch.import),
+        };
+        let mut items = Vec::new();
+        let mut owners = Vec::new();
+        for (owner, (product, _)) in batch.writes.iter().enumerate() {
+            let before = stored.get(&product.id);
+            let mut writes = shards::writes(&self.products, product, before)?;
+            writes.push(history::put(
+                history,
+                &Entry::of(before.map(|s| &s.product), product, &author),
+            )?);
+            owners.extend(std::iter::repeat_n(owner, writes.len()));
+            items.extend(writes);
+        }
+        Ok((items, owners))
     }
 
     /// The checkpoint's move, conditional on where it stands and on the import running.
@@ -328,12 +375,8 @@ impl Imports for ImportTable {
             Err(changed) => return Ok(BatchOutcome::Changed(changed)),
         };
         let mut items = vec![self.checkpoint(batch)?];
-        let mut owners = Vec::new();
-        for (owner, (product, _)) in batch.writes.iter().enumerate() {
-            let writes = shards::writes(&self.products, product, stored.get(&product.id))?;
-            owners.extend(std::iter::repeat_n(owner, writes.len()));
-            items.extend(writes);
-        }
+        let (writes, owners) = self.batch_items(batch, &stored)?;
+        items.extend(writes);
         if items.len() > MAX_TRANSACTION_ACTIONS {
             return Err(PortError::Permanent(format!(
                 "a batch of {} actions is past the transaction's {MAX_TRANSACTION_ACTIONS}",

@@ -5,8 +5,9 @@
 //!
 //! # Table design
 //!
-//! All tables are on-demand, keyed by a string `id`; table names come from configuration
-//! (`PRODUCTS_TABLE`, `ORDERS_TABLE`, `CARRIERS_TABLE`). [`schema`] holds the definitions that
+//! All tables are on-demand, keyed by a string `id` (the history table with a range key too);
+//! table names come from configuration (`PRODUCTS_TABLE`, `ORDERS_TABLE`, `CARRIERS_TABLE`,
+//! and `HISTORY_TABLE` for the functions that keep history). [`schema`] holds the definitions that
 //! [`schema::create_tables`] creates and Terraform mirrors.
 //!
 //! | table | key | attributes | indexes |
@@ -16,6 +17,7 @@
 //! | carriers | `id` (S) | `name` S, `phone` S, `active` BOOL | — |
 //! | idempotency | `id` (S): the order an `Idempotency-Key` names | `fingerprint` S, `answer` S (JSON), `expires_at` N (TTL, epoch s) | — |
 //! | imports | `id` (S): the import id | see [`ImportTable`]; `expires_at` N (TTL, epoch s) | — |
+//! | history | `id` (S): the product id, + `version` (S, range: 20 digits) | `at` S, `by_sub` S, `by_company` S, `via_request` S or `via_import` S, `changes` S (JSON), `expires_at` N (TTL, epoch s) | — |
 //!
 //! # Consistency
 //!
@@ -27,9 +29,11 @@
 //!   the concurrency or redelivery. A product's stock and version are the sums over its shards
 //!   (`src/shards.rs` has the layout); the customers' Scan filters on `attribute_exists(company_id)`
 //!   so that it lists products, never their shards.
+//! - A company's change of a product (`save_as`) writes the product's items and its history
+//!   entry in one `TransactWriteItems`: no change without its entry, no entry without its change.
 //! - An import's batch is one `TransactWriteItems` too: its checkpoint moves (on condition that
-//!   it has not moved since) with the batch's product writes, so a row is written once however
-//!   often its file is delivered.
+//!   it has not moved since) with the batch's product writes and their history entries, so a
+//!   row is written once however often its file is delivered.
 //! - Cursors are base64url JSON of DynamoDB's `LastEvaluatedKey`, bound to their listing and
 //!   validated on the way back in: a forged cursor is a 400, never a 5xx.
 //! - Throttling, timeouts and 5xx are [`PortError::Transient`](domain::PortError); the rest is
@@ -38,6 +42,7 @@
 mod carriers;
 mod catalog;
 mod cursor;
+mod history;
 mod imports;
 mod item;
 mod key_uses;
@@ -73,6 +78,9 @@ pub struct DynamoStore {
     /// reads an order's products just before reserving, so a reservation knows where to look
     /// without reading again.
     shard_counts: Arc<Mutex<HashMap<ProductId, u8>>>,
+    /// The products' history table (`HISTORY_TABLE`), for the functions that write or read
+    /// products' history ([`DynamoStore::with_history`]).
+    history: Option<String>,
 }
 
 /// Products whose shard counts are remembered at most; past it the memory starts again.
@@ -84,6 +92,15 @@ impl DynamoStore {
             client,
             tables,
             shard_counts: Arc::default(),
+            history: None,
+        }
+    }
+
+    /// The store, with products' history kept in (and read from) `table`.
+    pub fn with_history(self, table: String) -> DynamoStore {
+        DynamoStore {
+            history: Some(table),
+            ..self
         }
     }
 

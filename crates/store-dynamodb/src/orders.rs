@@ -12,6 +12,8 @@ use domain::ports::{Claim, OrderStore, Page, PageRequest, RecordOutcome};
 use domain::product::MAX_STOCK_SHARDS;
 use domain::{CarrierId, CustomerId, Money, OrderId, Phone, PortError, ProductId};
 use rand::RngExt;
+use retry_policy::Policy;
+use std::time::Duration;
 
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
 use crate::schema::ORDERS_BY_CUSTOMER;
@@ -218,6 +220,17 @@ fn refusal(reason: &CancellationReason, take: &Take) -> Result<RejectReason, Opt
     Err(Some(stock_shards(&r).unwrap_or(take.shards)))
 }
 
+/// The wait before a throttled line tries another shard, with full jitter: the throttle says
+/// the item is past its share of its partition's write units this second, and many orders
+/// throttled together would otherwise all land on the next shards at once. (The attempts are
+/// bounded by the shards, in `reserve_and_record`; the processor's own retries back off
+/// further when every shard has throttled.)
+const SHARD_COOLING: Policy = Policy {
+    attempts: 2 * MAX_STOCK_SHARDS as u32 + 3,
+    base: Duration::from_millis(10),
+    cap: Duration::from_millis(160),
+};
+
 /// What a cancelled reservation transaction means.
 #[derive(Debug, PartialEq)]
 enum Cancelled {
@@ -225,6 +238,8 @@ enum Cancelled {
     Rejected(RejectReason),
     /// Some lines move to other shards: try again.
     Moved,
+    /// Some lines were throttled and move to other shards: back off, then try again.
+    Cooling,
     /// Not cancelled: the order is recorded.
     Accepted,
     Transient(String),
@@ -273,17 +288,26 @@ fn read_cancellation(
         .iter()
         .zip(takes.iter_mut())
         .filter(|(r, _)| code(r) == "ThrottlingError");
-    let mut stuck = false;
+    let (mut cooling, mut stuck) = (false, false);
     for (_, take) in throttled {
         if take.throttled_by() {
-            moved = true;
+            cooling = true;
         } else {
             stuck = true;
         }
     }
-    if moved && !stuck {
+    if !stuck && cooling {
+        return Cancelled::Cooling;
+    }
+    if !stuck && moved {
         return Cancelled::Moved;
     }
+    Cancelled::Transient(transient_detail(reasons, lines))
+}
+
+/// Why a cancellation is transient, in words: its reasons' codes, and the products throttled.
+fn transient_detail(reasons: &[CancellationReason], lines: &[OrderLine]) -> String {
+    let code = |r: &CancellationReason| r.code().unwrap_or("None").to_owned();
     let codes: Vec<String> = reasons.iter().map(code).filter(|c| c != "None").collect();
     // A hot product's item past DynamoDB's per-item write limit: named, so that the logs say
     // which product a sale is throttling (a retry may find it cooler, or take another shard).
@@ -297,7 +321,7 @@ fn read_cancellation(
     if !hot.is_empty() {
         detail.push_str(&format!(" (throttled products: {})", hot.join(", ")));
     }
-    Cancelled::Transient(detail)
+    detail
 }
 
 impl DynamoStore {
@@ -417,7 +441,7 @@ impl DynamoStore {
         for line in &order.lines {
             takes.push(Take::new(self.shard_count(&line.product_id, false).await?));
         }
-        let mut rechecked = false;
+        let (mut rechecked, mut throttles) = (false, 0);
         // Each attempt but the last two moves at least one line off a shard that refused or
         // throttled it, which it does not go back to (each at most once per shard).
         for _ in 0..=2 * MAX_STOCK_SHARDS + 2 {
@@ -439,6 +463,10 @@ impl DynamoStore {
                     return self.put_rejected(&order.rejected(reason)).await;
                 }
                 Cancelled::Moved => {}
+                Cancelled::Cooling => {
+                    tokio::time::sleep(SHARD_COOLING.delay(throttles)).await;
+                    throttles += 1;
+                }
                 Cancelled::Transient(detail) => return Err(PortError::Transient(detail)),
             }
         }
@@ -820,11 +848,11 @@ mod tests {
         // and an order is transient once one of its lines has no such shard left.
         let throttled = [reason("ThrottlingError", None), none(), none()];
         let mut takes = [at(2, 0), at(1, 0)];
-        assert_eq!(read(&throttled, &mut takes), Cancelled::Moved);
+        assert_eq!(read(&throttled, &mut takes), Cancelled::Cooling);
         assert_eq!((takes[0].shard, takes[0].throttled), (1, 0b01));
         let mut moved = [at(3, 1), at(1, 0)];
         moved[0].refused = 0b100;
-        assert_eq!(read(&throttled, &mut moved), Cancelled::Moved);
+        assert_eq!(read(&throttled, &mut moved), Cancelled::Cooling);
         assert_eq!(moved[0].shard, 0, "shard 2 refused, shard 1 throttled");
         assert!(matches!(
             read(&throttled, &mut takes),

@@ -21,10 +21,12 @@ pub struct IndexSpec {
     pub range_key: &'static str,
 }
 
-/// A table: string hash key `id` and its indexes. Every key attribute is a string.
+/// A table: string hash key `id`, a range key where it has one, and its indexes. Every key
+/// attribute is a string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableSpec {
     pub hash_key: &'static str,
+    pub range_key: Option<&'static str>,
     pub indexes: &'static [IndexSpec],
 }
 
@@ -42,22 +44,26 @@ pub const ORDERS_BY_CUSTOMER: IndexSpec = IndexSpec {
 
 pub const PRODUCTS: TableSpec = TableSpec {
     hash_key: "id",
+    range_key: None,
     indexes: &[PRODUCTS_BY_COMPANY],
 };
 
 pub const ORDERS: TableSpec = TableSpec {
     hash_key: "id",
+    range_key: None,
     indexes: &[ORDERS_BY_CUSTOMER],
 };
 
 pub const CARRIERS: TableSpec = TableSpec {
     hash_key: "id",
+    range_key: None,
     indexes: &[],
 };
 
 /// The uses of `Idempotency-Key`s (TTL on `expires_at`).
 pub const IDEMPOTENCY: TableSpec = TableSpec {
     hash_key: "id",
+    range_key: None,
     indexes: &[],
 };
 
@@ -72,7 +78,16 @@ pub const OPEN_IMPORTS_BY_COMPANY: IndexSpec = IndexSpec {
 /// Imports and their progress (TTL on `expires_at`).
 pub const IMPORTS: TableSpec = TableSpec {
     hash_key: "id",
+    range_key: None,
     indexes: &[OPEN_IMPORTS_BY_COMPANY],
+};
+
+/// Products' history (TTL on `expires_at`): a product's changes under its id, by the
+/// version each made (zero-padded, so that the string sorts as the number).
+pub const HISTORY: TableSpec = TableSpec {
+    hash_key: "id",
+    range_key: Some("version"),
+    indexes: &[],
 };
 
 /// The tables with their specs.
@@ -111,6 +126,7 @@ pub async fn create_tables(client: &Client, tables: &Tables) -> Result<(), PortE
 /// Creates one table unless it exists (on-demand billing). Idempotent.
 pub async fn create_table(client: &Client, name: &str, spec: TableSpec) -> Result<(), PortError> {
     let mut attributes = vec![spec.hash_key];
+    attributes.extend(spec.range_key);
     for index in spec.indexes {
         attributes.extend([index.hash_key, index.range_key]);
     }
@@ -121,6 +137,9 @@ pub async fn create_table(client: &Client, name: &str, spec: TableSpec) -> Resul
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key(spec.hash_key, KeyType::Hash)?);
+    if let Some(range_key) = spec.range_key {
+        request = request.key_schema(key(range_key, KeyType::Range)?);
+    }
     for attribute in attributes {
         request = request.attribute_definitions(string_attribute(attribute)?);
     }

@@ -554,6 +554,7 @@ async fn an_index_added_since_is_added_to_an_existing_table() {
     let client = store.client().clone();
     let old = TableSpec {
         hash_key: "id",
+        range_key: None,
         indexes: &[],
     };
     schema::create_table(&client, "imports-v1", old)
@@ -636,6 +637,7 @@ async fn imports(store: &DynamoStore) -> ImportTable {
         "imports-test".into(),
         store.tables().products.clone(),
     )
+    .with_history("history".into())
 }
 
 fn row_error(row: u64) -> RowError {
@@ -736,6 +738,7 @@ async fn a_batch_moves_the_checkpoint_counts_its_rows_and_keeps_its_errors() {
         ],
         errors: vec![row_error(4), row_error(7)],
         at: now(),
+        by: test_support::actor("acme"),
     };
     assert_eq!(
         imports.commit(&batch).await.unwrap(),
@@ -762,6 +765,7 @@ async fn a_batch_moves_the_checkpoint_counts_its_rows_and_keeps_its_errors() {
         ],
         errors: vec![],
         at: now(),
+        by: test_support::actor("acme"),
     };
     assert_eq!(
         imports.commit(&clean).await.unwrap(),
@@ -793,6 +797,7 @@ async fn a_batch_is_superseded_by_a_moved_checkpoint_and_stopped_by_a_changed_pr
         writes,
         errors: vec![],
         at: now(),
+        by: test_support::actor("acme"),
     };
     let stale = batch(
         1,
@@ -1207,6 +1212,7 @@ async fn a_missing_imports_table_is_an_error_at_every_step() {
         writes: vec![(product("m1", "acme", 1), None)],
         errors: vec![],
         at: now(),
+        by: test_support::actor("acme"),
     };
     assert!(imports.commit(&batch).await.is_err());
 }
@@ -1457,4 +1463,148 @@ async fn a_table_that_cannot_be_created_is_an_error() {
     // DynamoDB's table names are 3 to 255 characters.
     let refused = create_table(store.client(), "ab", schema::IMPORTS).await;
     assert!(refused.is_err(), "{refused:?}");
+}
+
+fn author(request: &str) -> domain::history::Author {
+    domain::history::Author {
+        by: test_support::actor("acme"),
+        via: domain::history::Via::RequestId(request.to_owned()),
+    }
+}
+
+/// A company's change writes its entry in the same transaction: a change refused for its
+/// version writes none, and the entries page newest first.
+#[tokio::test]
+async fn a_change_and_its_history_entry_are_written_together_and_read_newest_first() {
+    let store = store().await.with_history("history".into());
+    let p1 = ProductId::parse("p1").unwrap();
+    store
+        .save_as(&product("p1", "acme", 5), None, &author("r1"))
+        .await
+        .unwrap();
+    for (version, stock) in [(2, 7), (3, 9)] {
+        let next = Product {
+            version,
+            ..product("p1", "acme", stock)
+        };
+        store
+            .save_as(&next, Some(version - 1), &author(&format!("r{version}")))
+            .await
+            .unwrap();
+    }
+    // A stale version: neither the product nor an entry is written.
+    let stale = Product {
+        version: 9,
+        ..product("p1", "acme", 100)
+    };
+    assert_eq!(
+        store
+            .save_as(&stale, Some(1), &author("stale"))
+            .await
+            .unwrap_err(),
+        PortError::Conflict
+    );
+    let first = PageRequest {
+        limit: 2,
+        cursor: None,
+    };
+    let page = store.history(&p1, &first).await.unwrap();
+    let versions: Vec<u64> = page.items.iter().map(|e| e.version).collect();
+    assert_eq!(versions, [3, 2]);
+    assert_eq!(page.items[0].changes["stock"].from, serde_json::json!(7));
+    assert_eq!(page.items[0].changes["stock"].to, serde_json::json!(9));
+    assert_eq!(page.items[0].changes.len(), 1, "only the stock changed");
+    assert_eq!(
+        page.items[0].via,
+        domain::history::Via::RequestId("r3".into())
+    );
+    assert_eq!(page.items[0].by, test_support::actor("acme"));
+    let next = PageRequest {
+        limit: 2,
+        cursor: page.next_cursor.clone(),
+    };
+    let rest = store.history(&p1, &next).await.unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(
+        rest.items[0].changes["name"].from,
+        serde_json::Value::Null,
+        "created"
+    );
+    // A cursor of another product's history is refused, not followed.
+    let other = ProductId::parse("p2").unwrap();
+    assert_eq!(
+        store.history(&other, &next).await.unwrap_err(),
+        PortError::InvalidCursor
+    );
+    // An entry is kept 400 days (DynamoDB's TTL reads epoch seconds).
+    let item = store
+        .client()
+        .get_item()
+        .table_name("history")
+        .key("id", AttributeValue::S("p1".into()))
+        .key("version", AttributeValue::S(format!("{:020}", 3)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    assert_eq!(expires, now().timestamp() + 400 * 24 * 3600);
+    // Without a history table, a company's change is refused whole.
+    let plain = test_support::store().await;
+    let err = plain
+        .save_as(&product("p9", "acme", 1), None, &author("r"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PortError::Permanent(_)), "{err:?}");
+    assert_eq!(
+        Catalog::get(&plain, &ProductId::parse("p9").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// An import's batch writes each row's entry, naming the import and who started it.
+#[tokio::test]
+async fn an_import_batch_writes_each_row_s_history_entry() {
+    let store = store().await.with_history("history".into());
+    let imports = imports(&store).await;
+    let import = running(&imports).await;
+    store.save(&product("old", "acme", 1), None).await.unwrap();
+    let changed = Product {
+        version: 2,
+        ..product("old", "acme", 4)
+    };
+    let batch = ImportBatch {
+        import: import.id,
+        from_row: 1,
+        to_row: 3,
+        writes: vec![(changed, Some(1)), (product("new", "acme", 2), None)],
+        errors: vec![],
+        at: now(),
+        by: test_support::actor("acme"),
+    };
+    assert_eq!(
+        imports.commit(&batch).await.unwrap(),
+        BatchOutcome::Committed
+    );
+    let first = PageRequest {
+        limit: 10,
+        cursor: None,
+    };
+    for (id, field, from) in [
+        ("old", "stock", serde_json::json!(1)),
+        ("new", "stock", serde_json::Value::Null),
+    ] {
+        let page = store
+            .history(&ProductId::parse(id).unwrap(), &first)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1, "{id}");
+        let entry = &page.items[0];
+        assert_eq!(entry.via, domain::history::Via::ImportId(import.id));
+        assert_eq!(entry.by.sub, "acme-admin");
+        assert_eq!(entry.changes[field].from, from, "{id}");
+    }
 }

@@ -17,13 +17,14 @@ use serde_json::Value;
 use store_dynamodb::DynamoStore;
 
 /// The settings of the tests' tables.
-pub const SETTINGS: [(&str, &str); 7] = [
+pub const SETTINGS: [(&str, &str); 8] = [
     ("PRODUCTS_TABLE", "products"),
     ("ORDERS_TABLE", "orders"),
     ("CARRIERS_TABLE", "carriers"),
     ("IDEMPOTENCY_TABLE", "idempotency"),
     ("IMPORTS_TABLE", "imports"),
     ("IMPORTS_BUCKET", "imports"),
+    ("HISTORY_TABLE", "history"),
     ("CORS_ALLOWED_ORIGINS", "*"),
 ];
 
@@ -61,6 +62,14 @@ pub async fn store() -> DynamoStore {
         .store()
         .await
         .expect("the tables are set")
+}
+
+/// A company's user, as history entries name them: `{company}-admin`.
+pub fn actor(company: &str) -> domain::history::Actor {
+    domain::history::Actor {
+        sub: format!("{company}-admin"),
+        company_id: CompanyId::parse(company).expect("valid company"),
+    }
 }
 
 pub fn time() -> DateTime<Utc> {

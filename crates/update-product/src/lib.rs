@@ -1,16 +1,19 @@
 //! `update-product`: the company's catalog API, for the token's company only:
 //! `PUT /products/{id}` (create 201 or replace 200) and `PATCH /products/{id}` (only the given
-//! fields), with `If-Match` optimistic concurrency. Every write bumps `version` and returns the
-//! new `ETag`. (Bulk imports are `start-import`'s.)
+//! fields), with `If-Match` optimistic concurrency. Every write bumps `version`, returns the
+//! new `ETag` and keeps its history entry (who, through which request, each field from what to
+//! what) in the same transaction; `GET /products/{id}/history` pages through them, newest
+//! first. (Bulk imports are `start-import`'s.)
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use composition::{Adapters, App};
 use domain::auth::Function;
-use domain::ports::Catalog;
+use domain::history::{Actor, Author, Via};
+use domain::ports::{Catalog, PageRequest};
 use domain::product::{Product, ProductDraft, ProductPatch, Write, plan_patch, plan_put};
-use domain::{CompanyId, Error, PortError, ProductId};
+use domain::{Error, PortError, ProductId};
 use http_kit::{ApiRequest, HttpFunction, Reply};
 use settings::ConfigError;
 
@@ -26,7 +29,7 @@ impl App for UpdateProduct {
 
     async fn new(adapters: &Adapters) -> Result<UpdateProduct, ConfigError> {
         Ok(UpdateProduct {
-            catalog: adapters.catalog().await?,
+            catalog: adapters.catalog_keeping_history().await?,
         })
     }
 }
@@ -41,11 +44,30 @@ impl HttpFunction for UpdateProduct {
     const FUNCTION: Function = Function::UpdateProduct;
 
     async fn handle(&self, request: ApiRequest) -> Result<Reply, Error> {
-        self.write_product(&request).await
+        match request.route.method {
+            "GET" => self.history(&request).await,
+            _ => self.write_product(&request).await,
+        }
     }
 }
 
 impl UpdateProduct {
+    /// A page of the product's history, for its own company; anyone else learns nothing, not
+    /// even that the product exists (404, as for a product that does not).
+    async fn history(&self, request: &ApiRequest) -> Result<Reply, Error> {
+        let company = request.principal.company()?;
+        let id = request.path_param("id").unwrap_or_default();
+        let id = ProductId::parse(id).map_err(|e| Error::validation("id", e.0))?;
+        let page = PageRequest::from_query(request.query("limit"), request.query("cursor"))
+            .map_err(Error::Validation)?;
+        match self.catalog.get(&id).await? {
+            Some(product) if &product.company_id == company => {
+                Ok(Reply::json(200, &self.catalog.history(&id, &page).await?))
+            }
+            _ => Err(Error::NotFound(format!("No product {id}"))),
+        }
+    }
+
     async fn write_product(&self, request: &ApiRequest) -> Result<Reply, Error> {
         let company = request.principal.company()?;
         let id = request.path_param("id").unwrap_or_default();
@@ -55,7 +77,14 @@ impl UpdateProduct {
             "PUT" => Change::Put(request.json(ProductDraft::from_json)?),
             _ => Change::Patch(request.json(ProductPatch::from_json)?),
         };
-        let (product, write) = self.write(&id, company, &change, expected).await?;
+        let author = Author {
+            by: Actor {
+                sub: request.principal.sub.as_str().to_owned(),
+                company_id: company.clone(),
+            },
+            via: Via::RequestId(request.request_id()),
+        };
+        let (product, write) = self.write(&id, &author, &change, expected).await?;
         Ok(match write {
             Write::Created => Reply::json(201, &product).location(&format!("/products/{id}")),
             Write::Replaced => Reply::json(200, &product),
@@ -91,10 +120,11 @@ impl UpdateProduct {
     async fn write(
         &self,
         id: &ProductId,
-        company: &CompanyId,
+        author: &Author,
         change: &Change,
         expected: Option<u64>,
     ) -> Result<(Product, Write), Error> {
+        let company = &author.by.company_id;
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.catalog.get(id).await?;
             let now = Utc::now();
@@ -109,7 +139,7 @@ impl UpdateProduct {
             };
             match self
                 .catalog
-                .save(&next, current.as_ref().map(|c| c.version))
+                .save_as(&next, current.as_ref().map(|c| c.version), author)
                 .await
             {
                 Ok(()) => return Ok((next, write)),

@@ -216,3 +216,98 @@ async fn concurrent_writers_with_the_same_if_match_exactly_one_wins() {
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 412, 412, 412, 412, 412, 412, 412]);
 }
+
+/// `GET /products/{id}/history` as `company` reads it.
+async fn history(
+    app: &Endpoint<UpdateProduct>,
+    id: &str,
+    company: &str,
+    query: &str,
+) -> (u16, Value) {
+    let user = principal(
+        &format!("{company}-user"),
+        "products:read products:write",
+        Some(company),
+    );
+    let path = format!("/products/{id}/history{query}");
+    let req = request("GET", &path, "/products/{id}/history", user, None, &[]);
+    let response = app.call(req).await;
+    let (status, _, json) = parts(&response);
+    (status, json)
+}
+
+#[tokio::test]
+async fn each_write_keeps_who_made_it_and_what_changed_for_its_company_only() {
+    let app = app().await;
+    assert_eq!(
+        call(&app, "PUT", "pizza", "acme", &margherita(), None)
+            .await
+            .0,
+        201
+    );
+    let patch = json!({"stock": 4, "stock_shards": 2});
+    assert_eq!(
+        call(&app, "PATCH", "pizza", "acme", &patch, Some("\"1\""))
+            .await
+            .0,
+        200
+    );
+    // A refused write (a stale version) keeps no entry.
+    assert_eq!(
+        call(&app, "PATCH", "pizza", "acme", &patch, Some("\"1\""))
+            .await
+            .0,
+        412
+    );
+
+    let (status, page) = history(&app, "pizza", "acme", "?limit=1").await;
+    assert_eq!(status, 200, "{page}");
+    let newest = &page["items"][0];
+    assert_eq!(newest["version"], 2);
+    assert_eq!(
+        newest["by"],
+        json!({"sub": "acme-user", "company_id": "acme"})
+    );
+    assert!(
+        newest["via"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{newest}"
+    );
+    assert_eq!(
+        newest["changes"],
+        json!({"stock": {"from": 10, "to": 4}, "stock_shards": {"from": 1, "to": 2}})
+    );
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (status, rest) = history(&app, "pizza", "acme", &format!("?limit=1&cursor={cursor}")).await;
+    assert_eq!(status, 200, "{rest}");
+    assert_eq!(rest["items"][0]["version"], 1);
+    assert_eq!(
+        rest["items"][0]["changes"]["price"]["to"],
+        json!({"amount": "12.50", "currency": "USD"})
+    );
+    // A full page may still name a cursor (DynamoDB stops at the limit before it knows); the
+    // page after it is then empty and the last.
+    if let Some(cursor) = rest["next_cursor"].as_str() {
+        let query = format!("?limit=1&cursor={cursor}");
+        let (status, last) = history(&app, "pizza", "acme", &query).await;
+        assert_eq!(status, 200, "{last}");
+        assert_eq!(
+            (&last["items"], &last["next_cursor"]),
+            (&json!([]), &Value::Null)
+        );
+    }
+
+    // Another company, and a product that does not exist, are the same 404.
+    let (theirs, _) = history(&app, "pizza", "globex", "").await;
+    let (absent, _) = history(&app, "nothing", "acme", "").await;
+    assert_eq!((theirs, absent), (404, 404));
+    // Bad paging is a 400 naming the parameter.
+    let (status, problem) = history(&app, "pizza", "acme", "?limit=0").await;
+    assert_eq!(
+        (status, error_fields(&problem)),
+        (400, vec!["limit".to_owned()])
+    );
+    let (status, _) = history(&app, "pizza", "acme", "?cursor=bm90LWEtY3Vyc29y").await;
+    assert_eq!(status, 400);
+}

@@ -672,8 +672,8 @@ pub(crate) fn check_edge(delivery: &Body, edge: &Body, findings: &mut Vec<String
 }
 
 pub(crate) fn check_tables(tables: &Body, findings: &mut Vec<String>) {
-    use store_dynamodb::schema::{CARRIERS, IDEMPOTENCY, IMPORTS, ORDERS, PRODUCTS};
-    const MODULE: &str = "terraform/modules/tables";
+    use store_dynamodb::schema::{CARRIERS, HISTORY, IDEMPOTENCY, IMPORTS, ORDERS, PRODUCTS};
+    const MODULE: &str = TABLES;
     let declared = locals(tables);
     let declared: BTreeMap<String, &Expression> = declared
         .get("tables")
@@ -689,6 +689,7 @@ pub(crate) fn check_tables(tables: &Body, findings: &mut Vec<String>) {
         ("carriers", CARRIERS),
         ("idempotency", IDEMPOTENCY),
         ("imports", IMPORTS),
+        ("history", HISTORY),
     ];
     for (name, spec) in specs {
         if hash_key.as_deref() != Some(spec.hash_key) {
@@ -701,25 +702,7 @@ pub(crate) fn check_tables(tables: &Body, findings: &mut Vec<String>) {
             findings.push(format!("{MODULE}: local.tables has no {name} table"));
             continue;
         };
-        let indexes = field(table, "indexes")
-            .map(|i| triples(i, ["name", "hash_key", "range_key"]))
-            .unwrap_or_default();
-        let expected: BTreeSet<(String, String, String)> = spec
-            .indexes
-            .iter()
-            .map(|i| {
-                (
-                    i.name.to_owned(),
-                    i.hash_key.to_owned(),
-                    i.range_key.to_owned(),
-                )
-            })
-            .collect();
-        if indexes != expected {
-            findings.push(format!(
-                "{MODULE}: table {name} has indexes {indexes:?}, but store_dynamodb::schema defines {expected:?}"
-            ));
-        }
+        check_table_keys(name, table, spec, findings);
     }
     for name in declared.keys() {
         if !specs.iter().any(|(known, _)| known == name) {
@@ -727,5 +710,43 @@ pub(crate) fn check_tables(tables: &Body, findings: &mut Vec<String>) {
                 "{MODULE}: local.tables has {name}, which store_dynamodb::schema does not define"
             ));
         }
+    }
+}
+
+/// The tables module, as findings name it.
+const TABLES: &str = "terraform/modules/tables";
+
+/// One table's range key and indexes against its spec.
+fn check_table_keys(
+    name: &str,
+    table: &Expression,
+    spec: store_dynamodb::schema::TableSpec,
+    findings: &mut Vec<String>,
+) {
+    let range_key = field(table, "range_key").and_then(string);
+    if range_key.as_deref() != spec.range_key {
+        findings.push(format!(
+            "{TABLES}: table {name} has range key {range_key:?}, but store_dynamodb::schema defines {:?}",
+            spec.range_key
+        ));
+    }
+    let indexes = field(table, "indexes")
+        .map(|i| triples(i, ["name", "hash_key", "range_key"]))
+        .unwrap_or_default();
+    let expected: BTreeSet<(String, String, String)> = spec
+        .indexes
+        .iter()
+        .map(|i| {
+            (
+                i.name.to_owned(),
+                i.hash_key.to_owned(),
+                i.range_key.to_owned(),
+            )
+        })
+        .collect();
+    if indexes != expected {
+        findings.push(format!(
+            "{TABLES}: table {name} has indexes {indexes:?}, but store_dynamodb::schema defines {expected:?}"
+        ));
     }
 }

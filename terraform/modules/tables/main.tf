@@ -1,5 +1,6 @@
 # The tables exactly as crates/store-dynamodb/src/schema.rs defines them (the wiring check in
-# crates/wiring-check compares the two): string key `id`, on-demand, every index projecting all.
+# crates/wiring-check compares the two): string key `id` (and a string range key where a table
+# has one), on-demand, every index projecting all.
 
 locals {
   tables = {
@@ -23,6 +24,13 @@ locals {
       indexes = [{ name = "open_by_company", hash_key = "open_company", range_key = "created_at" }]
       ttl     = "expires_at"
     }
+    # Every change a company made to a product, by product id and the version it made (newest
+    # first in a descending Query), each kept 400 days (TTL on expires_at).
+    history = {
+      range_key = "version"
+      indexes   = []
+      ttl       = "expires_at"
+    }
   }
 }
 
@@ -32,10 +40,14 @@ resource "aws_dynamodb_table" "this" {
   name                        = "${var.name_prefix}-${each.key}"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "id"
+  range_key                   = lookup(each.value, "range_key", null)
   deletion_protection_enabled = var.deletion_protection
 
   dynamic "attribute" {
-    for_each = toset(concat(["id"], flatten([for i in each.value.indexes : [i.hash_key, i.range_key]])))
+    for_each = toset(concat(
+      ["id"], compact([lookup(each.value, "range_key", "")]),
+      flatten([for i in each.value.indexes : [i.hash_key, i.range_key]]),
+    ))
     content {
       name = attribute.value
       type = "S"

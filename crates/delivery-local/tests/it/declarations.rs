@@ -183,22 +183,45 @@ fn every_dynamodb_call_a_function_makes_is_granted_by_its_role() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // The product's history: the PUT, the PATCH and the import's row, newest first, each
+    // naming who made it.
+    let history = server.call("GET", "/products/flash/history", Some(&acme), None, &[]);
+    assert_eq!(history.status, 200, "{}", history.json);
+    let vias: Vec<&str> = history.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            if e["via"]["import_id"].is_string() {
+                "import"
+            } else {
+                "request"
+            }
+        })
+        .collect();
+    assert_eq!(vias, ["import", "request", "request"], "{}", history.json);
+    // The import command signs as "importer"; the page's and curl's writes as their user.
+    assert_eq!(history.json["items"][0]["by"]["sub"], "importer");
+    assert_eq!(history.json["items"][1]["by"]["sub"], "acme-admin");
+    assert_eq!(history.json["items"][0]["changes"]["stock_shards"]["to"], 1);
     let calls = server.assert_calls_granted();
-    // The tour walked the sharded paths: reading shards, and deleting those past a lower count.
-    let made = |f: &str, action: &str| {
-        calls[f].contains(&(format!("dynamodb:{action}"), "products".to_owned()))
-    };
-    for (function, action) in [
-        ("update-product", "DeleteItem"),
-        ("update-product", "BatchGetItem"),
-        ("import-catalog", "DeleteItem"),
-        ("list-products", "BatchGetItem"),
-        ("order-simulator", "BatchGetItem"),
-        ("order-processor", "UpdateItem"),
+    // The tour walked the sharded paths (reading shards, deleting those past a lower count)
+    // and the history's (entries in transactions, read by a Query).
+    for (function, action, table) in [
+        ("update-product", "DeleteItem", "products"),
+        ("update-product", "BatchGetItem", "products"),
+        ("import-catalog", "DeleteItem", "products"),
+        ("list-products", "BatchGetItem", "products"),
+        ("order-simulator", "BatchGetItem", "products"),
+        ("order-processor", "UpdateItem", "products"),
+        ("update-product", "PutItem", "history"),
+        ("update-product", "Query", "history"),
+        ("import-catalog", "PutItem", "history"),
     ] {
+        let grant = (format!("dynamodb:{action}"), table.to_owned());
         assert!(
-            made(function, action),
-            "{function} made no {action}: {calls:#?}"
+            calls[function].contains(&grant),
+            "{function} made no {action} on {table}: {calls:#?}"
         );
     }
 }

@@ -15,7 +15,7 @@ use domain::import::{
 use domain::ports::{BatchOutcome, FileBody, ImportBatch, ImportFiles, Imports, UploadUrl};
 use domain::{CompanyId, PortError, ProductId};
 use files_embedded::{EmbeddedFiles, Stored, object_created};
-use import_catalog::ImportCatalog;
+use import_catalog::{ImportCatalog, SINGLE_SHARD_ROWS_PER_BATCH as BATCH};
 
 const HEADER: &str = "id,name,description,price_amount,price_currency,stock,available";
 
@@ -42,7 +42,7 @@ impl World {
     }
 
     async fn imports(&self) -> Arc<dyn Imports> {
-        self.adapters.imports().await.unwrap()
+        self.adapters.imports_keeping_history().await.unwrap()
     }
 
     /// A pending import of `company`, its file stored: the queue message S3 would send.
@@ -190,7 +190,7 @@ async fn writing_stops_before_the_invocations_deadline_and_resumes_from_its_chec
     let halfway = world.report(id).await;
     assert_eq!(halfway.status, ImportStatus::Running);
     assert!(
-        (1..3000).contains(&halfway.rows.written) && halfway.rows.written % 99 == 0,
+        (1..3000).contains(&halfway.rows.written) && halfway.rows.written % BATCH == 0,
         "whole batches committed: {:?}",
         halfway.rows
     );
@@ -217,7 +217,7 @@ async fn a_redelivery_resumes_mid_file_and_writes_no_row_twice() {
     let halfway = world.report(id).await;
     assert_eq!(
         (halfway.status, halfway.rows.written),
-        (ImportStatus::Running, 198)
+        (ImportStatus::Running, 2 * BATCH)
     );
     assert_eq!(failures(&world.app().await, event.clone()).await, 0);
     let report = world.report(id).await;
@@ -225,7 +225,7 @@ async fn a_redelivery_resumes_mid_file_and_writes_no_row_twice() {
         (report.status, report.rows.total, report.rows.written),
         (ImportStatus::Done, 500, 500)
     );
-    for i in [0, 197, 198, 499] {
+    for i in [0, 2 * BATCH - 1, 2 * BATCH, 499] {
         assert_eq!(
             world.product(&format!("p-{i}")).await.unwrap().version,
             1,
@@ -459,7 +459,7 @@ async fn a_second_upload_during_an_import_is_not_mixed_into_it() {
         .await;
     let dying = world.dying_after(2).await;
     assert_eq!(failures(&dying, first.clone()).await, 1);
-    assert_eq!(world.report(id).await.rows.written, 198);
+    assert_eq!(world.report(id).await.rows.written, 2 * BATCH);
     // The URL is used again while the import runs: another file under the same key.
     let key = world.report(id).await.key();
     let second = world
@@ -469,7 +469,7 @@ async fn a_second_upload_during_an_import_is_not_mixed_into_it() {
     let report = world.report(id).await;
     assert_eq!(
         (report.status, report.rows.total, report.rows.written),
-        (ImportStatus::Running, 500, 198),
+        (ImportStatus::Running, 500, 2 * BATCH),
         "the second upload is ignored"
     );
     // The first upload's redelivery finishes it, from the first upload (kept as a version).
@@ -560,7 +560,7 @@ async fn without_versions_a_replaced_upload_waits_for_the_newer_or_fails_its_imp
     let report = world.report(id).await;
     assert_eq!(
         (report.status, report.rows.written),
-        (ImportStatus::Failed, 99)
+        (ImportStatus::Failed, BATCH)
     );
     assert!(
         report
@@ -686,7 +686,7 @@ async fn a_redelivery_resumes_with_one_reading_and_fails_if_the_upload_is_gone()
     let report = world.report(id).await;
     assert_eq!(
         (report.status, report.rows.written),
-        (ImportStatus::Failed, 99)
+        (ImportStatus::Failed, BATCH)
     );
     assert!(
         report
@@ -860,9 +860,9 @@ async fn a_batch_settles_at_most_a_thousand_rows_and_a_single_row_is_written() {
     assert!(world.product("p-7").await.is_some());
 }
 
-/// A product writes one item per stock shard, so a batch holds as many rows as their items
-/// fit in one transaction (99 besides the checkpoint); an empty `stock_shards` cell keeps the
-/// product's count.
+/// A product writes one item per stock shard and its history entry, so a batch holds as many
+/// rows as their items fit in one transaction (99 besides the checkpoint); an empty
+/// `stock_shards` cell keeps the product's count.
 #[tokio::test]
 async fn batches_are_sized_by_the_items_their_products_write() {
     let world = world().await;

@@ -215,6 +215,7 @@ async fn an_import_rewrites_the_shards_of_every_product_it_writes() {
         writes: vec![(tea, Some(1)), (cake, None)],
         errors: Vec::new(),
         at: now(),
+        by: test_support::actor("acme"),
     };
     assert_eq!(
         imports.commit(&batch).await.unwrap(),
@@ -236,6 +237,7 @@ async fn an_import_rewrites_the_shards_of_every_product_it_writes() {
         writes: vec![(sharded("cake", 1, 1), Some(1))],
         errors: Vec::new(),
         at: now(),
+        by: test_support::actor("acme"),
     };
     let cake = ProductId::parse("cake").unwrap();
     assert_eq!(

@@ -436,6 +436,16 @@ fn a_table_unlike_the_adapter_is_caught() {
 }
 
 #[test]
+fn a_history_table_without_its_range_key_is_caught() {
+    let findings = findings_after(&[(
+        "modules/tables/main.tf",
+        "range_key = \"version\"",
+        "range_key = \"at\"",
+    )]);
+    assert_named(&findings, &["history", "range key", "version"]);
+}
+
+#[test]
 fn unparsable_terraform_is_a_finding() {
     let findings = findings_after(&[(DELIVERY, "locals {", "locals {{")]);
     assert_named(&findings, &["does not parse"]);
