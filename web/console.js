@@ -23,8 +23,10 @@ const SERIES = {
     ["DeadLetters", "dead letters", "#b00020", [2, 3]],
   ],
   latency: [
-    ["p50", "ProcessingLatency p50", "#1b6e3a", []],
-    ["p99", "ProcessingLatency p99", "#b00020", [8, 4]],
+    ["ProcessingLatency.p50", "recorded p50", "#1b6e3a", []],
+    ["ProcessingLatency.p99", "recorded p99", "#b00020", [8, 4]],
+    ["OrderToSmsLatency.p50", "order → SMS p50", "#0b5cad", [2, 3]],
+    ["OrderToSmsLatency.p99", "order → SMS p99", "#6a3d9a", [12, 3, 2, 3]],
   ],
   faults: [
     ["SmsSent", "SMS sent", "#1b6e3a", []],
@@ -34,7 +36,9 @@ const SERIES = {
 
 /** One sample's value for a series name. */
 function value(sample, name) {
-  if (name === "p50" || name === "p99") return sample.ProcessingLatency?.[name] ?? null;
+  // A latency percentile: "<metric>.<p50|p99>", null in a second without a data point.
+  const [metric, percentile] = name.split(".");
+  if (percentile) return sample[metric]?.[percentile] ?? null;
   if (name === "FaultsInjected") return Object.values(sample.Faults || {}).reduce((a, b) => a + b, 0);
   return sample[name] ?? 0;
 }

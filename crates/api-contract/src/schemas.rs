@@ -242,6 +242,7 @@ fn order() -> Value {
             "carrier",
             "created_at",
             "dispatched_at",
+            "timeline",
         ],
         json!({
             "id": {"type": "string", "pattern": UUID},
@@ -254,8 +255,32 @@ fn order() -> Value {
             "carrier": nullable(object(&["id", "name"], json!({"id": {"type": "string"}, "name": {"type": "string"}}))),
             "created_at": {"type": "string", "format": "date-time"},
             "dispatched_at": {"type": ["string", "null"], "format": "date-time"},
+            "timeline": timeline(),
         }),
     )
+}
+
+/// Where an order spent its time: each step's moment, null until reached.
+fn timeline() -> Value {
+    let moment = |what: &str| json!({"type": ["string", "null"], "format": "date-time", "description": what});
+    let mut timeline = object(
+        &[
+            "placed_at",
+            "recorded_at",
+            "announced_at",
+            "texted_at",
+            "dispatched_at",
+        ],
+        json!({
+            "placed_at": {"type": "string", "format": "date-time", "description": "POST /orders answered 202."},
+            "recorded_at": moment("The processor recorded it, accepted or rejected."),
+            "announced_at": moment("Its order.accepted event was published (as the carrier's notifier received it)."),
+            "texted_at": moment("The carrier's SMS went out."),
+            "dispatched_at": moment("The dispatch was recorded."),
+        }),
+    );
+    timeline["description"] = json!("Where the order spent its time between the 202 and the SMS.");
+    timeline
 }
 
 fn page(item: &str) -> Value {

@@ -254,6 +254,9 @@ fn order(status: OrderStatus) -> Order {
         reason: (status == OrderStatus::Rejected).then_some(RejectReason::OutOfStock),
         carrier: None,
         created_at: Utc::now(),
+        recorded_at: None,
+        announced_at: None,
+        texted_at: None,
         dispatched_at: None,
     }
 }

@@ -35,7 +35,10 @@ const HISTORY: usize = 300;
 #[derive(Default)]
 struct Window {
     counts: BTreeMap<String, f64>,
+    /// The processor's latencies (`ProcessingLatency`).
     latencies: Vec<f64>,
+    /// From each order's 202 to its SMS (`OrderToSmsLatency`).
+    to_sms: Vec<f64>,
 }
 
 /// The data points of the current second, the last samples, and their subscribers.
@@ -64,6 +67,9 @@ impl Metrics {
         match unit {
             Unit::Milliseconds if metric == telemetry::metric::PROCESSING_LATENCY => {
                 window.latencies.push(value)
+            }
+            Unit::Milliseconds if metric == telemetry::metric::ORDER_TO_SMS_LATENCY => {
+                window.to_sms.push(value)
             }
             Unit::Milliseconds => {}
             Unit::Count => *window.counts.entry(metric.to_owned()).or_default() += value,
@@ -104,6 +110,7 @@ impl Metrics {
         let mut sample = json!({
             "t": chrono::Utc::now().timestamp_millis(),
             telemetry::metric::PROCESSING_LATENCY: percentiles(window.latencies),
+            telemetry::metric::ORDER_TO_SMS_LATENCY: percentiles(window.to_sms),
             "Faults": faults,
         });
         for name in COUNTED {
@@ -203,9 +210,12 @@ mod tests {
         metrics.observe("OrdersAccepted", 1.0, Unit::Count);
         metrics.observe("OrdersAccepted", 1.0, Unit::Count);
         metrics.observe("ProcessingLatency", 12.0, Unit::Milliseconds);
+        metrics.observe("OrderToSmsLatency", 30.0, Unit::Milliseconds);
+        metrics.observe("SomeOtherLatency", 99.0, Unit::Milliseconds);
         let window = metrics.window.lock().unwrap();
         assert_eq!(window.counts["OrdersAccepted"], 2.0);
         assert_eq!(window.latencies, [12.0]);
+        assert_eq!(window.to_sms, [30.0]);
     }
 
     #[test]

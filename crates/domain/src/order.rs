@@ -382,8 +382,10 @@ pub struct OrderLine {
     pub line_total: Option<Money>,
 }
 
-/// An order as recorded by the processor and served by `GET /orders/{id}`.
+/// An order as recorded by the processor and served by `GET /orders/{id}`. Its JSON adds the
+/// `timeline`: when it was placed, recorded, announced, texted and dispatched.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "OrderJson", from = "OrderJson")]
 pub struct Order {
     pub id: OrderId,
     pub customer_id: CustomerId,
@@ -393,8 +395,84 @@ pub struct Order {
     pub status: OrderStatus,
     pub reason: Option<RejectReason>,
     pub carrier: Option<CarrierRef>,
+    /// When it was placed (`POST /orders` answered 202).
     pub created_at: DateTime<Utc>,
+    /// When the processor recorded it, accepted or rejected.
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// When its `order.accepted` event was published (SNS's timestamp, as `notify-carrier`
+    /// received it).
+    pub announced_at: Option<DateTime<Utc>>,
+    /// When the carrier's SMS went out.
+    pub texted_at: Option<DateTime<Utc>>,
     pub dispatched_at: Option<DateTime<Utc>>,
+}
+
+/// Where an order spent its time: each step's moment, `null` until reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub placed_at: DateTime<Utc>,
+    pub recorded_at: Option<DateTime<Utc>>,
+    pub announced_at: Option<DateTime<Utc>>,
+    pub texted_at: Option<DateTime<Utc>>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+}
+
+/// An order's JSON: its fields as they have always been, and the timeline (absent from events
+/// published before it was kept).
+#[derive(Serialize, Deserialize)]
+struct OrderJson {
+    id: OrderId,
+    customer_id: CustomerId,
+    lines: Vec<OrderLine>,
+    total: Option<Money>,
+    delivery: Delivery,
+    status: OrderStatus,
+    reason: Option<RejectReason>,
+    carrier: Option<CarrierRef>,
+    created_at: DateTime<Utc>,
+    dispatched_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    timeline: Option<Timeline>,
+}
+
+impl From<Order> for OrderJson {
+    fn from(o: Order) -> OrderJson {
+        let timeline = o.timeline();
+        OrderJson {
+            id: o.id,
+            customer_id: o.customer_id,
+            lines: o.lines,
+            total: o.total,
+            delivery: o.delivery,
+            status: o.status,
+            reason: o.reason,
+            carrier: o.carrier,
+            created_at: o.created_at,
+            dispatched_at: o.dispatched_at,
+            timeline: Some(timeline),
+        }
+    }
+}
+
+impl From<OrderJson> for Order {
+    fn from(j: OrderJson) -> Order {
+        let steps = j.timeline;
+        Order {
+            id: j.id,
+            customer_id: j.customer_id,
+            lines: j.lines,
+            total: j.total,
+            delivery: j.delivery,
+            status: j.status,
+            reason: j.reason,
+            carrier: j.carrier,
+            created_at: j.created_at,
+            recorded_at: steps.and_then(|s| s.recorded_at),
+            announced_at: steps.and_then(|s| s.announced_at),
+            texted_at: steps.and_then(|s| s.texted_at),
+            dispatched_at: j.dispatched_at,
+        }
+    }
 }
 
 impl Order {
@@ -439,8 +517,27 @@ impl Order {
             reason,
             carrier: None,
             created_at: placed.placed_at(),
+            recorded_at: None,
+            announced_at: None,
+            texted_at: None,
             dispatched_at: None,
         }
+    }
+
+    /// Each step's moment.
+    pub fn timeline(&self) -> Timeline {
+        Timeline {
+            placed_at: self.created_at,
+            recorded_at: self.recorded_at,
+            announced_at: self.announced_at,
+            texted_at: self.texted_at,
+            dispatched_at: self.dispatched_at,
+        }
+    }
+
+    /// The time from the order's 202 to its carrier's SMS, once texted.
+    pub fn order_to_sms(&self) -> Option<chrono::Duration> {
+        self.texted_at.map(|texted| texted - self.created_at)
     }
 
     /// This order, rejected for `reason` (stock untouched).
@@ -831,5 +928,39 @@ mod tests {
         let unknown = Order::decide(&msg, &basket, &HashMap::new());
         assert_eq!(unknown.reason, Some(RejectReason::UnknownProduct));
         assert_eq!(unknown.lines[0].name, None);
+    }
+
+    /// The JSON shows the timeline beside the fields it always had, reads it back, and reads an
+    /// order written before the timeline was kept (an event still in a queue).
+    #[test]
+    fn an_order_s_json_carries_its_timeline_and_reads_one_without_it() {
+        let (msg, basket) = placed();
+        let placed_at = msg.placed_at();
+        let order = Order {
+            recorded_at: Some(placed_at + chrono::Duration::milliseconds(5)),
+            texted_at: Some(placed_at + chrono::Duration::milliseconds(40)),
+            ..Order::decide(&msg, &basket, &HashMap::new())
+        };
+        let json = serde_json::to_value(&order).unwrap();
+        assert_eq!(
+            json["timeline"],
+            json!({"placed_at": "2026-11-22T10:00:00Z", "recorded_at": "2026-11-22T10:00:00.005Z",
+                   "announced_at": null, "texted_at": "2026-11-22T10:00:00.040Z",
+                   "dispatched_at": null})
+        );
+        assert_eq!(json["created_at"], "2026-11-22T10:00:00Z");
+        assert_eq!(
+            serde_json::from_value::<Order>(json.clone()).unwrap(),
+            order
+        );
+        assert_eq!(
+            order.order_to_sms(),
+            Some(chrono::Duration::milliseconds(40))
+        );
+        let mut older = json;
+        older.as_object_mut().unwrap().remove("timeline");
+        let read: Order = serde_json::from_value(older).unwrap();
+        assert_eq!((read.recorded_at, read.texted_at), (None, None));
+        assert_eq!(read.timeline().placed_at, placed_at);
     }
 }

@@ -165,12 +165,15 @@ pub trait OrderStore: Send + Sync {
     /// claim expired), held while another's claim runs or once the order is no longer
     /// `accepted`. Two deliveries of one event thus send one SMS, while a claimant that fails
     /// is retried and re-claims.
+    /// The claim also keeps, once, when the order's event was announced (`announced_at`, the
+    /// publish time the delivery carries) for the order's timeline.
     async fn claim_dispatch(
         &self,
         id: OrderId,
         claimant: &str,
         at: DateTime<Utc>,
         lease: chrono::Duration,
+        announced_at: DateTime<Utc>,
     ) -> Result<Claim, PortError>;
     /// Records on the claimant's claim that its SMS went out through `carrier`, and holds the
     /// claim until `at + lease`: a later delivery then records the order dispatched through
@@ -189,12 +192,14 @@ pub trait OrderStore: Send + Sync {
     /// Gives up a claim the claimant holds (it failed before texting), so that a retry may
     /// claim the order at once. A claim it does not hold is left as it is.
     async fn release_dispatch_claim(&self, id: OrderId, claimant: &str) -> Result<(), PortError>;
-    /// Marks an accepted order dispatched. Idempotent: an order already dispatched is returned
-    /// as it is (first carrier and time kept).
+    /// Marks an accepted order dispatched, its SMS sent at `texted_at` (kept unless an earlier
+    /// record of the SMS, [`OrderStore::hold_texted`], has it). Idempotent: an order already
+    /// dispatched is returned as it is (first carrier and times kept).
     async fn mark_dispatched(
         &self,
         id: OrderId,
         carrier: &CarrierRef,
+        texted_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<Order, PortError>;
 }

@@ -126,6 +126,9 @@ mod tests {
             reason: None,
             carrier: None,
             created_at: chrono::Utc::now(),
+            recorded_at: None,
+            announced_at: None,
+            texted_at: None,
             dispatched_at: None,
         }
     }

@@ -215,9 +215,13 @@ impl OrderStore for Faulty<dyn OrderStore> {
         claimant: &str,
         at: DateTime<Utc>,
         lease: chrono::Duration,
+        announced_at: DateTime<Utc>,
     ) -> Result<Claim, PortError> {
-        self.write(self.port.claim_dispatch(id, claimant, at, lease))
-            .await
+        self.write(
+            self.port
+                .claim_dispatch(id, claimant, at, lease, announced_at),
+        )
+        .await
     }
 
     async fn hold_texted(
@@ -246,9 +250,12 @@ impl OrderStore for Faulty<dyn OrderStore> {
         &self,
         id: OrderId,
         carrier: &CarrierRef,
+        texted_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<Order, PortError> {
-        let marked = self.write(self.port.mark_dispatched(id, carrier, at)).await;
+        let marked = self
+            .write(self.port.mark_dispatched(id, carrier, texted_at, at))
+            .await;
         if marked.is_ok() {
             self.faults.sms_recorded(&id.to_string());
         }

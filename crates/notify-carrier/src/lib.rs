@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use composition::lambda::EventFunction;
 use composition::{Adapters, App};
 use domain::carrier::{Carrier, carriers_in_turn};
@@ -63,7 +63,7 @@ impl EventFunction for NotifyCarrier {
             let message_id = &record.sns.message_id;
             let span =
                 tracing::info_span!("message", %message_id, order_id = tracing::field::Empty);
-            notify(self, message_id, &record.sns.message)
+            notify(self, message_id, &record.sns.message, record.sns.timestamp)
                 .instrument(span)
                 .await?;
         }
@@ -98,7 +98,8 @@ where
     PIPELINE.run(what, PortError::is_transient, call).await
 }
 
-async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<(), PortError> {
+/// The order an `order.accepted` event announces; `None` for any other event.
+fn accepted_order(message_id: &str, message: &str) -> Result<Option<OrderId>, PortError> {
     let event: OrderEvent = serde_json::from_str(message).map_err(|e| {
         PortError::Permanent(format!("message {message_id} is not an order event: {e}"))
     })?;
@@ -107,9 +108,21 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
             kind = event.kind.as_str(),
             "not an accepted order; nothing to do"
         );
-        return Ok(());
+        return Ok(None);
     }
-    let order_id = event.order.id;
+    Ok(Some(event.order.id))
+}
+
+/// Texts the carrier of the order `message` announces (published at `announced_at`).
+async fn notify(
+    app: &NotifyCarrier,
+    message_id: &str,
+    message: &str,
+    announced_at: DateTime<Utc>,
+) -> Result<(), PortError> {
+    let Some(order_id) = accepted_order(message_id, message)? else {
+        return Ok(());
+    };
     tracing::Span::current().record("order_id", order_id.to_string());
     let order = retried("read the order", || app.orders.get(order_id))
         .await?
@@ -121,7 +134,7 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
     // Unique to this delivery attempt: two deliveries of one message (SQS and SNS are at least
     // once, and may overlap) never both hold the claim.
     let claimant = uuid::Uuid::new_v4().to_string();
-    match claim(app, order_id, &claimant).await? {
+    match claim(app, order_id, &claimant, announced_at).await? {
         Turn::Mine => {}
         Turn::Done => {
             tracing::info!("dispatched by another delivery; no second SMS");
@@ -129,7 +142,8 @@ async fn notify(app: &NotifyCarrier, message_id: &str, message: &str) -> Result<
         }
         Turn::Texted(carrier) => {
             tracing::info!(carrier = %carrier.id, "texted by an earlier delivery; recording it, no second SMS");
-            return record_dispatch(app, order_id, &carrier).await;
+            // The earlier delivery's hold kept when it texted; now stands only if it did not.
+            return record_dispatch(app, order_id, &carrier, Utc::now()).await;
         }
     }
     match text_carrier(app, &order).await {
@@ -178,7 +192,12 @@ enum Turn {
 /// having dispatched or texted the order, it waits (retried) for that attempt to finish or
 /// give the claim up; past the retries it fails, to be delivered again, so an SMS is never
 /// lost to a claimant that failed.
-async fn claim(app: &NotifyCarrier, order_id: OrderId, claimant: &str) -> Result<Turn, PortError> {
+async fn claim(
+    app: &NotifyCarrier,
+    order_id: OrderId,
+    claimant: &str,
+    announced_at: DateTime<Utc>,
+) -> Result<Turn, PortError> {
     retried("claim the order", || async {
         // The claim runs out when this invocation does (Lambda stops it at its timeout), so
         // that a retry after a stopped invocation finds it free: the time left, at each try.
@@ -187,7 +206,7 @@ async fn claim(app: &NotifyCarrier, order_id: OrderId, claimant: &str) -> Result
             .unwrap_or(CLAIM_LEASE);
         let claim = app
             .orders
-            .claim_dispatch(order_id, claimant, Utc::now(), lease)
+            .claim_dispatch(order_id, claimant, Utc::now(), lease, announced_at)
             .await?;
         if claim == Claim::Taken {
             return Ok(Turn::Mine);
@@ -212,9 +231,11 @@ async fn record_dispatch(
     app: &NotifyCarrier,
     order_id: OrderId,
     carrier: &CarrierRef,
+    texted_at: DateTime<Utc>,
 ) -> Result<(), PortError> {
     retried("mark the order dispatched", || {
-        app.orders.mark_dispatched(order_id, carrier, Utc::now())
+        app.orders
+            .mark_dispatched(order_id, carrier, texted_at, Utc::now())
     })
     .await?;
     telemetry::count(telemetry::metric::ORDERS_DISPATCHED);
@@ -268,8 +289,16 @@ async fn text_carrier(app: &NotifyCarrier, order: &Order) -> Result<(), Failure>
     let carrier = text_first_willing(app, order, &carriers)
         .await
         .map_err(Failure::BeforeSms)?;
+    let texted_at = Utc::now();
+    let latency = (texted_at - order.created_at).num_milliseconds().max(0);
+    telemetry::record(
+        telemetry::metric::ORDER_TO_SMS_LATENCY,
+        latency as f64,
+        telemetry::Unit::Milliseconds,
+    );
+    tracing::info!(latency_ms = latency, "SMS sent, from the order's 202");
     let reference = carrier.reference();
-    record_dispatch(app, order.id, &reference)
+    record_dispatch(app, order.id, &reference, texted_at)
         .await
         .map_err(|e| Failure::AfterSms(reference.clone(), e))
 }

@@ -60,6 +60,9 @@ async fn accepted_order(store: &DynamoStore) -> Order {
         reason: None,
         carrier: None,
         created_at: chrono::Utc::now(),
+        recorded_at: None,
+        announced_at: None,
+        texted_at: None,
         dispatched_at: None,
     };
     store.record(&order).await.unwrap();
@@ -310,8 +313,11 @@ impl OrderStore for UnrecordedDispatch {
         claimant: &str,
         at: chrono::DateTime<chrono::Utc>,
         lease: chrono::Duration,
+        announced_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<domain::ports::Claim, domain::PortError> {
-        self.store.claim_dispatch(id, claimant, at, lease).await
+        self.store
+            .claim_dispatch(id, claimant, at, lease, announced_at)
+            .await
     }
     async fn hold_texted(
         &self,
@@ -342,12 +348,13 @@ impl OrderStore for UnrecordedDispatch {
         &self,
         id: OrderId,
         carrier: &domain::order::CarrierRef,
+        texted_at: chrono::DateTime<chrono::Utc>,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<Order, domain::PortError> {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(domain::PortError::Transient("throttled".to_owned()));
         }
-        self.store.mark_dispatched(id, carrier, at).await
+        self.store.mark_dispatched(id, carrier, texted_at, at).await
     }
 }
 

@@ -136,7 +136,10 @@ async fn process(app: &Processor, message: &SqsMessage) -> Result<(), PortError>
         })
         .await?;
     let catalog: HashMap<_, _> = products.into_iter().map(|p| (p.id.clone(), p)).collect();
-    let proposal = Order::decide(&placed, &basket, &catalog);
+    let proposal = Order {
+        recorded_at: Some(Utc::now()),
+        ..Order::decide(&placed, &basket, &catalog)
+    };
     // A conflict or a throttle is retried here, at once, rather than after a whole visibility
     // timeout; a retry after an unknown outcome finds the order recorded and reads it back.
     let outcome = PIPELINE
@@ -150,8 +153,14 @@ async fn process(app: &Processor, message: &SqsMessage) -> Result<(), PortError>
             app.events.publish(&event)
         })
         .await?;
+    report(&outcome, &placed);
+    Ok(())
+}
+
+/// Counts a processed order and says how it went, with the time from its 202.
+fn report(outcome: &RecordOutcome, placed: &OrderPlaced) {
     let order = outcome.order();
-    match &outcome {
+    match outcome {
         RecordOutcome::Accepted(_) => count(telemetry::metric::ORDERS_ACCEPTED),
         RecordOutcome::Rejected(_) => count(telemetry::metric::ORDERS_REJECTED),
         RecordOutcome::AlreadyRecorded(_) => {}
@@ -169,5 +178,4 @@ async fn process(app: &Processor, message: &SqsMessage) -> Result<(), PortError>
         latency_ms = latency,
         "order processed"
     );
-    Ok(())
 }

@@ -60,8 +60,16 @@ pub(crate) fn order_to_item(o: &Order) -> Result<Item, PortError> {
         item.insert("carrier_id".to_owned(), s(carrier.id.as_str()));
         item.insert("carrier_name".to_owned(), s(&carrier.name));
     }
-    if let Some(at) = o.dispatched_at {
-        item.insert("dispatched_at".to_owned(), s(timestamp(at)));
+    let times = [
+        ("recorded_at", o.recorded_at),
+        ("announced_at", o.announced_at),
+        ("texted_at", o.texted_at),
+        ("dispatched_at", o.dispatched_at),
+    ];
+    for (name, at) in times {
+        if let Some(at) = at {
+            item.insert(name.to_owned(), s(timestamp(at)));
+        }
     }
     Ok(item)
 }
@@ -102,6 +110,9 @@ pub(crate) fn order_from_item(item: &Item) -> Result<Order, PortError> {
             .transpose()?,
         carrier,
         created_at: r.time("created_at")?,
+        recorded_at: r.opt_time("recorded_at")?,
+        announced_at: r.opt_time("announced_at")?,
+        texted_at: r.opt_time("texted_at")?,
         dispatched_at: r.opt_time("dispatched_at")?,
     })
 }
@@ -561,6 +572,7 @@ impl OrderStore for DynamoStore {
         claimant: &str,
         at: DateTime<Utc>,
         lease: chrono::Duration,
+        announced_at: DateTime<Utc>,
     ) -> Result<Claim, PortError> {
         let result = self
             .client
@@ -570,7 +582,11 @@ impl OrderStore for DynamoStore {
             // The holder sets its claim's expiry, so a claim it extends holds against every
             // later claimant, whatever their own lease. An order texted by a delivery that
             // could not record it is never claimed again: it is to be recorded, not texted.
-            .update_expression("SET dispatch_claim = :claimant, dispatch_claim_expires = :until")
+            // The first claim keeps when the event was announced (a redelivery's is later).
+            .update_expression(
+                "SET dispatch_claim = :claimant, dispatch_claim_expires = :until, \
+                 announced_at = if_not_exists(announced_at, :announced)",
+            )
             .condition_expression(
                 "#status = :accepted AND attribute_not_exists(texted_carrier_id) AND (attribute_not_exists(dispatch_claim) OR dispatch_claim = :claimant OR dispatch_claim_expires < :now)",
             )
@@ -579,6 +595,7 @@ impl OrderStore for DynamoStore {
             .expression_attribute_values(":claimant", s(claimant))
             .expression_attribute_values(":now", n(at.timestamp_millis()))
             .expression_attribute_values(":until", n((at + lease).timestamp_millis()))
+            .expression_attribute_values(":announced", s(timestamp(announced_at)))
             .send()
             .await;
         match result {
@@ -602,7 +619,8 @@ impl OrderStore for DynamoStore {
             .table_name(&self.tables.orders)
             .set_key(Some(key(id)))
             .update_expression(
-                "SET dispatch_claim_expires = :until, texted_carrier_id = :cid, texted_carrier_name = :cname",
+                "SET dispatch_claim_expires = :until, texted_carrier_id = :cid, texted_carrier_name = :cname, \
+                 texted_at = if_not_exists(texted_at, :texted)",
             )
             .condition_expression("#status = :accepted AND dispatch_claim = :claimant")
             .expression_attribute_names("#status", "status")
@@ -611,6 +629,7 @@ impl OrderStore for DynamoStore {
             .expression_attribute_values(":until", n((at + lease).timestamp_millis()))
             .expression_attribute_values(":cid", s(carrier.id.as_str()))
             .expression_attribute_values(":cname", s(&carrier.name))
+            .expression_attribute_values(":texted", s(timestamp(at)))
             .send()
             .await;
         match result {
@@ -676,6 +695,7 @@ impl OrderStore for DynamoStore {
         &self,
         id: OrderId,
         carrier: &CarrierRef,
+        texted_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<Order, PortError> {
         let result = self
@@ -684,7 +704,9 @@ impl OrderStore for DynamoStore {
             .table_name(&self.tables.orders)
             .set_key(Some(key(id)))
             .update_expression(
-                "SET #status = :dispatched, carrier_id = :cid, carrier_name = :cname, dispatched_at = :at REMOVE dispatch_claim, dispatch_claim_expires, texted_carrier_id, texted_carrier_name",
+                "SET #status = :dispatched, carrier_id = :cid, carrier_name = :cname, dispatched_at = :at, \
+                 texted_at = if_not_exists(texted_at, :texted) \
+                 REMOVE dispatch_claim, dispatch_claim_expires, texted_carrier_id, texted_carrier_name",
             )
             .condition_expression("#status = :accepted")
             .expression_attribute_names("#status", "status")
@@ -693,6 +715,7 @@ impl OrderStore for DynamoStore {
             .expression_attribute_values(":cid", s(carrier.id.as_str()))
             .expression_attribute_values(":cname", s(&carrier.name))
             .expression_attribute_values(":at", s(timestamp(at)))
+            .expression_attribute_values(":texted", s(timestamp(texted_at)))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;

@@ -78,6 +78,9 @@ fn order(customer: &str, lines: &[(&str, u32)], created_at: DateTime<Utc>) -> Or
         reason: None,
         carrier: None,
         created_at,
+        recorded_at: None,
+        announced_at: None,
+        texted_at: None,
         dispatched_at: None,
     }
 }
@@ -396,28 +399,28 @@ async fn dispatch_is_idempotent_and_only_for_accepted_orders() {
     let lease = Duration::seconds(60);
     assert_eq!(
         store
-            .claim_dispatch(o.id, "event-1", at, lease)
+            .claim_dispatch(o.id, "event-1", at, lease, now())
             .await
             .unwrap(),
         Claim::Taken
     );
     assert_eq!(
         store
-            .claim_dispatch(o.id, "event-2", at, lease)
+            .claim_dispatch(o.id, "event-2", at, lease, now())
             .await
             .unwrap(),
         Claim::Held
     );
     assert_eq!(
         store
-            .claim_dispatch(o.id, "event-1", at, lease)
+            .claim_dispatch(o.id, "event-1", at, lease, now())
             .await
             .unwrap(),
         Claim::Taken
     );
     assert_eq!(
         store
-            .claim_dispatch(o.id, "event-2", at + Duration::seconds(61), lease)
+            .claim_dispatch(o.id, "event-2", at + Duration::seconds(61), lease, now())
             .await
             .unwrap(),
         Claim::Taken
@@ -426,14 +429,14 @@ async fn dispatch_is_idempotent_and_only_for_accepted_orders() {
     // own lease is short, until the extension runs out.
     let later = at + Duration::seconds(62);
     let held = Duration::hours(7);
-    let taken = store.claim_dispatch(o.id, "event-2", later, held);
+    let taken = store.claim_dispatch(o.id, "event-2", later, held, now());
     assert_eq!(taken.await.unwrap(), Claim::Taken);
     for (claimant, when, expected) in [
         ("event-4", later + Duration::minutes(3), Claim::Held),
         ("event-4", later + held - Duration::seconds(1), Claim::Held),
         ("event-4", later + held + Duration::seconds(1), Claim::Taken),
     ] {
-        let claim = store.claim_dispatch(o.id, claimant, when, Duration::seconds(1));
+        let claim = store.claim_dispatch(o.id, claimant, when, Duration::seconds(1), now());
         assert_eq!(claim.await.unwrap(), expected, "{claimant} at {when}");
     }
 
@@ -451,14 +454,14 @@ async fn dispatch_is_idempotent_and_only_for_accepted_orders() {
     assert_eq!(texted.await.unwrap(), Claim::Taken);
     assert_eq!(store.texted(o.id).await.unwrap(), Some(slow.clone()));
     let never = much_later + Duration::days(30);
-    let claim = store.claim_dispatch(o.id, "event-6", never, lease);
+    let claim = store.claim_dispatch(o.id, "event-6", never, lease, now());
     assert_eq!(claim.await.unwrap(), Claim::Held, "texted: to be recorded");
 
-    let dispatched = store.mark_dispatched(o.id, &fast, at).await.unwrap();
+    let dispatched = store.mark_dispatched(o.id, &fast, at, at).await.unwrap();
     assert_eq!(store.texted(o.id).await.unwrap(), None, "recorded");
     assert_eq!(
         store
-            .claim_dispatch(o.id, "event-3", at + Duration::hours(1), lease)
+            .claim_dispatch(o.id, "event-3", at + Duration::hours(1), lease, now())
             .await
             .unwrap(),
         Claim::Held,
@@ -468,7 +471,12 @@ async fn dispatch_is_idempotent_and_only_for_accepted_orders() {
     assert_eq!(dispatched.carrier, Some(fast.clone()));
     assert_eq!(dispatched.dispatched_at, Some(at));
     let again = store
-        .mark_dispatched(o.id, &slow, at + Duration::minutes(1))
+        .mark_dispatched(
+            o.id,
+            &slow,
+            at + Duration::minutes(1),
+            at + Duration::minutes(1),
+        )
         .await
         .unwrap();
     assert_eq!(again, dispatched, "the first dispatch stands");
@@ -476,12 +484,12 @@ async fn dispatch_is_idempotent_and_only_for_accepted_orders() {
     let rejected = order("alice", &[("a", 99)], now());
     store.record(&rejected).await.unwrap();
     assert!(matches!(
-        store.mark_dispatched(rejected.id, &fast, at).await,
+        store.mark_dispatched(rejected.id, &fast, at, at).await,
         Err(PortError::Permanent(_))
     ));
     let missing = order("zed", &[("a", 1)], now());
     assert_eq!(
-        store.mark_dispatched(missing.id, &fast, at).await,
+        store.mark_dispatched(missing.id, &fast, at, at).await,
         Err(PortError::NotFound)
     );
 }
@@ -1322,10 +1330,12 @@ async fn a_throttled_write_is_never_taken_for_a_failed_condition() {
     exhaust(&limit, &orders, &id);
     throttled(
         "claim",
-        limited.claim_dispatch(accepted.id, "a", now(), lease).await,
+        limited
+            .claim_dispatch(accepted.id, "a", now(), lease, now())
+            .await,
     );
     store
-        .claim_dispatch(accepted.id, "a", now(), lease)
+        .claim_dispatch(accepted.id, "a", now(), lease, now())
         .await
         .unwrap();
     exhaust(&limit, &orders, &id);
@@ -1343,7 +1353,9 @@ async fn a_throttled_write_is_never_taken_for_a_failed_condition() {
     exhaust(&limit, &orders, &id);
     throttled(
         "dispatch",
-        limited.mark_dispatched(accepted.id, &carrier, now()).await,
+        limited
+            .mark_dispatched(accepted.id, &carrier, now(), now())
+            .await,
     );
     assert_eq!(
         OrderStore::get(&store, accepted.id)
@@ -1388,15 +1400,24 @@ async fn a_released_claim_frees_the_order_at_once_and_only_its_holder_releases_i
     let o = order("alice", &[("r1", 1)], now());
     store.record(&o).await.unwrap();
     let lease = Duration::hours(1);
-    let claim = store.claim_dispatch(o.id, "a", now(), lease).await.unwrap();
+    let claim = store
+        .claim_dispatch(o.id, "a", now(), lease, now())
+        .await
+        .unwrap();
     assert_eq!(claim, Claim::Taken);
     // Another's release leaves the claim as it is.
     store.release_dispatch_claim(o.id, "b").await.unwrap();
-    let claim = store.claim_dispatch(o.id, "b", now(), lease).await.unwrap();
+    let claim = store
+        .claim_dispatch(o.id, "b", now(), lease, now())
+        .await
+        .unwrap();
     assert_eq!(claim, Claim::Held);
     // The holder's frees it long before its lease runs out.
     store.release_dispatch_claim(o.id, "a").await.unwrap();
-    let claim = store.claim_dispatch(o.id, "b", now(), lease).await.unwrap();
+    let claim = store
+        .claim_dispatch(o.id, "b", now(), lease, now())
+        .await
+        .unwrap();
     assert_eq!(claim, Claim::Taken);
 }
 
@@ -1607,4 +1628,80 @@ async fn an_import_batch_writes_each_row_s_history_entry() {
         assert_eq!(entry.by.sub, "acme-admin");
         assert_eq!(entry.changes[field].from, from, "{id}");
     }
+}
+
+/// The timeline is kept by the writes the pipeline makes anyway: the record's put, the first
+/// claim (the event's publish time), and the dispatch (the SMS's time), each kept once.
+#[tokio::test]
+async fn an_order_keeps_each_step_of_its_timeline_once() {
+    let store = store().await;
+    store.save(&product("a", "acme", 5), None).await.unwrap();
+    let placed = now();
+    let (recorded, announced, texted) = (
+        placed + Duration::milliseconds(7),
+        placed + Duration::milliseconds(9),
+        placed + Duration::milliseconds(30),
+    );
+    let o = Order {
+        recorded_at: Some(recorded),
+        ..order("alice", &[("a", 1)], placed)
+    };
+    store.record(&o).await.unwrap();
+    let lease = Duration::seconds(60);
+    let first = store.claim_dispatch(o.id, "a", announced, lease, announced);
+    assert_eq!(first.await.unwrap(), Claim::Taken);
+    // A redelivery's claim comes later and announces nothing new.
+    let later = announced + Duration::seconds(90);
+    let again = store.claim_dispatch(o.id, "b", later, lease, later);
+    assert_eq!(again.await.unwrap(), Claim::Taken);
+    let carrier = CarrierRef {
+        id: CarrierId::parse("fast").unwrap(),
+        name: "Fast".into(),
+    };
+    let dispatched = texted + Duration::milliseconds(4);
+    let marked = store.mark_dispatched(o.id, &carrier, texted, dispatched);
+    let order = marked.await.unwrap();
+    let timeline = order.timeline();
+    assert_eq!(
+        (
+            timeline.placed_at,
+            timeline.recorded_at,
+            timeline.announced_at
+        ),
+        (placed, Some(recorded), Some(announced))
+    );
+    assert_eq!(
+        (timeline.texted_at, timeline.dispatched_at),
+        (Some(texted), Some(dispatched))
+    );
+    assert_eq!(order.order_to_sms(), Some(Duration::milliseconds(30)));
+    let read = OrderStore::get(&store, o.id).await.unwrap().unwrap();
+    assert_eq!(read.timeline(), timeline, "as read back");
+}
+
+/// An SMS recorded on the claim (its dispatch could not be written) keeps its own time: the
+/// dispatch recorded later does not move it.
+#[tokio::test]
+async fn a_held_sms_keeps_its_time_through_the_later_dispatch() {
+    let store = store().await;
+    store.save(&product("a", "acme", 5), None).await.unwrap();
+    let o = order("alice", &[("a", 1)], now());
+    store.record(&o).await.unwrap();
+    let lease = Duration::seconds(60);
+    let claim = store.claim_dispatch(o.id, "a", now(), lease, now());
+    assert_eq!(claim.await.unwrap(), Claim::Taken);
+    let carrier = CarrierRef {
+        id: CarrierId::parse("fast").unwrap(),
+        name: "Fast".into(),
+    };
+    let texted = now() + Duration::seconds(1);
+    let held = store.hold_texted(o.id, "a", &carrier, texted, lease);
+    assert_eq!(held.await.unwrap(), Claim::Taken);
+    let late = now() + Duration::seconds(40);
+    let order = store
+        .mark_dispatched(o.id, &carrier, late, late)
+        .await
+        .unwrap();
+    assert_eq!(order.texted_at, Some(texted));
+    assert_eq!(order.dispatched_at, Some(late));
 }

@@ -51,6 +51,8 @@ pub mod metric {
     pub const SMS_SENT: &str = "SmsSent";
     pub const SMS_REFUSED: &str = "SmsRefused";
     pub const PROCESSING_LATENCY: &str = "ProcessingLatency";
+    /// From an order's 202 to its carrier's SMS, in milliseconds (`notify-carrier`).
+    pub const ORDER_TO_SMS_LATENCY: &str = "OrderToSmsLatency";
     pub const IMPORTS_DONE: &str = "ImportsDone";
     pub const IMPORTS_FAILED: &str = "ImportsFailed";
     pub const FAULTS: &str = super::FAULTS;
@@ -65,6 +67,7 @@ pub mod metric {
         SMS_SENT,
         SMS_REFUSED,
         PROCESSING_LATENCY,
+        ORDER_TO_SMS_LATENCY,
         IMPORTS_DONE,
         IMPORTS_FAILED,
         FAULTS,

@@ -85,6 +85,32 @@ fn an_order_goes_queued_accepted_dispatched_with_exactly_one_sms() {
         order["total"],
         json!({"amount": "28.00", "currency": "USD"})
     );
+    // Where the order spent its time: every step reached, each no earlier than the one before
+    // (to the millisecond: SNS's publish time, which announced_at is, has no finer grain).
+    let steps = [
+        "placed_at",
+        "recorded_at",
+        "announced_at",
+        "texted_at",
+        "dispatched_at",
+    ];
+    let times: Vec<i64> = steps
+        .iter()
+        .map(|step| {
+            let at = order["timeline"][step]
+                .as_str()
+                .unwrap_or_else(|| panic!("{step}: {order}"));
+            at.parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+                .timestamp_millis()
+        })
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "{}",
+        order["timeline"]
+    );
+    assert_eq!(order["timeline"]["dispatched_at"], order["dispatched_at"]);
     let sms = eventually("the SMS", || {
         let sms = sms_for(&s, &id);
         (!sms.is_empty()).then_some(sms)

@@ -18,6 +18,8 @@ locals {
     sms          = [local.namespace, "SmsSent", "Function", local.fn["notify-carrier"], { stat = "Sum", label = "SMS sent" }]
     p50          = [local.namespace, "ProcessingLatency", "Function", local.fn["order-processor"], { stat = "p50", label = "p50" }]
     p99          = [local.namespace, "ProcessingLatency", "Function", local.fn["order-processor"], { stat = "p99", label = "p99" }]
+    sms_p50      = [local.namespace, "OrderToSmsLatency", "Function", local.fn["notify-carrier"], { stat = "p50", label = "order → SMS p50" }]
+    sms_p99      = [local.namespace, "OrderToSmsLatency", "Function", local.fn["notify-carrier"], { stat = "p99", label = "order → SMS p99" }]
   }
 
   queue = [
@@ -38,7 +40,7 @@ locals {
   metric_widgets = [
     { title = "Orders (per minute)", metrics = [for k in ["placed", "simulated", "accepted", "rejected", "dispatched"] : local.emf[k]] },
     { title = "Orders queue (messages)", metrics = concat(local.queue, local.dead_letters) },
-    { title = "Processing latency (ms)", metrics = [local.emf.p50, local.emf.p99] },
+    { title = "Latency from the order's 202 (ms): recorded, and texted", metrics = [local.emf.p50, local.emf.p99, local.emf.sms_p50, local.emf.sms_p99] },
     { title = "SMS sent and orders dead-lettered (per minute)", metrics = [local.emf.sms, local.emf.deadlettered] },
     { title = "Lambda errors", metrics = local.lambda_errors },
     { title = "Lambda throttles", metrics = local.lambda_throttles },

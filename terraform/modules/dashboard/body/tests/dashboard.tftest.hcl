@@ -19,7 +19,7 @@ run "the_console_s_metrics_under_the_same_names" {
 
   assert {
     condition = alltrue([
-      for metric in ["OrdersPlaced", "OrdersAccepted", "OrdersRejected", "OrdersDispatched", "OrdersDeadLettered", "SmsSent", "ProcessingLatency"] :
+      for metric in ["OrdersPlaced", "OrdersAccepted", "OrdersRejected", "OrdersDispatched", "OrdersDeadLettered", "SmsSent", "ProcessingLatency", "OrderToSmsLatency"] :
       strcontains(output.body, "\"${metric}\"")
     ])
     error_message = "Every metric of the console must have its panel."
