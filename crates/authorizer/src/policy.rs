@@ -3,7 +3,7 @@
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerPolicy;
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use domain::auth::{Principal, allowed_routes};
+use domain::auth::{Principal, ROUTES, Route, allowed_routes};
 
 /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}`, split.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,29 +50,48 @@ fn statement(effect: IamPolicyEffect, resource: Vec<String>) -> IamPolicyStateme
     s
 }
 
+/// A route's resource on this API and stage, each path parameter replaced by `fill`.
+fn resource(arn: &MethodArn, route: &Route, fill: &str) -> String {
+    let path = route
+        .resource
+        .split('/')
+        .map(|s| if s.starts_with('{') { fill } else { s })
+        .collect::<Vec<_>>()
+        .join("/");
+    format!("{}/{}{path}", arn.base, route.method)
+}
+
 /// Allows exactly the routes the principal's scopes allow, on this API and stage; a principal
 /// with no usable scope gets an explicit deny of everything.
+///
+/// IAM's `*` matches any run of characters, slashes included, so the pattern of an allowed
+/// route may cover a route under it that the scopes do not allow (`GET …/products/*` covers
+/// `GET …/products/p1/history`). Such a route is denied explicitly: a deny wins over any allow.
+/// A path parameter never holds a `/`, so the deny's own pattern never covers an allowed route.
 pub fn policy_for(principal: &Principal, arn: &MethodArn) -> ApiGatewayCustomAuthorizerPolicy {
-    let resources: Vec<String> = allowed_routes(principal)
-        .map(|r| {
-            let path = r
-                .resource
-                .split('/')
-                .map(|s| if s.starts_with('{') { "*" } else { s })
-                .collect::<Vec<_>>()
-                .join("/");
-            format!("{}/{}{path}", arn.base, r.method)
-        })
+    let allowed: Vec<String> = allowed_routes(principal)
+        .map(|r| resource(arn, r, "*"))
+        .collect();
+    let covered: Vec<String> = ROUTES
+        .iter()
+        .filter(|r| !principal.has(r.scope))
+        .filter(|r| allowed.iter().any(|a| glob(a, &resource(arn, r, "x"))))
+        .map(|r| resource(arn, r, "*"))
         .collect();
     let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
     policy.version = Some("2012-10-17".to_owned());
-    policy.statement = if resources.is_empty() {
+    policy.statement = if allowed.is_empty() {
         vec![statement(
             IamPolicyEffect::Deny,
             vec![format!("{}/*", arn.base)],
         )]
+    } else if covered.is_empty() {
+        vec![statement(IamPolicyEffect::Allow, allowed)]
     } else {
-        vec![statement(IamPolicyEffect::Allow, resources)]
+        vec![
+            statement(IamPolicyEffect::Allow, allowed),
+            statement(IamPolicyEffect::Deny, covered),
+        ]
     };
     policy
 }
