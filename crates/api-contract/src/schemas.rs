@@ -8,7 +8,7 @@ use domain::import::{ImportFormat, MAX_REPORTED_ERRORS};
 use domain::money::Currency;
 use domain::order::ADDRESS_LEN;
 use domain::ports::MAX_PAGE_LIMIT;
-use domain::product::{DESCRIPTION_LEN, MAX_STOCK, MAX_STOCK_SHARDS, NAME_LEN};
+use domain::product::{DESCRIPTION_LEN, EDITABLE_FIELDS, MAX_STOCK, MAX_STOCK_SHARDS, NAME_LEN};
 use serde_json::{Map, Value, json};
 
 /// `[A-Za-z0-9_-]`, 1–64: product, company and carrier ids.
@@ -471,7 +471,7 @@ fn history_entry() -> Value {
             "via": via,
             "changes": {
                 "type": "object",
-                "propertyNames": {"enum": ["name", "description", "price", "stock", "available", "stock_shards"]},
+                "propertyNames": {"enum": EDITABLE_FIELDS},
                 "additionalProperties": change,
                 "description": "Each field that changed.",
             },

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::ids::{CompanyId, ProductId};
 use crate::import::ImportId;
-use crate::product::Product;
+use crate::product::{EDITABLE_FIELDS, Product};
 
 /// How long an entry is kept.
 pub const KEPT_DAYS: i64 = 400;
@@ -59,16 +59,6 @@ pub struct Entry {
     pub changes: BTreeMap<String, FieldChange>,
 }
 
-/// The fields a company changes; the rest (id, company, version, time) are the write's own.
-const FIELDS: [&str; 6] = [
-    "name",
-    "description",
-    "price",
-    "stock",
-    "available",
-    "stock_shards",
-];
-
 impl Entry {
     /// The entry of writing `after` over `before` (`None`: the product is new): every field
     /// whose value differs, at the time and version of `after`.
@@ -80,7 +70,7 @@ impl Entry {
                 .and_then(|d| d.get(name).cloned())
                 .unwrap_or(Value::Null)
         };
-        let changes = FIELDS
+        let changes = EDITABLE_FIELDS
             .iter()
             .map(|name| (name, field(&old, name), field(&new, name)))
             .filter(|(_, from, to)| from != to)
@@ -163,7 +153,7 @@ mod tests {
     #[test]
     fn a_new_product_changes_every_field_from_null() {
         let entry = Entry::of(None, &product(5, 1), &author());
-        assert_eq!(entry.changes.len(), FIELDS.len());
+        assert_eq!(entry.changes.len(), EDITABLE_FIELDS.len());
         assert_eq!(entry.changes["stock"].from, Value::Null);
         assert_eq!(entry.changes["name"].to, json!("Pizza"));
         let import = Author {

@@ -63,7 +63,9 @@ pub struct ProductPatch {
     pub stock_shards: Option<u8>,
 }
 
-const FIELDS: [&str; 6] = [
+/// The fields a company writes (`PUT`, `PATCH`, an import's row); the rest (id, company,
+/// version, time) are the write's own. A product's history names changes among these.
+pub const EDITABLE_FIELDS: [&str; 6] = [
     "name",
     "description",
     "price",
@@ -102,7 +104,7 @@ impl ProductDraft {
         let Some(obj) = JsonObject::root(body, &mut errors) else {
             return Err(errors.into_vec());
         };
-        obj.deny_unknown(&FIELDS, &mut errors);
+        obj.deny_unknown(&EDITABLE_FIELDS, &mut errors);
         let name = obj.text("name", Presence::Required, NAME_LEN, false, &mut errors);
         let description = obj.text(
             "description",
@@ -134,8 +136,8 @@ impl ProductPatch {
         let Some(obj) = JsonObject::root(body, &mut errors) else {
             return Err(errors.into_vec());
         };
-        obj.deny_unknown(&FIELDS, &mut errors);
-        if errors.is_empty() && !FIELDS.iter().any(|f| obj.has(f)) {
+        obj.deny_unknown(&EDITABLE_FIELDS, &mut errors);
+        if errors.is_empty() && !EDITABLE_FIELDS.iter().any(|f| obj.has(f)) {
             errors.add(
                 "body",
                 "must change at least one of name, description, price, stock, available, stock_shards",

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use domain::PortError;
-use domain::ports::Cursor;
+use domain::ports::{Cursor, Page};
 use serde::{Deserialize, Serialize};
 
 use crate::item::Item;
@@ -24,6 +24,20 @@ struct Doc {
 }
 
 const MAX_VALUE_LEN: usize = 1024;
+
+/// A page of a Query's or Scan's `items`, each read by `read`, its cursor from the last
+/// evaluated key (none on the last page).
+pub(crate) fn page<T>(
+    items: &[Item],
+    last_key: Option<&Item>,
+    listing: &str,
+    read: impl Fn(&Item) -> Result<T, PortError>,
+) -> Result<Page<T>, PortError> {
+    Ok(Page {
+        items: items.iter().map(read).collect::<Result<_, _>>()?,
+        next_cursor: last_key.map(|k| encode(listing, k)).transpose()?,
+    })
+}
 
 pub(crate) fn encode(listing: &str, key: &Item) -> Result<Cursor, PortError> {
     let k = key

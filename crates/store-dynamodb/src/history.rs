@@ -116,17 +116,12 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| classify("Query", e))?;
-        Ok(Page {
-            items: out
-                .items()
-                .iter()
-                .map(entry_from_item)
-                .collect::<Result<_, _>>()?,
-            next_cursor: out
-                .last_evaluated_key()
-                .map(|k| cursor::encode(&listing, k))
-                .transpose()?,
-        })
+        cursor::page(
+            out.items(),
+            out.last_evaluated_key(),
+            &listing,
+            entry_from_item,
+        )
     }
 }
 

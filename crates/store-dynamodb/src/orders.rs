@@ -553,17 +553,12 @@ impl OrderStore for DynamoStore {
             .send()
             .await
             .map_err(|e| classify("Query", e))?;
-        Ok(Page {
-            items: out
-                .items()
-                .iter()
-                .map(order_from_item)
-                .collect::<Result<_, _>>()?,
-            next_cursor: out
-                .last_evaluated_key()
-                .map(|k| cursor::encode(&listing, k))
-                .transpose()?,
-        })
+        cursor::page(
+            out.items(),
+            out.last_evaluated_key(),
+            &listing,
+            order_from_item,
+        )
     }
 
     async fn claim_dispatch(
