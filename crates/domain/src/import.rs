@@ -609,6 +609,24 @@ mod tests {
         assert!(!running.upload_expired(last_moment + chrono::Duration::days(1)));
     }
 
+    /// The rows' history entries name who started the import, and say so when it was not kept.
+    #[test]
+    fn an_import_s_author_is_who_started_it() {
+        let acme = CompanyId::parse("acme").unwrap();
+        let now = Utc::now();
+        let started = Import::pending(acme.clone(), ImportFormat::Csv, now).started_by("alice");
+        assert_eq!(started.started_by.as_deref(), Some("alice"));
+        assert_eq!(
+            started.author(),
+            Actor {
+                sub: "alice".to_owned(),
+                company_id: acme.clone()
+            }
+        );
+        let unknown = Import::pending(acme, ImportFormat::Csv, now);
+        assert_eq!(unknown.author().sub, "unrecorded");
+    }
+
     #[test]
     fn the_same_upload_is_the_same_content() {
         let version = |e_tag: &str, id: Option<&str>| FileVersion {

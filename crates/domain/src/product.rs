@@ -289,6 +289,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A product written before shards existed (an event, a stored JSON) has its stock in one.
+    #[test]
+    fn a_product_without_a_shard_count_has_one() {
+        let old = json!({"id": "p1", "company_id": "acme", "name": "P", "description": "",
+                         "price": {"amount": "1.00", "currency": "USD"}, "stock": 3,
+                         "available": true, "version": 1, "updated_at": "2026-11-22T10:00:00Z"});
+        let product: Product = serde_json::from_value(old).unwrap();
+        assert_eq!(product.stock_shards, 1);
+    }
+
     #[test]
     fn if_match_is_a_quoted_version_of_at_most_19_digits() {
         assert_eq!(parse_if_match(" \"3\" ").unwrap(), 3);
