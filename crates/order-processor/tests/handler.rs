@@ -13,7 +13,26 @@ use serde_json::{Value, json};
 use store_dynamodb::DynamoStore;
 use test_support::{product, store};
 
+/// What this test binary's processors emitted, by metric name (a process has one sink, which
+/// the first setup installs).
+static SEEN: std::sync::OnceLock<std::sync::Mutex<Vec<String>>> = std::sync::OnceLock::new();
+
+fn metrics() -> Vec<String> {
+    SEEN.get_or_init(|| {
+        telemetry::set_sink(|metric, _, _| {
+            if let Some(seen) = SEEN.get() {
+                seen.lock().unwrap().push(metric.to_owned());
+            }
+        });
+        std::sync::Mutex::default()
+    })
+    .lock()
+    .unwrap()
+    .clone()
+}
+
 async fn setup() -> (Processor, DynamoStore, Bus) {
+    metrics();
     let store = store().await;
     store
         .save(&product("pizza", "acme", 1250, 5), None)
@@ -112,16 +131,19 @@ async fn a_mixed_batch_is_handled_message_by_message() {
         "malformed messages are dead-lettered, not retried"
     );
 
-    assert_eq!(
-        OrderStore::get(&store, ok)
-            .await
-            .unwrap()
-            .unwrap()
-            .status
-            .as_str(),
-        "accepted"
-    );
+    let accepted = OrderStore::get(&store, ok).await.unwrap().unwrap();
+    assert_eq!(accepted.status.as_str(), "accepted");
     let rejected = OrderStore::get(&store, ghost).await.unwrap().unwrap();
+    // Both recorded, each at its recording, after its 202.
+    for order in [&accepted, &rejected] {
+        let recorded = order.recorded_at.expect("recorded_at");
+        assert!(order.created_at <= recorded && recorded <= chrono::Utc::now());
+    }
+    // Counted as the dashboard reads them (other tests of this binary count too: at least).
+    let seen = metrics();
+    for metric in ["OrdersAccepted", "OrdersRejected", "ProcessingLatency"] {
+        assert!(seen.iter().any(|m| m == metric), "{metric}: {seen:?}");
+    }
     assert_eq!(
         (
             rejected.status.as_str(),
