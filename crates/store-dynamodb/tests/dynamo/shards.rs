@@ -282,3 +282,134 @@ async fn a_hot_shard_s_throttle_is_transient_and_the_others_still_serve() {
     );
     assert_eq!(stock_of(&store, "hot").await.0, 94);
 }
+
+/// A batch of exactly DynamoDB's 100 actions is committed; one more is refused before it is
+/// sent, naming the limit (DynamoDB's own refusal would be a validation error naming none).
+#[tokio::test]
+async fn an_import_batch_of_a_hundred_actions_commits_and_one_more_is_refused() {
+    let store = store().await;
+    let imports = imports(&store).await;
+    let import = running(&imports).await;
+    // The checkpoint, then 33 new products of two shards, each with its history entry.
+    let batch = |from_row: u64, writes: Vec<(Product, Option<u64>)>| ImportBatch {
+        import: import.id,
+        from_row,
+        to_row: from_row + writes.len() as u64,
+        writes,
+        errors: Vec::new(),
+        at: now(),
+        by: test_support::actor("acme"),
+    };
+    let full = (0..33).map(|i| (sharded(&format!("a{i:02}"), 4, 2), None));
+    let full = batch(1, full.collect());
+    assert_eq!(
+        imports.commit(&full).await.unwrap(),
+        BatchOutcome::Committed
+    );
+    assert_eq!(items(&store).await.len(), 66);
+    // The checkpoint and 50 products of one shard with their entries: 101.
+    let over = (0..50).map(|i| (sharded(&format!("b{i:02}"), 4, 1), None));
+    match imports.commit(&batch(34, over.collect())).await {
+        Err(PortError::Permanent(detail)) => {
+            assert!(detail.contains("101 actions"), "{detail}");
+        }
+        other => panic!("a batch past 100 actions is refused: {other:?}"),
+    }
+    assert_eq!(items(&store).await.len(), 66, "nothing of it was written");
+}
+
+/// A company's write lands between an order's refusals and its verdict: every shard refused
+/// the line when it was tried, but one has enough now. The order reads the shards again
+/// before it is refused for stock, and is served.
+#[tokio::test]
+async fn stock_moved_between_the_shards_during_an_order_is_found_before_it_is_refused() {
+    let store = store().await;
+    store.save(&sharded("tea", 2, 2), None).await.unwrap();
+    let hook = AfterRefusals::new(2, store.clone());
+    let config = store
+        .client()
+        .config()
+        .to_builder()
+        .http_client(hook.clone())
+        .build();
+    let ordering = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        store.tables().clone(),
+    );
+    // One in each shard: a line of two is refused by both.
+    let placed = order("c1", &[("tea", 2)], now());
+    assert!(accepted(ordering.record(&placed).await.unwrap()));
+    assert_eq!(stock_of(&store, "tea").await, (2, 3));
+}
+
+/// An HTTP client that, after a given number of refused `TransactWriteItems`, writes the
+/// product "tea" with four in stock (two a shard) through an unhooked store, as a company
+/// would in between.
+#[derive(Clone, Debug)]
+struct AfterRefusals {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    refusals: Arc<std::sync::atomic::AtomicUsize>,
+    company: DynamoStore,
+}
+
+impl AfterRefusals {
+    fn new(refusals: usize, company: DynamoStore) -> AfterRefusals {
+        AfterRefusals {
+            // The SDK's default client, behind a write limit no test reaches.
+            inner: Arc::new(faults::ItemWriteLimit::new(1_000_000)).default_client(),
+            refusals: Arc::new(refusals.into()),
+            company,
+        }
+    }
+}
+
+mod hook {
+    use super::*;
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use std::sync::atomic::Ordering;
+
+    impl HttpClient for AfterRefusals {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(Connector {
+                inner: self.inner.http_connector(settings, components),
+                hook: self.clone(),
+            })
+        }
+    }
+
+    #[derive(Debug)]
+    struct Connector {
+        inner: SharedHttpConnector,
+        hook: AfterRefusals,
+    }
+
+    impl HttpConnector for Connector {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let target = request.headers().get("x-amz-target").unwrap_or_default();
+            let transaction = target.ends_with(".TransactWriteItems");
+            let answer = self.inner.call(request);
+            let hook = self.hook.clone();
+            HttpConnectorFuture::new(async move {
+                let response = answer.await?;
+                let refused = transaction && !response.status().is_success();
+                if refused && hook.refusals.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    let mut more = sharded("tea", 4, 2);
+                    more.version = 2;
+                    hook.company
+                        .save(&more, Some(1))
+                        .await
+                        .expect("the company's write");
+                }
+                Ok(response)
+            })
+        }
+    }
+}
