@@ -69,8 +69,9 @@ pub struct ServeArgs {
     /// percent: a realistic bad day), or `name=probability,...` with names dynamodb.conflict,
     /// dynamodb.throttle, dynamodb.error, sqs.send, sqs.duplicate, sns.publish, sms.fail,
     /// lambda.crash, lambda.timeout, and the stalls dynamodb.stall, sqs.stall, sns.stall,
-    /// sms.stall, s3.stall (answered after the SDK's 5 s operation timeout). `GET
-    /// /_local/faults` counts what was injected.
+    /// sms.stall, s3.stall (answered after the SDK's 5 s operation timeout), and sns.lose (an
+    /// event the topic accepts and never delivers: not in `default`; the reconciler heals it).
+    /// `GET /_local/faults` counts what was injected.
     #[arg(long, default_value = "none", value_parser = parse_faults)]
     pub faults: faults::FaultSpec,
     /// Seed of the faults' draws, to repeat a run (random when not given; the banner says it).

@@ -202,6 +202,15 @@ pub trait OrderStore: Send + Sync {
         texted_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<Order, PortError>;
+    /// Accepted orders not yet dispatched that were recorded before `before`, oldest first
+    /// within each of the index's partitions, at most `limit`: the orders whose event may
+    /// never have reached `notify-carrier`. Read from an index, so a moment behind the latest
+    /// writes (an order dispatched just now may still be among them).
+    async fn awaiting_dispatch(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Order>, PortError>;
 }
 
 /// The carriers' directory.
@@ -478,4 +487,17 @@ pub trait Imports: Send + Sync {
         failure: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<(), PortError>;
+    /// Running imports whose last progress (`updated_at`) came before `before`, at most
+    /// `limit`; read from an index, so a moment behind the latest writes.
+    async fn stalled(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Import>, PortError>;
+    /// Fails a running import with `reason` if it has made no progress since `seen` (its
+    /// `updated_at` as read): true when it did; false when it moved on or ended meanwhile,
+    /// which leaves it as it is.
+    async fn fail_stalled(
+        &self,
+        id: ImportId,
+        seen: DateTime<Utc>,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, PortError>;
 }

@@ -57,10 +57,13 @@ pub enum Fault {
     SmsStall,
     /// `GetObject` of an import's file stalls until the timeout.
     S3Stall,
+    /// `Publish` to the topic succeeds, and the subscriber never gets the event: what no
+    /// retry can see, and only the reconciler heals. Not part of a bad day (`default`).
+    SnsLose,
 }
 
 /// How many faults there are.
-const COUNT: usize = 14;
+const COUNT: usize = 15;
 
 impl Fault {
     pub const ALL: [Fault; COUNT] = [
@@ -78,6 +81,7 @@ impl Fault {
         Fault::SnsStall,
         Fault::SmsStall,
         Fault::S3Stall,
+        Fault::SnsLose,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +100,7 @@ impl Fault {
             Fault::SnsStall => "sns.stall",
             Fault::SmsStall => "sms.stall",
             Fault::S3Stall => "s3.stall",
+            Fault::SnsLose => "sns.lose",
         }
     }
 
@@ -112,6 +117,9 @@ impl Fault {
             | Fault::SnsStall
             | Fault::SmsStall
             | Fault::S3Stall => 0.002,
+            // A lost message is rare enough in AWS that a bad day does not include it; a
+            // rehearsal of the reconciler asks for it by name.
+            Fault::SnsLose => 0.0,
         }
     }
 

@@ -209,6 +209,15 @@ impl OrderStore for Faulty<dyn OrderStore> {
         self.port.list_for_customer(customer, page).await
     }
 
+    async fn awaiting_dispatch(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Order>, PortError> {
+        self.read().await?;
+        self.port.awaiting_dispatch(before, limit).await
+    }
+
     async fn claim_dispatch(
         &self,
         id: OrderId,
@@ -342,6 +351,10 @@ impl EventPublisher for Faulty<dyn EventPublisher> {
                 .stall(Fault::SnsStall, "Publish", self.port.publish(event))
                 .await;
         }
+        if self.faults.strike(Fault::SnsLose) {
+            // The topic took it; nothing ever reaches the subscription.
+            return Ok(());
+        }
         self.port.publish(event).await
     }
 }
@@ -444,6 +457,22 @@ impl Imports for Faulty<dyn Imports> {
         at: DateTime<Utc>,
     ) -> Result<(), PortError> {
         self.write(self.port.finish(id, failure, at)).await
+    }
+
+    async fn stalled(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Import>, PortError> {
+        self.read().await?;
+        self.port.stalled(before, limit).await
+    }
+
+    async fn fail_stalled(
+        &self,
+        id: ImportId,
+        seen: DateTime<Utc>,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        self.write(self.port.fail_stalled(id, seen, reason, at))
+            .await
     }
 }
 

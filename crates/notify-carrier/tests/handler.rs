@@ -307,6 +307,13 @@ impl OrderStore for UnrecordedDispatch {
     ) -> Result<domain::ports::Page<Order>, domain::PortError> {
         self.store.list_for_customer(customer, page).await
     }
+    async fn awaiting_dispatch(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Order>, domain::PortError> {
+        self.store.awaiting_dispatch(before, limit).await
+    }
     async fn claim_dispatch(
         &self,
         id: OrderId,

@@ -38,6 +38,9 @@ const MAX_TRANSACTION_ACTIONS: usize = 100;
 const KEPT_SECONDS: i64 = 7 * 24 * 3600;
 /// The open imports of a company read at most (the cap is far below).
 const MAX_OPEN_LISTED: i32 = 100;
+/// The one key of [`schema::RUNNING_IMPORTS`]: written when an import starts, removed when
+/// it ends.
+const RUNNING: &str = "running";
 
 /// The imports table (`IMPORTS_TABLE`), the products table its batches write, and the
 /// history table that takes each written row's entry.
@@ -93,6 +96,9 @@ fn import_to_item(import: &Import) -> Result<Item, PortError> {
     }
     if !import.status.is_final() {
         item.insert("open_company".to_owned(), s(import.company_id.as_str()));
+    }
+    if import.status == ImportStatus::Running {
+        item.insert("running".to_owned(), s(RUNNING));
     }
     if let Some(file) = &import.file {
         item.insert("file_etag".to_owned(), s(&file.e_tag));
@@ -335,7 +341,7 @@ impl Imports for ImportTable {
         // The first upload to start pins the import; the version id is kept as first read (the
         // same content uploaded again reads the same).
         let mut set = "SET #status = :running, rows_total = :total, updated_at = :at, \
-                       file_etag = :etag"
+                       file_etag = :etag, running = :marker"
             .to_owned();
         if file.version_id.is_some() {
             set.push_str(", file_version_id = if_not_exists(file_version_id, :version)");
@@ -356,6 +362,7 @@ impl Imports for ImportTable {
             .expression_attribute_values(":total", n(total_rows))
             .expression_attribute_values(":etag", s(&file.e_tag))
             .expression_attribute_values(":at", time(at))
+            .expression_attribute_values(":marker", s(RUNNING))
             .return_values(ReturnValue::AllNew);
         if let Some(version) = &file.version_id {
             request = request.expression_attribute_values(":version", s(version));
@@ -451,11 +458,12 @@ impl Imports for ImportTable {
         let (end, set) = match failure {
             None => (
                 ImportStatus::Done,
-                "SET #status = :end, updated_at = :at REMOVE open_company",
+                "SET #status = :end, updated_at = :at REMOVE open_company, running",
             ),
             Some(_) => (
                 ImportStatus::Failed,
-                "SET #status = :end, updated_at = :at, failure_reason = :reason REMOVE open_company",
+                "SET #status = :end, updated_at = :at, failure_reason = :reason \
+                 REMOVE open_company, running",
             ),
         };
         let mut request = self
@@ -477,6 +485,58 @@ impl Imports for ImportTable {
             // A finished import stays as it ended (another delivery finished it).
             Ok(_) => Ok(()),
             Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    async fn stalled(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Import>, PortError> {
+        let index = schema::RUNNING_IMPORTS;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.imports)
+            .index_name(index.name)
+            .key_condition_expression("#running = :running AND #updated < :before")
+            .expression_attribute_names("#running", index.hash_key)
+            .expression_attribute_names("#updated", index.range_key)
+            .expression_attribute_values(":running", s(RUNNING))
+            .expression_attribute_values(":before", time(before))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        out.items().iter().map(import_from_item).collect()
+    }
+
+    async fn fail_stalled(
+        &self,
+        id: ImportId,
+        seen: DateTime<Utc>,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.imports)
+            .key("id", s(id.to_string()))
+            .update_expression(
+                "SET #status = :failed, updated_at = :at, failure_reason = :reason \
+                 REMOVE open_company, running",
+            )
+            .condition_expression("#status = :running AND updated_at = :seen")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", status(ImportStatus::Failed))
+            .expression_attribute_values(":running", status(ImportStatus::Running))
+            .expression_attribute_values(":seen", time(seen))
+            .expression_attribute_values(":at", time(at))
+            .expression_attribute_values(":reason", s(reason))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            // It moved on (a batch, a redelivery's start) or ended: not stalled after all.
+            Err(e) if is_conditional_failure(&e) => Ok(false),
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }

@@ -13,10 +13,10 @@
 //! | table | key | attributes | indexes |
 //! |---|---|---|---|
 //! | products | `id` (S): a product, or `{id}#{k}` for its stock shard k | `company_id` S, `name` S, `description` S, `price_minor` N, `currency` S, `stock` N, `available` BOOL, `version` N, `stock_shards` N?, `updated_at` S; a shard holds only `stock`, `available`, `version`, `stock_shards` | `by_company`: `company_id` (S) + `id` (S), all attributes (shards, without `company_id`, are not in it) |
-//! | orders | `id` (S) | `customer_id` S, `created_at` S (RFC 3339, µs, `Z`: sorts as time), `status` S, `reason` S?, `lines` S (JSON), `total_minor` N?, `currency` S?, `address` S, `phone` S, `carrier_id` S?, `carrier_name` S?, the timeline's `recorded_at` S?, `announced_at` S?, `texted_at` S?, `dispatched_at` S? | `by_customer`: `customer_id` (S) + `created_at` (S), all attributes; queried newest first |
+//! | orders | `id` (S) | `customer_id` S, `created_at` S (RFC 3339, µs, `Z`: sorts as time), `status` S, `reason` S?, `lines` S (JSON), `total_minor` N?, `currency` S?, `address` S, `phone` S, `carrier_id` S?, `carrier_name` S?, the timeline's `recorded_at` S?, `announced_at` S?, `texted_at` S?, `dispatched_at` S?, `awaiting` S? (while accepted and not dispatched: one of 16 labels by id) | `by_customer`: `customer_id` (S) + `created_at` (S), all attributes; queried newest first. `awaiting_dispatch`: `awaiting` (S) + `recorded_at` (S), sparse, all attributes; the reconciler's |
 //! | carriers | `id` (S) | `name` S, `phone` S, `active` BOOL | — |
 //! | idempotency | `id` (S): the order an `Idempotency-Key` names | `fingerprint` S, `answer` S (JSON), `expires_at` N (TTL, epoch s) | — |
-//! | imports | `id` (S): the import id | see [`ImportTable`]; `expires_at` N (TTL, epoch s) | — |
+//! | imports | `id` (S): the import id | see [`ImportTable`]; `expires_at` N (TTL, epoch s) | `open_by_company`: `open_company` (S) + `created_at` (S), sparse; `running_by_update`: `running` (S) + `updated_at` (S), sparse, the reconciler's |
 //! | history | `id` (S): the product id, + `version` (S, range: 20 digits) | `at` S, `by_sub` S, `by_company` S, `via_request` S or `via_import` S, `changes` S (JSON), `expires_at` N (TTL, epoch s) | — |
 //!
 //! # Consistency

@@ -16,7 +16,7 @@ use retry_policy::Policy;
 use std::time::Duration;
 
 use crate::item::{Item, Reader, classify, is_conditional_failure, n, s};
-use crate::schema::ORDERS_BY_CUSTOMER;
+use crate::schema::{AWAITING_PARTITIONS, ORDERS_AWAITING_DISPATCH, ORDERS_BY_CUSTOMER};
 use crate::shards::{Stored, shard_key, stock_shards};
 use crate::{DynamoStore, cursor};
 
@@ -71,7 +71,17 @@ pub(crate) fn order_to_item(o: &Order) -> Result<Item, PortError> {
             item.insert(name.to_owned(), s(timestamp(at)));
         }
     }
+    if o.status == OrderStatus::Accepted {
+        item.insert("awaiting".to_owned(), s(awaiting_label(o.id)));
+    }
     Ok(item)
+}
+
+/// Which partition of [`ORDERS_AWAITING_DISPATCH`] an accepted order waits in: the last hex
+/// digit of its id (random in a v4 UUID), one of [`AWAITING_PARTITIONS`].
+fn awaiting_label(id: OrderId) -> String {
+    let id = id.to_string();
+    id[id.len() - 1..].to_owned()
 }
 
 pub(crate) fn order_from_item(item: &Item) -> Result<Order, PortError> {
@@ -561,6 +571,35 @@ impl OrderStore for DynamoStore {
         )
     }
 
+    async fn awaiting_dispatch(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Order>, PortError> {
+        let mut found = Vec::new();
+        for k in 0..AWAITING_PARTITIONS {
+            if found.len() >= limit {
+                break;
+            }
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.orders)
+                .index_name(ORDERS_AWAITING_DISPATCH.name)
+                .key_condition_expression("awaiting = :k AND recorded_at < :before")
+                .expression_attribute_values(":k", s(format!("{k:x}")))
+                .expression_attribute_values(":before", s(timestamp(before)))
+                .limit(i32::try_from(limit - found.len()).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for item in out.items() {
+                found.push(order_from_item(item)?);
+            }
+        }
+        Ok(found)
+    }
+
     async fn claim_dispatch(
         &self,
         id: OrderId,
@@ -701,7 +740,7 @@ impl OrderStore for DynamoStore {
             .update_expression(
                 "SET #status = :dispatched, carrier_id = :cid, carrier_name = :cname, dispatched_at = :at, \
                  texted_at = if_not_exists(texted_at, :texted) \
-                 REMOVE dispatch_claim, dispatch_claim_expires, texted_carrier_id, texted_carrier_name",
+                 REMOVE dispatch_claim, dispatch_claim_expires, texted_carrier_id, texted_carrier_name, awaiting",
             )
             .condition_expression("#status = :accepted")
             .expression_attribute_names("#status", "status")

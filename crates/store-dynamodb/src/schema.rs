@@ -42,6 +42,20 @@ pub const ORDERS_BY_CUSTOMER: IndexSpec = IndexSpec {
     range_key: "created_at",
 };
 
+/// Accepted orders not yet dispatched: a sparse index, since `awaiting` is written with an
+/// accepted order and removed when it is dispatched. Its key is one of
+/// [`AWAITING_PARTITIONS`] labels, so that a sale's orders spread over as many index
+/// partitions instead of meeting one partition's write limit.
+pub const ORDERS_AWAITING_DISPATCH: IndexSpec = IndexSpec {
+    name: "awaiting_dispatch",
+    hash_key: "awaiting",
+    range_key: "recorded_at",
+};
+
+/// The partitions of [`ORDERS_AWAITING_DISPATCH`]: every write of an accepted order goes to
+/// one of them (by its id), and the reconciler reads them all.
+pub const AWAITING_PARTITIONS: u8 = 16;
+
 pub const PRODUCTS: TableSpec = TableSpec {
     hash_key: "id",
     range_key: None,
@@ -51,7 +65,7 @@ pub const PRODUCTS: TableSpec = TableSpec {
 pub const ORDERS: TableSpec = TableSpec {
     hash_key: "id",
     range_key: None,
-    indexes: &[ORDERS_BY_CUSTOMER],
+    indexes: &[ORDERS_BY_CUSTOMER, ORDERS_AWAITING_DISPATCH],
 };
 
 pub const CARRIERS: TableSpec = TableSpec {
@@ -75,11 +89,19 @@ pub const OPEN_IMPORTS_BY_COMPANY: IndexSpec = IndexSpec {
     range_key: "created_at",
 };
 
+/// Running imports by their last progress: a sparse index, since `running` is written when an
+/// import starts and removed when it ends. Imports are few, so one partition serves them.
+pub const RUNNING_IMPORTS: IndexSpec = IndexSpec {
+    name: "running_by_update",
+    hash_key: "running",
+    range_key: "updated_at",
+};
+
 /// Imports and their progress (TTL on `expires_at`).
 pub const IMPORTS: TableSpec = TableSpec {
     hash_key: "id",
     range_key: None,
-    indexes: &[OPEN_IMPORTS_BY_COMPANY],
+    indexes: &[OPEN_IMPORTS_BY_COMPANY, RUNNING_IMPORTS],
 };
 
 /// Products' history (TTL on `expires_at`): a product's changes under its id, by the

@@ -55,6 +55,10 @@ pub mod metric {
     pub const ORDER_TO_SMS_LATENCY: &str = "OrderToSmsLatency";
     pub const IMPORTS_DONE: &str = "ImportsDone";
     pub const IMPORTS_FAILED: &str = "ImportsFailed";
+    /// Accepted orders the reconciler announced again (their event was lost), per run.
+    pub const ORDERS_RECONCILED: &str = "OrdersReconciled";
+    /// Stalled imports the reconciler failed, per run.
+    pub const IMPORTS_RECONCILED: &str = "ImportsReconciled";
     pub const FAULTS: &str = super::FAULTS;
 
     pub const ALL: &[&str] = &[
@@ -70,6 +74,8 @@ pub mod metric {
         ORDER_TO_SMS_LATENCY,
         IMPORTS_DONE,
         IMPORTS_FAILED,
+        ORDERS_RECONCILED,
+        IMPORTS_RECONCILED,
         FAULTS,
     ];
 }

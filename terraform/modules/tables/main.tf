@@ -7,8 +7,13 @@ locals {
     products = {
       indexes = [{ name = "by_company", hash_key = "company_id", range_key = "id" }]
     }
+    # awaiting_dispatch is sparse: awaiting (one of 16 labels, so a sale's writes spread over
+    # partitions) exists only while an accepted order waits for its SMS; the reconciler reads it.
     orders = {
-      indexes = [{ name = "by_customer", hash_key = "customer_id", range_key = "created_at" }]
+      indexes = [
+        { name = "by_customer", hash_key = "customer_id", range_key = "created_at" },
+        { name = "awaiting_dispatch", hash_key = "awaiting", range_key = "recorded_at" },
+      ]
     }
     carriers = {
       indexes = []
@@ -18,11 +23,15 @@ locals {
       indexes = []
       ttl     = "expires_at"
     }
-    # Catalog imports and their progress, each kept 7 days (TTL on expires_at). The index is
-    # sparse: open_company exists only while an import is pending or running.
+    # Catalog imports and their progress, each kept 7 days (TTL on expires_at). The indexes are
+    # sparse: open_company exists only while an import is pending or running, running only
+    # while it runs (the reconciler finds the stalled ones by it).
     imports = {
-      indexes = [{ name = "open_by_company", hash_key = "open_company", range_key = "created_at" }]
-      ttl     = "expires_at"
+      indexes = [
+        { name = "open_by_company", hash_key = "open_company", range_key = "created_at" },
+        { name = "running_by_update", hash_key = "running", range_key = "updated_at" },
+      ]
+      ttl = "expires_at"
     }
     # Every change a company made to a product, by product id and the version it made (newest
     # first in a descending Query), each kept 400 days (TTL on expires_at).

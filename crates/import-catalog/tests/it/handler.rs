@@ -786,6 +786,18 @@ impl Imports for Steered {
     async fn expire(&self, id: ImportId, reason: &str, at: DateTime<Utc>) -> Result<(), PortError> {
         self.port.expire(id, reason, at).await
     }
+    async fn stalled(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Import>, PortError> {
+        self.port.stalled(before, limit).await
+    }
+    async fn fail_stalled(
+        &self,
+        id: ImportId,
+        seen: DateTime<Utc>,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        self.port.fail_stalled(id, seen, reason, at).await
+    }
     async fn start(
         &self,
         id: ImportId,
