@@ -37,8 +37,8 @@ data "aws_iam_policy_document" "named" {
     resources = ["${local.arn}:iam::${local.account}:role/${each.value.prefix}-*"]
   }
 
-  # A function's, CodeDeploy's, API Gateway's, SNS's and the flow logs' roles are handed to
-  # those services only.
+  # A function's, CodeDeploy's, API Gateway's, SNS's, the flow logs' and the reconciler's
+  # schedule's roles are handed to those services only.
   dynamic "statement" {
     for_each = each.value.writes ? [1] : []
     content {
@@ -48,7 +48,7 @@ data "aws_iam_policy_document" "named" {
       condition {
         test     = "StringEquals"
         variable = "iam:PassedToService"
-        values   = ["lambda.amazonaws.com", "codedeploy.amazonaws.com", "apigateway.amazonaws.com", "sns.amazonaws.com", "vpc-flow-logs.amazonaws.com"]
+        values   = ["lambda.amazonaws.com", "codedeploy.amazonaws.com", "apigateway.amazonaws.com", "sns.amazonaws.com", "vpc-flow-logs.amazonaws.com", "scheduler.amazonaws.com"]
       }
     }
   }

@@ -50,6 +50,7 @@ locals {
     aws_s3_bucket_public_access_block                  = "s3"
     aws_s3_bucket_server_side_encryption_configuration = "s3"
     aws_s3_bucket_versioning                           = "s3"
+    aws_scheduler_schedule                             = "scheduler"
     aws_security_group                                 = "ec2"
     aws_sns_sms_preferences                            = "sns"
     aws_sns_topic                                      = "sns"
@@ -81,6 +82,7 @@ locals {
       sqs        = ["${local.arn}:sqs:${local.region}:${local.account}:${e.prefix}-*"]
       sns        = ["${local.arn}:sns:${local.region}:${local.account}:${e.prefix}-*"]
       lambda     = ["${local.arn}:lambda:${local.region}:${local.account}:function:${e.prefix}-*"]
+      scheduler  = ["${local.arn}:scheduler:${local.region}:${local.account}:schedule/default/${e.prefix}-*"]
       s3         = ["${local.arn}:s3:::${e.prefix}-*"]
       codedeploy = ["${local.arn}:codedeploy:${local.region}:${local.account}:application:${e.prefix}-*", "${local.arn}:codedeploy:${local.region}:${local.account}:deploymentgroup:${e.prefix}-*"]
       cloudwatch = ["${local.arn}:cloudwatch:${local.region}:${local.account}:alarm:${e.prefix}-*", "${local.arn}:cloudwatch::${local.account}:dashboard/${e.prefix}"]

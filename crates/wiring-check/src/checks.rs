@@ -750,3 +750,56 @@ fn check_table_keys(
         ));
     }
 }
+
+/// The crate that declares `schedule` (`reconciler`) is invoked every five minutes by one
+/// EventBridge Scheduler schedule, on its alias, by a role that may invoke that alias only; a
+/// failed run is retried by neither the schedule nor Lambda (the next run does the same work).
+pub(crate) fn check_schedule_trigger(
+    crates: &[FunctionCrate],
+    delivery: &Body,
+    findings: &mut Vec<String>,
+) {
+    let function = match triggered_by(crates, "schedule") {
+        Ok(name) => name,
+        Err(e) => return findings.push(e),
+    };
+    let alias = format!("module.function[\"{function}\"].alias_arn");
+    let schedules: Vec<&Block> = blocks(delivery, "resource", "aws_scheduler_schedule").collect();
+    let [schedule] = schedules.as_slice() else {
+        return findings.push(format!(
+            "{DELIVERY} must have exactly one aws_scheduler_schedule ({function} every 5 minutes), found {}",
+            schedules.len()
+        ));
+    };
+    let every = attr(schedule, "schedule_expression").and_then(string);
+    if every.as_deref() != Some("rate(5 minutes)") {
+        findings.push(format!(
+            "{function} runs every 5 minutes: the schedule's expression is {every:?}, not \"rate(5 minutes)\""
+        ));
+    }
+    let target = schedule
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "target");
+    let arn = target
+        .and_then(|t| attr(t, "arn"))
+        .map(text)
+        .unwrap_or_default();
+    if arn != alias {
+        findings.push(format!(
+            "the schedule must invoke {function}'s live alias ({alias}), not {arn:?}"
+        ));
+    }
+    let invokes_alias = blocks(delivery, "data", "aws_iam_policy_document").any(|policy| {
+        policy.body().blocks().any(|statement| {
+            attr(statement, "actions").map(strings).unwrap_or_default() == ["lambda:InvokeFunction"]
+                && attr(statement, "resources").map(text).unwrap_or_default()
+                    == format!("[{alias}]")
+        })
+    });
+    if !invokes_alias {
+        findings.push(format!(
+            "the schedule's role needs a statement allowing lambda:InvokeFunction on {alias} only"
+        ));
+    }
+}

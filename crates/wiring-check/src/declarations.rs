@@ -14,7 +14,7 @@ pub const EVERY_FUNCTION: &[&str] = &["RUST_LOG"];
 pub struct FunctionCrate {
     #[serde(skip)]
     pub name: String,
-    /// `http`, `invoke`, `authorizer`, `sqs:<queue>` or `sns:<topic>`.
+    /// `http`, `invoke`, `authorizer`, `schedule`, `sqs:<queue>` or `sns:<topic>`.
     pub triggers: Vec<String>,
     /// Its routes of `domain::auth::ROUTES`, as `METHOD /resource`.
     #[serde(default)]

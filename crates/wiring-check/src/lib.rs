@@ -15,6 +15,8 @@
 //!   (`notify-carrier`) filtered on `type = order.accepted`, with an on-failure destination;
 //!   the imports queue drives the crate that declares `sqs:imports` (`import-catalog`) one
 //!   file at a time, and the imports bucket notifies that queue and keeps files 7 days;
+//! - the crate that declares `schedule` (`reconciler`) is invoked every 5 minutes by the one
+//!   EventBridge Scheduler schedule, on its alias, whose role may invoke that alias only;
 //! - every trigger (the API's routes and authorizer, the event source mappings, the order-events
 //!   subscription, notify-carrier's retries) targets a function's `live` alias, never the
 //!   function itself, and every invoke permission names its alias; with `enable_cognito`, the
@@ -63,6 +65,7 @@ pub fn check(crates: &[FunctionCrate], terraform_dir: &Path) -> Vec<String> {
     check_routes(delivery, &locals, &mut findings);
     check_queue_triggers(crates, delivery, &mut findings);
     check_topic_trigger(crates, delivery, &mut findings);
+    check_schedule_trigger(crates, delivery, &mut findings);
     check_carrier_phones(delivery, &mut findings);
     check_token_trigger(crates, delivery, &locals, &mut findings);
     match (module(&modules, "rest-api"), module(&modules, "topic")) {

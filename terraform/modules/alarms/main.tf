@@ -21,6 +21,7 @@ module "table" {
   dead_letter_queues      = var.dead_letter_queues
   function_names          = var.function_names
   faults_only_functions   = var.faults_only_functions
+  reconciler_function     = var.reconciler_function
   api_name                = var.api_name
   api_stage               = var.api_stage
   api_p99_latency_ms      = var.api_p99_latency_ms

@@ -44,6 +44,11 @@ variable "sms_countries" {
   type        = list(string)
 }
 
+variable "reconciler_function" {
+  description = "The reconciler's function name (its healing raises alarms)."
+  type        = string
+}
+
 variable "api_name" {
   description = "The REST API's name."
   type        = string

@@ -1,5 +1,5 @@
 # The whole system for one environment (ARCHITECTURE.md): the key, the tables, the orders queue,
-# the events topic, the imports bucket and queue, the twelve functions with exactly the
+# the events topic, the imports bucket and queue, the thirteen functions with exactly the
 # permissions their adapters use, their triggers, the API, the alarms and gradual deploys; and,
 # when asked, the user pool (enable_cognito) and private networking (enable_vpc).
 # crates/wiring-check verifies this wiring against the code.
@@ -68,9 +68,47 @@ locals {
   processor_timeout = 30
   # A 100,000-row file takes well under a minute; the rest is room for retries.
   importer_timeout = 300
+  # An import without progress for longer than its queue's visibility timeout plus the
+  # importer's timeout is not waiting for a delivery any more: the reconciler fails it.
+  import_stall_seconds = module.imports.visibility_timeout_seconds + local.importer_timeout
 
   # Every function: its settings and exactly the statements its adapters need.
   functions = {
+    # Every five minutes (aws_scheduler_schedule.reconciler): announces again the accepted
+    # orders left undispatched for 10 minutes, and fails the imports that stopped.
+    reconciler = {
+      memory_mb       = 256
+      timeout_seconds = 60
+      environment = merge(local.log_env, local.table_env, {
+        IMPORTS_TABLE                   = local.imports_env.IMPORTS_TABLE
+        EVENTS_TOPIC_ARN                = module.events.arn
+        RECONCILE_ORDERS_AFTER_SECONDS  = "600"
+        RECONCILE_IMPORTS_AFTER_SECONDS = tostring(local.import_stall_seconds)
+      })
+      statements = [
+        {
+          sid       = "FindUndispatchedOrders"
+          actions   = ["dynamodb:Query"]
+          resources = ["${local.orders_table}/index/awaiting_dispatch"]
+        },
+        {
+          sid       = "FindStalledImports"
+          actions   = ["dynamodb:Query"]
+          resources = ["${local.imports_table}/index/running_by_update"]
+        },
+        {
+          # Conditional on the progress it read: an import that moved is left running.
+          sid       = "FailStalledImports"
+          actions   = ["dynamodb:UpdateItem"]
+          resources = [local.imports_table]
+        },
+        {
+          sid       = "AnnounceAgain"
+          actions   = ["sns:Publish"]
+          resources = [module.events.arn]
+        },
+      ]
+    }
     authorizer = {
       memory_mb       = 256
       timeout_seconds = 5
@@ -604,6 +642,72 @@ resource "aws_lambda_function_event_invoke_config" "notify_carrier" {
   }
 }
 
+# The reconciler, every five minutes, on its live alias. A failed run is not retried, by the
+# schedule or by Lambda: the next run, five minutes later, does the same work again.
+resource "aws_scheduler_schedule" "reconciler" {
+  #checkov:skip=CKV_AWS_297:the schedule's input is a constant without data; an AWS owned key protects it
+  name                = "${var.name}-reconciler"
+  schedule_expression = "rate(5 minutes)"
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = module.function["reconciler"].alias_arn
+    role_arn = aws_iam_role.schedule.arn
+    input    = jsonencode({ reconcile = "scheduled" })
+
+    retry_policy {
+      maximum_retry_attempts       = 0
+      maximum_event_age_in_seconds = 300
+    }
+  }
+}
+
+# The schedule's role: EventBridge Scheduler of this account may invoke the reconciler's alias.
+data "aws_iam_policy_document" "schedule_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_iam_role" "schedule" {
+  name               = "${var.name}-reconciler-schedule"
+  assume_role_policy = data.aws_iam_policy_document.schedule_trust.json
+}
+
+data "aws_iam_policy_document" "schedule" {
+  statement {
+    sid       = "InvokeReconciler"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [module.function["reconciler"].alias_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "schedule" {
+  name   = "invoke-reconciler"
+  role   = aws_iam_role.schedule.id
+  policy = data.aws_iam_policy_document.schedule.json
+}
+
+# Scheduler invokes asynchronously: no retry by Lambda either (see above).
+resource "aws_lambda_function_event_invoke_config" "reconciler" {
+  function_name                = module.function["reconciler"].function_name
+  qualifier                    = module.function["reconciler"].alias_name
+  maximum_retry_attempts       = 0
+  maximum_event_age_in_seconds = 300
+}
+
 module "api" {
   source = "../rest-api"
 
@@ -662,6 +766,7 @@ module "alarms" {
   function_names          = [for f in module.function : f.function_name]
   faults_only_functions   = [for k in local.faults_only : module.function[k].function_name]
   events_topic_name       = module.events.name
+  reconciler_function     = module.function["reconciler"].function_name
   sms_monthly_spend_limit = var.sms_monthly_spend_limit
   sms_countries           = var.sms_countries
   api_name                = module.api.name

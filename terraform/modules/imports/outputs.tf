@@ -22,3 +22,8 @@ output "dlq_name" {
   description = "The imports queue's dead-letter queue."
   value       = module.queue.dlq_name
 }
+
+output "visibility_timeout_seconds" {
+  description = "The imports queue's visibility timeout: an import whose importer died waits this long for its next delivery."
+  value       = module.queue.visibility_timeout_seconds
+}

@@ -27,3 +27,8 @@ output "dlq_arn" {
   description = "The dead-letter queue's ARN."
   value       = aws_sqs_queue.dlq.arn
 }
+
+output "visibility_timeout_seconds" {
+  description = "How long a received message stays hidden: a consumer that died hands it back after this."
+  value       = aws_sqs_queue.this.visibility_timeout_seconds
+}

@@ -73,7 +73,7 @@ fn the_repository_terraform_is_wired_to_the_code() {
 }
 
 #[test]
-fn the_twelve_functions_are_declared() {
+fn the_thirteen_functions_are_declared() {
     let names: Vec<String> = declared().into_iter().map(|f| f.name).collect();
     assert_eq!(
         names,
@@ -88,10 +88,30 @@ fn the_twelve_functions_are_declared() {
             "order-total",
             "place-order",
             "pre-token",
+            "reconciler",
             "start-import",
             "update-product"
         ]
     );
+}
+
+#[test]
+fn a_schedule_that_misses_the_reconciler_s_alias_or_its_rate_is_caught() {
+    let alias = "module.function[\"reconciler\"].alias_arn";
+    let findings = findings_after(&[(
+        DELIVERY,
+        &format!("    arn      = {alias}"),
+        "    arn      = module.function[\"reconciler\"].function_arn",
+    )]);
+    assert_named(&findings, &["schedule must invoke reconciler's live alias"]);
+    let findings = findings_after(&[(DELIVERY, "rate(5 minutes)", "rate(1 hour)")]);
+    assert_named(&findings, &["every 5 minutes", "rate(1 hour)"]);
+    let findings = findings_after(&[(
+        DELIVERY,
+        &format!("resources = [{alias}]"),
+        "resources = [\"*\"]",
+    )]);
+    assert_named(&findings, &["lambda:InvokeFunction", "only"]);
 }
 
 #[test]

@@ -49,6 +49,32 @@ locals {
     }
   }
 
+  # The reconciler healing is a symptom: an order announced again every run for 15 minutes
+  # means events keep getting lost (or notify-carrier keeps failing), and any stalled import
+  # means an import's file was given up on (its message dead-lettered, or unreadable).
+  reconciler = {
+    orders-reconciled = {
+      description = "The reconciler announced accepted orders again for three runs in a row: order events are being lost or not handled (docs/operations.md, The reconciler)."
+      namespace   = "Delivery"
+      metric      = "OrdersReconciled"
+      dimensions  = { Function = var.reconciler_function }
+      statistic   = "Sum"
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      periods     = 3
+    }
+    imports-reconciled = {
+      description = "The reconciler failed a stalled import: its file was given up on (docs/operations.md, The reconciler)."
+      namespace   = "Delivery"
+      metric      = "ImportsReconciled"
+      dimensions  = { Function = var.reconciler_function }
+      statistic   = "Sum"
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      periods     = 1
+    }
+  }
+
   api_alarms = {
     api-5xx = {
       description = "The API answered 5xx: a real fault (no client input may cause one)."
@@ -116,6 +142,6 @@ output "alarms" {
     # The function names already start with the environment's name.
     local.functions,
     local.faults,
-    { for k, v in merge(local.dead_letters, local.api_alarms, local.sms) : "${var.name_prefix}-${k}" => v },
+    { for k, v in merge(local.dead_letters, local.api_alarms, local.sms, local.reconciler) : "${var.name_prefix}-${k}" => v },
   )
 }

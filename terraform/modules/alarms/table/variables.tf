@@ -18,6 +18,11 @@ variable "faults_only_functions" {
   type        = list(string)
 }
 
+variable "reconciler_function" {
+  description = "The reconciler's function name: its OrdersReconciled and ImportsReconciled (EMF, namespace Delivery) raise alarms."
+  type        = string
+}
+
 variable "api_name" {
   description = "The REST API's name."
   type        = string

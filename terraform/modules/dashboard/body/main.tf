@@ -20,6 +20,8 @@ locals {
     p99          = [local.namespace, "ProcessingLatency", "Function", local.fn["order-processor"], { stat = "p99", label = "p99" }]
     sms_p50      = [local.namespace, "OrderToSmsLatency", "Function", local.fn["notify-carrier"], { stat = "p50", label = "order → SMS p50" }]
     sms_p99      = [local.namespace, "OrderToSmsLatency", "Function", local.fn["notify-carrier"], { stat = "p99", label = "order → SMS p99" }]
+    reconciled   = [local.namespace, "OrdersReconciled", "Function", local.fn["reconciler"], { stat = "Sum", label = "orders announced again" }]
+    stalled      = [local.namespace, "ImportsReconciled", "Function", local.fn["reconciler"], { stat = "Sum", label = "stalled imports failed" }]
   }
 
   queue = [
@@ -42,6 +44,7 @@ locals {
     { title = "Orders queue (messages)", metrics = concat(local.queue, local.dead_letters) },
     { title = "Latency from the order's 202 (ms): recorded, and texted", metrics = [local.emf.p50, local.emf.p99, local.emf.sms_p50, local.emf.sms_p99] },
     { title = "SMS sent and orders dead-lettered (per minute)", metrics = [local.emf.sms, local.emf.deadlettered] },
+    { title = "Healed by the reconciler (per run, every 5 minutes)", metrics = [local.emf.reconciled, local.emf.stalled] },
     { title = "Lambda errors", metrics = local.lambda_errors },
     { title = "Lambda throttles", metrics = local.lambda_throttles },
   ]

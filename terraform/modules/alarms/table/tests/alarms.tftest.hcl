@@ -11,6 +11,7 @@ variables {
   events_topic_name       = "d-order-events"
   sms_monthly_spend_limit = 50
   sms_countries           = ["US", "BR"]
+  reconciler_function     = "d-reconciler"
 }
 
 run "a_refused_token_is_not_an_alarm_but_an_authorizer_fault_is" {
@@ -75,5 +76,19 @@ run "every_alarm_names_the_environment_once" {
   assert {
     condition     = contains(keys(output.alarms), "d-orders-dead-letters") && contains(keys(output.alarms), "d-api-5xx")
     error_message = "Alarms that are not a function's are prefixed with the environment's name."
+  }
+}
+
+run "a_reconciler_that_keeps_healing_is_an_alarm" {
+  command = apply
+
+  assert {
+    condition     = output.alarms["d-orders-reconciled"].periods == 3 && output.alarms["d-orders-reconciled"].dimensions.Function == "d-reconciler" && output.alarms["d-orders-reconciled"].namespace == "Delivery"
+    error_message = "Orders announced again for three runs in a row (15 minutes) raise an alarm; one run's healing does not."
+  }
+
+  assert {
+    condition     = output.alarms["d-imports-reconciled"].periods == 1 && output.alarms["d-imports-reconciled"].metric == "ImportsReconciled"
+    error_message = "Any stalled import the reconciler fails raises an alarm."
   }
 }

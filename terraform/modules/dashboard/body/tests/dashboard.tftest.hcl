@@ -8,6 +8,7 @@ variables {
     "order-processor" = "delivery-dev-order-processor"
     "notify-carrier"  = "delivery-dev-notify-carrier"
     "list-products"   = "delivery-dev-list-products"
+    "reconciler"      = "delivery-dev-reconciler"
   }
   orders_queue_name  = "delivery-dev-orders"
   dead_letter_queues = { orders = "delivery-dev-orders-dlq", notifications = "delivery-dev-notifications-dlq" }
@@ -19,7 +20,7 @@ run "the_console_s_metrics_under_the_same_names" {
 
   assert {
     condition = alltrue([
-      for metric in ["OrdersPlaced", "OrdersAccepted", "OrdersRejected", "OrdersDispatched", "OrdersDeadLettered", "SmsSent", "ProcessingLatency", "OrderToSmsLatency"] :
+      for metric in ["OrdersPlaced", "OrdersAccepted", "OrdersRejected", "OrdersDispatched", "OrdersDeadLettered", "SmsSent", "ProcessingLatency", "OrderToSmsLatency", "OrdersReconciled", "ImportsReconciled"] :
       strcontains(output.body, "\"${metric}\"")
     ])
     error_message = "Every metric of the console must have its panel."
