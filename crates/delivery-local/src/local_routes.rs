@@ -37,6 +37,9 @@ pub struct LocalRoutes {
     pub baseline: Mutex<Option<Snapshot>>,
     /// The functions' settings and the DynamoDB endpoint (`GET /_local/environment`).
     pub environment: Value,
+    /// How often the reconciler runs and how long an accepted order waits for it, in seconds
+    /// (`GET /_local/stats`: `simulate` waits that long for a lost event to be healed).
+    pub reconciler: (u64, u64),
 }
 
 impl LocalRoutes {
@@ -215,6 +218,7 @@ impl LocalRoutes {
             "events": self.bus.published(),
             // Commits that changed something: the bus's (queues, topic, outbox) and DynamoDB's.
             "writes": {"bus": self.bus.writes(), "store": self.faults.store_writes()},
+            "reconciler": {"every_s": self.reconciler.0, "after_s": self.reconciler.1},
         }))
     }
 }

@@ -93,6 +93,14 @@ pub struct ServeArgs {
     /// (docs/deploy.md, "Preparing for a sale").
     #[arg(long, default_value_t = workers::ORDER_WORKERS, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub processor_concurrency: u16,
+    /// How often the reconciler runs, in seconds: EventBridge Scheduler runs it every 300 in
+    /// AWS (docs/operations.md, "The reconciler").
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub reconcile_every: u64,
+    /// How long an accepted order may wait for its SMS before the reconciler announces it
+    /// again, in seconds (600 in AWS); a rehearsal of lost events shortens it.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub reconcile_after: u64,
 }
 
 fn parse_faults(spec: &str) -> Result<faults::FaultSpec, String> {

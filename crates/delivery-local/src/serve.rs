@@ -13,6 +13,7 @@ use files_embedded::EmbeddedFiles;
 use import_catalog::ImportCatalog;
 use notify_carrier::NotifyCarrier;
 use order_processor::Processor;
+use reconciler::Reconciler;
 use settings::Source;
 use tokio::net::TcpListener;
 
@@ -115,12 +116,16 @@ impl EmbeddedDynamo {
 /// Settings as Lambda gets them (docs/configuration.md), with local defaults for the tables and CORS; the JWT
 /// settings are always the data dir's own key, so that `delivery-local token` tokens are
 /// trusted.
-fn local_settings(key: &token_signer::SigningKey, port: u16) -> LocalSettings {
+fn local_settings(key: &token_signer::SigningKey, args: &ServeArgs, port: u16) -> LocalSettings {
     LocalSettings {
         forced: HashMap::from([
             ("JWKS", key.jwks()),
             ("JWT_ISSUER", tokens::ISSUER.to_owned()),
             ("JWT_AUDIENCE", tokens::AUDIENCE.to_owned()),
+            (
+                "RECONCILE_ORDERS_AFTER_SECONDS",
+                args.reconcile_after.to_string(),
+            ),
         ]),
         defaults: HashMap::from([
             ("PRODUCTS_TABLE", "delivery-products".to_owned()),
@@ -130,6 +135,12 @@ fn local_settings(key: &token_signer::SigningKey, port: u16) -> LocalSettings {
             ("IMPORTS_TABLE", "delivery-imports".to_owned()),
             ("HISTORY_TABLE", "delivery-history".to_owned()),
             ("IMPORTS_BUCKET", files_embedded::BUCKET.to_owned()),
+            // The imports queue's visibility timeout stands for the importer's timeout here:
+            // an import waits at most both for its next delivery, as in Terraform.
+            (
+                "RECONCILE_IMPORTS_AFTER_SECONDS",
+                (2 * IMPORTS.visibility_timeout.as_secs()).to_string(),
+            ),
             (
                 "CORS_ALLOWED_ORIGINS",
                 format!("http://127.0.0.1:{port},http://localhost:{port}"),
@@ -216,7 +227,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let dynamo = EmbeddedDynamo::start(&db_path).await?;
     let bus = open_bus(&db_path)?;
     let faults = faults_of(&args);
-    let settings = local_settings(&key, port);
+    let settings = local_settings(&key, &args, port);
     let environment = environment(&settings, &dynamo);
     let base = format!("http://127.0.0.1:{port}");
     let files = Arc::new(EmbeddedFiles::new(&dir.join(FILES_DIR), &base));
@@ -226,6 +237,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         faults: faults.clone(),
         visibility: args.visibility_timeout.map(Duration::from_secs),
         processor_concurrency: usize::from(args.processor_concurrency),
+        reconcile_every: Duration::from_secs(args.reconcile_every),
     };
     let workers = start_workers(&adapters, &bus, &delivery, &files).await?;
     let metrics = console_metrics(&bus, &faults);
@@ -242,6 +254,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         base,
         baseline: Mutex::new(None),
         environment,
+        reconciler: (args.reconcile_every, args.reconcile_after),
     };
     let gateway = Gateway::new(&adapters, local, uploads).await?;
     banner(port, dir, &key, seed)?;
@@ -344,7 +357,14 @@ async fn start_workers(
     let importer = ImportCatalog::new(adapters)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Workers::start(bus, processor, notifier, importer, delivery))
+    let reconciler = Reconciler::new(adapters).await.map_err(|e| e.to_string())?;
+    let functions = crate::workers::Functions {
+        processor,
+        notifier,
+        importer,
+        reconciler,
+    };
+    Ok(Workers::start(bus, functions, delivery))
 }
 
 async fn shutdown_signal() {

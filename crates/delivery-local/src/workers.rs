@@ -21,7 +21,9 @@ use faults::{Fault, Faults};
 use import_catalog::ImportCatalog;
 use notify_carrier::NotifyCarrier;
 use order_processor::Processor;
+use reconciler::Reconciler;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 const TOPIC_ARN: &str = "arn:aws:sns:local:000000000000:order-events";
 /// Concurrent pollers of the orders queue, like the event source's maximum concurrency, unless
@@ -102,6 +104,8 @@ pub struct Delivery {
     /// Concurrent order-processor invocations (`--processor-concurrency`): what a sale's
     /// provisioned pollers give the function in AWS.
     pub processor_concurrency: usize,
+    /// How often the reconciler runs (`--reconcile-every`), as EventBridge Scheduler runs it.
+    pub reconcile_every: Duration,
 }
 
 impl Delivery {
@@ -301,6 +305,33 @@ fn notified_order(body: &str) -> Option<String> {
     event["order"]["id"].as_str().map(str::to_owned)
 }
 
+/// The functions the event sources invoke.
+pub struct Functions {
+    pub processor: Processor,
+    pub notifier: NotifyCarrier,
+    pub importer: ImportCatalog,
+    pub reconciler: Reconciler,
+}
+
+/// EventBridge Scheduler's part: the reconciler every `every`, with the schedule's input. A
+/// failed run is not retried (the next run does the same work), as in Terraform.
+async fn schedule(reconciler: Reconciler, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let tick = serde_json::json!({"reconcile": "scheduled"});
+        let span = tracing::info_span!("invocation", function = Reconciler::NAME);
+        let run = faults::calls::as_function(Reconciler::NAME, reconciler.handle(tick));
+        if let Err(e) = run.instrument(span).await {
+            tracing::warn!(error = %e, "the reconciler's run failed; the next run tries again");
+        }
+    }
+}
+
 /// The event sources, running until stopped.
 pub struct Workers {
     stop: watch::Sender<bool>,
@@ -309,14 +340,14 @@ pub struct Workers {
 
 impl Workers {
     /// `processor_concurrency` pollers of the orders queue, the notifications subscription,
-    /// and one poller of the imports queue (batches of 1).
-    pub fn start(
-        bus: &Bus,
-        processor: Processor,
-        notifier: NotifyCarrier,
-        importer: ImportCatalog,
-        delivery: &Delivery,
-    ) -> Workers {
+    /// one poller of the imports queue (batches of 1), and the reconciler's schedule.
+    pub fn start(bus: &Bus, functions: Functions, delivery: &Delivery) -> Workers {
+        let Functions {
+            processor,
+            notifier,
+            importer,
+            reconciler,
+        } = functions;
         let (stop, stopping) = watch::channel(false);
         let processor = Arc::new(processor);
         let mut tasks: Vec<_> = (0..delivery.processor_concurrency)
@@ -341,6 +372,11 @@ impl Workers {
             bus.clone(),
             Arc::new(notifier),
             delivery.clone(),
+            stopping.clone(),
+        )));
+        tasks.push(tokio::spawn(schedule(
+            reconciler,
+            delivery.reconcile_every,
             stopping,
         )));
         Workers { stop, tasks }
@@ -365,6 +401,7 @@ mod tests {
             faults: Arc::new(Faults::new(faults::FaultSpec::none(), 1)),
             visibility: Some(Duration::from_secs(2)),
             processor_concurrency: usize::from(ORDER_WORKERS),
+            reconcile_every: Duration::from_secs(300),
         };
         assert_eq!(
             delivery.spec(ORDERS).visibility_timeout,

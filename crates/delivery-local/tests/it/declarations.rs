@@ -33,6 +33,9 @@ impl Source for EverySetting {
             }
             "EVENTS_TOPIC_ARN" => "arn:aws:sns:eu-west-1:123456789012:order-events".to_owned(),
             "ORDERS_PER_PRINCIPAL_PER_HOUR" => "60".to_owned(),
+            "RECONCILE_ORDERS_AFTER_SECONDS" | "RECONCILE_IMPORTS_AFTER_SECONDS" => {
+                "600".to_owned()
+            }
             _ => "some-value".to_owned(),
         })
     }
@@ -61,6 +64,7 @@ async fn build(name: &str, adapters: &Adapters) -> Option<Result<&'static str, C
         "notify-carrier" => event::<notify_carrier::NotifyCarrier>(adapters).await,
         "import-catalog" => event::<import_catalog::ImportCatalog>(adapters).await,
         "pre-token" => event::<pre_token::PreToken>(adapters).await,
+        "reconciler" => event::<reconciler::Reconciler>(adapters).await,
         _ => return None,
     })
 }
@@ -69,7 +73,7 @@ async fn build(name: &str, adapters: &Adapters) -> Option<Result<&'static str, C
 async fn every_function_reads_exactly_the_settings_it_declares() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let declared = wiring_check::declared_functions(&repo).unwrap();
-    assert_eq!(declared.len(), 12, "{declared:?}");
+    assert_eq!(declared.len(), 13, "{declared:?}");
     let jwks = token_signer::SigningKey::generate().unwrap().jwks();
     for function in declared {
         let recorder = Arc::new(Recorder::new(EverySetting { jwks: jwks.clone() }));

@@ -357,3 +357,40 @@ fn a_flash_sale_over_shards_whose_count_changes_mid_sale() {
         );
     }
 }
+
+/// A rehearsal that loses events between the topic and `notify-carrier` (`sns.lose`, which no
+/// retry can see): the reconciler, run every second and announcing again any order accepted
+/// two seconds ago and not dispatched, heals every loss. `simulate` waits for it, and finds
+/// every accepted order dispatched, one SMS each; the reconciler's calls are the ones its
+/// role grants.
+#[test]
+fn events_lost_after_the_topic_are_healed_by_the_reconciler() {
+    let flags = [
+        "--faults",
+        "sns.lose=0.1",
+        "--faults-seed",
+        "42",
+        "--reconcile-every",
+        "1",
+        "--reconcile-after",
+        "2",
+    ];
+    let server = Server::start_in(tempfile::tempdir().unwrap(), &flags);
+    let args = ["--orders", "150", "--seed", "5"];
+    let stdout = simulate_on(&server, "lost events", &args);
+    assert!(
+        stdout.contains("none stuck: 0 accepted but not dispatched"),
+        "{stdout}"
+    );
+    let injected = server.local("/_local/faults")["injected"].clone();
+    assert!(injected["sns.lose"].as_u64().unwrap() > 0, "{injected}");
+    let calls = server.assert_calls_granted();
+    let reconciler = &calls["reconciler"];
+    assert!(
+        reconciler.contains(&(
+            "dynamodb:Query".to_owned(),
+            "orders/index/awaiting_dispatch".to_owned()
+        )),
+        "{reconciler:?}"
+    );
+}
