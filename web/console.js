@@ -31,6 +31,8 @@ const SERIES = {
   faults: [
     ["SmsSent", "SMS sent", "#1b6e3a", []],
     ["FaultsInjected", "faults injected", "#b00020", [8, 4]],
+    ["OrdersReconciled", "orders announced again", "#b36b00", [2, 3]],
+    ["ImportsReconciled", "stalled imports failed", "#6a3d9a", [12, 3, 2, 3]],
   ],
 };
 

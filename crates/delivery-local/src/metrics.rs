@@ -1,7 +1,8 @@
 //! The operator console's numbers, a sample a second (`GET /_local/metrics/stream`, as
 //! server-sent events). The counts and latencies are the metrics the functions emit as EMF in
 //! Lambda, under the same names (`OrdersPlaced`, `OrdersAccepted`, `OrdersRejected`,
-//! `OrdersDispatched`, `OrdersDeadLettered`, `SmsSent`, `ProcessingLatency`), received through
+//! `OrdersDispatched`, `OrdersDeadLettered`, `SmsSent`, `ProcessingLatency`, `OrderToSmsLatency`,
+//! the reconciler's `OrdersReconciled` and `ImportsReconciled`), received through
 //! `telemetry::set_sink`; the queue's depth and in-flight count are SQS's
 //! `ApproximateNumberOfMessagesVisible` / `NotVisible`, read from the local queue; the faults are
 //! those the fault layer injected in that second.
@@ -21,13 +22,15 @@ use telemetry::Unit;
 use tokio::sync::{broadcast, watch};
 
 /// The counted metrics, always in a sample (0 when nothing happened).
-pub const COUNTED: [&str; 6] = [
+pub const COUNTED: [&str; 8] = [
     telemetry::metric::ORDERS_PLACED,
     telemetry::metric::ORDERS_ACCEPTED,
     telemetry::metric::ORDERS_REJECTED,
     telemetry::metric::ORDERS_DISPATCHED,
     telemetry::metric::ORDERS_DEAD_LETTERED,
     telemetry::metric::SMS_SENT,
+    telemetry::metric::ORDERS_RECONCILED,
+    telemetry::metric::IMPORTS_RECONCILED,
 ];
 /// How many seconds a newly opened console is sent at once.
 const HISTORY: usize = 300;
