@@ -100,6 +100,9 @@ impl OrderQueue for SqsQueue {
     }
 }
 
+/// The HTTP header of an X-Ray trace, which SQS and SNS pass on to their consumers.
+pub const TRACE_HEADER: &str = "x-amzn-trace-id";
+
 /// The `order-events` topic.
 #[derive(Clone, Debug)]
 pub struct SnsTopic {
@@ -119,14 +122,27 @@ fn sns_string(value: &str) -> Result<SnsAttribute, PortError> {
 impl EventPublisher for SnsTopic {
     async fn publish(&self, event: &OrderEvent) -> Result<(), PortError> {
         let message = serde_json::to_string(event).map_err(build_err)?;
-        self.client
+        let publish = self
+            .client
             .publish()
             .topic_arn(&self.topic_arn)
             .message(message)
-            .message_attributes("type", sns_string(event.kind.as_str())?)
-            .send()
-            .await
-            .map_err(|e| classify("Publish", e))?;
+            .message_attributes("type", sns_string(event.kind.as_str())?);
+        // The order's own trace, when its handler has one (`telemetry::trace`): the SDK would
+        // send the invocation's, which is a whole batch's. The SDK leaves a header it is given.
+        let sent = match telemetry::trace::current() {
+            Some(header) => {
+                publish
+                    .customize()
+                    .mutate_request(move |request| {
+                        request.headers_mut().insert(TRACE_HEADER, header.clone());
+                    })
+                    .send()
+                    .await
+            }
+            None => publish.send().await,
+        };
+        sent.map_err(|e| classify("Publish", e))?;
         Ok(())
     }
 }

@@ -27,11 +27,15 @@ fn sqs_at(endpoint: &str) -> aws_sdk_sqs::Client {
 }
 
 fn sns(moto: &Moto) -> aws_sdk_sns::Client {
+    sns_at(&moto.endpoint)
+}
+
+fn sns_at(endpoint: &str) -> aws_sdk_sns::Client {
     use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
     let config = aws_sdk_sns::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.endpoint)
+        .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
         .build();
     aws_sdk_sns::Client::from_conf(config)
@@ -140,6 +144,28 @@ async fn sends_batches_of_ten() {
 /// SDK), and hands back the request bodies it read. moto reports no per-message failure for
 /// the batches this adapter sends, so the documented answer is given here instead.
 fn canned_sqs(body: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
+    let (endpoint, captured) = canned("application/x-amz-json-1.0", body);
+    let (bodies, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for request in captured {
+            let _ = bodies.send(request.body);
+        }
+    });
+    (endpoint, received)
+}
+
+/// A request as the canned server read it: its header lines (lower-cased names) and body.
+struct Captured {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+/// A server on 127.0.0.1 that answers every request 200 with `body` (of `content_type`), and
+/// hands back each request it read.
+fn canned(
+    content_type: &'static str,
+    body: &'static str,
+) -> (String, std::sync::mpsc::Receiver<Captured>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -148,21 +174,30 @@ fn canned_sqs(body: &'static str) -> (String, std::sync::mpsc::Receiver<String>)
         for conn in listener.incoming() {
             let Ok(conn) = conn else { continue };
             let mut reader = BufReader::new(conn);
-            let mut length = 0;
+            let mut headers = Vec::new();
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                     break;
                 }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
+                if let Some((name, value)) = line.split_once(':') {
+                    headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
                 }
             }
+            let length = headers
+                .iter()
+                .find(|(name, _)| name == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
             let mut request = vec![0; length];
             let _ = reader.read_exact(&mut request);
-            let _ = requests.send(String::from_utf8_lossy(&request).into_owned());
+            let read = String::from_utf8_lossy(&request).into_owned();
+            let _ = requests.send(Captured {
+                headers,
+                body: read,
+            });
             let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = reader.get_mut().write_all(answer.as_bytes());
@@ -331,5 +366,45 @@ async fn sends_transactional_sms() {
     assert!(
         text.contains("+15550100001") && text.contains("Order x: 2 items"),
         "moto recorded the SMS: {text}"
+    );
+}
+
+/// An order's event is published in the order's own X-Ray trace when its handler has one
+/// (`telemetry::trace`): the SDK would send the invocation's (a batch's), and SNS passes the
+/// `X-Amzn-Trace-Id` of a `Publish` on to the subscriber (a topic's `PassThrough` tracing,
+/// its default). Without one, the SDK's own (the invocation's, in Lambda) is left alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_is_published_in_its_order_s_trace() {
+    let (endpoint, requests) = canned(
+        "text/xml",
+        r#"<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>94f20ce6-13c5-43a0-9a9e-ca52d816e90b</MessageId></PublishResult><ResponseMetadata><RequestId>f187a3c1-376f-11df-8963-01868b7c937a</RequestId></ResponseMetadata></PublishResponse>"#,
+    );
+    let topic = SnsTopic {
+        client: sns_at(&endpoint),
+        topic_arn: "arn:aws:sns:us-east-1:123456789012:order-events".to_owned(),
+    };
+    let event = OrderEvent::for_order(&order(OrderStatus::Accepted));
+    let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    telemetry::trace::within(Some(header.to_owned()), topic.publish(&event))
+        .await
+        .unwrap();
+    let traced = requests.recv().unwrap();
+    let sent: Vec<&str> = traced
+        .headers
+        .iter()
+        .filter(|(name, _)| name == bus_aws::TRACE_HEADER)
+        .map(|(_, value)| value.as_str())
+        .collect();
+    assert_eq!(sent, [header]);
+    assert!(traced.body.contains("Action=Publish"), "{}", traced.body);
+    topic.publish(&event).await.unwrap();
+    let untraced = requests.recv().unwrap();
+    assert!(
+        !untraced
+            .headers
+            .iter()
+            .any(|(name, _)| name == bus_aws::TRACE_HEADER),
+        "outside Lambda and outside an order's trace, no header: {:?}",
+        untraced.headers
     );
 }

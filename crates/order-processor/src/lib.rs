@@ -58,7 +58,9 @@ impl EventFunction for Processor {
             let message_id = m.message_id.as_deref().unwrap_or_default();
             let span =
                 tracing::info_span!("message", %message_id, order_id = tracing::field::Empty);
-            process(self, m).instrument(span)
+            // The order's own trace (its sender's, carried by SQS), for what it publishes.
+            let trace = m.attributes.get("AWSTraceHeader").cloned();
+            telemetry::trace::within(trace, process(self, m)).instrument(span)
         }))
         .await;
         let mut response = SqsBatchResponse::default();

@@ -322,3 +322,41 @@ async fn a_valid_order_failing_on_its_last_receive_is_dead_lettered_with_its_rea
         dead[0].reason
     );
 }
+
+/// The events topic, keeping the trace header each event was published in.
+#[derive(Default)]
+struct TraceRecorder(std::sync::Mutex<Vec<(OrderId, Option<String>)>>);
+
+#[async_trait::async_trait]
+impl domain::ports::EventPublisher for TraceRecorder {
+    async fn publish(&self, event: &domain::order::OrderEvent) -> Result<(), domain::PortError> {
+        let trace = telemetry::trace::current();
+        self.0.lock().unwrap().push((event.order.id, trace));
+        Ok(())
+    }
+}
+
+/// Each order's event goes out in the trace its message carried (SQS's `AWSTraceHeader`, the
+/// sender's: `place-order`'s), not in the batch's; a message without one stays in the
+/// invocation's.
+#[tokio::test]
+async fn each_order_s_event_is_published_in_the_trace_its_message_carried() {
+    let (mut app, _store, _bus) = setup().await;
+    let recorder = Arc::new(TraceRecorder::default());
+    app.events = recorder.clone();
+    let (first, one) = placed("alice", "pizza", 1);
+    let (second, two) = placed("bob", "pizza", 1);
+    let mut event = sqs_event(&[&one, &two]);
+    let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    event.records[0]
+        .attributes
+        .insert("AWSTraceHeader".to_owned(), header.to_owned());
+    let response = handle(&app, event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let mut published = recorder.0.lock().unwrap().clone();
+    published.sort_by_key(|(id, _)| *id != first);
+    assert_eq!(
+        published,
+        vec![(first, Some(header.to_owned())), (second, None)]
+    );
+}

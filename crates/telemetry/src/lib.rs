@@ -5,6 +5,8 @@
 //! process's [`set_sink`] if it has one (`delivery-local`'s operator console): the console and
 //! CloudWatch see the same metrics under the same names.
 
+pub mod trace;
+
 use std::sync::OnceLock;
 
 use serde_json::json;

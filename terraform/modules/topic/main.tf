@@ -1,9 +1,12 @@
 # The encrypted order-events topic and its one Lambda subscription, filtered on the `type`
 # message attribute the order-processor sets.
 
+# PassThrough: the topic hands each Publish's X-Ray trace header on to notify-carrier, so an
+# order's trace (which order-processor publishes in) runs on to its SMS.
 resource "aws_sns_topic" "this" {
   name              = var.name
   kms_master_key_id = var.kms_key_arn
+  tracing_config    = "PassThrough"
 }
 
 resource "aws_sns_topic_subscription" "subscriber" {
