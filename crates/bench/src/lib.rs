@@ -1,10 +1,11 @@
 //! The tools of `scripts/bench` (docs/performance.md): a Lambda Runtime API emulator that runs a function
-//! binary as Lambda does and times it, the events and settings each function is run with, and
-//! an open-loop HTTP load generator.
+//! binary as Lambda does and times it, the events and settings each function is run with, an
+//! open-loop HTTP load generator, and the order → SMS latency at fixed rates.
 
 pub mod events;
 pub mod functions;
 pub mod import;
+pub mod latency;
 pub mod load;
 pub mod runtime_api;
 pub mod setup;

@@ -22,6 +22,8 @@ enum Command {
     Functions(setup::FunctionsArgs),
     /// Open-loop latency of delivery-local's API at fixed rates.
     Api(ApiArgs),
+    /// From each order's 202 to its SMS, with orders placed through the API at fixed rates.
+    Latency(LatencyArgs),
     /// The store's own rate of the processor's order transaction: the pipeline's ceiling.
     Store(StoreArgs),
     /// import-catalog on CSV files of N rows in the S3 emulator: time and peak RSS.
@@ -79,6 +81,25 @@ struct ImportArgs {
 }
 
 #[derive(clap::Args)]
+struct LatencyArgs {
+    /// delivery-local's URL.
+    #[arg(long)]
+    url: String,
+    /// A customer's token (orders:write).
+    #[arg(long)]
+    token: String,
+    /// Orders per second, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "50,100,200")]
+    rates: Vec<u32>,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Where the JSON goes.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
 struct ApiArgs {
     /// delivery-local's URL.
     #[arg(long)]
@@ -116,6 +137,7 @@ fn main() -> Result<(), String> {
             write(&args.out, &functions::json(&measured))
         }
         Command::Api(args) => api(&runtime, &args),
+        Command::Latency(args) => latency(&runtime, &args),
         Command::Import(args) => import(&runtime, &args),
         Command::Store(args) => store(&runtime, &args),
         Command::Stock {
@@ -208,6 +230,29 @@ fn api(runtime: &tokio::runtime::Runtime, args: &ApiArgs) -> Result<(), String> 
         }
     }
     write(&args.out, &json!(rows))
+}
+
+fn latency(runtime: &tokio::runtime::Runtime, args: &LatencyArgs) -> Result<(), String> {
+    let basket = json!({"items": [{"product_id": "pizza-margherita", "quantity": 1}],
+                        "delivery": {"address": "1 Bench St", "phone": "+15550100100"}});
+    let mut rows = Vec::new();
+    for rate in &args.rates {
+        let duration = Duration::from_secs_f64(args.seconds);
+        let row = runtime.block_on(bench::latency::measure(
+            &args.url,
+            &args.token,
+            &basket,
+            *rate,
+            duration,
+        ))?;
+        eprintln!(
+            "{rate} orders/s: order → SMS p50 {:.1} ms, p99 {:.1} ms",
+            row.p50_ms, row.p99_ms
+        );
+        rows.push(row);
+    }
+    println!("{}", bench::latency::table(&rows));
+    write(&args.out, &bench::latency::json(&rows))
 }
 
 fn store(runtime: &tokio::runtime::Runtime, args: &StoreArgs) -> Result<(), String> {

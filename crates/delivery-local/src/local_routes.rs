@@ -179,6 +179,7 @@ impl LocalRoutes {
                         .map(|l| json!({"product_id": l.product_id, "quantity": l.quantity}))
                         .collect();
                     json!({"id": o.id, "status": o.status.as_str(), "lines": lines,
+                           "placed_at": o.created_at, "texted_at": o.texted_at,
                            "dispatched_at": o.dispatched_at})
                 })
                 .collect::<Vec<_>>(),
