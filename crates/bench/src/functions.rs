@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::cpu_share::CpuShare;
 use crate::runtime_api::RuntimeApi;
 
 /// The event of a function's `i`-th invocation.
@@ -24,6 +25,8 @@ pub struct Subject {
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Measurement {
     pub function: String,
+    /// The memory size whose CPU share it ran under; `None`: this machine's whole CPU.
+    pub memory_mb: Option<u32>,
     pub start_to_first_poll_ms: f64,
     pub first_invocation_ms: f64,
     pub cold_total_ms: f64,
@@ -63,13 +66,36 @@ pub struct Cold {
     total: Duration,
 }
 
-/// Starts `binary` as Lambda would, and hands it its first event.
-pub async fn start_cold(binary: &Path, subject: &Subject) -> Result<Cold, String> {
+/// The command that starts `binary`: itself, or, under a CPU share, a shell that joins the
+/// share's group and then becomes the binary (so that all of its start is under the quota).
+fn command(binary: &Path, share: Option<&CpuShare>) -> tokio::process::Command {
+    match share {
+        None => tokio::process::Command::new(binary),
+        Some(share) => {
+            let mut shell = tokio::process::Command::new("/bin/sh");
+            shell
+                .arg("-c")
+                .arg(r#"echo $$ > "$1" && exec "$0""#)
+                .arg(binary)
+                .arg(share.procs());
+            shell
+        }
+    }
+}
+
+/// Starts `binary` as Lambda would (under `share`'s CPU, when given), and hands it its first
+/// event.
+pub async fn start_cold(
+    binary: &Path,
+    subject: &Subject,
+    share: Option<&CpuShare>,
+) -> Result<Cold, String> {
     let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let memory = share.map_or(256, |s| s.memory_mb);
     let started = Instant::now();
-    let child = tokio::process::Command::new(binary)
+    let child = command(binary, share)
+        .envs(lambda_env(subject.name, &api.address(), memory))
         .envs(subject.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .envs(lambda_env(subject.name, &api.address()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -99,15 +125,16 @@ fn median(mut values: Vec<Duration>) -> Duration {
 }
 
 /// Starts `binary` cold [`COLD_STARTS`] times (the medians), then invokes the last one warm
-/// `invocations` times.
+/// `invocations` times; all under `share`'s CPU when given.
 pub async fn measure(
     binary: &Path,
     subject: &Subject,
     invocations: usize,
+    share: Option<&CpuShare>,
 ) -> Result<Measurement, String> {
     let mut colds = Vec::with_capacity(COLD_STARTS);
     for _ in 0..COLD_STARTS {
-        let mut cold = start_cold(binary, subject).await?;
+        let mut cold = start_cold(binary, subject, share).await?;
         if colds.len() + 1 < COLD_STARTS {
             let _ = cold.child.kill().await;
         }
@@ -138,6 +165,7 @@ pub async fn measure(
     warm.sort();
     Ok(Measurement {
         function: subject.name.to_owned(),
+        memory_mb: share.map(|s| s.memory_mb),
         start_to_first_poll_ms: ms(first_poll),
         first_invocation_ms: ms(first_invocation),
         cold_total_ms: ms(cold_total),
@@ -149,12 +177,14 @@ pub async fn measure(
     })
 }
 
-/// What Lambda sets for every function.
-fn lambda_env(name: &str, runtime_api: &str) -> Vec<(String, String)> {
+/// What Lambda sets for every function (the subject's own environment comes after, so that a
+/// run's `SSL_CERT_FILE` takes the place of the machine's bundle).
+fn lambda_env(name: &str, runtime_api: &str, memory_mb: u32) -> Vec<(String, String)> {
+    let memory = memory_mb.to_string();
     [
         ("AWS_LAMBDA_RUNTIME_API", runtime_api),
         ("AWS_LAMBDA_FUNCTION_NAME", name),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.as_str()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
         ("AWS_LAMBDA_LOG_GROUP_NAME", "bench"),
@@ -206,6 +236,24 @@ pub fn table(measured: &[Measurement]) -> String {
             "| {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms | {:.1} MB | {zip} | {} |\n",
             m.function, m.start_to_first_poll_ms, m.first_invocation_ms, m.cold_total_ms,
             m.warm_p50_ms, m.warm_p99_ms, m.peak_rss_mb, m.failures
+        ));
+    }
+    out
+}
+
+/// The measurements at Lambda's sizes, as docs/performance.md shows them.
+pub fn sized_table(measured: &[Measurement]) -> String {
+    let mut out = String::from(
+        "| function | memory | CPU | start → first poll | first invocation | cold total | warm p50 | warm p99 | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for m in measured {
+        let Some(memory) = m.memory_mb else { continue };
+        out.push_str(&format!(
+            "| {} | {memory} MB | {:.0} % | {:.1} ms | {:.1} ms | {:.1} ms | {:.2} ms | {:.2} ms | {:.1} MB |\n",
+            m.function,
+            crate::cpu_share::share(memory) * 100.0,
+            m.start_to_first_poll_ms, m.first_invocation_ms, m.cold_total_ms,
+            m.warm_p50_ms, m.warm_p99_ms, m.peak_rss_mb
         ));
     }
     out

@@ -114,7 +114,7 @@ pub async fn measure(
         }),
     };
     let started = Instant::now();
-    let mut cold = start_cold(binary, &subject).await?;
+    let mut cold = start_cold(binary, &subject, None).await?;
     let seconds = started.elapsed().as_secs_f64();
     let peak_rss_mb = crate::functions::peak_rss_mb(cold.child.id().unwrap_or_default());
     let _ = cold.child.kill().await;

@@ -2,6 +2,7 @@
 //! binary as Lambda does and times it, the events and settings each function is run with, an
 //! open-loop HTTP load generator, and the order → SMS latency at fixed rates.
 
+pub mod cpu_share;
 pub mod events;
 pub mod functions;
 pub mod import;
@@ -10,6 +11,7 @@ pub mod load;
 pub mod runtime_api;
 pub mod setup;
 pub mod store;
+pub mod tls;
 
 use std::time::Duration;
 

@@ -121,21 +121,7 @@ struct ApiArgs {
 fn main() -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     match Cli::parse().command {
-        Command::Functions(args) => {
-            let env = setup::environment(&args)?;
-            let subjects = setup::subjects(&args, &env)?;
-            let mut measured: Vec<Measurement> = Vec::new();
-            for subject in subjects {
-                measured.push(measure(&runtime, &args, &subject)?);
-                if subject.name == "order-processor" {
-                    // notify-carrier is run on the orders the processor just accepted.
-                    let notify = setup::notify_carrier(&args, &env)?;
-                    measured.push(measure(&runtime, &args, &notify)?);
-                }
-            }
-            println!("{}", functions::table(&measured));
-            write(&args.out, &functions::json(&measured))
-        }
+        Command::Functions(args) => functions(&runtime, &args),
         Command::Api(args) => api(&runtime, &args),
         Command::Latency(args) => latency(&runtime, &args),
         Command::Import(args) => import(&runtime, &args),
@@ -156,19 +142,73 @@ fn main() -> Result<(), String> {
     }
 }
 
+/// Every function at this machine's whole CPU, then at each of `--sizes` under its CPU share;
+/// with `--tls`, every AWS endpoint behind TLS.
+fn functions(runtime: &tokio::runtime::Runtime, args: &setup::FunctionsArgs) -> Result<(), String> {
+    let ca_dir = std::env::temp_dir().join(format!("delivery-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&ca_dir).map_err(|e| e.to_string())?;
+    // The fronts run on the runtime, beside the functions' emulators.
+    let authority = args
+        .tls
+        .then(|| bench::tls::Authority::new(&ca_dir))
+        .transpose()?;
+    let mut env = setup::environment(args)?;
+    if let Some(authority) = &authority {
+        env = runtime.block_on(setup::behind_tls(&env, authority))?;
+    }
+    let mut measured = run_all(runtime, args, &env, None)?;
+    println!("{}", functions::table(&measured));
+    for memory in &args.sizes {
+        match bench::cpu_share::CpuShare::create(*memory) {
+            Ok(share) => measured.extend(run_all(runtime, args, &env, Some(&share))?),
+            Err(why) => eprintln!("{memory} MB: not measured, {why}"),
+        }
+    }
+    if !args.sizes.is_empty() {
+        println!("{}", functions::sized_table(&measured));
+    }
+    let _ = std::fs::remove_dir_all(&ca_dir);
+    write(&args.out, &functions::json(&measured))
+}
+
+/// Every function once, under `share` when given.
+fn run_all(
+    runtime: &tokio::runtime::Runtime,
+    args: &setup::FunctionsArgs,
+    env: &[(String, String)],
+    share: Option<&bench::cpu_share::CpuShare>,
+) -> Result<Vec<Measurement>, String> {
+    let mut measured: Vec<Measurement> = Vec::new();
+    for subject in setup::subjects(args, env)? {
+        measured.push(measure(runtime, args, &subject, share)?);
+        if subject.name == "order-processor" {
+            // notify-carrier is run on the orders the processor just accepted.
+            let notify = setup::notify_carrier(args, env)?;
+            measured.push(measure(runtime, args, &notify, share)?);
+        }
+    }
+    Ok(measured)
+}
+
 fn measure(
     runtime: &tokio::runtime::Runtime,
     args: &setup::FunctionsArgs,
     subject: &Subject,
+    share: Option<&bench::cpu_share::CpuShare>,
 ) -> Result<Measurement, String> {
     let binary = args.bin_dir.join(subject.name);
-    let mut m = runtime.block_on(functions::measure(&binary, subject, args.invocations))?;
+    let invocations = match share {
+        Some(_) => args.size_invocations,
+        None => args.invocations,
+    };
+    let mut m = runtime.block_on(functions::measure(&binary, subject, invocations, share))?;
     let zip = args.zip_dir.join(subject.name).join("bootstrap.zip");
     m.zip_mb = std::fs::metadata(zip)
         .ok()
         .map(|z| (z.len() as f64 / 1e4).round() / 100.0);
+    let size = share.map_or("whole CPU".to_owned(), |s| format!("{} MB", s.memory_mb));
     eprintln!(
-        "{}: cold {:.1} ms, warm p50 {:.2} ms",
+        "{} ({size}): cold {:.1} ms, warm p50 {:.2} ms",
         m.function, m.cold_total_ms, m.warm_p50_ms
     );
     Ok(m)

@@ -29,6 +29,17 @@ pub struct FunctionsArgs {
     /// Warm invocations per function.
     #[arg(long, default_value_t = 200)]
     pub invocations: usize,
+    /// Memory sizes (MB) to measure every function at again, each under its CPU share (a
+    /// CPU quota in a control group); none, this machine's whole CPU only.
+    #[arg(long, value_delimiter = ',')]
+    pub sizes: Vec<u32>,
+    /// Warm invocations per function at each size.
+    #[arg(long, default_value_t = 50)]
+    pub size_invocations: usize,
+    /// Puts DynamoDB and the SQS/SNS emulator behind TLS, as AWS is: a certificate authority
+    /// made for the run, which the functions trust through `SSL_CERT_FILE`.
+    #[arg(long)]
+    pub tls: bool,
     /// Where the JSON goes.
     #[arg(long)]
     pub out: PathBuf,
@@ -268,4 +279,31 @@ pub fn notify_carrier(args: &FunctionsArgs, env: &[(String, String)]) -> Result<
         env: env.to_vec(),
         event: Box::new(move |i| events::order_accepted(&accepted[i % accepted.len()])),
     })
+}
+
+/// The environment `env`, its AWS endpoints moved behind TLS fronts of `authority` (one front
+/// per upstream), and `SSL_CERT_FILE` naming the authority.
+pub async fn behind_tls(
+    env: &[(String, String)],
+    authority: &crate::tls::Authority,
+) -> Result<Vec<(String, String)>, String> {
+    let mut fronts: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut moved = Vec::with_capacity(env.len() + 1);
+    for (name, value) in env {
+        let endpoint = name.starts_with("AWS_ENDPOINT_URL") && value.starts_with("http://");
+        if !endpoint {
+            moved.push((name.clone(), value.clone()));
+            continue;
+        }
+        if !fronts.contains_key(value) {
+            fronts.insert(value.clone(), authority.front(value).await?);
+        }
+        moved.push((name.clone(), fronts[value].clone()));
+    }
+    moved.retain(|(name, _)| name != "SSL_CERT_FILE");
+    moved.push((
+        "SSL_CERT_FILE".to_owned(),
+        authority.ca_file.display().to_string(),
+    ));
+    Ok(moved)
 }

@@ -97,3 +97,57 @@ async fn the_load_generator_sends_open_loop_and_counts_answers() {
     .await;
     assert_eq!((refused.sent, refused.ok, refused.errors), (20, 0, 20));
 }
+
+/// A TLS front answers for its plain upstream to a client that trusts the run's authority (as
+/// the functions do through `SSL_CERT_FILE`), and to no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_front_relays_to_its_upstream_for_a_client_trusting_the_run_s_authority() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().route("/ok", get(|| async { "fine" }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    let authority = bench::tls::Authority::new(dir.path()).unwrap();
+    let front = authority.front(&upstream).await.unwrap();
+    let address = front.strip_prefix("https://").unwrap().to_owned();
+
+    let connect = |roots: rustls::RootCertStore| {
+        let address = address.clone();
+        async move {
+            let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+            let tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+            let name = ServerName::try_from("127.0.0.1").unwrap();
+            connector.connect(name, tcp).await
+        }
+    };
+    let mut trusted = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&authority.ca_file).unwrap() {
+        trusted.add(cert.unwrap()).unwrap();
+    }
+    let mut tls = connect(trusted).await.unwrap();
+    tls.write_all(b"GET /ok HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tls.read_to_string(&mut answer).await.ok();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("fine"), "{answer}");
+
+    let untrusted = connect(rustls::RootCertStore::empty()).await;
+    assert!(
+        untrusted.is_err(),
+        "a client without the authority is refused"
+    );
+}
