@@ -657,4 +657,54 @@ mod tests {
             "made or not, unknown to the caller: {made}"
         );
     }
+
+    /// A topic that counts what reaches its subscriber.
+    #[derive(Default)]
+    struct Topic(Mutex<usize>);
+
+    #[async_trait]
+    impl EventPublisher for Topic {
+        async fn publish(&self, _: &OrderEvent) -> Result<(), PortError> {
+            *self.0.lock().unwrap() += 1;
+            Ok(())
+        }
+    }
+
+    fn event() -> OrderEvent {
+        let customer = CustomerId::parse("alice").unwrap();
+        OrderEvent::for_order(&Order {
+            id: OrderId::for_request(&customer, None),
+            customer_id: customer,
+            lines: Vec::new(),
+            total: None,
+            delivery: domain::order::Delivery {
+                address: "1 Main St".into(),
+                phone: Phone::parse("+15551234567").unwrap(),
+            },
+            status: domain::order::OrderStatus::Accepted,
+            reason: None,
+            carrier: None,
+            created_at: Utc::now(),
+            recorded_at: None,
+            announced_at: None,
+            texted_at: None,
+            dispatched_at: None,
+        })
+    }
+
+    /// A lost event is published as far as its publisher knows, and never reaches the
+    /// subscriber: no error for a retry to see.
+    #[tokio::test]
+    async fn a_lost_event_is_a_success_that_never_arrives() {
+        let faults = Arc::new(Faults::new("sns.lose=1".parse::<FaultSpec>().unwrap(), 1));
+        let topic = Arc::new(Topic::default());
+        let port = FaultLayer(faults.clone()).events(topic.clone());
+        port.publish(&event()).await.unwrap();
+        assert_eq!(*topic.0.lock().unwrap(), 0);
+        assert_eq!(faults.injected()["sns.lose"], 1);
+        let faults = Arc::new(Faults::new(FaultSpec::none(), 1));
+        let port = FaultLayer(faults).events(topic.clone());
+        port.publish(&event()).await.unwrap();
+        assert_eq!(*topic.0.lock().unwrap(), 1);
+    }
 }
