@@ -245,6 +245,10 @@ pub fn subjects(args: &FunctionsArgs, env: &[(String, String)]) -> Result<Vec<Su
         fixed(json!({"orders": 10, "invalid_ratio": 0})),
     ));
     runs.push((
+        "reconciler",
+        fixed(json!({"reconcile": "scheduled"})),
+    ));
+    runs.push((
         "order-processor",
         Box::new(|i| events::order_placed("alice", STOCKED[i % STOCKED.len()]).1),
     ));
