@@ -197,6 +197,9 @@ fn measure(
     share: Option<&bench::cpu_share::CpuShare>,
 ) -> Result<Measurement, String> {
     let binary = args.bin_dir.join(subject.name);
+    if let Some((_, queue)) = subject.env.iter().find(|(k, _)| k == "ORDERS_QUEUE_URL") {
+        setup::purge(&args.aws_endpoint, queue)?;
+    }
     let invocations = match share {
         Some(_) => args.size_invocations,
         None => args.invocations,

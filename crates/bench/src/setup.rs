@@ -112,6 +112,23 @@ fn create(
     Ok(text[start..end].to_owned())
 }
 
+/// Empties the emulator's queue at `queue_url`: moto's `SendMessage` slows as a queue grows,
+/// and the functions that send (place-order, order-simulator) would be measured against the
+/// queue the runs before them filled.
+pub fn purge(endpoint: &str, queue_url: &str) -> Result<(), String> {
+    let form = [
+        ("Action", "PurgeQueue"),
+        ("QueueUrl", queue_url),
+        ("Version", "2012-11-05"),
+    ];
+    let scope = "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0";
+    ureq::post(endpoint)
+        .header("authorization", scope)
+        .send_form(form)
+        .map(|_| ())
+        .map_err(|e| format!("PurgeQueue {queue_url}: {e}"))
+}
+
 /// delivery-local's settings, its DynamoDB endpoint, and S3 on the emulator (for import-catalog).
 pub fn environment_for_files(
     delivery_local: &str,
@@ -244,10 +261,7 @@ pub fn subjects(args: &FunctionsArgs, env: &[(String, String)]) -> Result<Vec<Su
         "order-simulator",
         fixed(json!({"orders": 10, "invalid_ratio": 0})),
     ));
-    runs.push((
-        "reconciler",
-        fixed(json!({"reconcile": "scheduled"})),
-    ));
+    runs.push(("reconciler", fixed(json!({"reconcile": "scheduled"}))));
     runs.push((
         "order-processor",
         Box::new(|i| events::order_placed("alice", STOCKED[i % STOCKED.len()]).1),
