@@ -179,7 +179,17 @@ fn run_all(
     share: Option<&bench::cpu_share::CpuShare>,
 ) -> Result<Vec<Measurement>, String> {
     let mut measured: Vec<Measurement> = Vec::new();
-    for subject in setup::subjects(args, env)? {
+    let size = share.map_or("whole".to_owned(), |s| s.memory_mb.to_string());
+    for mut subject in setup::subjects(args, env)? {
+        if matches!(subject.name, "place-order" | "order-simulator") {
+            let name = format!("bench-orders-{}-{size}", subject.name);
+            let queue = setup::fresh_queue(&args.aws_endpoint, &name)?;
+            for (key, value) in &mut subject.env {
+                if key == "ORDERS_QUEUE_URL" {
+                    value.clone_from(&queue);
+                }
+            }
+        }
         measured.push(measure(runtime, args, &subject, share)?);
         if subject.name == "order-processor" {
             // notify-carrier is run on the orders the processor just accepted.
@@ -197,9 +207,6 @@ fn measure(
     share: Option<&bench::cpu_share::CpuShare>,
 ) -> Result<Measurement, String> {
     let binary = args.bin_dir.join(subject.name);
-    if let Some((_, queue)) = subject.env.iter().find(|(k, _)| k == "ORDERS_QUEUE_URL") {
-        setup::purge(&args.aws_endpoint, queue)?;
-    }
     let invocations = match share {
         Some(_) => args.size_invocations,
         None => args.invocations,

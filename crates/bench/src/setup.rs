@@ -112,21 +112,20 @@ fn create(
     Ok(text[start..end].to_owned())
 }
 
-/// Empties the emulator's queue at `queue_url`: moto's `SendMessage` slows as a queue grows,
-/// and the functions that send (place-order, order-simulator) would be measured against the
-/// queue the runs before them filled.
-pub fn purge(endpoint: &str, queue_url: &str) -> Result<(), String> {
-    let form = [
-        ("Action", "PurgeQueue"),
-        ("QueueUrl", queue_url),
-        ("Version", "2012-11-05"),
-    ];
-    let scope = "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0";
-    ureq::post(endpoint)
-        .header("authorization", scope)
-        .send_form(form)
-        .map(|_| ())
-        .map_err(|e| format!("PurgeQueue {queue_url}: {e}"))
+/// A new, empty queue `name` on the emulator, its URL: moto's `SendMessage` slows as a queue
+/// grows, so a function that sends (place-order, order-simulator) gets a queue of its own for
+/// each run instead of the one the runs before it filled.
+pub fn fresh_queue(endpoint: &str, name: &str) -> Result<String, String> {
+    create(
+        endpoint,
+        "sqs",
+        &[
+            ("Action", "CreateQueue"),
+            ("QueueName", name),
+            ("Version", "2012-11-05"),
+        ],
+        "QueueUrl",
+    )
 }
 
 /// delivery-local's settings, its DynamoDB endpoint, and S3 on the emulator (for import-catalog).
