@@ -72,7 +72,12 @@ locals {
   # importer's timeout is not waiting for a delivery any more: the reconciler fails it.
   import_stall_seconds = module.imports.visibility_timeout_seconds + local.importer_timeout
 
-  # Every function: its settings and exactly the statements its adapters need.
+  # Every function: its memory size, its settings and exactly the statements its adapters
+  # need. Each memory size is the smallest whose cold start (the first AWS call over TLS
+  # included) is at most 100 ms and, on the request path, whose warm p99 is at most 10 ms, as
+  # scripts/bench measures them under each size's CPU share; for the queue consumers, which run
+  # warm under load, the one of those with the lowest memory × warm latency. docs/performance.md,
+  # "Memory sizes", has the table and the reasons.
   functions = {
     # Every five minutes (aws_scheduler_schedule.reconciler): announces again the accepted
     # orders left undispatched for 10 minutes, and fails the imports that stopped.
@@ -110,13 +115,13 @@ locals {
       ]
     }
     authorizer = {
-      memory_mb       = 256
+      memory_mb       = 512
       timeout_seconds = 5
       environment     = merge(local.log_env, local.jwt_env)
       statements      = []
     }
     list-products = {
-      memory_mb       = 256
+      memory_mb       = 1024
       timeout_seconds = 10
       environment     = merge(local.log_env, local.table_env, local.cors_env)
       # BatchGetItem: a product of several stock shards is read with its shards.
@@ -127,7 +132,7 @@ locals {
       }]
     }
     order-total = {
-      memory_mb       = 256
+      memory_mb       = 1024
       timeout_seconds = 10
       environment     = merge(local.log_env, local.table_env, local.cors_env)
       statements = [{
@@ -137,7 +142,7 @@ locals {
       }]
     }
     update-product = {
-      memory_mb       = 256
+      memory_mb       = 512
       timeout_seconds = 10
       environment     = merge(local.log_env, local.table_env, local.history_env, local.cors_env)
       statements = [
@@ -158,7 +163,7 @@ locals {
       ]
     }
     start-import = {
-      memory_mb       = 256
+      memory_mb       = 1024
       timeout_seconds = 10
       environment = merge(
         local.log_env, { PRODUCTS_TABLE = local.table_env.PRODUCTS_TABLE }, local.imports_env, local.cors_env
@@ -239,7 +244,7 @@ locals {
       ]
     }
     place-order = {
-      memory_mb       = 256
+      memory_mb       = 512
       timeout_seconds = 10
       environment = merge(local.log_env, local.table_env, local.queue_env, local.idempotency_env, local.cors_env,
       { ORDERS_PER_PRINCIPAL_PER_HOUR = tostring(var.orders_per_principal_per_hour) })
@@ -269,7 +274,7 @@ locals {
       ]
     }
     get-order = {
-      memory_mb       = 256
+      memory_mb       = 1024
       timeout_seconds = 10
       environment     = merge(local.log_env, local.table_env, local.cors_env)
       statements = [{
@@ -279,7 +284,7 @@ locals {
       }]
     }
     order-simulator = {
-      memory_mb       = 512
+      memory_mb       = 256
       timeout_seconds = 60
       environment     = merge(local.log_env, local.table_env, local.queue_env, local.cors_env)
       statements = [
@@ -332,7 +337,7 @@ locals {
       ]
     }
     notify-carrier = {
-      memory_mb       = 256
+      memory_mb       = 512
       timeout_seconds = 30
       environment     = merge(local.log_env, local.table_env)
       statements = [
