@@ -190,3 +190,31 @@ async fn an_import_that_moved_since_it_was_read_is_not_failed() {
     assert_eq!(left.status, ImportStatus::Running);
     assert_eq!(app.run(now).await.unwrap().imports, 0);
 }
+
+/// The events topic, unreachable for as long as the test lasts.
+struct Unreachable;
+
+#[async_trait::async_trait]
+impl domain::ports::EventPublisher for Unreachable {
+    async fn publish(&self, _: &OrderEvent) -> Result<(), domain::PortError> {
+        Err(domain::PortError::Permanent(
+            "SNS: AuthorizationError".to_owned(),
+        ))
+    }
+}
+
+/// A half that fails fails the run (so Lambda counts the error and its alarm sees it), after
+/// the other half has done its work: an unreachable topic does not keep a stalled import
+/// running.
+#[tokio::test]
+async fn a_failing_half_fails_the_run_after_the_other_half_did_its_work() {
+    let (mut app, _bus) = setup().await;
+    app.events = std::sync::Arc::new(Unreachable);
+    accepted(&app, "alice", Duration::minutes(11)).await;
+    let now = Utc::now();
+    let stalled = running(&app, now - Duration::minutes(40)).await;
+    let error = app.run(now).await.unwrap_err();
+    assert!(error.to_string().contains("AuthorizationError"), "{error}");
+    let failed = app.imports.get(stalled.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, ImportStatus::Failed);
+}

@@ -247,7 +247,8 @@ fn refusal(reason: &CancellationReason, take: &Take) -> Result<RejectReason, Opt
 /// bounded by the shards, in `reserve_and_record`; the processor's own retries back off
 /// further when every shard has throttled.)
 const SHARD_COOLING: Policy = Policy {
-    attempts: 2 * MAX_STOCK_SHARDS as u32 + 3,
+    // Never read: only this policy's delays are used; the loop bounds the attempts.
+    attempts: 1,
     base: Duration::from_millis(10),
     cap: Duration::from_millis(160),
 };
