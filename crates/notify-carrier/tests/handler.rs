@@ -7,9 +7,9 @@ use aws_lambda_events::sns::SnsEvent;
 use bus_embedded::{Bus, EmbeddedSms};
 use composition::lambda::EventFunction;
 use domain::carrier::Carrier;
-use domain::order::{Delivery, Order, OrderEvent, OrderLine, OrderStatus};
+use domain::order::{Order, OrderEvent, OrderStatus};
 use domain::ports::{Carriers, Catalog, OrderStore};
-use domain::{CarrierId, Currency, CustomerId, Money, OrderId, Phone, ProductId};
+use domain::{CarrierId, CustomerId, OrderId, Phone, ProductId};
 use notify_carrier::NotifyCarrier;
 use serde_json::json;
 use store_dynamodb::DynamoStore;
@@ -40,31 +40,7 @@ async fn setup(active: bool) -> (NotifyCarrier, DynamoStore, Bus) {
 }
 
 async fn accepted_order(store: &DynamoStore) -> Order {
-    let customer = CustomerId::parse("alice").unwrap();
-    let order = Order {
-        id: OrderId::for_request(&customer, None),
-        customer_id: customer,
-        lines: vec![OrderLine {
-            product_id: ProductId::parse("pizza").unwrap(),
-            name: Some("Pizza".into()),
-            quantity: 2,
-            unit_price: Some(Money::from_minor(1250, Currency::Usd)),
-            line_total: Some(Money::from_minor(2500, Currency::Usd)),
-        }],
-        total: Some(Money::from_minor(2500, Currency::Usd)),
-        delivery: Delivery {
-            address: "1 Main St".into(),
-            phone: Phone::parse("+15551234567").unwrap(),
-        },
-        status: OrderStatus::Accepted,
-        reason: None,
-        carrier: None,
-        created_at: chrono::Utc::now(),
-        recorded_at: None,
-        announced_at: None,
-        texted_at: None,
-        dispatched_at: None,
-    };
+    let order = test_support::accepted_order("alice", 2, chrono::Utc::now());
     store.record(&order).await.unwrap();
     order
 }

@@ -5,9 +5,9 @@ use bus_embedded::{Bus, NOTIFICATIONS};
 use chrono::{DateTime, Duration, Utc};
 use composition::lambda::EventFunction;
 use domain::import::{FileVersion, Import, ImportFormat, ImportStatus};
-use domain::order::{Delivery, Order, OrderEvent, OrderLine, OrderStatus};
+use domain::order::{Order, OrderEvent};
 use domain::ports::{Catalog, RecordOutcome};
-use domain::{CarrierId, CompanyId, Currency, CustomerId, Money, OrderId, Phone, ProductId};
+use domain::{CarrierId, CompanyId, OrderId};
 use reconciler::{After, Reconciled, Reconciler};
 use serde_json::json;
 
@@ -34,32 +34,7 @@ async fn setup() -> (Reconciler, Bus) {
 
 /// An order accepted `ago` before now.
 async fn accepted(app: &Reconciler, customer: &str, ago: Duration) -> Order {
-    let customer = CustomerId::parse(customer).unwrap();
-    let at = Utc::now() - ago;
-    let order = Order {
-        id: OrderId::for_request(&customer, None),
-        customer_id: customer,
-        lines: vec![OrderLine {
-            product_id: ProductId::parse("pizza").unwrap(),
-            name: Some("Pizza".into()),
-            quantity: 1,
-            unit_price: Some(Money::from_minor(1250, Currency::Usd)),
-            line_total: Some(Money::from_minor(1250, Currency::Usd)),
-        }],
-        total: Some(Money::from_minor(1250, Currency::Usd)),
-        delivery: Delivery {
-            address: "1 Main St".into(),
-            phone: Phone::parse("+15551234567").unwrap(),
-        },
-        status: OrderStatus::Accepted,
-        reason: None,
-        carrier: None,
-        created_at: at,
-        recorded_at: Some(at),
-        announced_at: None,
-        texted_at: None,
-        dispatched_at: None,
-    };
+    let order = test_support::accepted_order(customer, 1, Utc::now() - ago);
     let outcome = app.orders.record(&order).await.unwrap();
     assert!(matches!(outcome, RecordOutcome::Accepted(_)), "{outcome:?}");
     order

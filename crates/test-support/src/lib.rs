@@ -8,8 +8,9 @@ use std::sync::Arc;
 use bus_embedded::{Bus, EmbeddedMessaging};
 use chrono::{DateTime, Utc};
 use composition::{Adapters, MessagingPorts};
+use domain::order::{Delivery, Order, OrderLine, OrderStatus};
 use domain::product::Product;
-use domain::{CompanyId, Currency, Money, ProductId};
+use domain::{CompanyId, Currency, CustomerId, Money, OrderId, Phone, ProductId};
 use http::Method;
 use http_kit::events::ProxyEvent;
 use lambda_http::{Body, Request, Response};
@@ -90,6 +91,37 @@ pub fn product(id: &str, company: &str, minor: i64, stock: u32) -> Product {
         stock_shards: 1,
         version: 1,
         updated_at: time(),
+    }
+}
+
+/// An accepted order of `customer` for `quantity` pizzas at 12.50, placed and recorded at
+/// `at` (its id is the one a request without an `Idempotency-Key` gets: new each time).
+pub fn accepted_order(customer: &str, quantity: u32, at: DateTime<Utc>) -> Order {
+    let customer = CustomerId::parse(customer).expect("valid customer");
+    let total = Money::from_minor(1250 * i64::from(quantity), Currency::Usd);
+    Order {
+        id: OrderId::for_request(&customer, None),
+        customer_id: customer,
+        lines: vec![OrderLine {
+            product_id: ProductId::parse("pizza").expect("valid id"),
+            name: Some("Pizza".into()),
+            quantity,
+            unit_price: Some(Money::from_minor(1250, Currency::Usd)),
+            line_total: Some(total),
+        }],
+        total: Some(total),
+        delivery: Delivery {
+            address: "1 Main St".into(),
+            phone: Phone::parse("+15551234567").expect("valid phone"),
+        },
+        status: OrderStatus::Accepted,
+        reason: None,
+        carrier: None,
+        created_at: at,
+        recorded_at: Some(at),
+        announced_at: None,
+        texted_at: None,
+        dispatched_at: None,
     }
 }
 
