@@ -90,6 +90,16 @@ pub fn local_sdk_config(endpoint_url: &str) -> SdkConfig {
     )
 }
 
+/// The region, when the environment holds the region and the credentials, as Lambda's always
+/// does: the SDK then reads both from there, and probes no other source (profile files, the
+/// container and instance metadata endpoints) for either. Measured: 0.35 ms less from a
+/// function's start to its first poll (docs/performance.md). Anywhere else, the default chains.
+pub fn from_environment(get: impl Fn(&str) -> Option<String>) -> Option<Region> {
+    let region = get("AWS_REGION").filter(|r| !r.is_empty())?;
+    get("AWS_ACCESS_KEY_ID").filter(|k| !k.is_empty())?;
+    Some(Region::new(region))
+}
+
 /// The messaging ports: the orders queue (with its DLQ), the events topic, and SMS.
 pub trait Messaging: Send + Sync {
     fn order_queue(&self, settings: &dyn Source) -> Result<Arc<dyn OrderQueue>, ConfigError>;
@@ -221,7 +231,14 @@ impl Adapters {
             .get_or_init(|| async {
                 // The one load of the process; its retry policy and timeouts, whatever the
                 // environment says.
-                with_policies(aws_config::load_defaults(BehaviorVersion::latest()).await)
+                let loader = aws_config::defaults(BehaviorVersion::latest());
+                let loader = match from_environment(|name| std::env::var(name).ok()) {
+                    Some(region) => loader.region(region).credentials_provider(
+                        aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+                    ),
+                    None => loader,
+                };
+                with_policies(loader.load().await)
             })
             .await
     }
@@ -381,6 +398,27 @@ pub async fn endpoint<F: App + HttpFunction>(
 mod tests {
     use super::*;
     use domain::ports::Carriers;
+
+    #[test]
+    fn the_region_and_credentials_come_from_the_environment_only_when_it_holds_both() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let lambda = env(&[("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "ASIA…")]);
+        assert_eq!(from_environment(lambda), Some(Region::new("eu-west-1")));
+        assert_eq!(from_environment(env(&[("AWS_REGION", "eu-west-1")])), None);
+        assert_eq!(
+            from_environment(env(&[("AWS_ACCESS_KEY_ID", "AKIA…")])),
+            None
+        );
+        let blank = env(&[("AWS_REGION", ""), ("AWS_ACCESS_KEY_ID", "ASIA…")]);
+        assert_eq!(from_environment(blank), None);
+    }
 
     #[test]
     fn every_sdk_configuration_carries_the_timeouts_and_retries() {
