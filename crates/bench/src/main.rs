@@ -150,7 +150,7 @@ fn functions(runtime: &tokio::runtime::Runtime, args: &setup::FunctionsArgs) -> 
     // The fronts run on the runtime, beside the functions' emulators.
     let authority = args
         .tls
-        .then(|| bench::tls::Authority::new(&ca_dir))
+        .then(|| bench::tls::Authority::new(&ca_dir, args.roots_with.as_deref()))
         .transpose()?;
     let mut env = setup::environment(args)?;
     if let Some(authority) = &authority {

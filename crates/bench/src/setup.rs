@@ -40,6 +40,11 @@ pub struct FunctionsArgs {
     /// made for the run, which the functions trust through `SSL_CERT_FILE`.
     #[arg(long)]
     pub tls: bool,
+    /// With `--tls`: a CA bundle whose certificates join the run's authority in the functions'
+    /// `SSL_CERT_FILE`, so that they read as many roots as Lambda's bundle holds (Amazon Linux
+    /// 2023's `/etc/pki/tls/certs/ca-bundle.crt`, about 140) rather than one.
+    #[arg(long, requires = "tls")]
+    pub roots_with: Option<PathBuf>,
     /// Where the JSON goes.
     #[arg(long)]
     pub out: PathBuf,

@@ -21,9 +21,9 @@ pub struct Authority {
 }
 
 impl Authority {
-    /// A new authority, its certificate written under `dir`, and a certificate it signed for
-    /// 127.0.0.1 and `localhost`.
-    pub fn new(dir: &Path) -> Result<Authority, String> {
+    /// A new authority, its certificate written under `dir` (after the certificates of
+    /// `bundle`, when given), and a certificate it signed for 127.0.0.1 and `localhost`.
+    pub fn new(dir: &Path, bundle: Option<&Path>) -> Result<Authority, String> {
         let err = |e: rcgen::Error| e.to_string();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -36,7 +36,14 @@ impl Authority {
         let key = KeyPair::generate().map_err(err)?;
         let certificate = params.signed_by(&key, &ca).map_err(err)?;
         let ca_file = dir.join("bench-ca.pem");
-        std::fs::write(&ca_file, ca.pem()).map_err(|e| format!("{}: {e}", ca_file.display()))?;
+        let mut roots = match bundle {
+            Some(bundle) => {
+                std::fs::read_to_string(bundle).map_err(|e| format!("{}: {e}", bundle.display()))?
+            }
+            None => String::new(),
+        };
+        roots.push_str(&ca.pem());
+        std::fs::write(&ca_file, roots).map_err(|e| format!("{}: {e}", ca_file.display()))?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let chain: Vec<CertificateDer<'static>> = vec![certificate.der().clone()];
         let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));

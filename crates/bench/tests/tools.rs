@@ -113,7 +113,7 @@ async fn a_tls_front_relays_to_its_upstream_for_a_client_trusting_the_run_s_auth
     let app = Router::new().route("/ok", get(|| async { "fine" }));
     tokio::spawn(async move { axum::serve(listener, app).await });
     let dir = tempfile::tempdir().unwrap();
-    let authority = bench::tls::Authority::new(dir.path()).unwrap();
+    let authority = bench::tls::Authority::new(dir.path(), None).unwrap();
     let front = authority.front(&upstream).await.unwrap();
     let address = front.strip_prefix("https://").unwrap().to_owned();
 
