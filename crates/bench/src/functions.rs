@@ -189,6 +189,8 @@ fn lambda_env(name: &str, runtime_api: &str, memory_mb: u32) -> Vec<(String, Str
         ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
         ("AWS_LAMBDA_LOG_GROUP_NAME", "bench"),
         ("AWS_REGION", "us-east-1"),
+        // Lambda sets both; boto3 reads the second.
+        ("AWS_DEFAULT_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "bench"),
         ("AWS_SECRET_ACCESS_KEY", "bench"),
         ("RUST_LOG", "warn"),

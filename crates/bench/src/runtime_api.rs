@@ -146,6 +146,9 @@ async fn next(State(shared): State<Arc<Shared>>) -> (StatusCode, HeaderMap, Stri
         "lambda-runtime-trace-id",
         "Root=1-00000000-000000000000000000000000;Sampled=0".to_owned(),
     );
+    // As Lambda's: a runtime client that decodes by the content type (Python's awslambdaric)
+    // hands the handler the event parsed, not its bytes.
+    set("content-type", "application/json".to_owned());
     (StatusCode::OK, headers, pending.event.to_string())
 }
 
