@@ -157,6 +157,18 @@ fn functions(runtime: &tokio::runtime::Runtime, args: &setup::FunctionsArgs) -> 
         env = runtime.block_on(setup::behind_tls(&env, authority))?;
     }
     let mut measured = run_all(runtime, args, &env, None)?;
+    if let Some(python) = &args.python {
+        let baseline = python_baseline(runtime, args, python, &ca_dir, &env)?;
+        if let Some(rust) = measured.iter().find(|m| m.function == "list-products") {
+            eprintln!(
+                "start → first poll: Python + boto3 {:.1} ms, list-products {:.1} ms: {:.0}×",
+                baseline.start_to_first_poll_ms,
+                rust.start_to_first_poll_ms,
+                baseline.start_to_first_poll_ms / rust.start_to_first_poll_ms
+            );
+        }
+        measured.push(baseline);
+    }
     println!("{}", functions::table(&measured));
     for memory in &args.sizes {
         match bench::cpu_share::CpuShare::create(*memory) {
@@ -169,6 +181,18 @@ fn functions(runtime: &tokio::runtime::Runtime, args: &setup::FunctionsArgs) -> 
     }
     let _ = std::fs::remove_dir_all(&ca_dir);
     write(&args.out, &functions::json(&measured))
+}
+
+/// list-products' read in Python with boto3, under the same emulator and endpoints.
+fn python_baseline(
+    runtime: &tokio::runtime::Runtime,
+    args: &setup::FunctionsArgs,
+    python: &std::path::Path,
+    dir: &std::path::Path,
+    env: &[(String, String)],
+) -> Result<Measurement, String> {
+    let (launcher, subject) = setup::python_baseline(python, dir, env)?;
+    runtime.block_on(functions::measure(&launcher, &subject, args.invocations, None))
 }
 
 /// Every function once, under `share` when given.
@@ -191,7 +215,7 @@ fn run_all(
             }
         }
         measured.push(measure(runtime, args, &subject, share)?);
-        if subject.name == "order-processor" {
+        if subject.name == "order-processor" && args.measures("notify-carrier") {
             // notify-carrier is run on the orders the processor just accepted.
             let notify = setup::notify_carrier(args, env)?;
             measured.push(measure(runtime, args, &notify, share)?);

@@ -45,9 +45,23 @@ pub struct FunctionsArgs {
     /// 2023's `/etc/pki/tls/certs/ca-bundle.crt`, about 140) rather than one.
     #[arg(long, requires = "tls")]
     pub roots_with: Option<PathBuf>,
+    /// A Python with boto3 and awslambdaric: list-products is then measured against the same
+    /// read in Python (`crates/bench/python/list_products.py`), under the same emulator.
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// Only these functions (a lever measured on a few); none, every function.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
     /// Where the JSON goes.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+impl FunctionsArgs {
+    /// Whether `function` is measured in this run.
+    pub fn measures(&self, function: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == function)
+    }
 }
 
 const ALICE: (&str, &str, Option<&str>) = ("alice", "products:read orders:write orders:read", None);
@@ -272,6 +286,7 @@ pub fn subjects(args: &FunctionsArgs, env: &[(String, String)]) -> Result<Vec<Su
     ));
     Ok(runs
         .into_iter()
+        .filter(|(name, _)| args.measures(name))
         .map(|(name, event)| Subject {
             name,
             env: env.to_vec(),
@@ -328,4 +343,40 @@ pub async fn behind_tls(
         authority.ca_file.display().to_string(),
     ));
     Ok(moved)
+}
+
+/// The Python baseline of list-products (`--python`): a launcher in `dir` that becomes
+/// `python -m awslambdaric` over the handler, and list-products' environment with boto3 told
+/// to trust the run's roots (`AWS_CA_BUNDLE`: boto3 reads no `SSL_CERT_FILE`).
+pub fn python_baseline(
+    python: &std::path::Path,
+    dir: &std::path::Path,
+    env: &[(String, String)],
+) -> Result<(PathBuf, Subject), String> {
+    let io = |e: std::io::Error| format!("{}: {e}", dir.display());
+    std::fs::write(
+        dir.join("list_products.py"),
+        include_str!("../python/list_products.py"),
+    )
+    .map_err(io)?;
+    let launcher = dir.join("list-products-python");
+    let script = format!(
+        "#!/bin/sh\nPYTHONPATH='{}' exec '{}' -m awslambdaric list_products.handler\n",
+        dir.display(),
+        python.display()
+    );
+    std::fs::write(&launcher, script).map_err(io)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
+    let mut env = env.to_vec();
+    if let Some((_, roots)) = env.iter().find(|(k, _)| k == "SSL_CERT_FILE").cloned() {
+        env.push(("AWS_CA_BUNDLE".to_owned(), roots));
+    }
+    let product = ("GET", "/products/{id}", "/products/pizza-margherita");
+    let subject = Subject {
+        name: "list-products (Python)",
+        env,
+        event: fixed(events::http(product, ALICE, None)),
+    };
+    Ok((launcher, subject))
 }

@@ -11,6 +11,7 @@
 //!   Lambda runtime, so every `main.rs` is one line of wiring.
 
 pub mod lambda;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -226,36 +227,40 @@ impl Adapters {
         self.settings.as_ref()
     }
 
-    async fn sdk(&self) -> &SdkConfig {
+    async fn sdk(&self) -> Result<&SdkConfig, ConfigError> {
         self.sdk
-            .get_or_init(|| async {
-                // The one load of the process; its retry policy and timeouts, whatever the
-                // environment says.
-                let loader = aws_config::defaults(BehaviorVersion::latest());
+            .get_or_try_init(|| async {
+                // The one load of the process; its HTTPS client (tls.rs), its retry policy and
+                // timeouts, whatever the environment says.
+                let loader = aws_config::defaults(BehaviorVersion::latest())
+                    .http_client(tls::https_client(self.settings())?);
                 let loader = match from_environment(|name| std::env::var(name).ok()) {
                     Some(region) => loader.region(region).credentials_provider(
                         aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
                     ),
                     None => loader,
                 };
-                with_policies(loader.load().await)
+                Ok(with_policies(loader.load().await))
             })
             .await
     }
 
-    async fn messaging(&self) -> &dyn Messaging {
-        self.messaging
-            .get_or_init(|| async {
-                Arc::new(AwsMessaging::new(self.sdk().await)) as Arc<dyn Messaging>
+    async fn messaging(&self) -> Result<&dyn Messaging, ConfigError> {
+        let messaging = self
+            .messaging
+            .get_or_try_init(|| async {
+                Ok::<_, ConfigError>(
+                    Arc::new(AwsMessaging::new(self.sdk().await?)) as Arc<dyn Messaging>
+                )
             })
-            .await
-            .as_ref()
+            .await?;
+        Ok(messaging.as_ref())
     }
 
     /// The process's one DynamoDB client.
-    async fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
+    async fn dynamodb(&self) -> Result<&aws_sdk_dynamodb::Client, ConfigError> {
         self.dynamodb
-            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.sdk().await) })
+            .get_or_try_init(|| async { Ok(aws_sdk_dynamodb::Client::new(self.sdk().await?)) })
             .await
     }
 
@@ -263,7 +268,7 @@ impl Adapters {
     /// (for seeding data; functions take the ports below).
     pub async fn store(&self) -> Result<DynamoStore, ConfigError> {
         let tables = Tables::from_settings(self.settings())?;
-        Ok(DynamoStore::new(self.dynamodb().await.clone(), tables))
+        Ok(DynamoStore::new(self.dynamodb().await?.clone(), tables))
     }
 
     fn idempotency_table(&self) -> Result<String, ConfigError> {
@@ -273,7 +278,7 @@ impl Adapters {
     /// The uses of `Idempotency-Key`s, in the table `IDEMPOTENCY_TABLE` names.
     pub async fn key_uses(&self) -> Result<Arc<dyn KeyUses>, ConfigError> {
         let table = self.idempotency_table()?;
-        let port = KeyUseTable::new(self.dynamodb().await.clone(), table);
+        let port = KeyUseTable::new(self.dynamodb().await?.clone(), table);
         Ok(self.layer.key_uses(Arc::new(port)))
     }
 
@@ -287,7 +292,7 @@ impl Adapters {
         let table = settings::required(self.settings(), "IMPORTS_TABLE")?;
         let products = settings::required(self.settings(), "PRODUCTS_TABLE")?;
         Ok(ImportTable::new(
-            self.dynamodb().await.clone(),
+            self.dynamodb().await?.clone(),
             table,
             products,
         ))
@@ -316,7 +321,7 @@ impl Adapters {
             return Ok(self.layer.import_files(files.clone()));
         }
         let bucket = settings::required(self.settings(), "IMPORTS_BUCKET")?;
-        let sdk = self.sdk().await;
+        let sdk = self.sdk().await?;
         let config = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(sdk.endpoint_url().is_some())
             .build();
@@ -361,17 +366,17 @@ impl Adapters {
     }
 
     pub async fn order_queue(&self) -> Result<Arc<dyn OrderQueue>, ConfigError> {
-        let port = self.messaging().await.order_queue(self.settings())?;
+        let port = self.messaging().await?.order_queue(self.settings())?;
         Ok(self.layer.order_queue(port))
     }
 
     pub async fn events(&self) -> Result<Arc<dyn EventPublisher>, ConfigError> {
-        let port = self.messaging().await.events(self.settings())?;
+        let port = self.messaging().await?.events(self.settings())?;
         Ok(self.layer.events(port))
     }
 
-    pub async fn sms(&self) -> Arc<dyn SmsSender> {
-        self.layer.sms(self.messaging().await.sms())
+    pub async fn sms(&self) -> Result<Arc<dyn SmsSender>, ConfigError> {
+        Ok(self.layer.sms(self.messaging().await?.sms()))
     }
 
     pub fn cors(&self) -> Result<Cors, ConfigError> {

@@ -47,7 +47,7 @@ impl App for NotifyCarrier {
         Ok(NotifyCarrier {
             orders: adapters.order_store().await?,
             carriers: adapters.carriers().await?,
-            sms: adapters.sms().await,
+            sms: adapters.sms().await?,
         })
     }
 }
