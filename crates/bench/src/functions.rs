@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::cpu_share::CpuShare;
-use crate::runtime_api::RuntimeApi;
+use crate::runtime_api::{Answer, RuntimeApi};
 
 /// The event of a function's `i`-th invocation.
 pub type EventFor = Box<dyn Fn(usize) -> Value + Send + Sync>;
@@ -53,6 +53,17 @@ fn failed(ok: bool, body: &[u8]) -> bool {
     !ok || status.is_some_and(|s| s >= 500)
 }
 
+/// The failures among `answers`, the first of them shown (its first 300 bytes), so that a
+/// count in the table comes with its reason.
+fn count_failures<'a>(name: &str, answers: impl Iterator<Item = &'a Answer>) -> usize {
+    let failed: Vec<&Answer> = answers.filter(|a| failed(a.ok, &a.body)).collect();
+    if let Some(first) = failed.first() {
+        let body = String::from_utf8_lossy(&first.body[..first.body.len().min(300)]);
+        eprintln!("{name}: {} failed; the first: {body}", failed.len());
+    }
+    failed.len()
+}
+
 /// Cold starts per function: this machine is shared, so one start can be an outlier; the table
 /// shows the median.
 const COLD_STARTS: usize = 5;
@@ -94,6 +105,7 @@ pub async fn start_cold(
     let memory = share.map_or(256, |s| s.memory_mb);
     let started = Instant::now();
     let child = command(binary, share)
+        .env_clear()
         .envs(lambda_env(subject.name, &api.address(), memory))
         .envs(subject.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
@@ -140,10 +152,6 @@ pub async fn measure(
         }
         colds.push(cold);
     }
-    let mut failures = colds
-        .iter()
-        .filter(|c| failed(c.first.ok, &c.first.body))
-        .count();
     let first_poll = median(colds.iter().map(|c| c.first_poll).collect());
     let first_invocation = median(colds.iter().map(|c| c.first.took).collect());
     let cold_total = median(colds.iter().map(|c| c.total).collect());
@@ -151,15 +159,18 @@ pub async fn measure(
         return Err("no cold start".to_owned());
     };
     let mut warm = Vec::with_capacity(invocations);
+    let mut answers: Vec<Answer> = Vec::with_capacity(invocations);
     for i in 1..=invocations {
         let answer = last
             .api
             .invoke((subject.event)(i), ANSWER_WITHIN)
             .await
             .ok_or_else(|| format!("{} did not answer event {i}", subject.name))?;
-        failures += usize::from(failed(answer.ok, &answer.body));
         warm.push(answer.took);
+        answers.push(answer);
     }
+    let colds = colds.iter().chain([&last]).map(|c| &c.first);
+    let failures = count_failures(subject.name, colds.chain(&answers));
     let peak_rss_mb = peak_rss_mb(last.child.id().unwrap_or_default());
     let _ = last.child.kill().await;
     warm.sort();
@@ -177,11 +188,21 @@ pub async fn measure(
     })
 }
 
-/// What Lambda sets for every function (the subject's own environment comes after, so that a
-/// run's `SSL_CERT_FILE` takes the place of the machine's bundle).
+/// What Lambda sets for every function, and nothing else: the process starts with an empty
+/// environment (this machine's, with its `SSL_CERT_DIR` of 150 certificates, would cost a
+/// start 3 ms that Lambda's does not), then this, then the subject's own settings. Lambda sets
+/// no `SSL_CERT_FILE`, and neither does this: the functions trust the roots compiled into
+/// them, and a run behind TLS adds its authority (`setup::behind_tls`).
 fn lambda_env(name: &str, runtime_api: &str, memory_mb: u32) -> Vec<(String, String)> {
     let memory = memory_mb.to_string();
     [
+        // Lambda's unreserved defaults for provided.al2023.
+        ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin"),
+        ("LANG", "en_US.UTF-8"),
+        ("TZ", ":UTC"),
+        ("LAMBDA_TASK_ROOT", "/var/task"),
+        ("LAMBDA_RUNTIME_DIR", "/var/runtime"),
+        ("_HANDLER", "bootstrap"),
         ("AWS_LAMBDA_RUNTIME_API", runtime_api),
         ("AWS_LAMBDA_FUNCTION_NAME", name),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.as_str()),
@@ -197,20 +218,7 @@ fn lambda_env(name: &str, runtime_api: &str, memory_mb: u32) -> Vec<(String, Str
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .chain(tls_roots())
     .collect()
-}
-
-/// The TLS roots from one bundle file, as Terraform sets `SSL_CERT_FILE` for every function
-/// (Amazon Linux 2023's `/etc/pki/tls/certs/ca-bundle.crt`); this machine's bundle, if any.
-fn tls_roots() -> Option<(String, String)> {
-    [
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/certs/ca-certificates.crt",
-    ]
-    .into_iter()
-    .find(|path| Path::new(path).exists())
-    .map(|path| ("SSL_CERT_FILE".to_owned(), path.to_owned()))
 }
 
 /// The process's peak resident set, in MB to one decimal (0 when unreadable).

@@ -192,7 +192,12 @@ fn python_baseline(
     env: &[(String, String)],
 ) -> Result<Measurement, String> {
     let (launcher, subject) = setup::python_baseline(python, dir, env)?;
-    runtime.block_on(functions::measure(&launcher, &subject, args.invocations, None))
+    runtime.block_on(functions::measure(
+        &launcher,
+        &subject,
+        args.invocations,
+        None,
+    ))
 }
 
 /// Every function once, under `share` when given.

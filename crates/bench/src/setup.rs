@@ -41,8 +41,9 @@ pub struct FunctionsArgs {
     #[arg(long)]
     pub tls: bool,
     /// With `--tls`: a CA bundle whose certificates join the run's authority in the functions'
-    /// `SSL_CERT_FILE`, so that they read as many roots as Lambda's bundle holds (Amazon Linux
-    /// 2023's `/etc/pki/tls/certs/ca-bundle.crt`, about 140) rather than one.
+    /// `SSL_CERT_FILE`, so that they read as many roots as a whole system bundle holds (Amazon
+    /// Linux 2023's `/etc/pki/tls/certs/ca-bundle.crt`, about 140): what trusting the system's
+    /// roots rather than the compiled-in five costs a start.
     #[arg(long, requires = "tls")]
     pub roots_with: Option<PathBuf>,
     /// A Python with boto3 and awslambdaric: list-products is then measured against the same

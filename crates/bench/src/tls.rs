@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::{TcpListener, TcpStream};
@@ -33,12 +33,21 @@ impl Authority {
         // The usages OpenSSL's verifier (boto3's, through Python) expects of an authority and of
         // a server's certificate; rustls accepts either way.
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        // Names of their own: rcgen gives every certificate the same one, and OpenSSL takes a
+        // certificate whose issuer is its own subject for self-signed, and refuses it.
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "delivery bench authority");
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(err)?)
             .map_err(err)?;
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).map_err(err)?;
         params
             .subject_alt_names
             .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let key = KeyPair::generate().map_err(err)?;

@@ -17,9 +17,10 @@ locals {
   orders_table   = module.tables.arns["orders"]
   carriers_table = module.tables.arns["carriers"]
 
-  # The TLS roots from Amazon Linux 2023's one bundle file rather than a directory of
-  # certificates: measured, about 2 ms of every cold start (docs/performance.md).
-  log_env = { RUST_LOG = var.rust_log, SSL_CERT_FILE = "/etc/pki/tls/certs/ca-bundle.crt" }
+  # No SSL_CERT_FILE: the functions trust the five roots of Amazon Trust Services, compiled in
+  # (crates/composition/src/tls.rs); a file named there would add its roots to every cold start
+  # (docs/performance.md, "TLS roots").
+  log_env = { RUST_LOG = var.rust_log }
   table_env = {
     PRODUCTS_TABLE = module.tables.names["products"]
     ORDERS_TABLE   = module.tables.names["orders"]
