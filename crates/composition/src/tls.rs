@@ -5,8 +5,8 @@
 //! Starfield Services Root G2 cross-signs; Amazon Trust Services asks custom trust stores to
 //! hold exactly these five. Lambda's environment sets no `SSL_CERT_FILE`, so the SDK's default
 //! would read and parse Amazon Linux's bundle (about 140 roots) before the first request:
-//! measured in docs/performance.md ("Levers"). `SSL_CERT_FILE`, when set (a proxy's authority, the bench's), adds its roots to
-//! these; it never replaces them.
+//! measured in docs/performance.md ("Levers"). `SSL_CERT_FILE`, when set (a proxy's
+//! authority, the bench's), adds its roots to these; it never replaces them.
 
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
