@@ -143,7 +143,7 @@ locals {
       }]
     }
     update-product = {
-      memory_mb       = 512
+      memory_mb       = 1024
       timeout_seconds = 10
       environment     = merge(local.log_env, local.table_env, local.history_env, local.cors_env)
       statements = [
@@ -303,7 +303,7 @@ locals {
       ]
     }
     order-processor = {
-      memory_mb       = 512
+      memory_mb       = 256
       timeout_seconds = local.processor_timeout
       environment = merge(local.log_env, local.table_env, local.queue_env,
       { EVENTS_TOPIC_ARN = module.events.arn })
