@@ -8,6 +8,8 @@
 //! measured in docs/performance.md ("Levers"). `SSL_CERT_FILE`, when set (a proxy's
 //! authority, the bench's), adds its roots to these; it never replaces them.
 
+use aws_smithy_http_client::ConnectorBuilder;
+use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use rustls::pki_types::CertificateDer;
@@ -34,10 +36,22 @@ pub fn https_client(settings: &dyn Source) -> Result<SharedHttpClient, ConfigErr
         .with_trust_store(roots)
         .build()
         .map_err(|e| ConfigError::malformed(EXTRA_ROOTS, e.to_string()))?;
-    Ok(aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-        .tls_context(context)
-        .build_https())
+    // As the SDK's default client builds its connectors, but for the roots: its settings and
+    // sleep, and the proxy of `HTTPS_PROXY`/`NO_PROXY` when the environment names one.
+    let client = aws_smithy_http_client::Builder::new().build_with_connector_fn(
+        move |settings, components| {
+            let mut connector = ConnectorBuilder::default()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(context.clone());
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        },
+    );
+    Ok(client)
 }
 
 /// How many roots `pem` holds, each one a certificate rustls can use as a trust anchor. The
